@@ -1,0 +1,326 @@
+"""Load and validate the gateway's data artifacts: mappings, code tables, schemas, policies.
+
+Every artifact is checked against its meta-schema in ``schemas/meta/`` and cross-checked
+(vocabulary, crosswalk names, duplicate ids). All problems of all files are reported at once,
+each with its file and path; a bad artifact stops start-up, never a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gateway.core.mapping_model import Mapping, build_mapping
+from gateway.core.policy import Agreement, ScheduleEntry
+from gateway.errors import ArtifactInvalid, Issue
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of keeping the last one silently."""
+
+
+def _mapping_no_duplicates(
+    loader: _StrictLoader, node: yaml.MappingNode
+) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return dict(loader.construct_pairs(node))  # type: ignore[no-untyped-call]
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _mapping_no_duplicates,  # type: ignore[arg-type]
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Vocabulary:
+    categories: frozenset[str]
+    purposes: frozenset[str]
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifacts:
+    root: Path
+    mappings: dict[tuple[str, str], Mapping]
+    codes: dict[str, dict[str, Any]]
+    vocabulary: Vocabulary
+    plan_validator: jsonschema.Draft202012Validator
+
+    def mapping_for(self, format_name: str, entity: str) -> Mapping | None:
+        return self.mappings.get((format_name, entity))
+
+
+@dataclass(frozen=True, kw_only=True)
+class World:
+    """Organizations and agreements read from a policy folder (the demo world, or a site's)."""
+
+    organizations: tuple[dict[str, Any], ...]
+    agreements: tuple[dict[str, Any], ...]
+
+
+class _Collector:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.issues: list[Issue] = []
+        self._validators: dict[str, jsonschema.Draft202012Validator] = {}
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def read(self, path: Path) -> Any:
+        try:
+            text = path.read_text(encoding="utf-8")
+            return (
+                json.loads(text)
+                if path.suffix == ".json"
+                else yaml.load(text, _StrictLoader)
+            )  # noqa: S506
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            self.issues.append(
+                Issue(path=self.rel(path), message=f"cannot be read: {exc}")
+            )
+            return None
+
+    def validate(self, doc: Any, meta: str, path: Path) -> bool:
+        validator = self._validators.get(meta)
+        if validator is None:
+            schema = json.loads(
+                (self.root / "schemas" / "meta" / meta).read_text("utf-8")
+            )
+            validator = jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.FormatChecker()
+            )
+            self._validators[meta] = validator
+        found = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        for error in found:
+            self.issues.append(
+                Issue(
+                    path=f"{self.rel(path)}: {error.json_path}", message=error.message
+                )
+            )
+        return not found
+
+    def raise_if_any(self, what: str) -> None:
+        if self.issues:
+            raise ArtifactInvalid(
+                f"{what}: {len(self.issues)} problem(s); fix them and restart",
+                self.issues,
+            )
+
+
+def load_artifacts(root: Path = PROJECT_ROOT) -> Artifacts:
+    c = _Collector(root)
+    vocabulary = _load_vocabulary(c)
+    codes = _load_codes(c)
+    mappings = _load_mappings(c, frozenset(codes), vocabulary)
+    plan_schema = c.read(root / "schemas" / "success-plan.schema.json")
+    c.raise_if_any("artifacts are invalid")
+    return Artifacts(
+        root=root,
+        mappings=mappings,
+        codes=codes,
+        vocabulary=vocabulary,
+        plan_validator=jsonschema.Draft202012Validator(
+            plan_schema, format_checker=jsonschema.FormatChecker()
+        ),
+    )
+
+
+def _load_vocabulary(c: _Collector) -> Vocabulary:
+    path = c.root / "consent_policies" / "vocabulary.yaml"
+    doc = c.read(path)
+    if doc is None or not c.validate(doc, "vocabulary.schema.json", path):
+        return Vocabulary(
+            categories=frozenset(), purposes=frozenset(), roles=frozenset()
+        )
+    return Vocabulary(
+        categories=frozenset(doc["categories"]),
+        purposes=frozenset(doc["purposes"]),
+        roles=frozenset(doc["roles"]),
+    )
+
+
+def _load_codes(c: _Collector) -> dict[str, dict[str, Any]]:
+    tables: dict[str, dict[str, Any]] = {}
+    for path in sorted((c.root / "mappings" / "codes").glob("*.yaml")):
+        doc = c.read(path)
+        if doc is None or not c.validate(doc, "codes.schema.json", path):
+            continue
+        if doc["id"] != path.stem:
+            c.issues.append(
+                Issue(
+                    path=f"{c.rel(path)}: $.id",
+                    message=f"must equal the file name '{path.stem}'",
+                )
+            )
+        entries = [str(e["from"]) for e in doc["entries"]]
+        for dup in sorted({e for e in entries if entries.count(e) > 1}):
+            c.issues.append(
+                Issue(
+                    path=f"{c.rel(path)}: $.entries",
+                    message=f"code {dup!r} is listed twice",
+                )
+            )
+        tables[doc["id"]] = {str(e["from"]): e["to"] for e in doc["entries"]}
+    return tables
+
+
+def _load_mappings(
+    c: _Collector, codes: frozenset[str], vocabulary: Vocabulary
+) -> dict[tuple[str, str], Mapping]:
+    found: dict[tuple[str, str], Mapping] = {}
+    for path in sorted((c.root / "mappings").glob("*/*.yaml")):
+        if path.parent.name == "codes":
+            continue
+        doc = c.read(path)
+        if doc is None or not c.validate(doc, "mapping.schema.json", path):
+            continue
+        try:
+            mapping = build_mapping(doc, c.rel(path), codes)
+        except ArtifactInvalid as exc:
+            c.issues.extend(exc.issues)
+            continue
+        _check_categories(c, mapping, vocabulary)
+        key = (mapping.format, mapping.entity)
+        if key in found:
+            c.issues.append(
+                Issue(
+                    path=c.rel(path),
+                    message=f"{key} is already mapped by {found[key].origin}",
+                )
+            )
+        found[key] = mapping
+    return found
+
+
+def _check_categories(c: _Collector, mapping: Mapping, vocabulary: Vocabulary) -> None:
+    labels = [("$.labels", mapping.labels)] + [
+        (f"$.rules[{i}].labels", r.labels)
+        for i, r in enumerate(mapping.rules)
+        if r.labels
+    ]
+    for where, label in labels:
+        if label is not None and label.category not in vocabulary.categories:
+            c.issues.append(
+                Issue(
+                    path=f"{mapping.origin}: {where}.category",
+                    message=f"'{label.category}' is not a category in consent_policies/vocabulary.yaml",
+                )
+            )
+
+
+def load_world(
+    folder: Path, vocabulary: Vocabulary, root: Path = PROJECT_ROOT
+) -> World:
+    """Organizations and agreements of a policy folder, validated whole."""
+    c = _Collector(root)
+    orgs_path = folder / "organizations.yaml"
+    orgs_doc = c.read(orgs_path)
+    organizations: list[dict[str, Any]] = []
+    if orgs_doc is not None and c.validate(
+        orgs_doc, "organizations.schema.json", orgs_path
+    ):
+        organizations = list(orgs_doc["organizations"])
+    org_ids = {o["id"] for o in organizations}
+    agreements = [
+        doc
+        for path in sorted((folder / "agreements").glob("*.yaml"))
+        if (doc := _load_agreement(c, path, org_ids, vocabulary)) is not None
+    ]
+    c.raise_if_any(f"policy folder {c.rel(folder)} is invalid")
+    return World(organizations=tuple(organizations), agreements=tuple(agreements))
+
+
+def _load_agreement(
+    c: _Collector, path: Path, org_ids: set[str], vocabulary: Vocabulary
+) -> dict[str, Any] | None:
+    doc = c.read(path)
+    if doc is None or not c.validate(doc, "agreement.schema.json", path):
+        return None
+    where = c.rel(path)
+    issues = check_agreement_terms(doc, org_ids, vocabulary)
+    c.issues.extend(Issue(path=f"{where}: {i.path}", message=i.message) for i in issues)
+    return None if issues else dict(doc)
+
+
+def check_agreement_terms(
+    doc: dict[str, Any], org_ids: set[str], vocabulary: Vocabulary
+) -> list[Issue]:
+    """Cross-checks the meta-schema cannot express: known parties and vocabulary terms."""
+    issues = [
+        Issue(path=f"$.parties[{i}]", message=f"'{p}' is not a registered organization")
+        for i, p in enumerate(doc["parties"])
+        if p not in org_ids
+    ]
+    for i, entry in enumerate(doc["schedule"]):
+        if entry["party"] not in doc["parties"]:
+            issues.append(
+                Issue(
+                    path=f"$.schedule[{i}].party",
+                    message=f"'{entry['party']}' is not a party",
+                )
+            )
+        for direction in ("sends", "receives"):
+            issues.extend(
+                Issue(
+                    path=f"$.schedule[{i}].{direction}",
+                    message=f"unknown data category '{cat}'",
+                )
+                for cat in entry.get(direction, [])
+                if cat not in vocabulary.categories
+            )
+    for field, known in (
+        ("purposes", vocabulary.purposes),
+        ("recipient_roles", vocabulary.roles),
+    ):
+        issues.extend(
+            Issue(path=f"$.{field}", message=f"unknown term '{term}'")
+            for term in doc[field]
+            if term not in known
+        )
+    if doc.get("expires") and doc["expires"] < doc["effective"]:
+        issues.append(
+            Issue(path="$.expires", message="expires before it becomes effective")
+        )
+    return issues
+
+
+def agreement_from_doc(doc: dict[str, Any]) -> Agreement:
+    return Agreement(
+        id=doc["id"],
+        version=int(doc["version"]),
+        parties=frozenset(doc["parties"]),
+        status=doc["status"],
+        effective=dt.date.fromisoformat(doc["effective"]),
+        expires=dt.date.fromisoformat(doc["expires"]) if doc.get("expires") else None,
+        schedule=tuple(
+            ScheduleEntry(
+                party=e["party"],
+                sends=frozenset(e.get("sends", [])),
+                receives=frozenset(e.get("receives", [])),
+            )
+            for e in doc["schedule"]
+        ),
+        purposes=frozenset(doc["purposes"]),
+        recipient_roles=frozenset(doc["recipient_roles"]),
+        retention_days=doc.get("retention_days"),
+    )

@@ -1,0 +1,1 @@
+"""Orchestration: the only layer that opens transactions. Thin shells (cli, web) call it."""

@@ -1,0 +1,311 @@
+"""Inbound exchanges: stage the raw payload, then run it through the pipeline in batches.
+
+The payload is committed to the message store before anything can fail. Processing runs in
+batch transactions; if a batch fails unexpectedly it is rolled back and retried one record per
+transaction, so the failing record is isolated and everything else lands. The message ends
+with a status and a reason, and can be replayed after a fix (re-running is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core.canonical import digest_bytes
+from gateway.errors import AccessDenied, GatewayError, Issue, NotFound, PayloadTooLarge
+from gateway.formats import parse_payload
+from gateway.formats.records import ParseResult, SourceRecord
+from gateway.service import audit
+from gateway.service.outcomes import FAILED, REJECTED, REPLAYABLE, RecordOutcome, Tally
+from gateway.service.pipeline import Exchange, run_batch
+from gateway.service.policies import policy_set
+from gateway.service.runtime import Runtime
+from gateway.storage import repositories as repo
+from gateway.storage.tables import Message
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSummary:
+    message_id: str
+    status: str
+    reason: str
+    outcome: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "messageId": self.message_id,
+            "status": self.status,
+            "reason": self.reason,
+            **self.outcome,
+        }
+
+
+def ingest(
+    rt: Runtime,
+    *,
+    source_org: str,
+    format_name: str,
+    payload: bytes,
+    entity: str | None = None,
+    content_type: str | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    message_id = stage(
+        rt,
+        source_org=source_org,
+        format_name=format_name,
+        payload=payload,
+        entity=entity,
+        content_type=content_type,
+    )
+    return process(rt, message_id, progress)
+
+
+def stage(
+    rt: Runtime,
+    *,
+    source_org: str,
+    format_name: str,
+    payload: bytes,
+    entity: str | None = None,
+    content_type: str | None = None,
+) -> str:
+    """Commit the raw payload as a ``received`` message; return its id."""
+    now = rt.now()
+    message = Message(
+        id=str(uuid.uuid4()),
+        organization_id=source_org,
+        format=format_name,
+        entity=entity,
+        content_type=content_type,
+        payload=payload,
+        payload_digest=digest_bytes(payload),
+        size=len(payload),
+        status="received",
+        reason=None,
+        outcome={},
+        attempts=0,
+        received_at=now,
+        updated_at=now,
+    )
+    with rt.sessions.begin() as session:
+        repo.add_message(session, message)
+    return message.id
+
+
+def record_oversized(
+    rt: Runtime, *, source_org: str, format_name: str, size: int | None
+) -> IngestSummary:
+    """An oversized body is refused unread; the refusal itself is stored and audited."""
+    limit = rt.settings.max_payload_bytes
+    message_id = stage(rt, source_org=source_org, format_name=format_name, payload=b"")
+    error = PayloadTooLarge(
+        f"payload of {size if size is not None else 'unknown'} bytes exceeds the {limit}-byte limit",
+        [
+            Issue(
+                path="body",
+                message=f"split it into payloads under {limit} bytes, or send a bulk file",
+            )
+        ],
+    )
+    return _finish_rejected(rt, message_id, error)
+
+
+def process(
+    rt: Runtime, message_id: str, progress: Progress | None = None
+) -> IngestSummary:
+    with rt.sessions.begin() as session:
+        message = repo.get_message(session, message_id)
+        if message is None:
+            raise NotFound(f"message {message_id} does not exist")
+        message.attempts += 1
+        session.expunge(message)
+    if message.size > rt.settings.max_payload_bytes:
+        return record_oversized(
+            rt,
+            source_org=message.organization_id,
+            format_name=message.format,
+            size=message.size,
+        )
+    try:
+        exchange = _exchange(rt, message)
+        parsed = parse_payload(message.format, message.payload, message.entity)
+    except GatewayError as exc:
+        return _finish_rejected(rt, message_id, exc)
+    tally = Tally()
+    for problem in parsed.problems:
+        tally.add(
+            RecordOutcome(
+                location=problem.location,
+                status=REJECTED,
+                reason="record does not meet its standard",
+                issues=problem.issues,
+            )
+        )
+    _run_batches(rt, exchange, parsed, tally, progress)
+    return _finish(rt, message_id, tally)
+
+
+def _exchange(rt: Runtime, message: Message) -> Exchange:
+    with rt.sessions() as session:
+        partner = next(
+            (
+                o
+                for o in repo.organization_docs(session)
+                if o["id"] == message.organization_id
+            ),
+            None,
+        )
+    if partner is None:
+        raise AccessDenied(
+            f"'{message.organization_id}' is not a registered partner",
+            [
+                Issue(
+                    path="source",
+                    message="register the organization first (spgw init --with-samples)",
+                )
+            ],
+        )
+    return Exchange(
+        message_id=message.id,
+        source_org=message.organization_id,
+        format=message.format,
+        payload_digest=message.payload_digest,
+        received_at=message.received_at.isoformat(),
+        partner=partner,
+    )
+
+
+def _run_batches(
+    rt: Runtime,
+    exchange: Exchange,
+    parsed: ParseResult,
+    tally: Tally,
+    progress: Progress | None,
+) -> None:
+    records = list(parsed.records)
+    size = rt.settings.batch_size
+    for start in range(0, len(records), size):
+        for outcome in _run_one_batch(rt, exchange, records[start : start + size]):
+            tally.add(outcome)
+        if progress is not None:
+            progress(min(start + size, len(records)), len(records))
+
+
+def _run_one_batch(
+    rt: Runtime, exchange: Exchange, batch: list[SourceRecord]
+) -> list[RecordOutcome]:
+    try:
+        with rt.sessions.begin() as session:
+            return run_batch(session, rt, exchange, batch, policy_set(session, rt))
+    except Exception:
+        if len(batch) == 1:
+            log.exception(
+                "record failed",
+                extra={
+                    "message_id": exchange.message_id,
+                    "location": batch[0].location,
+                },
+            )
+            return [_failed(batch[0])]
+    # Isolate the failing record: everything else of the batch still lands.
+    return [outcome for rec in batch for outcome in _run_one_batch(rt, exchange, [rec])]
+
+
+def _failed(rec: SourceRecord) -> RecordOutcome:
+    return RecordOutcome(
+        location=rec.location,
+        status=FAILED,
+        reason="internal error while processing the record; it is kept and can be replayed once fixed",
+    )
+
+
+def _finish(rt: Runtime, message_id: str, tally: Tally) -> IngestSummary:
+    status, reason, outcome = tally.status(), tally.reason(), tally.to_outcome()
+    with rt.sessions.begin() as session:
+        message = repo.get_message(session, message_id)
+        assert message is not None
+        message.status, message.reason, message.outcome, message.updated_at = (
+            status,
+            reason,
+            outcome,
+            rt.now(),
+        )
+    audit.checkpoint(rt)
+    return IngestSummary(
+        message_id=message_id, status=status, reason=reason, outcome=outcome
+    )
+
+
+def _finish_rejected(
+    rt: Runtime, message_id: str, error: GatewayError
+) -> IngestSummary:
+    """The whole payload is refused: store why, and audit the refusal (ids and digests only)."""
+    outcome = {
+        "accepted": 0,
+        "rejected": 1,
+        "held": 0,
+        "failed": 0,
+        "elementsChanged": 0,
+        "students": 0,
+        "records": [
+            {
+                "location": "$",
+                "status": REJECTED,
+                "reason": error.message,
+                "issues": [i.to_dict() for i in error.issues],
+            }
+        ],
+        "error": error.to_dict()["error"],
+    }
+    with rt.sessions.begin() as session:
+        message = repo.get_message(session, message_id)
+        assert message is not None
+        message.status, message.reason, message.outcome, message.updated_at = (
+            REJECTED,
+            error.message,
+            outcome,
+            rt.now(),
+        )
+        audit.record(
+            session,
+            rt,
+            [
+                audit.AuditDraft(
+                    kind="exchange.rejected",
+                    actor=message.organization_id,
+                    subject="",
+                    details={
+                        "messageId": message_id,
+                        "format": message.format,
+                        "payloadDigest": message.payload_digest,
+                        "code": error.code,
+                        "size": message.size,
+                    },
+                )
+            ],
+        )
+    audit.checkpoint(rt)
+    return IngestSummary(
+        message_id=message_id, status=REJECTED, reason=error.message, outcome=outcome
+    )
+
+
+def replay(
+    rt: Runtime, message_id: str, progress: Progress | None = None
+) -> IngestSummary:
+    return process(rt, message_id, progress)
+
+
+def replay_where(
+    rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE
+) -> list[IngestSummary]:
+    with rt.sessions() as session:
+        ids = repo.message_ids_with_status(session, statuses)
+    return [process(rt, message_id) for message_id in ids]

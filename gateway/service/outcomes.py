@@ -1,0 +1,87 @@
+"""Per-record outcomes of an exchange and their summary on the message."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.errors import Issue
+
+ACCEPTED, REJECTED, HELD, FAILED = "accepted", "rejected", "held", "failed"
+# Message statuses: received -> mapped | partial | held | rejected | failed.
+REPLAYABLE = ("partial", "held", "rejected", "failed", "received")
+MAX_LISTED_RECORDS = (
+    1000  # a message lists at most this many problem records; counts stay exact
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordOutcome:
+    location: str
+    status: str
+    reason: str = ""
+    issues: tuple[Issue, ...] = ()
+    student_id: str | None = None
+    changed: int = 0
+    decision_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "location": self.location,
+            "status": self.status,
+            "reason": self.reason,
+        }
+        if self.issues:
+            body["issues"] = [i.to_dict() for i in self.issues]
+        return body
+
+
+@dataclass
+class Tally:
+    """Accumulates outcomes over the batches of one message."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    students: set[str] = field(default_factory=set)
+    changed: int = 0
+
+    def add(self, outcome: RecordOutcome) -> None:
+        self.counts[outcome.status] += 1
+        self.changed += outcome.changed
+        if outcome.student_id and outcome.status == ACCEPTED:
+            self.students.add(outcome.student_id)
+        if outcome.status != ACCEPTED and len(self.problems) < MAX_LISTED_RECORDS:
+            self.problems.append(outcome.to_dict())
+
+    def status(self) -> str:
+        accepted = self.counts[ACCEPTED]
+        others = sum(n for s, n in self.counts.items() if s != ACCEPTED)
+        if others == 0:
+            return "mapped"
+        if accepted:
+            return "partial"
+        for status in (FAILED, REJECTED, HELD):
+            if self.counts[status]:
+                return status
+        return REJECTED
+
+    def reason(self) -> str:
+        parts = [
+            f"{n} {s}" for s, n in sorted(self.counts.items()) if s != ACCEPTED and n
+        ]
+        if not parts:
+            return ""
+        first = self.problems[0]["reason"] if self.problems else ""
+        return f"{', '.join(parts)}; first: {first}"
+
+    def to_outcome(self) -> dict[str, Any]:
+        return {
+            "accepted": self.counts[ACCEPTED],
+            "rejected": self.counts[REJECTED],
+            "held": self.counts[HELD],
+            "failed": self.counts[FAILED],
+            "elementsChanged": self.changed,
+            "students": len(self.students),
+            "records": self.problems,
+        }

@@ -1,0 +1,265 @@
+"""One batch of records through the pipeline, inside the caller's transaction:
+
+map -> decide (inbound) -> identify -> merge -> validate -> audit.
+
+Everything a batch writes (students, links, plans, the audit entry) goes in one transaction:
+either all of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.core.identity import resolve_student
+from gateway.core.mapping import (
+    MappingContext,
+    MappingResult,
+    PlanElement,
+    apply_mapping,
+)
+from gateway.core.plan import empty_plan, merge_elements
+from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet, decide
+from gateway.errors import Issue, MappingFailed
+from gateway.formats.records import SourceRecord
+from gateway.service.audit import AuditDraft, record
+from gateway.service.outcomes import ACCEPTED, FAILED, HELD, REJECTED, RecordOutcome
+from gateway.service.runtime import Runtime
+from gateway.storage import repositories as repo
+
+GATEWAY = "gateway"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exchange:
+    """The message a batch belongs to, as the pipeline needs it."""
+
+    message_id: str
+    source_org: str
+    format: str
+    payload_digest: str
+    received_at: str
+    partner: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Mapped:
+    record: SourceRecord
+    result: MappingResult
+    decision: Decision
+
+
+def run_batch(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    records: list[SourceRecord],
+    policy: PolicySet,
+) -> list[RecordOutcome]:
+    now = rt.now()
+    outcomes: dict[int, RecordOutcome] = {}
+    mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
+    elements = _identify(session, exchange, mapped, outcomes, now)
+    _merge(session, rt, elements, mapped, outcomes, now)
+    ordered = [outcomes[i] for i in sorted(outcomes)]
+    record(session, rt, [_audit_draft(exchange, ordered, policy)])
+    return ordered
+
+
+def _map_and_decide(
+    rt: Runtime,
+    exchange: Exchange,
+    records: list[SourceRecord],
+    policy: PolicySet,
+    now: dt.datetime,
+    outcomes: dict[int, RecordOutcome],
+) -> dict[int, _Mapped]:
+    decisions: dict[frozenset[str], Decision] = {}
+    mapped: dict[int, _Mapped] = {}
+    for index, rec in enumerate(records):
+        mapping = rt.artifacts.mapping_for(exchange.format, rec.entity)
+        if mapping is None:
+            outcomes[index] = _rejected(
+                rec,
+                f"no mapping for {exchange.format} entity '{rec.entity}'; "
+                f"add one under mappings/ and replay",
+            )
+            continue
+        try:
+            result = apply_mapping(mapping, rec.data, _context(rt, exchange, rec))
+        except MappingFailed as exc:
+            outcomes[index] = _rejected(rec, exc.message, exc.issues)
+            continue
+        categories = result.categories | {mapping.labels.category}
+        decision = decisions.get(categories)
+        if decision is None:
+            request = DecisionRequest(
+                action=INBOUND,
+                source_org=exchange.source_org,
+                recipient_org=GATEWAY,
+                categories=categories,
+            )
+            decision = decisions[categories] = decide(request, policy, now)
+        if not decision.permitted:
+            outcomes[index] = _rejected(
+                rec, "denied by policy: " + "; ".join(decision.reasons)
+            )
+            outcomes[index] = _with_decision(outcomes[index], decision)
+            continue
+        mapped[index] = _Mapped(record=rec, result=result, decision=decision)
+    return mapped
+
+
+def _context(rt: Runtime, exchange: Exchange, rec: SourceRecord) -> MappingContext:
+    return MappingContext(
+        source_org=exchange.source_org,
+        message_id=exchange.message_id,
+        received_at=exchange.received_at,
+        record_digest=rec.digest,
+        identifier_systems=exchange.partner.get("identifier_systems", {}),
+        codes=rt.artifacts.codes,
+    )
+
+
+def _identify(
+    session: Session,
+    exchange: Exchange,
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+    now: dt.datetime,
+) -> dict[str, list[tuple[int, PlanElement]]]:
+    links = repo.links_for(
+        session, (i for m in mapped.values() for i in m.result.subject)
+    )
+    new_students: set[str] = set()
+    new_links: list[tuple[str, str, str]] = []
+    by_student: dict[str, list[tuple[int, PlanElement]]] = defaultdict(list)
+    for index, item in mapped.items():
+        result = item.result
+        found = resolve_student(
+            result.subject, links, may_create=result.may_create_subject
+        )
+        if found.student_id is None:
+            outcomes[index] = RecordOutcome(
+                location=item.record.location, status=HELD, reason=found.reason
+            )
+            continue
+        if found.created:
+            new_students.add(found.student_id)
+        if found.created or _links_identifiers(result):
+            for system, value in found.new_links:
+                links[(system, value)] = found.student_id
+                new_links.append((system, value, found.student_id))
+        by_student[found.student_id].extend((index, e) for e in result.elements)
+        outcomes[index] = RecordOutcome(
+            location=item.record.location,
+            status=ACCEPTED,
+            student_id=found.student_id,
+            decision_id=item.decision.decision_id,
+        )
+    repo.add_students(session, sorted(new_students), now)
+    repo.add_links(session, new_links, exchange.message_id, now)
+    return by_student
+
+
+def _links_identifiers(result: MappingResult) -> bool:
+    return any(e.slot == "student.identifiers" for e in result.elements)
+
+
+def _merge(
+    session: Session,
+    rt: Runtime,
+    by_student: dict[str, list[tuple[int, PlanElement]]],
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+    now: dt.datetime,
+) -> None:
+    rows = repo.plans_for(session, by_student)
+    for student_id, items in sorted(by_student.items()):
+        row = rows.get(student_id)
+        current = row.document if row is not None else empty_plan(student_id)
+        merged = merge_elements(current, (e for _, e in items))
+        changed = set(merged.changed)
+        problems = _plan_problems(rt, merged.plan) if changed else []
+        indexes = sorted({i for i, _ in items})
+        if problems:
+            for i in indexes:
+                outcomes[i] = RecordOutcome(
+                    location=mapped[i].record.location,
+                    status=FAILED,
+                    reason="the mapped plan does not validate against the Success Plan schema; "
+                    "fix the mapping and replay",
+                    issues=tuple(problems),
+                )
+            continue
+        if changed:
+            repo.save_plan(session, row, student_id, merged.plan, now)
+        for i in indexes:
+            count = sum(1 for j, e in items if j == i and e.element["id"] in changed)
+            outcomes[i] = RecordOutcome(
+                location=outcomes[i].location,
+                status=ACCEPTED,
+                student_id=student_id,
+                changed=count,
+                decision_id=outcomes[i].decision_id,
+            )
+
+
+def _plan_problems(rt: Runtime, plan: dict[str, Any]) -> list[Issue]:
+    # The validator's own message can quote the value; name only where and which rule.
+    return [
+        Issue(
+            path=error.json_path, message=f"violates '{error.validator}' of the schema"
+        )
+        for error in rt.artifacts.plan_validator.iter_errors(plan)
+    ][:20]
+
+
+def _rejected(
+    rec: SourceRecord, reason: str, issues: tuple[Issue, ...] = ()
+) -> RecordOutcome:
+    return RecordOutcome(
+        location=rec.location, status=REJECTED, reason=reason, issues=issues
+    )
+
+
+def _with_decision(outcome: RecordOutcome, decision: Decision) -> RecordOutcome:
+    return RecordOutcome(
+        location=outcome.location,
+        status=outcome.status,
+        reason=outcome.reason,
+        issues=outcome.issues,
+        decision_id=decision.decision_id,
+    )
+
+
+def _audit_draft(
+    exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet
+) -> AuditDraft:
+    students = sorted(
+        {o.student_id for o in outcomes if o.student_id and o.status == ACCEPTED}
+    )
+    decisions = sorted({o.decision_id for o in outcomes if o.decision_id})
+    return AuditDraft(
+        kind="exchange.inbound",
+        actor=exchange.source_org,
+        subject="",
+        details={
+            "messageId": exchange.message_id,
+            "format": exchange.format,
+            "payloadDigest": exchange.payload_digest,
+            "records": len(outcomes),
+            "accepted": sum(o.status == ACCEPTED for o in outcomes),
+            "rejected": sum(o.status == REJECTED for o in outcomes),
+            "held": sum(o.status == HELD for o in outcomes),
+            "failed": sum(o.status == FAILED for o in outcomes),
+            "elementsChanged": sum(o.changed for o in outcomes),
+            "students": students,
+            "decisions": decisions,
+            "policyVersion": policy.version,
+        },
+    )

@@ -1,0 +1,82 @@
+"""What a running gateway holds: settings, loaded artifacts, a session factory, keys, a clock.
+
+Built by ``open_runtime``; nothing is module-level, so tests and workers each build their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.artifacts import PROJECT_ROOT, Artifacts, load_artifacts
+from gateway.service.keys import KeyRing, load_keys
+from gateway.storage.db import make_engine, session_factory
+
+DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    home: Path
+    database_url: str
+    artifacts_root: Path = PROJECT_ROOT
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
+    batch_size: int = 500
+    token_ttl_seconds: int = 300
+    issuer: str = "spgw"
+
+    @classmethod
+    def from_env(cls, home: str | os.PathLike[str] | None = None) -> Settings:
+        base = Path(home or os.environ.get("GATEWAY_HOME", "var")).resolve()
+        url = (
+            os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{base / 'gateway.db'}"
+        )
+        return cls(
+            home=base,
+            database_url=url,
+            max_payload_bytes=int(
+                os.environ.get("GATEWAY_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD)
+            ),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    settings: Settings
+    artifacts: Artifacts
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyRing
+    clock: Callable[[], dt.datetime] = field(default=utc_now)
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+
+def open_runtime(
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = utc_now,
+    engine: Engine | None = None,
+) -> Runtime:
+    """Load and check every artifact (a bad one stops here), connect, load keys."""
+    artifacts = load_artifacts(settings.artifacts_root)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        artifacts=artifacts,
+        engine=engine,
+        sessions=session_factory(engine),
+        keys=load_keys(settings.home),
+        clock=clock,
+    )

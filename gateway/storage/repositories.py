@@ -1,0 +1,300 @@
+"""Repository functions over a caller's session. Nothing here commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from gateway.core.audit import AuditEntry, Checkpoint
+from gateway.storage.tables import (
+    AgreementRow,
+    AuditCheckpoint,
+    AuditEntryRow,
+    AuditHead,
+    Credential,
+    Message,
+    Organization,
+    Plan,
+    Student,
+    StudentLink,
+    UsedAssertion,
+)
+
+# -- organizations, credentials, agreements ---------------------------------------------
+
+
+def upsert_organization(
+    session: Session, doc: dict[str, Any], now: dt.datetime
+) -> None:
+    row = session.get(Organization, doc["id"])
+    if row is None:
+        session.add(
+            Organization(
+                id=doc["id"],
+                name=doc["name"],
+                kind=doc["kind"],
+                document=doc,
+                created_at=now,
+            )
+        )
+    else:
+        row.name, row.kind, row.document = doc["name"], doc["kind"], doc
+
+
+def organization_docs(session: Session) -> list[dict[str, Any]]:
+    return [
+        row.document
+        for row in session.scalars(select(Organization).order_by(Organization.id))
+    ]
+
+
+def add_credential(session: Session, credential: Credential) -> None:
+    session.add(credential)
+
+
+def active_credential(session: Session, client_id: str) -> Credential | None:
+    row = session.get(Credential, client_id)
+    return row if row is not None and row.revoked_at is None else None
+
+
+def remember_assertion(
+    session: Session, jti: str, expires_at: dt.datetime, now: dt.datetime
+) -> bool:
+    """False when ``jti`` was already used (a replayed assertion)."""
+    session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+    if session.get(UsedAssertion, jti) is not None:
+        return False
+    session.add(UsedAssertion(jti=jti, expires_at=expires_at))
+    session.flush()
+    return True
+
+
+def upsert_agreement(session: Session, doc: dict[str, Any], now: dt.datetime) -> None:
+    row = session.get(AgreementRow, doc["id"])
+    if row is None:
+        session.add(
+            AgreementRow(
+                id=doc["id"],
+                version=doc["version"],
+                status=doc["status"],
+                document=doc,
+                updated_at=now,
+            )
+        )
+    else:
+        row.version, row.status, row.document, row.updated_at = (
+            doc["version"],
+            doc["status"],
+            doc,
+            now,
+        )
+
+
+def agreement_docs(session: Session) -> list[dict[str, Any]]:
+    return [
+        row.document
+        for row in session.scalars(select(AgreementRow).order_by(AgreementRow.id))
+    ]
+
+
+# -- message store ----------------------------------------------------------------------
+
+
+def add_message(session: Session, message: Message) -> None:
+    session.add(message)
+    session.flush()
+
+
+def get_message(session: Session, message_id: str) -> Message | None:
+    return session.get(Message, message_id)
+
+
+def list_messages(
+    session: Session, status: str | None, limit: int, offset: int = 0
+) -> list[Message]:
+    query = (
+        select(Message)
+        .order_by(Message.received_at, Message.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(Message.status == status)
+    return list(session.scalars(query))
+
+
+def message_ids_with_status(session: Session, statuses: Iterable[str]) -> list[str]:
+    query = (
+        select(Message.id)
+        .where(Message.status.in_(list(statuses)))
+        .order_by(Message.received_at)
+    )
+    return list(session.scalars(query))
+
+
+# -- identity ---------------------------------------------------------------------------
+
+
+def links_for(
+    session: Session, identifiers: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    keys = list(set(identifiers))
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        query = select(
+            StudentLink.system, StudentLink.value, StudentLink.student_id
+        ).where(tuple_(StudentLink.system, StudentLink.value).in_(chunk))
+        found.update({(s, v): sid for s, v, sid in session.execute(query)})
+    return found
+
+
+def add_students(
+    session: Session, student_ids: Iterable[str], now: dt.datetime
+) -> None:
+    session.add_all(Student(id=sid, created_at=now) for sid in student_ids)
+
+
+def add_links(
+    session: Session,
+    links: Iterable[tuple[str, str, str]],
+    message_id: str,
+    now: dt.datetime,
+) -> None:
+    session.add_all(
+        StudentLink(
+            system=s, value=v, student_id=sid, message_id=message_id, created_at=now
+        )
+        for s, v, sid in links
+    )
+
+
+def student_exists(session: Session, student_id: str) -> bool:
+    return session.get(Student, student_id) is not None
+
+
+# -- plans ------------------------------------------------------------------------------
+
+
+def plans_for(session: Session, student_ids: Iterable[str]) -> dict[str, Plan]:
+    ids = list(set(student_ids))
+    found: dict[str, Plan] = {}
+    for start in range(0, len(ids), 400):
+        query = select(Plan).where(Plan.student_id.in_(ids[start : start + 400]))
+        found.update({row.student_id: row for row in session.scalars(query)})
+    return found
+
+
+def save_plan(
+    session: Session,
+    row: Plan | None,
+    student_id: str,
+    document: dict[str, Any],
+    now: dt.datetime,
+) -> int:
+    if row is None:
+        session.add(
+            Plan(student_id=student_id, document=document, version=1, updated_at=now)
+        )
+        return 1
+    row.document, row.version, row.updated_at = document, row.version + 1, now
+    return row.version
+
+
+def get_plan(session: Session, student_id: str) -> Plan | None:
+    return session.get(Plan, student_id)
+
+
+def count_plans(session: Session) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(Plan)) or 0)
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+def lock_audit_head(session: Session) -> AuditHead | None:
+    return session.scalars(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).first()
+
+
+def append_audit(
+    session: Session, head: AuditHead | None, entries: list[AuditEntry]
+) -> None:
+    session.add_all(
+        AuditEntryRow(
+            seq=e.seq,
+            recorded_at=e.recorded_at,
+            kind=e.kind,
+            actor=e.actor,
+            subject=e.subject,
+            details=dict(e.details),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+        for e in entries
+    )
+    last = entries[-1]
+    if head is None:
+        session.add(AuditHead(id=1, seq=last.seq, hash=last.hash))
+    else:
+        head.seq, head.hash = last.seq, last.hash
+
+
+def iter_audit(session: Session, batch: int = 2000) -> Iterator[AuditEntry]:
+    query = (
+        select(AuditEntryRow)
+        .order_by(AuditEntryRow.seq)
+        .execution_options(yield_per=batch)
+    )
+    for row in session.scalars(query):
+        yield AuditEntry(
+            seq=row.seq,
+            recorded_at=row.recorded_at,
+            kind=row.kind,
+            actor=row.actor,
+            subject=row.subject,
+            details=row.details,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
+
+def audit_entries(
+    session: Session, kind: str | None, limit: int, offset: int
+) -> list[AuditEntryRow]:
+    query = (
+        select(AuditEntryRow).order_by(AuditEntryRow.seq).limit(limit).offset(offset)
+    )
+    if kind is not None:
+        query = query.where(AuditEntryRow.kind == kind)
+    return list(session.scalars(query))
+
+
+def audit_head(session: Session) -> AuditHead | None:
+    return session.get(AuditHead, 1)
+
+
+def add_checkpoint(
+    session: Session, point: Checkpoint, key_id: str, signature: str
+) -> None:
+    if session.get(AuditCheckpoint, point.seq) is None:
+        session.add(
+            AuditCheckpoint(
+                seq=point.seq,
+                hash=point.hash,
+                signed_at=point.signed_at,
+                key_id=key_id,
+                signature=signature,
+            )
+        )
+
+
+def checkpoints(session: Session) -> list[AuditCheckpoint]:
+    return list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))

@@ -1,0 +1,151 @@
+"""Typed tables. Documents are JSON (JSONB on PostgreSQL); raw payloads are kept as bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Document = JSON().with_variant(JSONB(), "postgresql")
+Timestamp = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class Credential(Base):
+    __tablename__ = "credentials"
+    client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # secret | jwt-key
+    secret_hash: Mapped[str | None] = mapped_column(String(300))
+    public_key_pem: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class UsedAssertion(Base):
+    """Replay cache for JWT client assertions (``jti``) until they expire."""
+
+    __tablename__ = "used_assertions"
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp, index=True)
+
+
+class AgreementRow(Base):
+    __tablename__ = "agreements"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    student_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class Message(Base):
+    """The message store: every inbound payload, staged before anything can fail."""
+
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str | None] = mapped_column(String(80))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_digest: Mapped[str] = mapped_column(String(80), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[dict[str, Any]] = mapped_column(Document, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(Timestamp, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class Student(Base):
+    __tablename__ = "students"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class StudentLink(Base):
+    """The deterministic link table: (system, identifier) -> canonical student id."""
+
+    __tablename__ = "student_links"
+    system: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class AuditEntryRow(Base):
+    __tablename__ = "audit_entries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(60), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(60), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(Document)
+    prev_hash: Mapped[str] = mapped_column(String(80))
+    hash: Mapped[str] = mapped_column(String(80))
+
+
+class AuditHead(Base):
+    """One row, locked for update by each writer so the chain never forks."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(80))
+
+
+class AuditCheckpoint(Base):
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(80))
+    signed_at: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(80))
+    signature: Mapped[str] = mapped_column(String(200))
+
+
+Index("ix_messages_status_received", Message.status, Message.received_at)

@@ -27,16 +27,12 @@ class _StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys instead of keeping the last one silently."""
 
 
-def _mapping_no_duplicates(
-    loader: _StrictLoader, node: yaml.MappingNode
-) -> dict[Any, Any]:
+def _mapping_no_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return dict(loader.construct_pairs(node))  # type: ignore[no-untyped-call]
 
@@ -89,34 +85,20 @@ class _Collector:
     def read(self, path: Path) -> Any:
         try:
             text = path.read_text(encoding="utf-8")
-            return (
-                json.loads(text)
-                if path.suffix == ".json"
-                else yaml.load(text, _StrictLoader)
-            )  # noqa: S506
+            return json.loads(text) if path.suffix == ".json" else yaml.load(text, _StrictLoader)  # noqa: S506
         except (OSError, ValueError, yaml.YAMLError) as exc:
-            self.issues.append(
-                Issue(path=self.rel(path), message=f"cannot be read: {exc}")
-            )
+            self.issues.append(Issue(path=self.rel(path), message=f"cannot be read: {exc}"))
             return None
 
     def validate(self, doc: Any, meta: str, path: Path) -> bool:
         validator = self._validators.get(meta)
         if validator is None:
-            schema = json.loads(
-                (self.root / "schemas" / "meta" / meta).read_text("utf-8")
-            )
-            validator = jsonschema.Draft202012Validator(
-                schema, format_checker=jsonschema.FormatChecker()
-            )
+            schema = json.loads((self.root / "schemas" / "meta" / meta).read_text("utf-8"))
+            validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
             self._validators[meta] = validator
         found = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
         for error in found:
-            self.issues.append(
-                Issue(
-                    path=f"{self.rel(path)}: {error.json_path}", message=error.message
-                )
-            )
+            self.issues.append(Issue(path=f"{self.rel(path)}: {error.json_path}", message=error.message))
         return not found
 
     def raise_if_any(self, what: str) -> None:
@@ -149,9 +131,7 @@ def _load_vocabulary(c: _Collector) -> Vocabulary:
     path = c.root / "consent_policies" / "vocabulary.yaml"
     doc = c.read(path)
     if doc is None or not c.validate(doc, "vocabulary.schema.json", path):
-        return Vocabulary(
-            categories=frozenset(), purposes=frozenset(), roles=frozenset()
-        )
+        return Vocabulary(categories=frozenset(), purposes=frozenset(), roles=frozenset())
     return Vocabulary(
         categories=frozenset(doc["categories"]),
         purposes=frozenset(doc["purposes"]),
@@ -214,9 +194,7 @@ def _load_mappings(
 
 def _check_categories(c: _Collector, mapping: Mapping, vocabulary: Vocabulary) -> None:
     labels = [("$.labels", mapping.labels)] + [
-        (f"$.rules[{i}].labels", r.labels)
-        for i, r in enumerate(mapping.rules)
-        if r.labels
+        (f"$.rules[{i}].labels", r.labels) for i, r in enumerate(mapping.rules) if r.labels
     ]
     for where, label in labels:
         if label is not None and label.category not in vocabulary.categories:
@@ -228,17 +206,13 @@ def _check_categories(c: _Collector, mapping: Mapping, vocabulary: Vocabulary) -
             )
 
 
-def load_world(
-    folder: Path, vocabulary: Vocabulary, root: Path = PROJECT_ROOT
-) -> World:
+def load_world(folder: Path, vocabulary: Vocabulary, root: Path = PROJECT_ROOT) -> World:
     """Organizations and agreements of a policy folder, validated whole."""
     c = _Collector(root)
     orgs_path = folder / "organizations.yaml"
     orgs_doc = c.read(orgs_path)
     organizations: list[dict[str, Any]] = []
-    if orgs_doc is not None and c.validate(
-        orgs_doc, "organizations.schema.json", orgs_path
-    ):
+    if orgs_doc is not None and c.validate(orgs_doc, "organizations.schema.json", orgs_path):
         organizations = list(orgs_doc["organizations"])
     org_ids = {o["id"] for o in organizations}
     agreements = [
@@ -262,9 +236,7 @@ def _load_agreement(
     return None if issues else dict(doc)
 
 
-def check_agreement_terms(
-    doc: dict[str, Any], org_ids: set[str], vocabulary: Vocabulary
-) -> list[Issue]:
+def check_agreement_terms(doc: dict[str, Any], org_ids: set[str], vocabulary: Vocabulary) -> list[Issue]:
     """Cross-checks the meta-schema cannot express: known parties and vocabulary terms."""
     issues = [
         Issue(path=f"$.parties[{i}]", message=f"'{p}' is not a registered organization")
@@ -298,9 +270,7 @@ def check_agreement_terms(
             if term not in known
         )
     if doc.get("expires") and doc["expires"] < doc["effective"]:
-        issues.append(
-            Issue(path="$.expires", message="expires before it becomes effective")
-        )
+        issues.append(Issue(path="$.expires", message="expires before it becomes effective"))
     return issues
 
 

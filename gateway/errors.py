@@ -26,9 +26,7 @@ class GatewayError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
 
-    def __init__(
-        self, message: str, issues: tuple[Issue, ...] | list[Issue] = ()
-    ) -> None:
+    def __init__(self, message: str, issues: tuple[Issue, ...] | list[Issue] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.issues = tuple(issues)

@@ -38,10 +38,7 @@ def example() -> dict[str, Any]:
 
 def error_paths(plan: dict[str, Any]) -> list[tuple[Path, str, str]]:
     """(location, failing keyword, message) of every validation error."""
-    return [
-        (tuple(e.absolute_path), str(e.validator), e.message)
-        for e in VALIDATOR.iter_errors(plan)
-    ]
+    return [(tuple(e.absolute_path), str(e.validator), e.message) for e in VALIDATOR.iter_errors(plan)]
 
 
 # --- broken plans ---------------------------------------------------------------------
@@ -143,9 +140,7 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
 
 
 def test_every_definition_is_described() -> None:
-    undescribed = [
-        name for name, d in SCHEMA["$defs"].items() if not d.get("description")
-    ]
+    undescribed = [name for name, d in SCHEMA["$defs"].items() if not d.get("description")]
     assert undescribed == []
 
 
@@ -179,9 +174,7 @@ def test_example_element_ids_are_unique_and_derivations_resolve() -> None:
             source, derived = elements[source_id]["labels"], element["labels"]
             # a derived element is at least as restricted as each of its sources
             assert REGIMES.index(derived["regime"]) >= REGIMES.index(source["regime"])
-            assert SENSITIVITIES.index(derived["sensitivity"]) >= SENSITIVITIES.index(
-                source["sensitivity"]
-            )
+            assert SENSITIVITIES.index(derived["sensitivity"]) >= SENSITIVITIES.index(source["sensitivity"])
 
 
 def test_schema_agrees_with_the_code() -> None:
@@ -202,16 +195,12 @@ def test_a_new_empty_plan_is_valid() -> None:
     from gateway.core.ids import student_id_for
     from gateway.core.plan import empty_plan
 
-    plan = empty_plan(
-        student_id_for("uri://grand-bend-isd.example/StudentUniqueId", "1")
-    )
+    plan = empty_plan(student_id_for("uri://grand-bend-isd.example/StudentUniqueId", "1"))
     assert error_paths(plan) == []
 
 
 @pytest.mark.parametrize(("dotted", "value", "keyword"), BAD_VALUES)
-def test_bad_value_is_rejected_at_the_field(
-    dotted: str, value: Any, keyword: str
-) -> None:
+def test_bad_value_is_rejected_at_the_field(dotted: str, value: Any, keyword: str) -> None:
     plan, path = example(), steps(dotted)
     parent_of(plan, path)[path[-1]] = value
     assert_rejected_at(plan, path, keyword)

@@ -93,9 +93,7 @@ def seal(entry: AuditEntry) -> AuditEntry:
     return AuditEntry(**{**entry.__dict__, "hash": entry_hash(entry)})
 
 
-def verify_chain(
-    entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint] = ()
-) -> ChainReport:
+def verify_chain(entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint] = ()) -> ChainReport:
     """Walk ``entries`` (in ascending ``seq``) once; report every break found."""
     breaks: list[Break] = []
     bad_hash: list[AuditEntry] = []
@@ -104,11 +102,7 @@ def verify_chain(
     for entry in entries:
         count += 1
         if entry.seq != prev_seq + 1:
-            missing = (
-                f"{prev_seq + 1}"
-                if entry.seq == prev_seq + 2
-                else f"{prev_seq + 1}..{entry.seq - 1}"
-            )
+            missing = f"{prev_seq + 1}" if entry.seq == prev_seq + 2 else f"{prev_seq + 1}..{entry.seq - 1}"
             breaks.append(
                 Break(
                     seq=prev_seq + 1,
@@ -143,11 +137,7 @@ def _classify(bad: list[AuditEntry]) -> list[Break]:
     found = []
     for entry in bad:
         moved_from = next(
-            (
-                s
-                for s in candidates
-                if s != entry.seq and entry_hash(entry, s) == entry.hash
-            ),
+            (s for s in candidates if s != entry.seq and entry_hash(entry, s) == entry.hash),
             None,
         )
         if moved_from is not None:
@@ -169,9 +159,7 @@ def _classify(bad: list[AuditEntry]) -> list[Break]:
     return found
 
 
-def _check_points(
-    checkpoints: Iterable[Checkpoint], hashes: Mapping[int, str], head: int
-) -> list[Break]:
+def _check_points(checkpoints: Iterable[Checkpoint], hashes: Mapping[int, str], head: int) -> list[Break]:
     found = []
     for point in checkpoints:
         if point.seq > head:

@@ -42,14 +42,10 @@ def resolve_student(
         )
     unlinked = tuple(i for i in identifiers if i not in links)
     if known:
-        return IdentityOutcome(
-            student_id=known.pop(), new_links=unlinked, created=False
-        )
+        return IdentityOutcome(student_id=known.pop(), new_links=unlinked, created=False)
     if may_create and identifiers:
         first = identifiers[0]
-        return IdentityOutcome(
-            student_id=student_id_for(*first), new_links=identifiers, created=True
-        )
+        return IdentityOutcome(student_id=student_id_for(*first), new_links=identifiers, created=True)
     return IdentityOutcome(
         student_id=None,
         new_links=(),

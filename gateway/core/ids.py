@@ -18,7 +18,5 @@ def student_id_for(system: str, value: str) -> str:
     return derive_id("stu", system, value)
 
 
-def element_id_for(
-    mapping_id: str, rule_id: str, source_record_id: str, index: int = 0
-) -> str:
+def element_id_for(mapping_id: str, rule_id: str, source_record_id: str, index: int = 0) -> str:
     return derive_id("el", mapping_id, rule_id, source_record_id, str(index))

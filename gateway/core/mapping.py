@@ -93,9 +93,7 @@ class _Run:
         return matches
 
 
-def apply_mapping(
-    mapping: Mapping, record: Any, context: MappingContext
-) -> MappingResult:
+def apply_mapping(mapping: Mapping, record: Any, context: MappingContext) -> MappingResult:
     run = _Run(mapping=mapping, record=record, context=context)
     source_id = _source_id(run)
     subject = _subject(run)
@@ -124,9 +122,7 @@ def _source_id(run: _Run) -> str:
     for path in run.mapping.key:
         matches = run.select(path, None)
         if not matches:
-            run.issues.append(
-                Issue(path=path.text, message="record key field is missing")
-            )
+            run.issues.append(Issue(path=path.text, message="record key field is missing"))
             continue
         parts.append(str(matches[0].value))
     return "|".join(parts)
@@ -138,11 +134,7 @@ def _subject(run: _Run) -> tuple[tuple[str, str], ...]:
         found.extend(_subject_identifiers(run, spec))
     if not found:
         paths = ", ".join(spec.value.text for spec in run.mapping.subject)
-        run.issues.append(
-            Issue(
-                path=paths or "$", message="no student identifier found in the record"
-            )
-        )
+        run.issues.append(Issue(path=paths or "$", message="no student identifier found in the record"))
     return tuple(dict.fromkeys(found))
 
 
@@ -188,9 +180,7 @@ def _transformed(run: _Run, transform: str | None, match: Match) -> Any:
         return None
 
 
-def _apply_rule(
-    run: _Run, rule: Rule, source_id: str, out: list[PlanElement]
-) -> RuleTrace:
+def _apply_rule(run: _Run, rule: Rule, source_id: str, out: list[PlanElement]) -> RuleTrace:
     items: tuple[Match | None, ...] = (None,)
     if rule.for_each is not None:
         items = run.select(rule.for_each, None)
@@ -202,11 +192,7 @@ def _apply_rule(
         body = _fields(run, rule.fields, item, rule.id, filled)
         if body is None:
             continue
-        out.append(
-            PlanElement(
-                slot=rule.target, element=_element(run, rule, source_id, index, body)
-            )
-        )
+        out.append(PlanElement(slot=rule.target, element=_element(run, rule, source_id, index, body)))
         fired += 1
     return RuleTrace(rule_id=rule.id, fired=fired, filled=tuple(filled))
 
@@ -238,9 +224,7 @@ def _fields(
 
 def _missing(run: _Run, spec: FieldSpec, prefix: str) -> None:
     where = spec.source.text if spec.source is not None else f"{prefix}.{spec.name}"
-    run.issues.append(
-        Issue(path=where, message=f"required for {prefix}.{spec.name} but missing")
-    )
+    run.issues.append(Issue(path=where, message=f"required for {prefix}.{spec.name} but missing"))
     return None
 
 
@@ -259,9 +243,7 @@ def _field_value(
     matches = run.select(spec.source, item)
     if not matches:
         return None
-    values = [
-        _lookup(run, spec, _transformed(run, spec.transform, m), m) for m in matches
-    ]
+    values = [_lookup(run, spec, _transformed(run, spec.transform, m), m) for m in matches]
     filled.extend((where, m.location) for m in matches)
     values = [v for v in values if v is not None]
     if not values:
@@ -285,9 +267,7 @@ def _lookup(run: _Run, spec: FieldSpec, value: Any, match: Match) -> Any:
     return table[str(value)]
 
 
-def _element(
-    run: _Run, rule: Rule, source_id: str, index: int, body: dict[str, Any]
-) -> dict[str, Any]:
+def _element(run: _Run, rule: Rule, source_id: str, index: int, body: dict[str, Any]) -> dict[str, Any]:
     mapping, ctx = run.mapping, run.context
     labels: Labels = rule.labels or mapping.labels
     record_key = f"{ctx.source_org}|{mapping.entity}|{source_id}"
@@ -314,13 +294,11 @@ def _element(
 def _identifier_elements(
     run: _Run, source_id: str, subject: tuple[tuple[str, str], ...]
 ) -> list[PlanElement]:
-    # One element per (system, value), whoever sends it, so the plan lists each identifier once.
+    # One element per (sender, system, value): each source vouches for the identifiers it sent.
     found = []
     for system, value in subject:
-        element = _element(
-            run, _IDENTIFIER_RULE, source_id, 0, {"system": system, "value": value}
-        )
-        element["id"] = derive_id("el", "identifier", system, value)
+        element = _element(run, _IDENTIFIER_RULE, source_id, 0, {"system": system, "value": value})
+        element["id"] = derive_id("el", "identifier", run.context.source_org, system, value)
         found.append(PlanElement(slot="student.identifiers", element=element))
     return found
 
@@ -343,7 +321,4 @@ def _covered(location: str, read: set[str]) -> bool:
     """True when ``location`` or one of its ancestors was read by a rule."""
     if location in read:
         return True
-    return any(
-        location[i] in ".[" and location[:i] in read
-        for i in range(len(location) - 1, 0, -1)
-    )
+    return any(location[i] in ".[" and location[:i] in read for i in range(len(location) - 1, 0, -1))

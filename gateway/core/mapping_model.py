@@ -128,9 +128,7 @@ class _Builder:
         if doc.get("regime") not in REGIMES:
             self.fail(f"{where}.regime", f"must be one of {', '.join(REGIMES)}")
         if doc.get("sensitivity") not in SENSITIVITIES:
-            self.fail(
-                f"{where}.sensitivity", f"must be one of {', '.join(SENSITIVITIES)}"
-            )
+            self.fail(f"{where}.sensitivity", f"must be one of {', '.join(SENSITIVITIES)}")
         return Labels(
             regime=str(doc.get("regime")),
             sensitivity=str(doc.get("sensitivity")),
@@ -145,9 +143,7 @@ class _Builder:
             return FieldSpec(name=name, children=children)
         lookup = doc.get("lookup")
         if lookup is not None and lookup not in self.codes:
-            self.fail(
-                f"{where}.lookup", f"no crosswalk table '{lookup}' in mappings/codes/"
-            )
+            self.fail(f"{where}.lookup", f"no crosswalk table '{lookup}' in mappings/codes/")
         return FieldSpec(
             name=name,
             source=self.path(doc.get("from"), f"{where}.from"),
@@ -164,37 +160,30 @@ class _Builder:
         if path is None:
             return None
         if "in" in doc:
-            return Condition(
-                path=path, kind="in", values=tuple(str(v) for v in doc["in"])
-            )
+            return Condition(path=path, kind="in", values=tuple(str(v) for v in doc["in"]))
         if "equals" in doc:
             return Condition(path=path, kind="in", values=(str(doc["equals"]),))
-        return Condition(
-            path=path, kind="exists", expected=bool(doc.get("exists", True))
-        )
+        return Condition(path=path, kind="exists", expected=bool(doc.get("exists", True)))
 
     def rule(self, doc: dict[str, Any], where: str) -> Rule:
         target = str(doc.get("target"))
         for name in sorted(RESERVED_FIELDS & set(doc.get("fields", {}))):
-            self.fail(f"{where}.fields.{name}", f"'{name}' is reserved for the element envelope")
+            self.fail(
+                f"{where}.fields.{name}",
+                f"'{name}' is reserved for the element envelope",
+            )
         if target not in SLOTS:
             self.fail(
                 f"{where}.target",
                 f"{target!r} is not a plan slot; slots: {_slot_list()}",
             )
-        conditions = [
-            self.condition(c, f"{where}.when[{i}]")
-            for i, c in enumerate(doc.get("when", []))
-        ]
+        conditions = [self.condition(c, f"{where}.when[{i}]") for i, c in enumerate(doc.get("when", []))]
         return Rule(
             id=str(doc.get("id")),
             target=target,
             for_each=self.path(doc.get("for_each"), f"{where}.for_each"),
             when=tuple(c for c in conditions if c is not None),
-            fields=tuple(
-                self.field(k, v, f"{where}.fields.{k}")
-                for k, v in doc.get("fields", {}).items()
-            ),
+            fields=tuple(self.field(k, v, f"{where}.fields.{k}") for k, v in doc.get("fields", {}).items()),
             labels=self.labels(doc.get("labels"), f"{where}.labels"),
         )
 
@@ -224,8 +213,7 @@ def build_mapping(doc: dict[str, Any], origin: str, codes: frozenset[str]) -> Ma
         b.fail("$.rules", f"rule id {dup!r} is used more than once")
     subject_doc = doc.get("subject", {})
     specs = [
-        b.subject(s, f"$.subject.identifiers[{i}]")
-        for i, s in enumerate(subject_doc.get("identifiers", []))
+        b.subject(s, f"$.subject.identifiers[{i}]") for i, s in enumerate(subject_doc.get("identifiers", []))
     ]
     mapping = Mapping(
         id=str(doc.get("id")),
@@ -234,19 +222,12 @@ def build_mapping(doc: dict[str, Any], origin: str, codes: frozenset[str]) -> Ma
         entity=str(doc.get("entity")),
         source_system=str(doc.get("source_system")),
         origin=origin,
-        labels=b.labels(doc.get("labels"), "$.labels")
-        or Labels(regime="", sensitivity="", category=""),
-        key=tuple(
-            p
-            for i, k in enumerate(doc.get("key", []))
-            if (p := b.path(k, f"$.key[{i}]"))
-        ),
+        labels=b.labels(doc.get("labels"), "$.labels") or Labels(regime="", sensitivity="", category=""),
+        key=tuple(p for i, k in enumerate(doc.get("key", [])) if (p := b.path(k, f"$.key[{i}]"))),
         subject=tuple(s for s in specs if s is not None),
         subject_creates=bool(subject_doc.get("create", False)),
         subject_links=bool(subject_doc.get("link", False)),
-        rules=tuple(
-            b.rule(r, f"$.rules[{i}]") for i, r in enumerate(doc.get("rules", []))
-        ),
+        rules=tuple(b.rule(r, f"$.rules[{i}]") for i, r in enumerate(doc.get("rules", []))),
     )
     if b.issues:
         raise ArtifactInvalid(f"mapping {origin} is invalid", b.issues)

@@ -53,17 +53,13 @@ class Match:
 
 def parse_path(text: str) -> Path:
     if not text or text[0] not in "$@":
-        raise PathSyntaxError(
-            f"path {text!r} must start with '$' (record) or '@' (current item)"
-        )
+        raise PathSyntaxError(f"path {text!r} must start with '$' (record) or '@' (current item)")
     segments: list[Segment] = []
     pos = 1
     while pos < len(text):
         found = _SEGMENT.match(text, pos)
         if found is None:
-            raise PathSyntaxError(
-                f"path {text!r}: cannot read {text[pos:]!r} at offset {pos}"
-            )
+            raise PathSyntaxError(f"path {text!r}: cannot read {text[pos:]!r} at offset {pos}")
         segments.append(_segment_of(found))
         pos = found.end()
     return Path(text=text, relative=text[0] == "@", segments=tuple(segments))
@@ -91,9 +87,7 @@ def _step(segment: Segment, match: Match) -> Iterator[Match]:
     value = match.value
     if segment.kind == "field":
         if isinstance(value, dict) and segment.name in value:
-            yield Match(
-                location=f"{match.location}.{segment.name}", value=value[segment.name]
-            )
+            yield Match(location=f"{match.location}.{segment.name}", value=value[segment.name])
         return
     if not isinstance(value, list):
         return

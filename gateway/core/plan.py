@@ -59,16 +59,12 @@ def content_digest(element: Mapping[str, Any]) -> str:
     """Digest of what an element says, not of when it arrived."""
     stable = dict(element)
     stable["provenance"] = {
-        k: v
-        for k, v in element.get("provenance", {}).items()
-        if k not in _VOLATILE_PROVENANCE
+        k: v for k, v in element.get("provenance", {}).items() if k not in _VOLATILE_PROVENANCE
     }
     return digest(stable)
 
 
-def merge_elements(
-    plan: Mapping[str, Any], elements: Iterable[PlanElement]
-) -> MergeOutcome:
+def merge_elements(plan: Mapping[str, Any], elements: Iterable[PlanElement]) -> MergeOutcome:
     merged = copy.deepcopy(dict(plan))
     changed: list[str] = []
     for item in elements:

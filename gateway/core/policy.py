@@ -112,15 +112,24 @@ def decide(request: DecisionRequest, policy: PolicySet, now: dt.datetime) -> Dec
     problems = _vocabulary_problems(request, policy)
     if problems:
         return _decision(request, policy, now, DENY, (), (), problems)
+    if request.action == READ and request.source_org == request.recipient_org:
+        reason = f"'{request.recipient_org}' reads records it sent itself"
+        return _decision(
+            request,
+            policy,
+            now,
+            PERMIT,
+            (f"own-record:{request.recipient_org}",),
+            ("own-record",),
+            (reason,),
+        )
     basis: list[str] = []
     rules: list[str] = []
     reasons: list[str] = []
     for category in sorted(request.categories):
         clause = _covering_clause(request, policy, category, now.date())
         if clause is None:
-            return _decision(
-                request, policy, now, DENY, (), (), (_uncovered(request, category),)
-            )
+            return _decision(request, policy, now, DENY, (), (), (_uncovered(request, category),))
         basis.append(f"agreement:{clause}")
         rules.append(clause)
         reasons.append(f"category '{category}' is covered by {clause}")
@@ -135,9 +144,7 @@ def decide(request: DecisionRequest, policy: PolicySet, now: dt.datetime) -> Dec
     )
 
 
-def _vocabulary_problems(
-    request: DecisionRequest, policy: PolicySet
-) -> tuple[str, ...]:
+def _vocabulary_problems(request: DecisionRequest, policy: PolicySet) -> tuple[str, ...]:
     problems = []
     for org in {request.source_org, request.recipient_org} - {""}:
         if org not in policy.organizations:
@@ -173,10 +180,7 @@ def _covers(agreement: Agreement, request: DecisionRequest, category: str) -> bo
     if recipient is None or category not in recipient.receives:
         return False
     if request.action == READ:
-        return (
-            request.purpose in agreement.purposes
-            and request.role in agreement.recipient_roles
-        )
+        return request.purpose in agreement.purposes and request.role in agreement.recipient_roles
     return request.purpose in agreement.purposes
 
 

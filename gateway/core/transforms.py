@@ -22,9 +22,7 @@ def _integer(value: Any) -> int:
     try:
         return int(str(value))
     except ValueError as exc:
-        raise TransformError(
-            f"expected an integer, found {type(value).__name__}"
-        ) from exc
+        raise TransformError(f"expected an integer, found {type(value).__name__}") from exc
 
 
 def _date(value: Any) -> str:

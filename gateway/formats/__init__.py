@@ -20,12 +20,8 @@ PARSERS: dict[str, Parser] = {
 }
 
 
-def parse_payload(
-    format_name: str, payload: bytes, entity: str | None = None
-) -> ParseResult:
+def parse_payload(format_name: str, payload: bytes, entity: str | None = None) -> ParseResult:
     parser = PARSERS.get(format_name)
     if parser is None:
-        raise UnsupportedFormat(
-            f"unknown format '{format_name}'; supported: {', '.join(sorted(PARSERS))}"
-        )
+        raise UnsupportedFormat(f"unknown format '{format_name}'; supported: {', '.join(sorted(PARSERS))}")
     return parser(payload, entity)

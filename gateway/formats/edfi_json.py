@@ -29,9 +29,7 @@ def parse(payload: bytes, entity: str | None) -> ParseResult:
             problems.append(
                 RecordProblem(
                     location=where,
-                    issues=(
-                        Issue(path=where, message="expected a non-empty JSON object"),
-                    ),
+                    issues=(Issue(path=where, message="expected a non-empty JSON object"),),
                 )
             )
     return ParseResult(records=tuple(records), problems=tuple(problems))

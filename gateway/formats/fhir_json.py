@@ -74,18 +74,12 @@ def _parse_bundle(doc: dict[str, Any]) -> ParseResult:
     for index, entry in enumerate(doc.get("entry", [])):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         where = f"Bundle.entry[{index}].resource"
-        found.append(
-            _resource(resource, where)
-            if isinstance(resource, dict)
-            else _missing(where)
-        )
+        found.append(_resource(resource, where) if isinstance(resource, dict) else _missing(where))
     return _collect(found)
 
 
 def _missing(where: str) -> RecordProblem:
-    return RecordProblem(
-        location=where, issues=(Issue(path=where, message="entry has no resource"),)
-    )
+    return RecordProblem(location=where, issues=(Issue(path=where, message="entry has no resource"),))
 
 
 def _resource(doc: Any, where: str) -> SourceRecord | RecordProblem:
@@ -118,8 +112,7 @@ def _issues(exc: ValidationError, where: str) -> list[Issue]:
     # Only the location and pydantic's message: the offending input value may be PHI.
     return [
         Issue(
-            path=where
-            + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]),
+            path=where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]),
             message=err["msg"],
         )
         for err in exc.errors(include_input=False, include_url=False)

@@ -31,9 +31,7 @@ class ParseResult:
 
 
 def record(entity: str, location: str, data: Any) -> SourceRecord:
-    return SourceRecord(
-        entity=entity, location=location, data=data, digest=digest(data)
-    )
+    return SourceRecord(entity=entity, location=location, data=data, digest=digest(data))
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -50,9 +48,7 @@ def load_json(text: bytes | str, where: str = "$") -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8-sig")
-        return json.loads(
-            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise InputInvalid(
             "payload is not UTF-8 text",

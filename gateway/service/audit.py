@@ -71,18 +71,14 @@ def _checkpoint_file(rt: Runtime) -> Path:
 
 
 def _signed_bytes(point: Checkpoint) -> bytes:
-    return canonical_json(
-        {"seq": point.seq, "hash": point.hash, "signedAt": point.signed_at}
-    )
+    return canonical_json({"seq": point.seq, "hash": point.hash, "signedAt": point.signed_at})
 
 
 def checkpoint(rt: Runtime) -> Checkpoint | None:
     """Sign the current head; store it in the database and in the checkpoint file."""
     key = rt.keys.audit
     if key is None:
-        raise AuditBroken(
-            "no audit key: run 'spgw init' to create the keys before writing"
-        )
+        raise AuditBroken("no audit key: run 'spgw init' to create the keys before writing")
     with rt.sessions.begin() as session:
         head = repo.audit_head(session)
         if head is None:

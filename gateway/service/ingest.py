@@ -99,9 +99,7 @@ def stage(
     return message.id
 
 
-def record_oversized(
-    rt: Runtime, *, source_org: str, format_name: str, size: int | None
-) -> IngestSummary:
+def record_oversized(rt: Runtime, *, source_org: str, format_name: str, size: int | None) -> IngestSummary:
     """An oversized body is refused unread; the refusal itself is stored and audited."""
     limit = rt.settings.max_payload_bytes
     message_id = stage(rt, source_org=source_org, format_name=format_name, payload=b"")
@@ -117,14 +115,13 @@ def record_oversized(
     return _finish_rejected(rt, message_id, error)
 
 
-def process(
-    rt: Runtime, message_id: str, progress: Progress | None = None
-) -> IngestSummary:
+def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> IngestSummary:
     with rt.sessions.begin() as session:
         message = repo.get_message(session, message_id)
         if message is None:
             raise NotFound(f"message {message_id} does not exist")
         message.attempts += 1
+        session.flush()
         session.expunge(message)
     if message.size > rt.settings.max_payload_bytes:
         return record_oversized(
@@ -155,11 +152,7 @@ def process(
 def _exchange(rt: Runtime, message: Message) -> Exchange:
     with rt.sessions() as session:
         partner = next(
-            (
-                o
-                for o in repo.organization_docs(session)
-                if o["id"] == message.organization_id
-            ),
+            (o for o in repo.organization_docs(session) if o["id"] == message.organization_id),
             None,
         )
     if partner is None:
@@ -198,9 +191,7 @@ def _run_batches(
             progress(min(start + size, len(records)), len(records))
 
 
-def _run_one_batch(
-    rt: Runtime, exchange: Exchange, batch: list[SourceRecord]
-) -> list[RecordOutcome]:
+def _run_one_batch(rt: Runtime, exchange: Exchange, batch: list[SourceRecord]) -> list[RecordOutcome]:
     try:
         with rt.sessions.begin() as session:
             return run_batch(session, rt, exchange, batch, policy_set(session, rt))
@@ -238,14 +229,10 @@ def _finish(rt: Runtime, message_id: str, tally: Tally) -> IngestSummary:
             rt.now(),
         )
     audit.checkpoint(rt)
-    return IngestSummary(
-        message_id=message_id, status=status, reason=reason, outcome=outcome
-    )
+    return IngestSummary(message_id=message_id, status=status, reason=reason, outcome=outcome)
 
 
-def _finish_rejected(
-    rt: Runtime, message_id: str, error: GatewayError
-) -> IngestSummary:
+def _finish_rejected(rt: Runtime, message_id: str, error: GatewayError) -> IngestSummary:
     """The whole payload is refused: store why, and audit the refusal (ids and digests only)."""
     outcome = {
         "accepted": 0,
@@ -292,20 +279,14 @@ def _finish_rejected(
             ],
         )
     audit.checkpoint(rt)
-    return IngestSummary(
-        message_id=message_id, status=REJECTED, reason=error.message, outcome=outcome
-    )
+    return IngestSummary(message_id=message_id, status=REJECTED, reason=error.message, outcome=outcome)
 
 
-def replay(
-    rt: Runtime, message_id: str, progress: Progress | None = None
-) -> IngestSummary:
+def replay(rt: Runtime, message_id: str, progress: Progress | None = None) -> IngestSummary:
     return process(rt, message_id, progress)
 
 
-def replay_where(
-    rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE
-) -> list[IngestSummary]:
+def replay_where(rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE) -> list[IngestSummary]:
     with rt.sessions() as session:
         ids = repo.message_ids_with_status(session, statuses)
     return [process(rt, message_id) for message_id in ids]

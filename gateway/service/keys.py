@@ -38,9 +38,7 @@ class SigningKey:
 
     def verify(self, data: bytes, signature: str) -> bool:
         try:
-            self.public.verify(
-                base64.urlsafe_b64decode(signature.encode("ascii")), data
-            )
+            self.public.verify(base64.urlsafe_b64decode(signature.encode("ascii")), data)
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -70,9 +68,7 @@ def ensure_keys(home: Path) -> KeyRing:
 
 
 def load_keys(home: Path) -> KeyRing:
-    return KeyRing(
-        audit=_load(home / "keys" / AUDIT_KEY), token=_load(home / "keys" / TOKEN_KEY)
-    )
+    return KeyRing(audit=_load(home / "keys" / AUDIT_KEY), token=_load(home / "keys" / TOKEN_KEY))
 
 
 def _load(path: Path) -> SigningKey | None:
@@ -81,9 +77,5 @@ def _load(path: Path) -> SigningKey | None:
     private = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(private, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
-    raw = private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return SigningKey(
-        key_id="ed25519:" + hashlib.sha256(raw).hexdigest()[:16], private=private
-    )
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return SigningKey(key_id="ed25519:" + hashlib.sha256(raw).hexdigest()[:16], private=private)

@@ -11,9 +11,7 @@ from gateway.errors import Issue
 ACCEPTED, REJECTED, HELD, FAILED = "accepted", "rejected", "held", "failed"
 # Message statuses: received -> mapped | partial | held | rejected | failed.
 REPLAYABLE = ("partial", "held", "rejected", "failed", "received")
-MAX_LISTED_RECORDS = (
-    1000  # a message lists at most this many problem records; counts stay exact
-)
+MAX_LISTED_RECORDS = 1000  # a message lists at most this many problem records; counts stay exact
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,9 +65,7 @@ class Tally:
         return REJECTED
 
     def reason(self) -> str:
-        parts = [
-            f"{n} {s}" for s, n in sorted(self.counts.items()) if s != ACCEPTED and n
-        ]
+        parts = [f"{n} {s}" for s, n in sorted(self.counts.items()) if s != ACCEPTED and n]
         if not parts:
             return ""
         first = self.problems[0]["reason"] if self.problems else ""

@@ -31,8 +31,6 @@ from gateway.service.outcomes import ACCEPTED, FAILED, HELD, REJECTED, RecordOut
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 
-GATEWAY = "gateway"
-
 
 @dataclass(frozen=True, kw_only=True)
 class Exchange:
@@ -85,8 +83,7 @@ def _map_and_decide(
         if mapping is None:
             outcomes[index] = _rejected(
                 rec,
-                f"no mapping for {exchange.format} entity '{rec.entity}'; "
-                f"add one under mappings/ and replay",
+                f"no mapping for {exchange.format} entity '{rec.entity}'; add one under mappings/ and replay",
             )
             continue
         try:
@@ -100,14 +97,12 @@ def _map_and_decide(
             request = DecisionRequest(
                 action=INBOUND,
                 source_org=exchange.source_org,
-                recipient_org=GATEWAY,
+                recipient_org="",
                 categories=categories,
             )
             decision = decisions[categories] = decide(request, policy, now)
         if not decision.permitted:
-            outcomes[index] = _rejected(
-                rec, "denied by policy: " + "; ".join(decision.reasons)
-            )
+            outcomes[index] = _rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
             outcomes[index] = _with_decision(outcomes[index], decision)
             continue
         mapped[index] = _Mapped(record=rec, result=result, decision=decision)
@@ -132,21 +127,15 @@ def _identify(
     outcomes: dict[int, RecordOutcome],
     now: dt.datetime,
 ) -> dict[str, list[tuple[int, PlanElement]]]:
-    links = repo.links_for(
-        session, (i for m in mapped.values() for i in m.result.subject)
-    )
+    links = repo.links_for(session, (i for m in mapped.values() for i in m.result.subject))
     new_students: set[str] = set()
     new_links: list[tuple[str, str, str]] = []
     by_student: dict[str, list[tuple[int, PlanElement]]] = defaultdict(list)
     for index, item in mapped.items():
         result = item.result
-        found = resolve_student(
-            result.subject, links, may_create=result.may_create_subject
-        )
+        found = resolve_student(result.subject, links, may_create=result.may_create_subject)
         if found.student_id is None:
-            outcomes[index] = RecordOutcome(
-                location=item.record.location, status=HELD, reason=found.reason
-            )
+            outcomes[index] = RecordOutcome(location=item.record.location, status=HELD, reason=found.reason)
             continue
         if found.created:
             new_students.add(found.student_id)
@@ -212,19 +201,13 @@ def _merge(
 def _plan_problems(rt: Runtime, plan: dict[str, Any]) -> list[Issue]:
     # The validator's own message can quote the value; name only where and which rule.
     return [
-        Issue(
-            path=error.json_path, message=f"violates '{error.validator}' of the schema"
-        )
+        Issue(path=error.json_path, message=f"violates '{error.validator}' of the schema")
         for error in rt.artifacts.plan_validator.iter_errors(plan)
     ][:20]
 
 
-def _rejected(
-    rec: SourceRecord, reason: str, issues: tuple[Issue, ...] = ()
-) -> RecordOutcome:
-    return RecordOutcome(
-        location=rec.location, status=REJECTED, reason=reason, issues=issues
-    )
+def _rejected(rec: SourceRecord, reason: str, issues: tuple[Issue, ...] = ()) -> RecordOutcome:
+    return RecordOutcome(location=rec.location, status=REJECTED, reason=reason, issues=issues)
 
 
 def _with_decision(outcome: RecordOutcome, decision: Decision) -> RecordOutcome:
@@ -237,12 +220,8 @@ def _with_decision(outcome: RecordOutcome, decision: Decision) -> RecordOutcome:
     )
 
 
-def _audit_draft(
-    exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet
-) -> AuditDraft:
-    students = sorted(
-        {o.student_id for o in outcomes if o.student_id and o.status == ACCEPTED}
-    )
+def _audit_draft(exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet) -> AuditDraft:
+    students = sorted({o.student_id for o in outcomes if o.student_id and o.status == ACCEPTED})
     decisions = sorted({o.decision_id for o in outcomes if o.decision_id})
     return AuditDraft(
         kind="exchange.inbound",

@@ -14,9 +14,7 @@ def policy_set(session: Session, rt: Runtime) -> PolicySet:
     vocabulary = rt.artifacts.vocabulary
     return PolicySet(
         organizations=frozenset(doc["id"] for doc in repo.organization_docs(session)),
-        agreements=tuple(
-            agreement_from_doc(doc) for doc in repo.agreement_docs(session)
-        ),
+        agreements=tuple(agreement_from_doc(doc) for doc in repo.agreement_docs(session)),
         purposes=vocabulary.purposes,
         roles=vocabulary.roles,
         categories=vocabulary.categories,

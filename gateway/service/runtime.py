@@ -38,15 +38,11 @@ class Settings:
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> Settings:
         base = Path(home or os.environ.get("GATEWAY_HOME", "var")).resolve()
-        url = (
-            os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{base / 'gateway.db'}"
-        )
+        url = os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{base / 'gateway.db'}"
         return cls(
             home=base,
             database_url=url,
-            max_payload_bytes=int(
-                os.environ.get("GATEWAY_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD)
-            ),
+            max_payload_bytes=int(os.environ.get("GATEWAY_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD)),
         )
 
 

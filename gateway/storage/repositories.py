@@ -27,9 +27,7 @@ from gateway.storage.tables import (
 # -- organizations, credentials, agreements ---------------------------------------------
 
 
-def upsert_organization(
-    session: Session, doc: dict[str, Any], now: dt.datetime
-) -> None:
+def upsert_organization(session: Session, doc: dict[str, Any], now: dt.datetime) -> None:
     row = session.get(Organization, doc["id"])
     if row is None:
         session.add(
@@ -46,10 +44,7 @@ def upsert_organization(
 
 
 def organization_docs(session: Session) -> list[dict[str, Any]]:
-    return [
-        row.document
-        for row in session.scalars(select(Organization).order_by(Organization.id))
-    ]
+    return [row.document for row in session.scalars(select(Organization).order_by(Organization.id))]
 
 
 def add_credential(session: Session, credential: Credential) -> None:
@@ -61,9 +56,7 @@ def active_credential(session: Session, client_id: str) -> Credential | None:
     return row if row is not None and row.revoked_at is None else None
 
 
-def remember_assertion(
-    session: Session, jti: str, expires_at: dt.datetime, now: dt.datetime
-) -> bool:
+def remember_assertion(session: Session, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
     """False when ``jti`` was already used (a replayed assertion)."""
     session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
     if session.get(UsedAssertion, jti) is not None:
@@ -95,10 +88,7 @@ def upsert_agreement(session: Session, doc: dict[str, Any], now: dt.datetime) ->
 
 
 def agreement_docs(session: Session) -> list[dict[str, Any]]:
-    return [
-        row.document
-        for row in session.scalars(select(AgreementRow).order_by(AgreementRow.id))
-    ]
+    return [row.document for row in session.scalars(select(AgreementRow).order_by(AgreementRow.id))]
 
 
 # -- message store ----------------------------------------------------------------------
@@ -113,49 +103,34 @@ def get_message(session: Session, message_id: str) -> Message | None:
     return session.get(Message, message_id)
 
 
-def list_messages(
-    session: Session, status: str | None, limit: int, offset: int = 0
-) -> list[Message]:
-    query = (
-        select(Message)
-        .order_by(Message.received_at, Message.id)
-        .limit(limit)
-        .offset(offset)
-    )
+def list_messages(session: Session, status: str | None, limit: int, offset: int = 0) -> list[Message]:
+    query = select(Message).order_by(Message.received_at, Message.id).limit(limit).offset(offset)
     if status is not None:
         query = query.where(Message.status == status)
     return list(session.scalars(query))
 
 
 def message_ids_with_status(session: Session, statuses: Iterable[str]) -> list[str]:
-    query = (
-        select(Message.id)
-        .where(Message.status.in_(list(statuses)))
-        .order_by(Message.received_at)
-    )
+    query = select(Message.id).where(Message.status.in_(list(statuses))).order_by(Message.received_at)
     return list(session.scalars(query))
 
 
 # -- identity ---------------------------------------------------------------------------
 
 
-def links_for(
-    session: Session, identifiers: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
+def links_for(session: Session, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     keys = list(set(identifiers))
     found: dict[tuple[str, str], str] = {}
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
-        query = select(
-            StudentLink.system, StudentLink.value, StudentLink.student_id
-        ).where(tuple_(StudentLink.system, StudentLink.value).in_(chunk))
+        query = select(StudentLink.system, StudentLink.value, StudentLink.student_id).where(
+            tuple_(StudentLink.system, StudentLink.value).in_(chunk)
+        )
         found.update({(s, v): sid for s, v, sid in session.execute(query)})
     return found
 
 
-def add_students(
-    session: Session, student_ids: Iterable[str], now: dt.datetime
-) -> None:
+def add_students(session: Session, student_ids: Iterable[str], now: dt.datetime) -> None:
     session.add_all(Student(id=sid, created_at=now) for sid in student_ids)
 
 
@@ -166,9 +141,7 @@ def add_links(
     now: dt.datetime,
 ) -> None:
     session.add_all(
-        StudentLink(
-            system=s, value=v, student_id=sid, message_id=message_id, created_at=now
-        )
+        StudentLink(system=s, value=v, student_id=sid, message_id=message_id, created_at=now)
         for s, v, sid in links
     )
 
@@ -197,9 +170,7 @@ def save_plan(
     now: dt.datetime,
 ) -> int:
     if row is None:
-        session.add(
-            Plan(student_id=student_id, document=document, version=1, updated_at=now)
-        )
+        session.add(Plan(student_id=student_id, document=document, version=1, updated_at=now))
         return 1
     row.document, row.version, row.updated_at = document, row.version + 1, now
     return row.version
@@ -219,14 +190,10 @@ def count_plans(session: Session) -> int:
 
 
 def lock_audit_head(session: Session) -> AuditHead | None:
-    return session.scalars(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).first()
+    return session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
 
 
-def append_audit(
-    session: Session, head: AuditHead | None, entries: list[AuditEntry]
-) -> None:
+def append_audit(session: Session, head: AuditHead | None, entries: list[AuditEntry]) -> None:
     session.add_all(
         AuditEntryRow(
             seq=e.seq,
@@ -248,11 +215,7 @@ def append_audit(
 
 
 def iter_audit(session: Session, batch: int = 2000) -> Iterator[AuditEntry]:
-    query = (
-        select(AuditEntryRow)
-        .order_by(AuditEntryRow.seq)
-        .execution_options(yield_per=batch)
-    )
+    query = select(AuditEntryRow).order_by(AuditEntryRow.seq).execution_options(yield_per=batch)
     for row in session.scalars(query):
         yield AuditEntry(
             seq=row.seq,
@@ -266,12 +229,8 @@ def iter_audit(session: Session, batch: int = 2000) -> Iterator[AuditEntry]:
         )
 
 
-def audit_entries(
-    session: Session, kind: str | None, limit: int, offset: int
-) -> list[AuditEntryRow]:
-    query = (
-        select(AuditEntryRow).order_by(AuditEntryRow.seq).limit(limit).offset(offset)
-    )
+def audit_entries(session: Session, kind: str | None, limit: int, offset: int) -> list[AuditEntryRow]:
+    query = select(AuditEntryRow).order_by(AuditEntryRow.seq).limit(limit).offset(offset)
     if kind is not None:
         query = query.where(AuditEntryRow.kind == kind)
     return list(session.scalars(query))
@@ -281,9 +240,7 @@ def audit_head(session: Session) -> AuditHead | None:
     return session.get(AuditHead, 1)
 
 
-def add_checkpoint(
-    session: Session, point: Checkpoint, key_id: str, signature: str
-) -> None:
+def add_checkpoint(session: Session, point: Checkpoint, key_id: str, signature: str) -> None:
     if session.get(AuditCheckpoint, point.seq) is None:
         session.add(
             AuditCheckpoint(

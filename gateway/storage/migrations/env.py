@@ -9,9 +9,7 @@ from gateway.storage.tables import Base
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError(
-        "run migrations through gateway.storage.db.migrate(), which passes a connection"
-    )
+    raise RuntimeError("run migrations through gateway.storage.db.migrate(), which passes a connection")
 
 context.configure(
     connection=connection,

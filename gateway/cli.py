@@ -1,0 +1,314 @@
+"""``spgw``: thin commands over the service layer. Each parses argv, calls one service
+function and renders the result (text, or JSON with ``--json``). Errors exit non-zero with the
+same JSON error shape the HTTP API uses."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gateway.errors import GatewayError
+from gateway.service import audit as audit_service
+from gateway.service import messages as message_service
+from gateway.service.demo import run_demo
+from gateway.service.ingest import IngestSummary, ingest, replay, replay_where
+from gateway.service.partners import create_secret
+from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.runtime import Runtime, Settings, open_runtime
+from gateway.service.setup import initialise
+from gateway.service.students import resolve_student_ref
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text(data))
+
+
+def _handles_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GatewayError as exc:
+            click.echo(json.dumps(exc.to_dict(), indent=2), err=True)
+            sys.exit(2 if exc.status < 500 else 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _runtime(ctx: click.Context) -> Runtime:
+    settings: Settings = ctx.obj["settings"]
+    if not (settings.home / "keys").exists():
+        raise click.UsageError(f"no gateway at {settings.home}: run 'spgw init' first")
+    return open_runtime(settings)
+
+
+@click.group()
+@click.option(
+    "--home",
+    envvar="GATEWAY_HOME",
+    default="var",
+    show_default=True,
+    help="Folder for the SQLite database, keys and checkpoints.",
+)
+@click.pass_context
+def main(ctx: click.Context, home: str) -> None:
+    """Success Plan Gateway: consented exchange of education and health records."""
+    ctx.obj = {"settings": Settings.from_env(home)}
+
+
+@main.command()
+@click.option("--with-samples", is_flag=True, help="Load the demo world (partners, agreements, consents).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def init(ctx: click.Context, with_samples: bool, as_json: bool) -> None:
+    """Create or migrate the database and create the gateway's keys."""
+    _, report = initialise(ctx.obj["settings"], with_samples=with_samples)
+    _emit(
+        report.to_dict(),
+        as_json,
+        lambda r: (
+            f"Gateway ready at {r['home']} ({r['database']})"
+            + (f"\nDemo partner credentials: {r['credentials_file']}" if r["credentials_file"] else "")
+        ),
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the HTTP API with a production WSGI server (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from gateway.web import create_app
+
+    app = create_app(runtime=_runtime(ctx))
+    click.echo(f"Serving on http://{host}:{port} (OpenAPI at /openapi.json)")
+    waitress_serve(app, host=host, port=port, threads=threads)
+
+
+@main.command()
+@click.option("--home", "demo_home", default="var/demo", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def demo(ctx: click.Context, demo_home: str, as_json: bool) -> None:
+    """Run the demo world end to end on a fresh SQLite database and tell what happened."""
+    say = (lambda _line: None) if as_json else click.echo
+    result = run_demo(Path(demo_home).resolve(), ctx.obj["settings"].artifacts_root, say)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    if not result["audit"]["ok"]:
+        sys.exit(1)
+
+
+def _entity_for(path: Path, entity: str | None) -> str | None:
+    # Ed-Fi JSON carries no resource name: take it from --entity or the file name's last part.
+    return entity or path.stem.split(".")[-1].split("-", 1)[-1]
+
+
+@main.command("ingest")
+@click.argument("format_name", metavar="FORMAT")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--source", required=True, help="The sending partner organization id.")
+@click.option("--entity", help="Record type when the format does not carry it (Ed-Fi resource name).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def ingest_command(
+    ctx: click.Context,
+    format_name: str,
+    paths: tuple[Path, ...],
+    source: str,
+    entity: str | None,
+    as_json: bool,
+) -> None:
+    """Send files through the exchange pipeline as partner SOURCE."""
+    rt = _runtime(ctx)
+    summaries = [
+        _ingest_file(rt, format_name, path, source, entity, show_progress=not as_json) for path in paths
+    ]
+    totals = {
+        "accepted": sum(s.outcome["accepted"] for s in summaries),
+        "rejected": sum(s.outcome["rejected"] + s.outcome["failed"] for s in summaries),
+        "held": sum(s.outcome["held"] for s in summaries),
+        "messages": [s.to_dict() for s in summaries],
+    }
+    _emit(totals, as_json, _ingest_text)
+    if totals["rejected"] or totals["held"]:
+        sys.exit(3)
+
+
+def _ingest_file(
+    rt: Runtime, fmt: str, path: Path, source: str, entity: str | None, show_progress: bool
+) -> IngestSummary:
+    entity = _entity_for(path, entity) if fmt == "edfi-json" else entity
+    payload = path.read_bytes()
+    if not show_progress:
+        return ingest(rt, source_org=source, format_name=fmt, payload=payload, entity=entity)
+    with click.progressbar(length=1, label=path.name, file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        return ingest(
+            rt, source_org=source, format_name=fmt, payload=payload, entity=entity, progress=progress
+        )
+
+
+def _ingest_text(totals: dict[str, Any]) -> str:
+    lines = [f"accepted {totals['accepted']}, rejected {totals['rejected']}, held {totals['held']}"]
+    for m in totals["messages"]:
+        lines.append(f"  {m['messageId']}: {m['status']} {m['reason']}".rstrip())
+        lines.extend(f"    {r['location']}: {r['status']}: {r['reason']}" for r in m["records"][:10])
+    return "\n".join(lines)
+
+
+@main.group()
+def plan() -> None:
+    """Read Success Plans."""
+
+
+@plan.command("show")
+@click.argument("student")
+@click.option("--as", "org", required=True, help="The reading partner organization.")
+@click.option("--role", required=True)
+@click.option("--purpose", required=True)
+@click.option(
+    "--actor", default="cli-user", show_default=True, help="Who is reading, within the organization."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def plan_show(
+    ctx: click.Context, student: str, org: str, role: str, purpose: str, actor: str, as_json: bool
+) -> None:
+    """Show the parts of STUDENT's plan (stu-... or SYSTEM|VALUE) this reader may see."""
+    rt = _runtime(ctx)
+    request = ReadRequest(
+        student_id=resolve_student_ref(rt, student),
+        organization_id=org,
+        actor=actor,
+        role=role,
+        purpose=purpose,
+    )
+    view = read_plan(rt, request)
+    click.echo(json.dumps(view.to_dict() if as_json else view.plan, indent=2))
+
+
+@main.group()
+def messages() -> None:
+    """The message store: every inbound exchange with its status and reason."""
+
+
+@messages.command("list")
+@click.option("--status", type=click.Choice(message_service.STATUSES))
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def messages_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    rows = message_service.list_messages(_runtime(ctx), status, limit)
+    _emit(
+        rows,
+        as_json,
+        lambda rs: (
+            "\n".join(
+                f"{r['id']}  {r['status']:<9} {r['source']:<22} {r['format']:<10} {r['reason'] or ''}"
+                for r in rs
+            )
+            or "no messages"
+        ),
+    )
+
+
+@messages.command("show")
+@click.argument("message_id")
+@click.pass_context
+@_handles_errors
+def messages_show(ctx: click.Context, message_id: str) -> None:
+    click.echo(json.dumps(message_service.show_message(_runtime(ctx), message_id), indent=2))
+
+
+@messages.command("replay")
+@click.argument("message_ids", nargs=-1)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(message_service.STATUSES),
+    help="Replay every message with this status (default: held, partial, rejected, failed).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def messages_replay(
+    ctx: click.Context, message_ids: tuple[str, ...], statuses: tuple[str, ...], as_json: bool
+) -> None:
+    """Run stored messages through the pipeline again (after a mapping, policy or link fix)."""
+    rt = _runtime(ctx)
+    if message_ids:
+        summaries = [replay(rt, mid) for mid in message_ids]
+    else:
+        summaries = replay_where(rt, statuses or ("held", "partial", "rejected", "failed"))
+    _emit(
+        [s.to_dict() for s in summaries],
+        as_json,
+        lambda ss: (
+            "\n".join(f"{s['messageId']}: {s['status']} {s['reason']}".rstrip() for s in ss)
+            or "nothing to replay"
+        ),
+    )
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def audit_verify(ctx: click.Context, as_json: bool) -> None:
+    """Check the hash chain and the signed checkpoints; exit 1 on any break."""
+    report = audit_service.verify(_runtime(ctx))
+    _emit(
+        report.to_dict(),
+        as_json,
+        lambda r: (
+            f"audit chain {'OK' if r['ok'] else 'BROKEN'}: {r['entries']} entries, head seq {r['headSeq']}"
+            + "".join(f"\n  seq {b['seq']}: {b['kind']}: {b['message']}" for b in r["breaks"])
+        ),
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.group()
+def partners() -> None:
+    """Partner organizations and their credentials."""
+
+
+@partners.command("credentials")
+@click.argument("organization")
+@click.pass_context
+@_handles_errors
+def partners_credentials(ctx: click.Context, organization: str) -> None:
+    """Create a client id and secret for ORGANIZATION (the secret is shown once)."""
+    issued = create_secret(_runtime(ctx), organization)
+    click.echo(json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret}, indent=2))

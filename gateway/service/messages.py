@@ -1,0 +1,56 @@
+"""The message store as users see it: list, show, and (in ingest) replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.errors import InputInvalid, Issue, NotFound
+from gateway.service.runtime import Runtime
+from gateway.storage import repositories as repo
+from gateway.storage.tables import Message
+
+STATUSES = ("received", "mapped", "partial", "held", "rejected", "failed")
+
+
+def _summary(message: Message) -> dict[str, Any]:
+    outcome = message.outcome or {}
+    return {
+        "id": message.id,
+        "source": message.organization_id,
+        "format": message.format,
+        "entity": message.entity,
+        "status": message.status,
+        "reason": message.reason,
+        "size": message.size,
+        "payloadDigest": message.payload_digest,
+        "receivedAt": message.received_at.isoformat(),
+        "updatedAt": message.updated_at.isoformat(),
+        "attempts": message.attempts,
+        "counts": {k: outcome.get(k, 0) for k in ("accepted", "rejected", "held", "failed")},
+    }
+
+
+def list_messages(
+    rt: Runtime,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    source: str | None = None,
+) -> list[dict[str, Any]]:
+    if status is not None and status not in STATUSES:
+        raise InputInvalid(
+            "unknown message status",
+            [Issue(path="status", message=f"use one of {', '.join(STATUSES)}")],
+        )
+    with rt.sessions() as session:
+        rows = repo.list_messages(session, status, limit, offset)
+    return [_summary(m) for m in rows if source is None or m.organization_id == source]
+
+
+def show_message(rt: Runtime, message_id: str, source: str | None = None) -> dict[str, Any]:
+    """One message with its per-record problems (never its payload: that may hold PHI)."""
+    with rt.sessions() as session:
+        message = repo.get_message(session, message_id)
+    if message is None or (source is not None and message.organization_id != source):
+        raise NotFound(f"message {message_id} does not exist")
+    return {**_summary(message), "records": (message.outcome or {}).get("records", [])}

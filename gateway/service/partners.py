@@ -1,0 +1,230 @@
+"""Partner organizations, their credentials, and authentication.
+
+Partners authenticate at the token endpoint (OAuth 2.0 client credentials) with either a
+client secret (stored as a scrypt hash) or a signed JWT client assertion (``private_key_jwt``,
+as in SMART Backend Services: ``exp`` at most five minutes ahead, ``jti`` never reused). They
+get a short-lived access token signed by the gateway's own key; every API call carries it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from gateway.errors import AuthenticationFailed, Issue, NotFound
+from gateway.service.runtime import Runtime
+from gateway.storage import repositories as repo
+from gateway.storage.tables import Credential
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGORITHMS = ["EdDSA", "ES256", "ES384", "RS384"]
+MAX_ASSERTION_LIFETIME = dt.timedelta(minutes=5)
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """Who is calling: the partner organization and the credential it used."""
+
+    organization_id: str
+    client_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuedSecret:
+    organization_id: str
+    client_id: str
+    client_secret: str
+
+
+def hash_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    try:
+        _, salt, expected = stored.split("$")
+        digest = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), **_SCRYPT)
+    except ValueError:
+        return False
+    return hmac.compare_digest(digest, base64.b64decode(expected))
+
+
+def create_secret(rt: Runtime, organization_id: str) -> IssuedSecret:
+    """A new client id and secret; the secret is shown once and stored only as a hash."""
+    client_id = f"{organization_id}.{secrets.token_hex(4)}"
+    secret = secrets.token_urlsafe(32)
+    with rt.sessions.begin() as session:
+        _require_org(session, organization_id)
+        repo.add_credential(
+            session,
+            Credential(
+                client_id=client_id,
+                organization_id=organization_id,
+                kind="secret",
+                secret_hash=hash_secret(secret),
+                public_key_pem=None,
+                created_at=rt.now(),
+                revoked_at=None,
+            ),
+        )
+    return IssuedSecret(organization_id=organization_id, client_id=client_id, client_secret=secret)
+
+
+def register_public_key(rt: Runtime, organization_id: str, public_key_pem: str) -> str:
+    serialization.load_pem_public_key(public_key_pem.encode())  # refuse a key that does not load
+    client_id = f"{organization_id}.jwt.{secrets.token_hex(4)}"
+    with rt.sessions.begin() as session:
+        _require_org(session, organization_id)
+        repo.add_credential(
+            session,
+            Credential(
+                client_id=client_id,
+                organization_id=organization_id,
+                kind="jwt-key",
+                secret_hash=None,
+                public_key_pem=public_key_pem,
+                created_at=rt.now(),
+                revoked_at=None,
+            ),
+        )
+    return client_id
+
+
+def _require_org(session: Any, organization_id: str) -> None:
+    if organization_id not in {o["id"] for o in repo.organization_docs(session)}:
+        raise NotFound(f"organization '{organization_id}' is not registered")
+
+
+def _refused() -> AuthenticationFailed:
+    # One answer for every failure: which part was wrong is not told to the caller.
+    return AuthenticationFailed(
+        "client authentication failed",
+        [
+            Issue(
+                path="client",
+                message="check the client id and secret, or the signed client assertion",
+            )
+        ],
+    )
+
+
+def authenticate_secret(rt: Runtime, client_id: str, client_secret: str) -> Principal:
+    with rt.sessions() as session:
+        credential = repo.active_credential(session, client_id)
+    if credential is None or credential.kind != "secret" or not credential.secret_hash:
+        raise _refused()
+    if not secret_matches(client_secret, credential.secret_hash):
+        raise _refused()
+    return Principal(organization_id=credential.organization_id, client_id=client_id)
+
+
+def authenticate_assertion(rt: Runtime, assertion: str, audience: str) -> Principal:
+    try:
+        client_id = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
+    except jwt.PyJWTError as exc:
+        raise _refused() from exc
+    with rt.sessions.begin() as session:
+        credential = repo.active_credential(session, str(client_id))
+        if credential is None or credential.kind != "jwt-key" or not credential.public_key_pem:
+            raise _refused()
+        claims = _verified_claims(assertion, credential, audience, rt.now())
+        expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+        if not repo.remember_assertion(session, f"{client_id}:{claims['jti']}", expires, rt.now()):
+            raise _refused()
+    return Principal(organization_id=credential.organization_id, client_id=credential.client_id)
+
+
+def _verified_claims(
+    assertion: str, credential: Credential, audience: str, now: dt.datetime
+) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            assertion,
+            key=credential.public_key_pem or "",
+            algorithms=ASSERTION_ALGORITHMS,
+            audience=audience,
+            issuer=credential.client_id,
+            options={
+                "require": ["exp", "iss", "sub", "jti", "aud"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise _refused() from exc
+    if claims["sub"] != credential.client_id or not _fresh(claims, now, MAX_ASSERTION_LIFETIME):
+        raise _refused()
+    return claims
+
+
+def _fresh(claims: dict[str, Any], now: dt.datetime, longest: dt.timedelta) -> bool:
+    """Expiry is checked against the gateway's clock, not the library's."""
+    try:
+        expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+    except (TypeError, ValueError):
+        return False
+    return now < expires <= now + longest
+
+
+def _expired() -> AuthenticationFailed:
+    return AuthenticationFailed(
+        "access token is missing, expired or invalid",
+        [Issue(path="Authorization", message="get a new token from POST /oauth/token")],
+    )
+
+
+def issue_access_token(rt: Runtime, principal: Principal) -> dict[str, Any]:
+    key = rt.keys.token
+    if key is None:
+        raise AuthenticationFailed("the gateway has no token key; run 'spgw init'")
+    now = rt.now()
+    ttl = rt.settings.token_ttl_seconds
+    claims = {
+        "iss": rt.settings.issuer,
+        "sub": principal.client_id,
+        "org": principal.organization_id,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + ttl,
+        "jti": secrets.token_hex(12),
+    }
+    token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.key_id})
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+
+def verify_access_token(rt: Runtime, token: str) -> Principal:
+    key = rt.keys.token
+    if key is None:
+        raise _refused()
+    try:
+        claims = jwt.decode(
+            token,
+            key=key.public,
+            algorithms=["EdDSA"],
+            issuer=rt.settings.issuer,
+            options={"require": ["exp", "iss", "sub", "org"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthenticationFailed(
+            "access token is missing, expired or invalid",
+            [
+                Issue(
+                    path="Authorization",
+                    message="get a new token from POST /oauth/token",
+                )
+            ],
+        ) from exc
+    with rt.sessions() as session:
+        if repo.active_credential(session, claims["sub"]) is None:
+            raise _refused()
+    return Principal(organization_id=claims["org"], client_id=claims["sub"])

@@ -1,0 +1,41 @@
+"""Small helpers shared by tests: sending the demo payloads, reading plans, raw SQL peeks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+
+from gateway.core.ids import student_id_for
+from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.runtime import Runtime
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO = PROJECT_ROOT / "demo" / "exchanges"
+DISTRICT_IDS = "https://grandbend.example.org/ns/studentUniqueId"
+LISA = student_id_for(DISTRICT_IDS, "604822")
+
+
+def demo_file(prefix: str) -> Path:
+    return next(DEMO.glob(f"{prefix}-*.json"))
+
+
+def send_demo(rt: Runtime, prefix: str) -> IngestSummary:
+    """Send demo file ``NN-SOURCE.FORMAT.ENTITY.json`` as its source."""
+    path = demo_file(prefix)
+    head, fmt, entity = path.stem.split(".")[:3]
+    return ingest(rt, source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity)
+
+
+def coordinator_view(rt: Runtime, student: str = LISA) -> dict:
+    request = ReadRequest(
+        student_id=student, organization_id="grand-bend-isd", actor="t-coord", role="coordinator",
+        purpose="care-coordination",
+    )
+    return read_plan(rt, request).plan
+
+
+def count_rows(rt: Runtime, table: str) -> int:
+    with rt.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())

@@ -30,16 +30,16 @@ class _StrictLoader(yaml.SafeLoader):
 def _mapping_no_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
-    return dict(loader.construct_pairs(node))  # type: ignore[no-untyped-call]
+    return dict(loader.construct_pairs(node))
 
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _mapping_no_duplicates,  # type: ignore[arg-type]
+    _mapping_no_duplicates,
 )
 
 
@@ -85,7 +85,7 @@ class _Collector:
     def read(self, path: Path) -> Any:
         try:
             text = path.read_text(encoding="utf-8")
-            return json.loads(text) if path.suffix == ".json" else yaml.load(text, _StrictLoader)  # noqa: S506
+            return json.loads(text) if path.suffix == ".json" else yaml.load(text, _StrictLoader)
         except (OSError, ValueError, yaml.YAMLError) as exc:
             self.issues.append(Issue(path=self.rel(path), message=f"cannot be read: {exc}"))
             return None

@@ -25,12 +25,17 @@ def send_demo(rt: Runtime, prefix: str) -> IngestSummary:
     """Send demo file ``NN-SOURCE.FORMAT.ENTITY.json`` as its source."""
     path = demo_file(prefix)
     head, fmt, entity = path.stem.split(".")[:3]
-    return ingest(rt, source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity)
+    return ingest(
+        rt, source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity
+    )
 
 
 def coordinator_view(rt: Runtime, student: str = LISA) -> dict:
     request = ReadRequest(
-        student_id=student, organization_id="grand-bend-isd", actor="t-coord", role="coordinator",
+        student_id=student,
+        organization_id="grand-bend-isd",
+        actor="t-coord",
+        role="coordinator",
         purpose="care-coordination",
     )
     return read_plan(rt, request).plan

@@ -29,7 +29,9 @@ def artifacts():
 
 
 def _result_document(artifacts, mapping_path: Path) -> dict:
-    sample = json.loads((ROOT / "tests" / "samples" / mapping_path.parent.name / f"{mapping_path.stem}.json").read_text())
+    sample = json.loads(
+        (ROOT / "tests" / "samples" / mapping_path.parent.name / f"{mapping_path.stem}.json").read_text()
+    )
     mapping = next(m for m in artifacts.mappings.values() if m.origin == str(mapping_path.relative_to(ROOT)))
     context = MappingContext(
         source_org=sample["partner"]["id"],
@@ -46,7 +48,9 @@ def _result_document(artifacts, mapping_path: Path) -> dict:
 
 
 @pytest.mark.parametrize("mapping_path", MAPPINGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_mapping_matches_its_golden_file(artifacts, mapping_path: Path, request: pytest.FixtureRequest) -> None:
+def test_mapping_matches_its_golden_file(
+    artifacts, mapping_path: Path, request: pytest.FixtureRequest
+) -> None:
     sample = ROOT / "tests" / "samples" / mapping_path.parent.name / f"{mapping_path.stem}.json"
     assert sample.exists(), f"{mapping_path.relative_to(ROOT)} has no sample; add {sample.relative_to(ROOT)}"
     golden = ROOT / "tests" / "golden" / mapping_path.parent.name / f"{mapping_path.stem}.json"
@@ -54,7 +58,9 @@ def test_mapping_matches_its_golden_file(artifacts, mapping_path: Path, request:
     if request.config.getoption("--update-golden"):
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    assert golden.exists(), f"no golden file {golden.relative_to(ROOT)}; run pytest --update-golden and review it"
+    assert golden.exists(), (
+        f"no golden file {golden.relative_to(ROOT)}; run pytest --update-golden and review it"
+    )
     assert actual == json.loads(golden.read_text(encoding="utf-8"))
 
 
@@ -66,7 +72,10 @@ def test_every_rule_fires_on_its_sample(artifacts, mapping_path: Path) -> None:
 
 
 def test_every_sample_has_a_mapping() -> None:
-    samples = {p.relative_to(ROOT / "tests" / "samples").with_suffix("") for p in (ROOT / "tests" / "samples").glob("*/*.json")}
+    samples = {
+        p.relative_to(ROOT / "tests" / "samples").with_suffix("")
+        for p in (ROOT / "tests" / "samples").glob("*/*.json")
+    }
     mapped = {p.relative_to(ROOT / "mappings").with_suffix("") for p in MAPPINGS}
     assert samples <= mapped, f"samples without a mapping: {sorted(map(str, samples - mapped))}"
 

@@ -18,7 +18,9 @@ from tests.helpers import LISA, coordinator_view, count_rows, send_demo
 
 def plan_row(rt, student=LISA):
     with rt.engine.connect() as c:
-        row = c.execute(text("SELECT document, version FROM plans WHERE student_id = :s"), {"s": student}).one()
+        row = c.execute(
+            text("SELECT document, version FROM plans WHERE student_id = :s"), {"s": student}
+        ).one()
     document = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     return document, row[1]
 
@@ -71,7 +73,11 @@ def test_unlinked_record_is_held_then_replayed_after_the_link_arrives(rt):
     assert replayed.status == "mapped"
     needs = coordinator_view(rt)["needs"]
     assert [n["code"]["code"] for n in needs] == ["733423003"]
-    assert needs[0]["labels"] == {"regime": "HIPAA", "sensitivity": "restricted", "category": "sdoh-screening"}
+    assert needs[0]["labels"] == {
+        "regime": "HIPAA",
+        "sensitivity": "restricted",
+        "category": "sdoh-screening",
+    }
     assert show_message(rt, held.message_id)["attempts"] == 2
 
 
@@ -81,7 +87,9 @@ def test_malformed_payload_is_rejected_and_kept(rt):
     assert summary.outcome["error"]["code"] == "input_invalid"
     assert "duplicate key 'status'" in summary.outcome["records"][0]["issues"][0]["message"]
     with rt.engine.connect() as c:
-        payload = c.execute(text("SELECT payload FROM messages WHERE id = :i"), {"i": summary.message_id}).scalar_one()
+        payload = c.execute(
+            text("SELECT payload FROM messages WHERE id = :i"), {"i": summary.message_id}
+        ).scalar_one()
     assert bytes(payload).startswith(b'{"resourceType": "Observation"')
 
 
@@ -143,8 +151,14 @@ def test_bulk_path_batches_and_a_bad_record_does_not_stop_the_rest(rt):
     summary = send_demo(small_batches, path)
     assert summary.outcome["accepted"] == 4
     assert summary.outcome["held"] == 1
-    ingest(small_batches, source_org="grand-bend-isd", format_name="edfi-json",
-           payload=b"[]", entity="students", progress=lambda d, t: progress.append((d, t)))
+    ingest(
+        small_batches,
+        source_org="grand-bend-isd",
+        format_name="edfi-json",
+        payload=b"[]",
+        entity="students",
+        progress=lambda d, t: progress.append((d, t)),
+    )
     batches = [e for e in audit_rows(rt) if e["kind"] == "exchange.inbound"]
     assert len(batches) >= 2 + 3  # students file (2 batches) + attendance (3 batches)
 
@@ -195,7 +209,9 @@ def test_replay_everything_after_policy_fix(rt):
         pytest.param(b"", "students", "payload is not valid JSON", id="empty body"),
         pytest.param(b"[1, 2]", "students", "2 rejected", id="array of non-objects"),
         pytest.param(b'{"studentUniqueId": "1"}', None, "needs its resource name", id="no resource name"),
-        pytest.param(b'{"x": 1}', "gradebookEntries", "no mapping for edfi-json entity", id="unmapped resource"),
+        pytest.param(
+            b'{"x": 1}', "gradebookEntries", "no mapping for edfi-json entity", id="unmapped resource"
+        ),
         pytest.param(b"\xff\xfe{}", "students", "not UTF-8", id="not utf-8"),
     ],
 )

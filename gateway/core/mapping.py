@@ -102,9 +102,10 @@ def apply_mapping(mapping: Mapping, record: Any, context: MappingContext) -> Map
     if mapping.subject_links:
         elements.extend(_identifier_elements(run, source_id, subject))
     if run.issues:
+        # Two rules reading one bad field report it once.
         raise MappingFailed(
             f"mapping {mapping.id} could not map the {mapping.entity} record",
-            run.issues,
+            tuple(dict.fromkeys(run.issues)),
         )
     return MappingResult(
         mapping_id=mapping.id,
@@ -215,8 +216,10 @@ def _fields(
     for spec in specs:
         value = _field_value(run, spec, item, f"{prefix}.{spec.name}", filled)
         if value is None:
+            if spec.required and not spec.skip_if_missing:
+                _missing(run, spec, prefix)
             if spec.required:
-                return None if spec.skip_if_missing else _missing(run, spec, prefix)
+                return None
             continue
         body[spec.name] = value
     return body
@@ -260,7 +263,7 @@ def _lookup(run: _Run, spec: FieldSpec, value: Any, match: Match) -> Any:
             Issue(
                 path=match.location,
                 message=f"code is not in crosswalk '{spec.lookup}'; add it to "
-                f"mappings/codes/{spec.lookup}.yaml (value digest withheld)",
+                f"mappings/codes/{spec.lookup}.yaml (the value is not repeated here)",
             )
         )
         return None

@@ -59,7 +59,7 @@ def run_demo(home: Path, artifacts_root: Path, say: Say) -> dict[str, Any]:
     )
     results = [_send(rt, item, say) for item in exchange_files(artifacts_root / EXCHANGES)]
     say("Replaying held exchanges now that the clinic's patient is linked:")
-    for summary in replay_where(rt, ("held", "partial")):
+    for summary in replay_where(rt, ("held",)):
         _tell(say, f"  replay {summary.message_id[:8]}", summary)
     student = student_id_for(DISTRICT_IDS, "604822")
     reads = [
@@ -69,7 +69,8 @@ def run_demo(home: Path, artifacts_root: Path, say: Say) -> dict[str, Any]:
     ]
     chain = verify(rt)
     say(
-        f"Audit chain: {'verified' if chain.ok else 'BROKEN'}, {chain.entries} entries, head {chain.head_hash[:19]}..."
+        f"Audit chain: {'verified' if chain.ok else 'BROKEN'}, {chain.entries} entries, "
+        f"head {chain.head_hash[:19]}..."
     )
     return {"exchanges": [r.to_dict() for r in results], "reads": reads, "audit": chain.to_dict()}
 

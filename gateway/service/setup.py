@@ -95,7 +95,8 @@ def load_samples(rt: Runtime, folder: Path, report: InitReport) -> InitReport:
 
 
 def _read_consents(folder: Path) -> list[dict[str, Any]]:
-    found, issues = [], []
+    found: list[dict[str, Any]] = []
+    issues: list[Issue] = []
     for path in sorted(folder.glob("*.json")):
         parsed = parse_payload("fhir-json", path.read_bytes())
         issues.extend(

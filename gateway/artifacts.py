@@ -168,18 +168,16 @@ def _load_mappings(
     c: _Collector, codes: frozenset[str], vocabulary: Vocabulary
 ) -> dict[tuple[str, str], Mapping]:
     found: dict[tuple[str, str], Mapping] = {}
-    for path in sorted((c.root / "mappings").glob("*/*.yaml")):
-        if path.parent.name == "codes":
-            continue
+    for path in mapping_files(c.root):
         doc = c.read(path)
         if doc is None or not c.validate(doc, "mapping.schema.json", path):
             continue
+        _check_categories(c, doc, c.rel(path), vocabulary)
         try:
             mapping = build_mapping(doc, c.rel(path), codes)
         except ArtifactInvalid as exc:
             c.issues.extend(exc.issues)
             continue
-        _check_categories(c, mapping, vocabulary)
         key = (mapping.format, mapping.entity)
         if key in found:
             c.issues.append(
@@ -192,16 +190,25 @@ def _load_mappings(
     return found
 
 
-def _check_categories(c: _Collector, mapping: Mapping, vocabulary: Vocabulary) -> None:
-    labels = [("$.labels", mapping.labels)] + [
-        (f"$.rules[{i}].labels", r.labels) for i, r in enumerate(mapping.rules) if r.labels
+def mapping_files(root: Path) -> list[Path]:
+    """Every mapping file, however deep; ``mappings/codes/`` holds crosswalks, not mappings."""
+    codes = root / "mappings" / "codes"
+    return sorted(p for p in (root / "mappings").rglob("*.yaml") if codes not in p.parents)
+
+
+def _check_categories(c: _Collector, doc: dict[str, Any], origin: str, vocabulary: Vocabulary) -> None:
+    if not vocabulary.categories:
+        return  # the vocabulary itself is broken and already reported
+    labels = [("$.labels", doc.get("labels"))] + [
+        (f"$.rules[{i}].labels", r.get("labels")) for i, r in enumerate(doc.get("rules", []))
     ]
     for where, label in labels:
-        if label is not None and label.category not in vocabulary.categories:
+        if label is not None and label.get("category") not in vocabulary.categories:
             c.issues.append(
                 Issue(
-                    path=f"{mapping.origin}: {where}.category",
-                    message=f"'{label.category}' is not a category in consent_policies/vocabulary.yaml",
+                    path=f"{origin}: {where}.category",
+                    message=f"'{label.get('category')}' is not a category in "
+                    "consent_policies/vocabulary.yaml",
                 )
             )
 

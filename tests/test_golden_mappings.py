@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway.artifacts import load_artifacts
+from gateway.artifacts import load_artifacts, mapping_files
 from gateway.core.canonical import digest
 from gateway.core.mapping import MappingContext, apply_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS = sorted(p for p in (ROOT / "mappings").glob("*/*.yaml") if p.parent.name != "codes")
+MAPPINGS = mapping_files(ROOT)
 RECEIVED_AT = "2026-11-23T12:00:00+00:00"
 
 

@@ -183,7 +183,7 @@ def test_schema_agrees_with_the_code() -> None:
     from gateway.core.plan import SCHEMA_VERSION
 
     defs = SCHEMA["$defs"]
-    assert CODE_SCHEMA_ID == SCHEMA["$id"]
+    assert SCHEMA["$id"] == CODE_SCHEMA_ID
     assert SCHEMA["properties"]["schemaVersion"]["const"] == SCHEMA_VERSION
     assert tuple(defs["Labels"]["properties"]["regime"]["enum"]) == REGIMES
     assert tuple(defs["Labels"]["properties"]["sensitivity"]["enum"]) == SENSITIVITIES

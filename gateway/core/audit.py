@@ -98,7 +98,7 @@ def verify_chain(entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint
     breaks: list[Break] = []
     bad_hash: list[AuditEntry] = []
     hashes: dict[int, str] = {}
-    prev_seq, prev_hash, count = 0, GENESIS_HASH, 0
+    prev_seq, prev_hash, count, prev_bad = 0, GENESIS_HASH, 0, False
     for entry in entries:
         count += 1
         if entry.seq != prev_seq + 1:
@@ -110,9 +110,11 @@ def verify_chain(entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint
                     message=f"entries {missing} are missing",
                 )
             )
-        if entry_hash(entry) != entry.hash:
+        bad = entry_hash(entry) != entry.hash
+        if bad:
             bad_hash.append(entry)
-        elif entry.prev_hash != prev_hash and entry.seq == prev_seq + 1:
+        # After a bad entry its stored hash proves nothing, so the next link is not judged by it.
+        elif entry.prev_hash != prev_hash and entry.seq == prev_seq + 1 and not prev_bad:
             breaks.append(
                 Break(
                     seq=entry.seq,
@@ -121,7 +123,7 @@ def verify_chain(entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint
                 )
             )
         hashes[entry.seq] = entry.hash
-        prev_seq, prev_hash = entry.seq, entry.hash
+        prev_seq, prev_hash, prev_bad = entry.seq, entry.hash, bad
     breaks.extend(_classify(bad_hash))
     breaks.extend(_check_points(checkpoints, hashes, prev_seq))
     return ChainReport(

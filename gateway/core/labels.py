@@ -43,6 +43,12 @@ def combine(labels: Iterable[Labels], category: str) -> Labels:
     items = list(labels)
     if not items:
         raise ValueError("combine() needs at least one label")
+    for item in items:
+        if item.regime not in REGIMES or item.sensitivity not in SENSITIVITIES:
+            raise ValueError(
+                f"unknown label {item.regime!r}/{item.sensitivity!r}; regimes: {', '.join(REGIMES)}; "
+                f"sensitivities: {', '.join(SENSITIVITIES)}"
+            )
     regime = max((item.regime for item in items), key=REGIMES.index)
     sensitivity = max((item.sensitivity for item in items), key=SENSITIVITIES.index)
     return Labels(regime=regime, sensitivity=sensitivity, category=category)

@@ -82,14 +82,16 @@ class _Run:
     issues: list[Issue] = field(default_factory=list)
     read: set[str] = field(default_factory=set)
 
-    def select(self, path: Path, item: Match | None) -> tuple[Match, ...]:
+    def select(self, path: Path, item: Match | None, *, reads: bool = True) -> tuple[Match, ...]:
+        """Matches of ``path``; ``reads=False`` for iteration, which reads no field by itself."""
         if path.relative:
             if item is None:
                 return ()
             matches = evaluate(path, item.value, item.location)
         else:
             matches = evaluate(path, self.record)
-        self.read.update(m.location for m in matches)
+        if reads:
+            self.read.update(m.location for m in matches)
         return matches
 
 
@@ -142,7 +144,7 @@ def _subject(run: _Run) -> tuple[tuple[str, str], ...]:
 def _subject_identifiers(run: _Run, spec: SubjectSpec) -> list[tuple[str, str]]:
     items: tuple[Match | None, ...] = (None,)
     if spec.for_each is not None:
-        items = run.select(spec.for_each, None)
+        items = run.select(spec.for_each, None, reads=False)
     found = []
     for item in items:
         system = _subject_system(run, spec, item)
@@ -184,14 +186,14 @@ def _transformed(run: _Run, transform: str | None, match: Match) -> Any:
 def _apply_rule(run: _Run, rule: Rule, source_id: str, out: list[PlanElement]) -> RuleTrace:
     items: tuple[Match | None, ...] = (None,)
     if rule.for_each is not None:
-        items = run.select(rule.for_each, None)
+        items = run.select(rule.for_each, None, reads=False)
     filled: list[tuple[str, str]] = []
     fired = 0
     for index, item in enumerate(items):
         if not all(_holds(run, cond, item) for cond in rule.when):
             continue
         body = _fields(run, rule.fields, item, rule.id, filled)
-        if body is None:
+        if not isinstance(body, dict):
             continue
         out.append(PlanElement(slot=rule.target, element=_element(run, rule, source_id, index, body)))
         fired += 1
@@ -205,30 +207,41 @@ def _holds(run: _Run, cond: Condition, item: Match | None) -> bool:
     return any(str(v) in cond.values for v in values)
 
 
+class _Skip:
+    """A field with ``if_missing: skip`` was missing: the element is left out, silently."""
+
+
+_SKIP = _Skip()
+
+
 def _fields(
     run: _Run,
     specs: tuple[FieldSpec, ...],
     item: Match | None,
     prefix: str,
     filled: list[tuple[str, str]],
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | _Skip | None:
+    """The element body; ``_SKIP`` to leave the element out; None when a required field is missing."""
     body: dict[str, Any] = {}
     for spec in specs:
         value = _field_value(run, spec, item, f"{prefix}.{spec.name}", filled)
+        if value is _SKIP or (value is None and spec.skip_if_missing):
+            return _SKIP
         if value is None:
-            if spec.required and not spec.skip_if_missing:
-                _missing(run, spec, prefix)
             if spec.required:
+                _missing(run, spec, item, prefix)
                 return None
             continue
         body[spec.name] = value
     return body
 
 
-def _missing(run: _Run, spec: FieldSpec, prefix: str) -> None:
-    where = spec.source.text if spec.source is not None else f"{prefix}.{spec.name}"
+def _missing(run: _Run, spec: FieldSpec, item: Match | None, prefix: str) -> None:
+    where = f"{prefix}.{spec.name}"
+    if spec.source is not None:
+        relative = spec.source.relative and item is not None
+        where = f"{item.location}{spec.source.text[1:]}" if relative and item else spec.source.text
     run.issues.append(Issue(path=where, message=f"required for {prefix}.{spec.name} but missing"))
-    return None
 
 
 def _field_value(
@@ -240,7 +253,7 @@ def _field_value(
 ) -> Any:
     if spec.children:
         nested = _fields(run, spec.children, item, where, filled)
-        return nested or None
+        return nested if nested is _SKIP else (nested or None)
     if spec.source is None:
         return spec.const
     matches = run.select(spec.source, item)

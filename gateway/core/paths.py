@@ -53,7 +53,9 @@ class Match:
 
 def parse_path(text: str) -> Path:
     if not text or text[0] not in "$@":
-        raise PathSyntaxError(f"path {text!r} must start with '$' (record) or '@' (current item)")
+        raise PathSyntaxError(
+            f"path {text!r}: must start with '$' (record) or '@' (current item) at offset 0"
+        )
     segments: list[Segment] = []
     pos = 1
     while pos < len(text):
@@ -100,7 +102,7 @@ def _step(segment: Segment, match: Match) -> Iterator[Match]:
         return
     for i, item in enumerate(value):
         if segment.kind == "star" or (
-            isinstance(item, dict) and str(item.get(segment.name)) == segment.value
+            isinstance(item, dict) and segment.name in item and str(item[segment.name]) == segment.value
         ):
             yield Match(location=f"{match.location}[{i}]", value=item)
 

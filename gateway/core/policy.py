@@ -146,7 +146,7 @@ def decide(request: DecisionRequest, policy: PolicySet, now: dt.datetime) -> Dec
 
 def _vocabulary_problems(request: DecisionRequest, policy: PolicySet) -> tuple[str, ...]:
     problems = []
-    for org in {request.source_org, request.recipient_org} - {""}:
+    for org in sorted({request.source_org, request.recipient_org} - {""}):
         if org not in policy.organizations:
             problems.append(f"organization '{org}' is not a registered partner")
     for category in sorted(request.categories - policy.categories):

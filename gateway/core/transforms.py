@@ -4,6 +4,7 @@ else fails to load."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,22 +19,38 @@ def _string(value: Any) -> str:
     return str(value)
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def _integer(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError as exc:
-        raise TransformError(f"expected an integer, found {type(value).__name__}") from exc
+    if isinstance(value, bool) or not _INTEGER.fullmatch(str(value).strip()):
+        raise TransformError(f"expected an integer, found {type(value).__name__}")
+    return int(str(value))
 
 
 def _date(value: Any) -> str:
-    text = str(value)[:10]
+    """A date, or the date part of a full date-time; nothing else trails it."""
+    text = _string(value)
     try:
-        parsed = dt.date.fromisoformat(text)
+        if len(text) > 10 and text[10] == "T":
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        elif _DATE.fullmatch(text):
+            parsed = dt.date.fromisoformat(text)
+        else:
+            raise ValueError(text)
     except ValueError as exc:
         raise TransformError("expected an ISO 8601 date (YYYY-MM-DD)") from exc
-    if not 1900 <= parsed.year <= 2100:
-        raise TransformError(f"date year {parsed.year} is outside 1900-2100")
+    _in_range(parsed.year)
     return parsed.isoformat()
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _in_range(year: int) -> None:
+    # The message leaves the year out: it is part of the source value.
+    if not 1900 <= year <= 2100:
+        raise TransformError("the year is outside 1900-2100")
 
 
 def _datetime(value: Any) -> str:
@@ -44,23 +61,27 @@ def _datetime(value: Any) -> str:
         raise TransformError("expected an ISO 8601 date-time") from exc
     if parsed.tzinfo is None:
         raise TransformError("date-time has no timezone offset; send 'Z' or '+hh:mm'")
+    _in_range(parsed.year)
     return parsed.isoformat()
 
 
 def _descriptor_code(value: Any) -> str:
     """``uri://ed-fi.org/GradeLevelDescriptor#Ninth grade`` -> ``Ninth grade``."""
     text = _string(value)
-    if "#" not in text:
+    namespace, _, code = text.partition("#")
+    if not namespace or not code:
         raise TransformError("expected an Ed-Fi descriptor URI 'namespace#codeValue'")
-    return text.split("#", 1)[1]
+    return code
 
 
 def _reference_id(value: Any) -> str:
     """``Patient/pat-53234`` (or a full URL ending so) -> ``pat-53234``."""
-    text = _string(value).rstrip("/")
-    if "/" not in text:
+    parts = _string(value).rstrip("/").split("/")
+    if "_history" in parts:  # Patient/<id>/_history/<version>
+        parts = parts[: parts.index("_history")]
+    if len(parts) < 2 or not parts[-1] or not parts[-2]:
         raise TransformError("expected a FHIR reference 'Type/id'")
-    return text.rsplit("/", 1)[1]
+    return parts[-1]
 
 
 def _boolean(value: Any) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.core.canonical import digest_bytes
-from gateway.errors import AccessDenied, GatewayError, Issue, NotFound, PayloadTooLarge
+from gateway.errors import AccessDenied, GatewayError, InputInvalid, Issue, NotFound, PayloadTooLarge
 from gateway.formats import parse_payload
 from gateway.formats.records import ParseResult, SourceRecord
 from gateway.service import audit
@@ -77,6 +77,7 @@ def stage(
     content_type: str | None = None,
 ) -> str:
     """Commit the raw payload as a ``received`` message; return its id."""
+    _check_labels(format_name=format_name, entity=entity, content_type=content_type)
     now = rt.now()
     message = Message(
         id=str(uuid.uuid4()),
@@ -97,6 +98,20 @@ def stage(
     with rt.sessions.begin() as session:
         repo.add_message(session, message)
     return message.id
+
+
+_LIMITS = {"format_name": 40, "entity": 80, "content_type": 100}
+
+
+def _check_labels(**labels: str | None) -> None:
+    """The request's own labels must fit their columns; the payload itself is never refused here."""
+    issues = [
+        Issue(path=name, message=f"longer than {_LIMITS[name]} characters; use the documented name")
+        for name, value in labels.items()
+        if value is not None and len(value) > _LIMITS[name]
+    ]
+    if issues:
+        raise InputInvalid("request labels are too long", issues)
 
 
 def record_oversized(rt: Runtime, *, source_org: str, format_name: str, size: int | None) -> IngestSummary:

@@ -43,8 +43,8 @@ def list_messages(
             [Issue(path="status", message=f"use one of {', '.join(STATUSES)}")],
         )
     with rt.sessions() as session:
-        rows = repo.list_messages(session, status, limit, offset)
-    return [_summary(m) for m in rows if source is None or m.organization_id == source]
+        rows = repo.list_messages(session, status, limit, offset, source)
+    return [_summary(m) for m in rows]
 
 
 def show_message(rt: Runtime, message_id: str, source: str | None = None) -> dict[str, Any]:

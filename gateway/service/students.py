@@ -15,5 +15,6 @@ def resolve_student_ref(rt: Runtime, ref: str) -> str:
     with rt.sessions() as session:
         found = repo.links_for(session, [(system, value)])
     if (system, value) not in found:
-        raise NotFound("no student is linked to that identifier")
+        # The same answer as a plan the reader may not see: no hint that the identifier is unknown.
+        raise NotFound(f"no plan of student {ref} is available to this reader")
     return found[(system, value)]

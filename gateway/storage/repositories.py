@@ -103,10 +103,14 @@ def get_message(session: Session, message_id: str) -> Message | None:
     return session.get(Message, message_id)
 
 
-def list_messages(session: Session, status: str | None, limit: int, offset: int = 0) -> list[Message]:
+def list_messages(
+    session: Session, status: str | None, limit: int, offset: int = 0, source: str | None = None
+) -> list[Message]:
     query = select(Message).order_by(Message.received_at, Message.id).limit(limit).offset(offset)
     if status is not None:
         query = query.where(Message.status == status)
+    if source is not None:
+        query = query.where(Message.organization_id == source)
     return list(session.scalars(query))
 
 

@@ -1,0 +1,208 @@
+"""The HTTP API: thin views that parse the request, call one service function and render.
+
+``public`` serves what needs no token (health, the OpenAPI document); ``api`` is ``/api/v1``,
+where every request first proves who it is (``auth.require_principal``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+import gateway
+from gateway.errors import InputInvalid, Issue, NotFound, UnsupportedFormat
+from gateway.service.audit import verify
+from gateway.service.ingest import IngestSummary, ingest, record_oversized, replay
+from gateway.service.messages import list_messages, show_message
+from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.students import resolve_student_ref
+from gateway.web.auth import current_principal, current_runtime, require_principal
+from gateway.web.errors import error_response, render_error, status_for_code
+from gateway.web.openapi import JSON_TYPES, build_openapi
+
+log = logging.getLogger(__name__)
+
+# Lengths the message store keeps; longer values are refused here rather than failing to store.
+FIELD_LIMITS = {"format": 40, "entity": 80, "Content-Type": 100}
+SUCCESS_STATUS = {"mapped": 200, "partial": 200, "held": 202}
+DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 2**31 - 1
+
+public = Blueprint("public", __name__)
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+api.before_request(require_principal)
+
+
+@public.get("/health")
+def health() -> tuple[Response, int]:
+    body = {"status": "ok", "version": gateway.__version__, "database": "ok"}
+    try:
+        # A one-row read is the probe until the service offers a health check of its own.
+        list_messages(current_runtime(), limit=1)
+    except Exception as exc:
+        log.warning("health probe: database unavailable (%s)", type(exc).__name__)
+        return jsonify({**body, "database": "unavailable"}), 503
+    return jsonify(body), 200
+
+
+@public.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(build_openapi())
+
+
+@api.post("/exchanges/<format_name>")
+def post_exchange(format_name: str) -> Response:
+    rt, source = current_runtime(), current_principal().organization_id
+    entity = request.args.get("entity") or None
+    _check_lengths({"format": format_name, "entity": entity, "Content-Type": request.content_type})
+    try:
+        payload = request.get_data()
+    except RequestEntityTooLarge:
+        # Refused unread, but the refusal is stored and audited like any other rejection.
+        return render_summary(
+            record_oversized(rt, source_org=source, format_name=format_name, size=request.content_length)
+        )
+    summary = ingest(
+        rt,
+        source_org=source,
+        format_name=format_name,
+        payload=payload,
+        entity=entity,
+        content_type=request.content_type,
+    )
+    if summary.status in SUCCESS_STATUS or request.mimetype in JSON_TYPES:
+        return render_summary(summary)
+    # Every body is stored and judged by its parser (nothing is lost); when it is refused and it
+    # was not declared as JSON, the declared type is the likely cause, so the answer names it.
+    return error_response(_unsupported_type(), messageId=summary.message_id)
+
+
+def _check_lengths(values: dict[str, str | None]) -> None:
+    issues = [
+        Issue(path=name, message=f"at most {FIELD_LIMITS[name]} characters")
+        for name, value in values.items()
+        if value is not None and len(value) > FIELD_LIMITS[name]
+    ]
+    if issues:
+        raise InputInvalid("request values are too long", issues)
+
+
+def _unsupported_type() -> UnsupportedFormat:
+    return UnsupportedFormat(
+        "the payload was stored and refused: its Content-Type is not accepted",
+        [Issue(path="Content-Type", message=f"send one of {', '.join(JSON_TYPES)}")],
+    )
+
+
+def render_summary(summary: IngestSummary) -> Response:
+    """Mapped or partial: 200; held: 202; refused: the error shape, naming the stored message."""
+    status = SUCCESS_STATUS.get(summary.status)
+    if status is not None:
+        response = jsonify(summary.to_dict())
+        response.status_code = status
+        return response
+    error = summary.outcome.get("error")
+    if error is not None:  # the whole payload was refused: its own error says why
+        return render_error(
+            status_for_code(error["code"]),
+            code=error["code"],
+            message=error["message"],
+            issues=error["issues"],
+            messageId=summary.message_id,
+        )
+    return render_error(
+        422,
+        code="input_invalid",
+        message=summary.reason,
+        issues=_record_issues(summary.outcome.get("records", [])),
+        messageId=summary.message_id,
+    )
+
+
+def _record_issues(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    flat = []
+    for rec in records:
+        issues = rec.get("issues") or [{"path": rec["location"], "message": rec["reason"]}]
+        for issue in issues:
+            path = issue["path"]
+            where = path if path == rec["location"] else f"{rec['location']}: {path}"
+            flat.append({"path": where, "message": issue["message"]})
+    return flat
+
+
+@api.get("/plans/<path:student>")
+def get_plan(student: str) -> Response:
+    rt, principal = current_runtime(), current_principal()
+    try:
+        view = read_plan(
+            rt,
+            ReadRequest(
+                student_id=resolve_student_ref(rt, student),
+                organization_id=principal.organization_id,
+                actor=request.args.get("actor", ""),
+                role=request.args.get("role", ""),
+                purpose=request.args.get("purpose", ""),
+            ),
+        )
+    except NotFound as exc:
+        # An unknown identifier, an unknown student and a plan with nothing visible all get one
+        # answer naming what the caller sent, so the answer does not tell which it was.
+        raise NotFound(f"no plan of student {student} is available to this reader") from exc
+    return jsonify(view.to_dict())
+
+
+@api.get("/messages")
+def get_messages() -> Response:
+    limit, offset = _paging()
+    rows = list_messages(
+        current_runtime(),
+        request.args.get("status") or None,
+        limit,
+        offset,
+        source=current_principal().organization_id,
+    )
+    return jsonify({"messages": rows, "limit": limit, "offset": offset})
+
+
+def _paging() -> tuple[int, int]:
+    limit = _int_arg("limit", DEFAULT_LIMIT)
+    offset = _int_arg("offset", 0)
+    issues = []
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        issues.append(Issue(path="limit", message=f"a whole number from 1 to {MAX_LIMIT}"))
+    if offset is None or not 0 <= offset <= MAX_OFFSET:
+        issues.append(Issue(path="offset", message=f"a whole number from 0 to {MAX_OFFSET}"))
+    if issues or limit is None or offset is None:
+        raise InputInvalid("invalid paging parameters", issues)
+    return limit, offset
+
+
+def _int_arg(name: str, default: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+@api.get("/messages/<message_id>")
+def get_message(message_id: str) -> Response:
+    return jsonify(show_message(current_runtime(), message_id, source=current_principal().organization_id))
+
+
+@api.post("/messages/<message_id>/replay")
+def post_replay(message_id: str) -> Response:
+    rt = current_runtime()
+    # Only the sender may replay its message; someone else's is reported as not existing.
+    show_message(rt, message_id, source=current_principal().organization_id)
+    return render_summary(replay(rt, message_id))
+
+
+@api.get("/audit/verify")
+def get_audit_verify() -> Response:
+    # A broken chain is a finding, not a failed request: 200 with ``ok: false`` and the breaks.
+    return jsonify(verify(current_runtime()).to_dict())
+
+
+BLUEPRINTS = (public, api)

@@ -1,0 +1,27 @@
+"""The application factory: no module-level app or state, so tests and workers build their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from gateway.service.runtime import Runtime, Settings, open_runtime
+from gateway.web import auth
+from gateway.web.api import BLUEPRINTS
+from gateway.web.errors import register_error_handlers
+
+
+def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+    """A Flask app over ``runtime`` (built from the environment when not given)."""
+    rt = runtime if runtime is not None else open_runtime(Settings.from_env())
+    app = Flask(__name__, static_folder=None)
+    # werkzeug refuses larger bodies unread (413); the exchange view stores the refusal.
+    app.config["MAX_CONTENT_LENGTH"] = rt.settings.max_payload_bytes
+    app.config.update(config or {})
+    app.extensions[auth.RUNTIME_KEY] = rt
+    register_error_handlers(app)
+    app.register_blueprint(auth.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,134 @@
+"""Who is calling: the OAuth 2.0 token endpoint and the bearer check in front of ``/api/v1``.
+
+Partners get a token with the client-credentials grant, authenticating the client by HTTP Basic
+(``client_secret_basic``), by form fields (``client_secret_post``) or by a signed JWT
+(``private_key_jwt``, SMART Backend Services style). Every refusal is the service's one answer,
+so a caller never learns which part was wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import unquote_plus
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from gateway.errors import InputInvalid, Issue
+from gateway.service.partners import (
+    ASSERTION_TYPE,
+    Principal,
+    authenticate_assertion,
+    authenticate_secret,
+    issue_access_token,
+    verify_access_token,
+)
+from gateway.service.runtime import Runtime
+
+RUNTIME_KEY = "spgw"
+GRANT_TYPE = "client_credentials"
+
+bp = Blueprint("auth", __name__)
+
+
+def current_runtime() -> Runtime:
+    return cast(Runtime, current_app.extensions[RUNTIME_KEY])
+
+
+def current_principal() -> Principal:
+    """The partner that presented the bearer token (set by ``require_principal``)."""
+    return cast(Principal, g.principal)
+
+
+def require_principal() -> None:
+    """``before_request`` of the API blueprint: no valid bearer token, no further work."""
+    # An absent or non-Bearer header is verified as an empty token, so it gets the service's
+    # one refusal, word for word, like an expired or forged token.
+    g.principal = verify_access_token(current_runtime(), _bearer_token())
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientCredentials:
+    """What the client presented at the token endpoint, by method."""
+
+    method: str
+    client_id: str = ""
+    client_secret: str = ""
+    assertion: str = ""
+
+
+@bp.post("/oauth/token")
+def token() -> Response:
+    form = request.form
+    _check_grant_type(form)
+    principal = _authenticate(current_runtime(), _presented(form))
+    response = jsonify(issue_access_token(current_runtime(), principal))
+    # RFC 6749 5.1: a token answer must not be cached anywhere.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _check_grant_type(form: MultiDict[str, str]) -> None:
+    if form.get("grant_type") != GRANT_TYPE:
+        raise InputInvalid(
+            "unsupported grant type",
+            [Issue(path="grant_type", message=f"use grant_type={GRANT_TYPE}")],
+        )
+
+
+def _presented(form: MultiDict[str, str]) -> list[ClientCredentials]:
+    found = []
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        # RFC 6749 2.3.1: the id and secret are form-encoded before they are put in Basic.
+        found.append(
+            ClientCredentials(
+                method="client_secret_basic",
+                client_id=unquote_plus(auth.username or ""),
+                client_secret=unquote_plus(auth.password or ""),
+            )
+        )
+    if "client_secret" in form:
+        found.append(
+            ClientCredentials(
+                method="client_secret_post",
+                client_id=form.get("client_id", ""),
+                client_secret=form.get("client_secret", ""),
+            )
+        )
+    if "client_assertion" in form or "client_assertion_type" in form:
+        _check_assertion_type(form)
+        found.append(ClientCredentials(method="private_key_jwt", assertion=form.get("client_assertion", "")))
+    return found
+
+
+def _check_assertion_type(form: MultiDict[str, str]) -> None:
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise InputInvalid(
+            "unsupported client assertion type",
+            [Issue(path="client_assertion_type", message=f"use {ASSERTION_TYPE}")],
+        )
+
+
+def _authenticate(rt: Runtime, presented: list[ClientCredentials]) -> Principal:
+    if len(presented) > 1:
+        # RFC 6749 2.3: a client must not use more than one authentication method per request.
+        raise InputInvalid(
+            "more than one client authentication method",
+            [Issue(path=c.method, message="use exactly one client authentication method") for c in presented],
+        )
+    if not presented:
+        # No credentials at all is an unknown client: let the service give its one refusal.
+        return authenticate_secret(rt, "", "")
+    credentials = presented[0]
+    if credentials.method == "private_key_jwt":
+        # The assertion's audience is this endpoint's absolute URL (without a query).
+        return authenticate_assertion(rt, credentials.assertion, request.base_url)
+    return authenticate_secret(rt, credentials.client_id, credentials.client_secret)

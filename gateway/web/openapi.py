@@ -1,0 +1,398 @@
+"""The OpenAPI 3.1 document of the HTTP API, built as data.
+
+Built in Python rather than kept as a file so that shared pieces (the error shape, the accepted
+content types, the error codes) come from the code that uses them. ``tests/test_web_openapi.py``
+keeps it true: every route is documented, and real answers validate against their schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gateway
+from gateway.service.messages import STATUSES
+from gateway.service.partners import ASSERTION_TYPE
+from gateway.web.errors import error_codes
+
+JSON_TYPES = (
+    "application/json",
+    "application/fhir+json",
+    "application/x-ndjson",
+    "application/fhir+ndjson",
+)
+PLAN_SCHEMA_ID = "https://success-plan-gateway.org/schemas/success-plan/1.0.0"
+SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed"]
+RECORD_STATUSES = ["accepted", "rejected", "held", "failed"]
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: Schema, optional: tuple[str, ...] = ()) -> Schema:
+    """A closed object: every property required unless named optional, no others allowed."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> Schema:
+    return _json(_ref("Error"), description)
+
+
+def _unauthorized() -> Schema:
+    response = _error("No valid bearer token (missing, expired, forged or revoked).")
+    response["headers"] = {
+        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)."}
+    }
+    return response
+
+
+def _query(name: str, description: str, schema: Schema, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+def _path(name: str, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+COUNT = {"type": "integer", "minimum": 0}
+TEXT = {"type": "string"}
+OPTIONAL_TEXT = {"type": ["string", "null"]}
+
+
+def _schemas() -> dict[str, Schema]:
+    issue = _object({"path": TEXT, "message": TEXT})
+    error_detail = _object(
+        {
+            "code": {"type": "string", "enum": error_codes()},
+            "message": TEXT,
+            "issues": {"type": "array", "items": _ref("Issue")},
+            "messageId": {"type": "string", "description": "The stored message, for a refused exchange."},
+        },
+        optional=("messageId",),
+    )
+    return {
+        "Issue": issue,
+        "ErrorDetail": error_detail,
+        "Error": _object({"error": _ref("ErrorDetail")}),
+        "Health": _object(
+            {
+                "status": {"const": "ok"},
+                "version": TEXT,
+                "database": {"enum": ["ok", "unavailable"]},
+            }
+        ),
+        "TokenRequest": _token_request(),
+        "Token": _object(
+            {
+                "access_token": TEXT,
+                "token_type": {"const": "Bearer"},
+                "expires_in": {"type": "integer", "minimum": 1},
+            }
+        ),
+        "RecordOutcome": _object(
+            {
+                "location": TEXT,
+                "status": {"enum": RECORD_STATUSES},
+                "reason": TEXT,
+                "issues": {"type": "array", "items": _ref("Issue")},
+            },
+            optional=("issues",),
+        ),
+        "IngestSummary": _ingest_summary(),
+        "PlanView": _plan_view(),
+        "MessageCounts": _object({name: COUNT for name in RECORD_STATUSES}),
+        "Message": _object(_message_properties()),
+        "MessageDetail": _object(
+            {**_message_properties(), "records": {"type": "array", "items": _ref("RecordOutcome")}}
+        ),
+        "MessageList": _object(
+            {
+                "messages": {"type": "array", "items": _ref("Message")},
+                "limit": {"type": "integer", "minimum": 1},
+                "offset": COUNT,
+            }
+        ),
+        "AuditBreak": _object({"seq": {"type": "integer"}, "kind": TEXT, "message": TEXT}),
+        "AuditReport": _object(
+            {
+                "ok": {"type": "boolean"},
+                "entries": COUNT,
+                "headSeq": COUNT,
+                "headHash": TEXT,
+                "breaks": {"type": "array", "items": _ref("AuditBreak")},
+            }
+        ),
+    }
+
+
+def _token_request() -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "grant_type": {"const": "client_credentials"},
+            "client_id": {"type": "string", "description": "client_secret_post"},
+            "client_secret": {"type": "string", "description": "client_secret_post"},
+            "client_assertion_type": {"const": ASSERTION_TYPE, "description": "private_key_jwt"},
+            "client_assertion": {
+                "type": "string",
+                "description": "private_key_jwt: a JWT with iss = sub = client id, aud = this endpoint's "
+                "URL, exp at most 5 minutes ahead, a jti never used before.",
+            },
+        },
+        "required": ["grant_type"],
+    }
+
+
+def _ingest_summary() -> Schema:
+    return _object(
+        {
+            "messageId": TEXT,
+            "status": {"enum": SUMMARY_STATUSES},
+            "reason": TEXT,
+            "accepted": COUNT,
+            "rejected": COUNT,
+            "held": COUNT,
+            "failed": COUNT,
+            "elementsChanged": COUNT,
+            "students": COUNT,
+            "records": {
+                "type": "array",
+                "items": _ref("RecordOutcome"),
+                "description": "Records that were not accepted (at most 1000 listed; counts stay exact).",
+            },
+            "error": _ref("ErrorDetail"),
+        },
+        optional=("error",),
+    )
+
+
+def _plan_view() -> Schema:
+    return _object(
+        {
+            "plan": {
+                "type": "object",
+                "description": f"The parts of the Success Plan this reader may see ({PLAN_SCHEMA_ID}).",
+            },
+            "version": {"type": "integer", "minimum": 1},
+            "disclosure": _object({"decisionIds": {"type": "array", "items": TEXT}, "policyVersion": TEXT}),
+        }
+    )
+
+
+def _message_properties() -> Schema:
+    return {
+        "id": TEXT,
+        "source": TEXT,
+        "format": TEXT,
+        "entity": OPTIONAL_TEXT,
+        "status": {"enum": list(STATUSES)},
+        "reason": OPTIONAL_TEXT,
+        "size": COUNT,
+        "payloadDigest": TEXT,
+        "receivedAt": {"type": "string", "format": "date-time"},
+        "updatedAt": {"type": "string", "format": "date-time"},
+        "attempts": COUNT,
+        "counts": _ref("MessageCounts"),
+    }
+
+
+def _summary_responses() -> dict[str, Schema]:
+    return {
+        "200": _json(_ref("IngestSummary"), "Mapped, or partly mapped (the other records are listed)."),
+        "202": _json(_ref("IngestSummary"), "Held: the subject is not linked to a student yet."),
+        "400": _error("The whole payload is not valid JSON, or a parameter is wrong (error.messageId)."),
+        "401": _unauthorized(),
+        "403": _error("The sender is not a registered partner."),
+        "404": _error("No such message of the caller."),
+        "413": _error("The body is larger than the gateway accepts; the refusal is stored."),
+        "415": _error("Unknown format, or a body refused whose Content-Type is not a JSON type."),
+        "422": _error("Every record was refused or failed: issues per record, and error.messageId."),
+    }
+
+
+def _exchange_path() -> Schema:
+    content: dict[str, Schema] = {kind: {"schema": {}} for kind in JSON_TYPES[:2]}
+    content.update({kind: {"schema": {"type": "string"}} for kind in JSON_TYPES[2:]})
+    return {
+        "post": {
+            "operationId": "postExchange",
+            "summary": "Send an exchange (Ed-Fi JSON, FHIR JSON or NDJSON) as the calling partner.",
+            "description": "The raw body is stored before anything can fail, then parsed, linked, "
+            "decided on and merged. A body sent with another Content-Type is still stored and judged "
+            "by its parser; if it is refused, the answer is 415 naming Content-Type.",
+            "parameters": [
+                _path("format_name", "The payload's standard: edfi-json or fhir-json."),
+                _query("entity", "The Ed-Fi resource name (required for edfi-json).", TEXT),
+            ],
+            "requestBody": {"required": True, "content": content},
+            "responses": _summary_responses(),
+        }
+    }
+
+
+def _plan_path() -> Schema:
+    purpose = "Why the plan is read (e.g. care-coordination); it decides what is shown."
+    return {
+        "get": {
+            "operationId": "getPlan",
+            "summary": "Read the parts of a student's Success Plan this reader may see.",
+            "parameters": [
+                _path("student", "A canonical id (stu-...) or SYSTEM|VALUE, URL-encoded."),
+                _query("actor", "Who in the calling organization reads.", TEXT, required=True),
+                _query("role", "The reader's role (e.g. coordinator).", TEXT, required=True),
+                _query("purpose", purpose, TEXT, required=True),
+            ],
+            "responses": {
+                "200": _json(_ref("PlanView"), "The visible plan and the decisions that allowed it."),
+                "400": _error("actor, role or purpose is missing (each named as an issue)."),
+                "401": _unauthorized(),
+                "404": _error("No plan, or nothing this reader may see: the same answer either way."),
+            },
+        }
+    }
+
+
+def _message_paths() -> dict[str, Schema]:
+    message_id = _path("message_id", "The id returned when the exchange was sent (messageId).")
+    return {
+        "/api/v1/messages": {
+            "get": {
+                "operationId": "listMessages",
+                "summary": "The caller's own stored exchanges, oldest first.",
+                "parameters": [
+                    _query("status", "Only messages with this status.", {"enum": list(STATUSES)}),
+                    _query("limit", "At most this many.", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                    _query("offset", "Skip this many.", {"type": "integer", "minimum": 0}),
+                ],
+                "responses": {
+                    "200": _json(_ref("MessageList"), "The messages (never their payloads)."),
+                    "400": _error("An unknown status or a bad limit/offset."),
+                    "401": _unauthorized(),
+                },
+            }
+        },
+        "/api/v1/messages/{message_id}": {
+            "get": {
+                "operationId": "getMessage",
+                "summary": "One of the caller's messages with its per-record problems.",
+                "parameters": [message_id],
+                "responses": {
+                    "200": _json(_ref("MessageDetail"), "The message (never its payload)."),
+                    "401": _unauthorized(),
+                    "404": _error("No such message of the caller."),
+                },
+            }
+        },
+        "/api/v1/messages/{message_id}/replay": {
+            "post": {
+                "operationId": "replayMessage",
+                "summary": "Run one of the caller's messages through the pipeline again (idempotent).",
+                "parameters": [message_id],
+                "responses": _summary_responses(),
+            }
+        },
+    }
+
+
+def _public_paths() -> dict[str, Schema]:
+    return {
+        "/health": {
+            "get": {
+                "operationId": "getHealth",
+                "summary": "Liveness and database reachability.",
+                "security": [],
+                "responses": {
+                    "200": _json(_ref("Health"), "The gateway and its database answer."),
+                    "503": _json(_ref("Health"), "The database does not answer."),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "getOpenApi",
+                "summary": "This document.",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
+            }
+        },
+        "/oauth/token": {"post": _token_operation()},
+    }
+
+
+def _token_operation() -> Schema:
+    return {
+        "operationId": "postToken",
+        "summary": "Get an access token (OAuth 2.0 client credentials).",
+        "description": "Authenticate the client with HTTP Basic (client_secret_basic), with "
+        "client_id and client_secret fields (client_secret_post), or with a signed JWT "
+        "(private_key_jwt). Use exactly one.",
+        "security": [{}, {"clientBasic": []}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": _ref("TokenRequest")}},
+        },
+        "responses": {
+            "200": _json(_ref("Token"), "A short-lived bearer token."),
+            "400": _error("grant_type is not client_credentials, or the request is malformed."),
+            "401": _error("Client authentication failed (one answer for every cause)."),
+        },
+    }
+
+
+def _security_schemes() -> dict[str, Schema]:
+    return {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "oauth2": {
+            "type": "oauth2",
+            "flows": {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}},
+        },
+        "clientBasic": {"type": "http", "scheme": "basic", "description": "client_secret_basic"},
+    }
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document; ``/openapi.json`` serves it."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Success Plan Gateway",
+            "version": gateway.__version__,
+            "description": "Exchanges school and health records into one consented Success Plan per "
+            "student. Every error has one shape: {error: {code, message, issues: [{path, message}]}}.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"oauth2": []}],
+        "paths": {
+            **_public_paths(),
+            "/api/v1/exchanges/{format_name}": _exchange_path(),
+            "/api/v1/plans/{student}": _plan_path(),
+            **_message_paths(),
+            "/api/v1/audit/verify": {
+                "get": {
+                    "operationId": "verifyAudit",
+                    "summary": "Verify the audit hash chain and its signed checkpoints.",
+                    "responses": {
+                        "200": _json(_ref("AuditReport"), "The report; ok is false when a break is found."),
+                        "401": _unauthorized(),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": _schemas(), "securitySchemes": _security_schemes()},
+    }

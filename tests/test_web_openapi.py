@@ -1,0 +1,246 @@
+"""The OpenAPI document stays true: it validates, it documents exactly the app's routes, and real
+answers (successes and errors) validate against the schema it gives for their status."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from gateway.service.runtime import Runtime
+from gateway.web import create_app
+from gateway.web.openapi import build_openapi
+
+EXCHANGES = Path(__file__).resolve().parent.parent / "demo" / "exchanges"
+LISA_REF = quote("https://grandbend.example.org/ns/studentUniqueId|604822", safe="")
+COORDINATOR = {"actor": "ms-ortiz", "role": "coordinator", "purpose": "care-coordination"}
+DOC_URI = "urn:spgw:openapi"
+MAX_PAYLOAD = 4000  # small, so the 413 answer can be checked too
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def test_document_is_valid_openapi_3_1() -> None:
+    document = build_openapi()
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def flask_routes(app: Flask) -> set[tuple[str, str]]:
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        found |= {(path, method.lower()) for method in rule.methods or () if method not in IGNORED_METHODS}
+    return found
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    return {(path, method) for path, item in build_openapi()["paths"].items() for method in item}
+
+
+def test_every_route_is_documented_and_nothing_else(rt: Runtime) -> None:
+    assert flask_routes(create_app(runtime=rt)) == documented_routes()
+
+
+def test_the_served_document_is_the_built_one(rt: Runtime) -> None:
+    served = create_app(runtime=rt).test_client().get("/openapi.json")
+    assert served.status_code == 200
+    assert served.get_json() == json.loads(json.dumps(build_openapi()))
+
+
+# -- real answers against the documented schemas -----------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class World:
+    """A gateway with partners' tokens, Lisa's student record, and one held clinic message."""
+
+    client: FlaskClient
+    secrets: dict[str, dict[str, str]]
+    headers: dict[str, dict[str, str]]
+    held_message: str
+
+    def auth(self, org: str | None = "grand-bend-isd") -> dict[str, str]:
+        return self.headers[org] if org else {}
+
+
+@pytest.fixture
+def world(rt: Runtime) -> World:
+    small = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, max_payload_bytes=MAX_PAYLOAD))
+    client = create_app({"TESTING": True}, runtime=small).test_client()
+    secrets = json.loads((rt.settings.home / "demo-credentials.json").read_text("utf-8"))
+    headers = {}
+    for org, secret in secrets.items():
+        token = client.post("/oauth/token", data={"grant_type": "client_credentials", **secret})
+        headers[org] = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
+    client.post(
+        "/api/v1/exchanges/edfi-json?entity=students",
+        data=demo("students"),
+        content_type="application/json",
+        headers=headers["grand-bend-isd"],
+    )
+    held = client.post(
+        "/api/v1/exchanges/fhir-json",
+        data=demo("screening"),
+        content_type="application/fhir+json",
+        headers=headers["riverside-health"],
+    )
+    return World(client=client, secrets=secrets, headers=headers, held_message=held.get_json()["messageId"])
+
+
+def demo(kind: str) -> bytes:
+    (path,) = EXCHANGES.glob(f"*.{kind}.json")
+    return path.read_bytes()
+
+
+Request = Callable[[World], dict[str, Any]]
+
+
+def exchange(body: bytes, org: str | None = "grand-bend-isd", query: str = "?entity=students") -> Request:
+    def build(w: World) -> dict[str, Any]:
+        return {
+            "path": f"/api/v1/exchanges/edfi-json{query}",
+            "data": body,
+            "headers": w.auth(org),
+            "content_type": "application/json",
+        }
+
+    return build
+
+
+def fhir(body: bytes, content_type: str = "application/fhir+json") -> Request:
+    def build(w: World) -> dict[str, Any]:
+        return {
+            "path": "/api/v1/exchanges/fhir-json",
+            "data": body,
+            "content_type": content_type,
+            "headers": w.auth("riverside-health"),
+        }
+
+    return build
+
+
+def token(form: dict[str, str], secret_of: str | None = "grand-bend-isd") -> Request:
+    def build(w: World) -> dict[str, Any]:
+        secret = w.secrets[secret_of] if secret_of else {}
+        return {"path": "/oauth/token", "data": {**form, **secret}}
+
+    return build
+
+
+def get(path: str, org: str | None = "grand-bend-isd", **query: Any) -> Request:
+    def build(w: World) -> dict[str, Any]:
+        return {"path": path, "query_string": query, "headers": w.auth(org)}
+
+    return build
+
+
+def held(suffix: str, org: str = "riverside-health") -> Request:
+    def build(w: World) -> dict[str, Any]:
+        return {"path": f"/api/v1/messages/{w.held_message}{suffix}", "headers": w.auth(org)}
+
+    return build
+
+
+PLAN = f"/api/v1/plans/{LISA_REF}"
+EXCHANGE = "/api/v1/exchanges/{format_name}"
+MESSAGE = "/api/v1/messages/{message_id}"
+GRANT = {"grant_type": "client_credentials"}
+
+# (documented path, method, request, expected status)
+CASES: list[tuple[str, str, Request, int]] = [
+    # public
+    ("/health", "get", get("/health", None), 200),
+    ("/openapi.json", "get", get("/openapi.json", None), 200),
+    ("/oauth/token", "post", token(GRANT), 200),
+    ("/oauth/token", "post", token({"grant_type": "password"}), 400),
+    ("/oauth/token", "post", token(GRANT, secret_of=None), 401),
+    # exchanges
+    (EXCHANGE, "post", exchange(demo("students")), 200),
+    (EXCHANGE, "post", fhir(demo("screening")), 202),
+    (EXCHANGE, "post", exchange(b"[1, 2"), 400),
+    (EXCHANGE, "post", exchange(demo("students"), org=None), 401),
+    (EXCHANGE, "post", exchange(b"[" + b" " * MAX_PAYLOAD + b"]"), 413),
+    (EXCHANGE, "post", fhir(b"<Patient/>", "application/xml"), 415),
+    (EXCHANGE, "post", exchange(b"[{}]"), 422),
+    # plans
+    ("/api/v1/plans/{student}", "get", get(PLAN, **COORDINATOR), 200),
+    ("/api/v1/plans/{student}", "get", get(PLAN, actor="a"), 400),
+    ("/api/v1/plans/{student}", "get", get(PLAN, None, **COORDINATOR), 401),
+    (
+        "/api/v1/plans/{student}",
+        "get",
+        get(PLAN, "northside-food-bank", **{**COORDINATOR, "purpose": "x"}),
+        404,
+    ),
+    # messages
+    ("/api/v1/messages", "get", get("/api/v1/messages"), 200),
+    ("/api/v1/messages", "get", get("/api/v1/messages", limit="none"), 400),
+    ("/api/v1/messages", "get", get("/api/v1/messages", None), 401),
+    (MESSAGE, "get", held(""), 200),
+    (MESSAGE, "get", held("", org="grand-bend-isd"), 404),
+    (MESSAGE + "/replay", "post", held("/replay"), 202),
+    (MESSAGE + "/replay", "post", held("/replay", org="grand-bend-isd"), 404),
+    # audit
+    ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify"), 200),
+    ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify", None), 401),
+]
+
+
+def schema_validator(document: dict[str, Any], path: str, method: str, status: int) -> Draft202012Validator:
+    """A validator for the documented JSON body of one answer; its ``$ref`` s resolve in the document."""
+    responses = document["paths"][path][method]["responses"]
+    assert str(status) in responses, f"{method.upper()} {path} does not document {status}"
+    pointer = "/".join(
+        part.replace("~", "~0").replace("/", "~1")
+        for part in ("paths", path, method, "responses", str(status), "content", "application/json", "schema")
+    )
+    registry = Registry().with_resource(DOC_URI, Resource.from_contents(document, DRAFT202012))
+    return Draft202012Validator(
+        {"$ref": f"{DOC_URI}#/{quote(pointer)}"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "request_for", "status"),
+    [pytest.param(*case, id=f"{case[1]} {case[0]} {case[3]}") for case in CASES],
+)
+def test_answers_match_the_documented_schema(
+    world: World, path: str, method: str, request_for: Request, status: int
+) -> None:
+    response = world.client.open(method=method.upper(), **request_for(world))
+    assert response.status_code == status, response.get_data(as_text=True)
+    validator = schema_validator(build_openapi(), path, method, status)
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.get_json())]
+    assert not errors
+
+
+def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
+    checked: dict[tuple[str, str], set[bool]] = {}
+    for path, method, _, status in CASES:
+        checked.setdefault((path, method), set()).add(status < 400)
+    assert set(checked) == documented_routes()
+    unchecked = {route for route, kinds in checked.items() if kinds != {True, False}}
+    assert unchecked <= {("/health", "get"), ("/openapi.json", "get")}  # they have no client error
+
+
+def test_a_wrong_body_fails_the_check() -> None:
+    validator = schema_validator(build_openapi(), "/api/v1/audit/verify", "get", 200)
+    assert not validator.is_valid({"ok": True})
+    assert not validator.is_valid({"error": {"code": "not_found", "message": "x", "issues": []}})

@@ -58,14 +58,55 @@ CATEGORIES: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     (_ATTENDANCE + "Tardy", 7, ("Bus late", "")),
     (_ATTENDANCE + "Early departure", 3, ("Appointment",)),
 )
-FIRST_NAMES = (
-    "Lisa Marcus Aiyana Noah Sofia Mateo Amara Liam Priya Diego Hana Elijah Zara Omar Chloe "
-    "Kai Maya Andre Leila Tomas Nia Ethan Yuki Jonah Ines"
-).split()
-LAST_NAMES = (
-    "Woods Reyes Castillo Nguyen Okafor Patel Johnson Kowalski Haddad Silva Kim Murphy "
-    "Begay Schmidt Tanaka Rossi Mensah Ortiz Larsen Cohen"
-).split()
+FIRST_NAMES = [
+    "Lisa",
+    "Marcus",
+    "Aiyana",
+    "Noah",
+    "Sofia",
+    "Mateo",
+    "Amara",
+    "Liam",
+    "Priya",
+    "Diego",
+    "Hana",
+    "Elijah",
+    "Zara",
+    "Omar",
+    "Chloe",
+    "Kai",
+    "Maya",
+    "Andre",
+    "Leila",
+    "Tomas",
+    "Nia",
+    "Ethan",
+    "Yuki",
+    "Jonah",
+    "Ines",
+]
+LAST_NAMES = [
+    "Woods",
+    "Reyes",
+    "Castillo",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Johnson",
+    "Kowalski",
+    "Haddad",
+    "Silva",
+    "Kim",
+    "Murphy",
+    "Begay",
+    "Schmidt",
+    "Tanaka",
+    "Rossi",
+    "Mensah",
+    "Ortiz",
+    "Larsen",
+    "Cohen",
+]
 
 
 @dataclass(frozen=True, kw_only=True)

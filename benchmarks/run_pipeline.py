@@ -114,7 +114,9 @@ def require_workload(size: int) -> Workload:
     workload = load_workload(size)
     if workload is None:
         log(f"generating the {size}-record workload under {workload_dir(size)}")
-        subprocess.run([sys.executable, "-m", "benchmarks.generate", str(size)], check=True, stdout=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.generate", str(size)], check=True, stdout=sys.stderr
+        )
         workload = load_workload(size)
     if workload is None:
         raise BenchmarkFailed(f"no workload for {size} records under {OUT_ROOT}")

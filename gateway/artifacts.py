@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gateway.core.mapping_model import Mapping, build_mapping
+from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
 from gateway.core.policy import Agreement, ScheduleEntry
 from gateway.errors import ArtifactInvalid, Issue
 
@@ -276,6 +276,15 @@ def check_agreement_terms(doc: dict[str, Any], org_ids: set[str], vocabulary: Vo
             for term in doc[field]
             if term not in known
         )
+    for purpose, by_role in doc.get("field_sets", {}).items():
+        if purpose not in doc["purposes"]:
+            issues.append(Issue(path=f"$.field_sets.{purpose}", message="not a purpose of this agreement"))
+        for role, slots in by_role.items():
+            issues.extend(
+                Issue(path=f"$.field_sets.{purpose}.{role}", message=f"'{slot}' is not a plan slot")
+                for slot in slots
+                if slot not in SLOTS
+            )
     if doc.get("expires") and doc["expires"] < doc["effective"]:
         issues.append(Issue(path="$.expires", message="expires before it becomes effective"))
     return issues
@@ -300,4 +309,10 @@ def agreement_from_doc(doc: dict[str, Any]) -> Agreement:
         purposes=frozenset(doc["purposes"]),
         recipient_roles=frozenset(doc["recipient_roles"]),
         retention_days=doc.get("retention_days"),
+        redisclosure=doc.get("redisclosure"),
+        min_cell_size=doc.get("min_cell_size"),
+        field_sets={
+            purpose: {role: tuple(slots) for role, slots in by_role.items()}
+            for purpose, by_role in doc.get("field_sets", {}).items()
+        },
     )

@@ -55,7 +55,7 @@ DSA = Agreement(
 
 def policy_with(*agreements: Agreement) -> PolicySet:
     return PolicySet(
-        organizations=frozenset({GBISD, RIVERSIDE, NORTHSIDE}),
+        organizations={GBISD: "school-district", RIVERSIDE: "health-provider", NORTHSIDE: "community-agency"},
         agreements=agreements,
         purposes=frozenset({"care-coordination", "treatment", "referral-fulfillment", "research"}),
         roles=frozenset({"coordinator", "nurse", "clinician", "case-worker", "teacher"}),
@@ -333,7 +333,7 @@ def test_decide(
 ) -> None:
     request = dataclasses.replace(BASES[action], **request_changes)
     policy = policy_with(dataclasses.replace(DSA, **agreement_changes))
-    decision = decide(request, policy, NOW)
+    decision = decide(request, policy, (), NOW)
     assert decision.effect == effect
     assert any(reason in r for r in decision.reasons), decision.reasons
     if decision.permitted:
@@ -347,7 +347,7 @@ def test_decide(
 
 def test_permit_names_the_clause_for_every_category() -> None:
     request = dataclasses.replace(READ_REQUEST, categories=_cats("sdoh-screening", "care-plan"))
-    decision = decide(request, POLICY, NOW)
+    decision = decide(request, POLICY, (), NOW)
     clauses = (
         "gbisd-riverside-2026@1#schedule.riverside-health.sends.care-plan",
         "gbisd-riverside-2026@1#schedule.riverside-health.sends.sdoh-screening",
@@ -359,7 +359,7 @@ def test_permit_names_the_clause_for_every_category() -> None:
 
 def test_own_record_read_has_its_own_basis() -> None:
     request = dataclasses.replace(READ_REQUEST, source_org=GBISD)
-    decision = decide(request, policy_with(), NOW)
+    decision = decide(request, policy_with(), (), NOW)
     assert (decision.effect, decision.basis, decision.matched_rules) == (
         PERMIT,
         ("own-record:grand-bend-isd",),
@@ -368,7 +368,7 @@ def test_own_record_read_has_its_own_basis() -> None:
 
 
 def test_no_agreement_at_all_denies() -> None:
-    decision = decide(INBOUND_REQUEST, policy_with(), NOW)
+    decision = decide(INBOUND_REQUEST, policy_with(), (), NOW)
     assert decision.effect == DENY
 
 
@@ -376,7 +376,7 @@ def test_every_vocabulary_problem_is_a_reason() -> None:
     request = dataclasses.replace(
         READ_REQUEST, purpose="marketing", role="janitor", categories=_cats("grades", "x-ray")
     )
-    reasons = " | ".join(decide(request, POLICY, NOW).reasons)
+    reasons = " | ".join(decide(request, POLICY, (), NOW).reasons)
     for term in ("'marketing'", "'janitor'", "'grades'", "'x-ray'"):
         assert term in reasons
 
@@ -397,8 +397,8 @@ def test_every_vocabulary_problem_is_a_reason() -> None:
     ],
 )
 def test_decision_id(request_changes: dict[str, Any], now: dt.datetime, same: bool) -> None:
-    first = decide(READ_REQUEST, POLICY, NOW)
-    other = decide(dataclasses.replace(READ_REQUEST, **request_changes), POLICY, now)
+    first = decide(READ_REQUEST, POLICY, (), NOW)
+    other = decide(dataclasses.replace(READ_REQUEST, **request_changes), POLICY, (), now)
     assert (first.decision_id == other.decision_id) is same
     assert first.decision_id.startswith("dec-")
 
@@ -415,7 +415,7 @@ def test_decision_id(request_changes: dict[str, Any], now: dt.datetime, same: bo
 def test_policy_version(changes: dict[str, Any], same: bool) -> None:
     changed = policy_with(dataclasses.replace(DSA, **changes))
     assert (POLICY.version == changed.version) is same
-    decision = decide(INBOUND_REQUEST, changed, NOW)
+    decision = decide(INBOUND_REQUEST, changed, (), NOW)
     assert decision.policy_version == changed.version
 
 
@@ -427,8 +427,8 @@ def test_policy_version_ignores_agreement_order() -> None:
 def test_a_changed_policy_changes_the_decision_id() -> None:
     suspended = policy_with(dataclasses.replace(DSA, status="suspended"))
     assert (
-        decide(INBOUND_REQUEST, POLICY, NOW).decision_id
-        != decide(INBOUND_REQUEST, suspended, NOW).decision_id
+        decide(INBOUND_REQUEST, POLICY, (), NOW).decision_id
+        != decide(INBOUND_REQUEST, suspended, (), NOW).decision_id
     )
 
 
@@ -494,8 +494,8 @@ def test_agreement_order_does_not_change_the_decision(
     found: list[Agreement], request: DecisionRequest, data: st.DataObject
 ) -> None:
     shuffled = data.draw(st.permutations(found))
-    first = decide(request, world(found), NOW)
-    second = decide(request, world(list(shuffled)), NOW)
+    first = decide(request, world(found), (), NOW)
+    second = decide(request, world(list(shuffled)), (), NOW)
     assert (first.effect, first.matched_rules, first.decision_id) == (
         second.effect,
         second.matched_rules,
@@ -508,8 +508,8 @@ def test_agreement_order_does_not_change_the_decision(
 def test_adding_an_agreement_never_turns_a_permit_into_a_deny(
     found: list[Agreement], extra: Agreement, request: DecisionRequest
 ) -> None:
-    before = decide(request, world(found), NOW)
-    after = decide(request, world([*found, dataclasses.replace(extra, id="dsa-extra")]), NOW)
+    before = decide(request, world(found), (), NOW)
+    after = decide(request, world([*found, dataclasses.replace(extra, id="dsa-extra")]), (), NOW)
     if before.permitted:
         assert after.permitted
 
@@ -520,8 +520,8 @@ def test_asking_for_fewer_categories_keeps_a_permit(
     found: list[Agreement], request: DecisionRequest, data: st.DataObject
 ) -> None:
     fewer = data.draw(st.sets(st.sampled_from(sorted(request.categories)), min_size=1))
-    before = decide(request, world(found), NOW)
-    after = decide(dataclasses.replace(request, categories=frozenset(fewer)), world(found), NOW)
+    before = decide(request, world(found), (), NOW)
+    after = decide(dataclasses.replace(request, categories=frozenset(fewer)), world(found), (), NOW)
     if before.permitted:
         assert after.permitted
         assert set(after.matched_rules) <= set(before.matched_rules)
@@ -530,7 +530,7 @@ def test_asking_for_fewer_categories_keeps_a_permit(
 @settings(max_examples=100, deadline=None)
 @given(found=agreement_lists(), request=requests())
 def test_every_permit_explains_itself(found: list[Agreement], request: DecisionRequest) -> None:
-    decision = decide(request, world(found), NOW)
+    decision = decide(request, world(found), (), NOW)
     if decision.permitted:
         assert len(decision.matched_rules) == len(request.categories)
         assert all(b.startswith("agreement:") for b in decision.basis)

@@ -23,9 +23,10 @@ from gateway.core.mapping import (
     apply_mapping,
 )
 from gateway.core.plan import empty_plan, merge_elements
-from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet, decide
+from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
 from gateway.errors import Issue, MappingFailed
 from gateway.formats.records import SourceRecord
+from gateway.service import enforcement
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
@@ -100,7 +101,7 @@ def _map_and_decide(
                 recipient_org="",
                 categories=categories,
             )
-            decision = decisions[categories] = decide(request, policy, now)
+            decision = decisions[categories] = enforcement.enforce("inbound", request, policy, (), now)
         if not decision.permitted:
             outcomes[index] = _rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
             outcomes[index] = _with_decision(outcomes[index], decision)

@@ -1,25 +1,32 @@
-"""Reading a plan: every element is decided on before the answer is formed.
+"""Reading and exporting a plan: every element is decided on before the answer is formed.
 
 The reader names who they are (actor), in which role and for which purpose. Each element is
-checked with the same ``decide`` the inbound path uses; elements without a permit are left
-out before anything is counted, and the answer never says how many were hidden. A plan that
-does not exist and a plan of which nothing may be shown get the same answer.
+decided with the same ``decide`` every path uses, on its own source, category and labels
+(regime, sensitivity), with the student's consents. Elements without a permit, or outside the
+minimum-necessary field set of the permit, are left out before anything is counted; the
+answer never says how many were hidden. A plan that does not exist and a plan of which nothing
+may be shown get the same answer. Obligations (Part 2 notice, retention, redisclosure terms)
+travel with the answer.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.canonical import digest
+from gateway.core.consent import Consent
 from gateway.core.plan import iter_elements
-from gateway.core.policy import READ, Decision, DecisionRequest, PolicySet, decide
+from gateway.core.policy import EXPORT, READ, Decision, DecisionRequest, PolicySet
 from gateway.errors import InputInvalid, Issue, NotFound
-from gateway.service import audit
-from gateway.service.policies import policy_set
+from gateway.service import audit, enforcement
+from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
+
+ElementKey = tuple[str, str, str, str]  # source, category, regime, sensitivity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +36,8 @@ class ReadRequest:
     actor: str
     role: str
     purpose: str
+    emergency_reason: str = ""
+    action: str = READ
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +46,7 @@ class PlanView:
     version: int
     decision_ids: tuple[str, ...]
     policy_version: str
+    obligations: tuple[dict[str, Any], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +55,7 @@ class PlanView:
             "disclosure": {
                 "decisionIds": list(self.decision_ids),
                 "policyVersion": self.policy_version,
+                "obligations": list(self.obligations),
             },
         }
 
@@ -55,12 +66,14 @@ def _check_request(request: ReadRequest) -> None:
         for name in ("actor", "role", "purpose")
         if not getattr(request, name)
     ]
+    if request.purpose == "emergency" and not request.emergency_reason:
+        missing.append(Issue(path="emergency_reason", message="an emergency read must state the threat"))
     if missing:
         raise InputInvalid("a plan read must name its actor, role and purpose", missing)
 
 
-def _not_visible(student_id: str) -> NotFound:
-    return NotFound(f"no plan of student {student_id} is available to this reader")
+def not_visible(student_ref: str) -> NotFound:
+    return NotFound(f"no plan of student {student_ref} is available to this reader")
 
 
 def read_plan(rt: Runtime, request: ReadRequest) -> PlanView:
@@ -68,21 +81,36 @@ def read_plan(rt: Runtime, request: ReadRequest) -> PlanView:
     with rt.sessions.begin() as session:
         row = repo.get_plan(session, request.student_id)
         policy = policy_set(session, rt)
-        decisions: dict[tuple[str, str], Decision] = {}
+        decisions: dict[ElementKey, Decision] = {}
         visible = None
         if row is not None:
-            visible = _visible_plan(rt, row.document, request, policy, decisions)
+            consents = consents_for(session, rt, request.student_id)
+            visible = _visible_plan(rt, row.document, request, policy, consents, decisions)
         audit.record(session, rt, [_audit_draft(request, visible, decisions, policy)])
     audit.checkpoint(rt)
     if row is None or visible is None:
-        raise _not_visible(request.student_id)
-    permitted = tuple(sorted({d.decision_id for d in decisions.values() if d.permitted}))
+        raise not_visible(request.student_id)
+    permitted = [d for d in decisions.values() if d.permitted]
     return PlanView(
         plan=visible,
         version=row.version,
-        decision_ids=permitted,
+        decision_ids=tuple(sorted({d.decision_id for d in permitted})),
         policy_version=policy.version,
+        obligations=_shared_obligations(permitted),
     )
+
+
+def export_plan(rt: Runtime, request: ReadRequest) -> PlanView:
+    """A copy of the plan leaving the gateway: decided as an export, audited as a disclosure."""
+    return read_plan(rt, ReadRequest(**{**request.__dict__, "action": EXPORT}))
+
+
+def _birth_date(plan: dict[str, Any]) -> dt.date | None:
+    element = plan.get("student", {}).get("birthDate")
+    try:
+        return dt.date.fromisoformat(element["value"]) if element else None
+    except (KeyError, ValueError):
+        return None
 
 
 def _visible_plan(
@@ -90,36 +118,66 @@ def _visible_plan(
     plan: dict[str, Any],
     request: ReadRequest,
     policy: PolicySet,
-    decisions: dict[tuple[str, str], Decision],
+    consents: tuple[Consent, ...],
+    decisions: dict[ElementKey, Decision],
 ) -> dict[str, Any] | None:
-    now = rt.now()
+    now, birth = rt.now(), _birth_date(plan)
     hidden: set[str] = set()
-    shown = 0
-    for _slot, element in iter_elements(plan):
+    for slot, element in iter_elements(plan):
+        labels = element["labels"]
         key = (
             element["provenance"]["sourceOrganization"],
-            element["labels"]["category"],
+            labels["category"],
+            labels["regime"],
+            labels["sensitivity"],
         )
         if key not in decisions:
-            decisions[key] = decide(
-                DecisionRequest(
-                    action=READ,
-                    source_org=key[0],
-                    recipient_org=request.organization_id,
-                    categories=frozenset({key[1]}),
-                    student_id=request.student_id,
-                    actor=request.actor,
-                    role=request.role,
-                    purpose=request.purpose,
-                ),
+            decisions[key] = enforcement.enforce(
+                "export" if request.action == EXPORT else "read",
+                _element_request(request, key, birth),
                 policy,
+                consents,
                 now,
             )
-        if decisions[key].permitted:
-            shown += 1
-        else:
+        if not decisions[key].permitted or not _in_field_set(decisions[key], slot):
             hidden.add(element["id"])
+    shown = sum(1 for _ in iter_elements(plan)) - len(hidden)
     return _without(plan, hidden) if shown else None
+
+
+def _element_request(request: ReadRequest, key: ElementKey, birth: dt.date | None) -> DecisionRequest:
+    source, category, regime, sensitivity = key
+    return DecisionRequest(
+        action=request.action,
+        source_org=source,
+        recipient_org=request.organization_id,
+        categories=frozenset({category}),
+        regimes=frozenset({regime}),
+        sensitivities=frozenset({sensitivity}),
+        student_id=request.student_id,
+        student_birth_date=birth,
+        actor=request.actor,
+        role=request.role,
+        purpose=request.purpose,
+        emergency_reason=request.emergency_reason,
+    )
+
+
+def _in_field_set(decision: Decision, slot: str) -> bool:
+    """Minimum necessary: a keep-only obligation lists the slots this reader may see."""
+    for obligation in decision.obligations:
+        if obligation.get("type") == "keep-only" and slot not in obligation.get("paths", []):  # type: ignore[operator]
+            return False
+    return True
+
+
+def _shared_obligations(decisions: list[Decision]) -> tuple[dict[str, Any], ...]:
+    found: dict[str, dict[str, Any]] = {}
+    for decision in decisions:
+        for obligation in decision.obligations:
+            if obligation.get("type") != "keep-only":
+                found.setdefault(digest(dict(obligation)), dict(obligation))
+    return tuple(found[k] for k in sorted(found))
 
 
 def _without(plan: dict[str, Any], hidden: set[str]) -> dict[str, Any]:
@@ -140,27 +198,27 @@ def _without(plan: dict[str, Any], hidden: set[str]) -> dict[str, Any]:
 def _audit_draft(
     request: ReadRequest,
     visible: dict[str, Any] | None,
-    decisions: dict[tuple[str, str], Decision],
+    decisions: dict[ElementKey, Decision],
     policy: PolicySet,
 ) -> audit.AuditDraft:
     disclosed = sorted(e["id"] for _, e in iter_elements(visible)) if visible else []
+    permitted = [d for d in decisions.values() if d.permitted]
     return audit.AuditDraft(
-        kind="plan.read",
+        kind="plan.export" if request.action == EXPORT else "plan.read",
         actor=f"{request.organization_id}/{request.actor}",
         subject=request.student_id,
         details={
+            "recipient": request.organization_id,
             "role": request.role,
             "purpose": request.purpose,
+            "emergency": bool(request.emergency_reason),
             "outcome": "disclosed" if visible else "nothing-disclosed",
             "elementsDisclosed": len(disclosed),
             "disclosedDigest": digest(disclosed),
-            "categories": sorted({cat for (_, cat), d in decisions.items() if d.permitted}),
+            "categories": sorted({key[1] for key, d in decisions.items() if d.permitted}) if visible else [],
+            "basis": sorted({b for d in permitted for b in d.basis}) if visible else [],
             "decisions": [
-                {
-                    "id": d.decision_id,
-                    "effect": d.effect,
-                    "rules": list(d.matched_rules),
-                }
+                {"id": d.decision_id, "effect": d.effect, "rules": list(d.matched_rules)}
                 for d in sorted(decisions.values(), key=lambda d: d.decision_id)
             ],
             "policyVersion": policy.version,

@@ -1,21 +1,55 @@
-"""Builds the policy set the decision point reads, from the registered partners and agreements."""
+"""What the decision point reads, built from the database: the policy set and the consents."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from gateway.artifacts import agreement_from_doc
+from gateway.core.consent import Consent
 from gateway.core.policy import PolicySet
+from gateway.formats.fhir_consent import read_consent
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
+from gateway.storage.tables import ConsentRow
 
 
 def policy_set(session: Session, rt: Runtime) -> PolicySet:
     vocabulary = rt.artifacts.vocabulary
     return PolicySet(
-        organizations=frozenset(doc["id"] for doc in repo.organization_docs(session)),
+        organizations={doc["id"]: doc["kind"] for doc in repo.organization_docs(session)},
         agreements=tuple(agreement_from_doc(doc) for doc in repo.agreement_docs(session)),
         purposes=vocabulary.purposes,
         roles=vocabulary.roles,
         categories=vocabulary.categories,
     )
+
+
+def consent_from_row(rt: Runtime, row: ConsentRow) -> Consent:
+    """The stored FHIR Consent as a value, with what the gateway tracks (link, revocation)."""
+    parsed = read_consent(row.document, rt.artifacts.codes, student_id=row.student_id or "")
+    consent = parsed.consent
+    if row.revoked_at is not None:
+        return Consent(**{**consent.__dict__, "revoked_at": row.revoked_at, "status": "inactive"})
+    return Consent(**{**consent.__dict__, "status": row.status})
+
+
+def consents_for(session: Session, rt: Runtime, student_id: str) -> tuple[Consent, ...]:
+    link_pending_consents(session, rt)
+    return tuple(consent_from_row(rt, row) for row in repo.consents_for_student(session, student_id))
+
+
+def link_pending_consents(session: Session, rt: Runtime) -> int:
+    """Consents recorded before their student was known get linked once the link exists."""
+    pending = repo.unlinked_consents(session)
+    if not pending:
+        return 0
+    wanted = {row.id: read_consent(row.document, rt.artifacts.codes).patient_identifier for row in pending}
+    links = repo.links_for(session, [i for i in wanted.values() if i is not None])
+    linked = 0
+    for row in pending:
+        identifier = wanted[row.id]
+        if identifier is not None and identifier in links:
+            row.student_id = links[identifier]
+            linked += 1
+    session.flush()
+    return linked

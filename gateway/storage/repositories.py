@@ -15,6 +15,7 @@ from gateway.storage.tables import (
     AuditCheckpoint,
     AuditEntryRow,
     AuditHead,
+    ConsentRow,
     Credential,
     Message,
     Organization,
@@ -259,3 +260,15 @@ def add_checkpoint(session: Session, point: Checkpoint, key_id: str, signature: 
 
 def checkpoints(session: Session) -> list[AuditCheckpoint]:
     return list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
+
+
+# -- consents ---------------------------------------------------------------------------
+
+
+def consents_for_student(session: Session, student_id: str) -> list[ConsentRow]:
+    query = select(ConsentRow).where(ConsentRow.student_id == student_id).order_by(ConsentRow.id)
+    return list(session.scalars(query))
+
+
+def unlinked_consents(session: Session) -> list[ConsentRow]:
+    return list(session.scalars(select(ConsentRow).where(ConsentRow.student_id.is_(None))))

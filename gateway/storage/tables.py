@@ -85,10 +85,41 @@ class AgreementRow(Base):
 
 
 class ConsentRow(Base):
+    """A consent as received (FHIR R4 Consent) plus what the gateway tracks about it."""
+
     __tablename__ = "consents"
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     student_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    scope: Mapped[str] = mapped_column(String(40), default="patient-privacy")
+    grantor: Mapped[str | None] = mapped_column(String(64))
+    signed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     document: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class Delivery(Base):
+    """The transactional outbox: a consented disclosure waiting to be (or already) delivered."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(40), index=True)
+    source_org: Mapped[str] = mapped_column(String(64))
+    recipient_org: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40))  # referral | export
+    purpose: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(60))
+    categories: Mapped[list[str]] = mapped_column(Document)
+    payload: Mapped[dict[str, Any]] = mapped_column(Document)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | sent | failed | cancelled
+    reason: Mapped[str | None] = mapped_column(Text)
+    decision_id: Mapped[str | None] = mapped_column(String(40))
+    consent_ids: Mapped[list[str]] = mapped_column(Document, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(Timestamp, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 

@@ -190,7 +190,18 @@ def _plan_view() -> Schema:
                 "description": f"The parts of the Success Plan this reader may see ({PLAN_SCHEMA_ID}).",
             },
             "version": {"type": "integer", "minimum": 1},
-            "disclosure": _object({"decisionIds": {"type": "array", "items": TEXT}, "policyVersion": TEXT}),
+            "disclosure": _object(
+                {
+                    "decisionIds": {"type": "array", "items": TEXT},
+                    "policyVersion": TEXT,
+                    "obligations": {
+                        "type": "array",
+                        "description": "What the recipient must honour: retention, redisclosure terms, "
+                        "the 42 CFR 2.32 notice and consent copy, emergency records.",
+                        "items": {"type": "object", "required": ["type"], "properties": {"type": TEXT}},
+                    },
+                }
+            ),
         }
     )
 

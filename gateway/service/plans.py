@@ -16,6 +16,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
 from gateway.core.plan import iter_elements
@@ -76,27 +78,55 @@ def not_visible(student_ref: str) -> NotFound:
     return NotFound(f"no plan of student {student_ref} is available to this reader")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Disclosure:
+    """What may leave the gateway for one request: the shaped plan (None when nothing) and why."""
+
+    plan: dict[str, Any] | None
+    version: int
+    decisions: dict[ElementKey, Decision]
+    policy: PolicySet
+
+    @property
+    def permitted(self) -> list[Decision]:
+        return [d for d in self.decisions.values() if d.permitted]
+
+    @property
+    def consent_ids(self) -> list[str]:
+        return sorted(
+            {r.split(":", 1)[1] for d in self.permitted for r in d.matched_rules if r.startswith("consent:")}
+        )
+
+
+def decide_disclosure(session: Session, rt: Runtime, request: ReadRequest) -> Disclosure:
+    """Decide every element of the student's plan for ``request``, inside the caller's transaction."""
+    _check_request(request)
+    row = repo.get_plan(session, request.student_id)
+    policy = policy_set(session, rt)
+    decisions: dict[ElementKey, Decision] = {}
+    if row is None:
+        return Disclosure(plan=None, version=0, decisions=decisions, policy=policy)
+    consents = consents_for(session, rt, request.student_id)
+    visible = _visible_plan(rt, row.document, request, policy, consents, decisions)
+    return Disclosure(plan=visible, version=row.version, decisions=decisions, policy=policy)
+
+
 def read_plan(rt: Runtime, request: ReadRequest) -> PlanView:
     _check_request(request)
     with rt.sessions.begin() as session:
-        row = repo.get_plan(session, request.student_id)
-        policy = policy_set(session, rt)
-        decisions: dict[ElementKey, Decision] = {}
-        visible = None
-        if row is not None:
-            consents = consents_for(session, rt, request.student_id)
-            visible = _visible_plan(rt, row.document, request, policy, consents, decisions)
-        audit.record(session, rt, [_audit_draft(request, visible, decisions, policy)])
+        disclosure = decide_disclosure(session, rt, request)
+        audit.record(
+            session, rt, [_audit_draft(request, disclosure.plan, disclosure.decisions, disclosure.policy)]
+        )
     audit.checkpoint(rt)
-    if row is None or visible is None:
+    if disclosure.plan is None:
         raise not_visible(request.student_id)
-    permitted = [d for d in decisions.values() if d.permitted]
     return PlanView(
-        plan=visible,
-        version=row.version,
-        decision_ids=tuple(sorted({d.decision_id for d in permitted})),
-        policy_version=policy.version,
-        obligations=_shared_obligations(permitted),
+        plan=disclosure.plan,
+        version=disclosure.version,
+        decision_ids=tuple(sorted({d.decision_id for d in disclosure.permitted})),
+        policy_version=disclosure.policy.version,
+        obligations=shared_obligations(disclosure.permitted),
     )
 
 
@@ -171,7 +201,7 @@ def _in_field_set(decision: Decision, slot: str) -> bool:
     return True
 
 
-def _shared_obligations(decisions: list[Decision]) -> tuple[dict[str, Any], ...]:
+def shared_obligations(decisions: list[Decision]) -> tuple[dict[str, Any], ...]:
     found: dict[str, dict[str, Any]] = {}
     for decision in decisions:
         for obligation in decision.obligations:

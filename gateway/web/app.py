@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.web import auth
+from gateway.web import auth, delivery_api, policy_api
 from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
 
@@ -22,6 +22,6 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.extensions[auth.RUNTIME_KEY] = rt
     register_error_handlers(app)
     app.register_blueprint(auth.bp)
-    for blueprint in BLUEPRINTS:
+    for blueprint in (*BLUEPRINTS, policy_api.bp, delivery_api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 import gateway
 from gateway.service.messages import STATUSES
 from gateway.service.partners import ASSERTION_TYPE
+from gateway.web import delivery_api, policy_api
 from gateway.web.errors import error_codes
 
 JSON_TYPES = (
@@ -404,6 +405,11 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+            **policy_api.OPENAPI_PATHS,
+            **delivery_api.OPENAPI_PATHS,
         },
-        "components": {"schemas": _schemas(), "securitySchemes": _security_schemes()},
+        "components": {
+            "schemas": {**_schemas(), **policy_api.OPENAPI_SCHEMAS, **delivery_api.OPENAPI_SCHEMAS},
+            "securitySchemes": _security_schemes(),
+        },
     }

@@ -312,3 +312,14 @@ def partners_credentials(ctx: click.Context, organization: str) -> None:
     """Create a client id and secret for ORGANIZATION (the secret is shown once)."""
     issued = create_secret(_runtime(ctx), organization)
     click.echo(json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret}, indent=2))
+
+
+def _register_command_groups() -> None:
+    # Command groups that live in their own modules attach themselves to ``main``.
+    from gateway.cli import delivery, policy
+
+    policy.register(main)
+    delivery.register(main)
+
+
+_register_command_groups()

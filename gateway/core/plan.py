@@ -8,7 +8,6 @@ exchange that first brought it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,12 +64,31 @@ def content_digest(element: Mapping[str, Any]) -> str:
 
 
 def merge_elements(plan: Mapping[str, Any], elements: Iterable[PlanElement]) -> MergeOutcome:
-    merged = copy.deepcopy(dict(plan))
-    changed: list[str] = []
+    """Upsert ``elements``; the input plan is not modified (touched containers are copied)."""
+    merged = _copy_frame(plan)
+    by_slot: dict[str, list[dict[str, Any]]] = {}
     for item in elements:
-        if _upsert(merged, item.slot, dict(item.element)):
-            changed.append(str(item.element["id"]))
+        by_slot.setdefault(item.slot, []).append(dict(item.element))
+    changed: list[str] = []
+    for slot, items in by_slot.items():
+        node, key = _container(merged, slot)
+        if slot in SINGLE_SLOTS:
+            changed.extend(_replace_single(node, key, items))
+        else:
+            changed.extend(_upsert_many(node, key, items))
     return MergeOutcome(plan=merged, changed=tuple(changed))
+
+
+def _copy_frame(plan: Mapping[str, Any]) -> dict[str, Any]:
+    # Elements are never mutated, only replaced, so copying the containers is enough.
+    merged = {k: (list(v) if isinstance(v, list) else v) for k, v in plan.items()}
+    student = dict(plan.get("student", {}))
+    for key, value in student.items():
+        if isinstance(value, list):
+            student[key] = list(value)
+    merged["student"] = student
+    merged["domains"] = {d: {"facts": list(v.get("facts", []))} for d, v in plan.get("domains", {}).items()}
+    return merged
 
 
 def _container(plan: dict[str, Any], slot: str) -> tuple[dict[str, Any], str]:
@@ -81,24 +99,29 @@ def _container(plan: dict[str, Any], slot: str) -> tuple[dict[str, Any], str]:
     return node, parts[-1]
 
 
-def _upsert(plan: dict[str, Any], slot: str, element: dict[str, Any]) -> bool:
-    node, key = _container(plan, slot)
-    if slot in SINGLE_SLOTS:
+def _replace_single(node: dict[str, Any], key: str, items: list[dict[str, Any]]) -> list[str]:
+    changed = []
+    for element in items:
         current = node.get(key)
-        if current is not None and content_digest(current) == content_digest(element):
-            return False
-        node[key] = element
-        return True
-    items: list[dict[str, Any]] = node.setdefault(key, [])
-    for i, current in enumerate(items):
-        if current["id"] == element["id"]:
-            if content_digest(current) == content_digest(element):
-                return False
-            items[i] = element
-            return True
-    items.append(element)
-    items.sort(key=lambda e: str(e["id"]))
-    return True
+        if current is None or content_digest(current) != content_digest(element):
+            node[key] = element
+            changed.append(str(element["id"]))
+    return changed
+
+
+def _upsert_many(node: dict[str, Any], key: str, items: list[dict[str, Any]]) -> list[str]:
+    current: dict[str, dict[str, Any]] = {str(e["id"]): e for e in node.get(key, [])}
+    changed = []
+    for element in items:
+        element_id = str(element["id"])
+        existing = current.get(element_id)
+        if existing is not None and content_digest(existing) == content_digest(element):
+            continue
+        current[element_id] = element
+        changed.append(element_id)
+    if changed:
+        node[key] = [current[i] for i in sorted(current)]
+    return changed
 
 
 def iter_elements(plan: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:

@@ -174,7 +174,7 @@ def _merge(
         current = row.document if row is not None else empty_plan(student_id)
         merged = merge_elements(current, (e for _, e in items))
         changed = set(merged.changed)
-        problems = _plan_problems(rt, merged.plan) if changed else []
+        problems = _element_problems(rt, items, changed) if changed else []
         indexes = sorted({i for i, _ in items})
         if problems:
             for i in indexes:
@@ -199,12 +199,31 @@ def _merge(
             )
 
 
-def _plan_problems(rt: Runtime, plan: dict[str, Any]) -> list[Issue]:
-    # The validator's own message can quote the value; name only where and which rule.
-    return [
-        Issue(path=error.json_path, message=f"violates '{error.validator}' of the schema")
-        for error in rt.artifacts.plan_validator.iter_errors(plan)
-    ][:20]
+def _element_problems(rt: Runtime, items: list[tuple[int, PlanElement]], changed: set[str]) -> list[Issue]:
+    """Only changed elements are checked, each against its slot's element schema."""
+    problems: list[Issue] = []
+    for _, item in items:
+        if item.element["id"] not in changed:
+            continue
+        validator = rt.artifacts.element_validators[item.slot]
+        where = f"{item.slot}[{item.element['id']}]"
+        # The validator's own message can quote the value; name only where and which rule.
+        problems.extend(
+            Issue(
+                path=where + _json_path(error.instance_path),
+                message=f"violates the {_rule(error)} rule of the schema",
+            )
+            for error in validator.iter_errors(dict(item.element))
+        )
+    return problems[:20]
+
+
+def _json_path(parts: list[str | int]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def _rule(error: Any) -> str:
+    return type(error.kind).__name__
 
 
 def _rejected(rec: SourceRecord, reason: str, issues: tuple[Issue, ...] = ()) -> RecordOutcome:

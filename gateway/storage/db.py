@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -25,8 +26,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
 def make_engine(url: str, **options: Any) -> Engine:
+    """An engine whose JSON columns go through orjson: plan documents are the bulk of each write."""
     url = normalise_url(url)
+    options = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads, **options}
     if url.startswith("sqlite"):
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -19,6 +19,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from gateway.core.canonical import digest
+
 PERMIT, DENY, NONE = "permit", "deny", "none"
 PARENT_ROLES = frozenset({"parent", "guardian", "legal-representative"})
 STUDENT_ROLE = "student"
@@ -57,6 +59,7 @@ class ConsentQuery:
     """What a request asks of the consents, for one data category."""
 
     student_id: str
+    source: str  # the organization whose records would be disclosed
     recipient: str
     action: str
     purpose: str
@@ -74,10 +77,10 @@ class ConsentOutcome:
 
 
 def revoke(consent: Consent, at: dt.datetime) -> Consent:
-    """Revocation takes effect from ``at`` on; revoking again changes nothing."""
+    """Revocation takes effect from ``at`` on (not before); revoking again changes nothing."""
     if consent.revoked_at is not None and consent.revoked_at <= at:
         return consent
-    return replace(consent, revoked_at=at, status="inactive")
+    return replace(consent, revoked_at=at)
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
@@ -115,19 +118,36 @@ def validity_problem(consent: Consent, query: ConsentQuery, now: dt.datetime) ->
         return f"consent {consent.id} is not yet in effect"
     if root.end is not None and now > root.end:
         return f"consent {consent.id} has expired"
-    problem = signer_problem(consent, query, now.date())
+    # The signer must have had authority when signing, and must still have it now (turning 18).
+    problem = signer_problem(consent, query, consent.signed_at.date()) or signer_problem(
+        consent, query, now.date()
+    )
     return f"consent {consent.id}: {problem}" if problem else None
 
 
-def _matches(provision: Provision, query: ConsentQuery, now: dt.datetime) -> bool:
+def _applies(consent: Consent, query: ConsentQuery, now: dt.datetime) -> bool:
+    """The consent speaks to this request: its student, its grantor, and its root's scope.
+
+    The root's period is left to ``validity_problem``, so an expired consent is reported as such.
+    """
     return (
+        consent.student_id == query.student_id
+        and (not consent.grantor or consent.grantor == query.source)
+        and _matches(consent.provision, query, now, with_period=False)
+    )
+
+
+def _matches(provision: Provision, query: ConsentQuery, now: dt.datetime, with_period: bool = True) -> bool:
+    in_period = not with_period or (
+        (provision.start is None or provision.start <= now)
+        and (provision.end is None or now <= provision.end)
+    )
+    return in_period and (
         (not provision.actors or query.recipient in provision.actors)
         and (not provision.actions or query.action in provision.actions)
         and (not provision.purposes or query.purpose in provision.purposes)
         and (not provision.classes or query.category in provision.classes)
         and (not provision.labels or bool(provision.labels & query.labels))
-        and (provision.start is None or provision.start <= now)
-        and (provision.end is None or now <= provision.end)
     )
 
 
@@ -144,7 +164,7 @@ def evaluate(consents: Iterable[Consent], query: ConsentQuery, now: dt.datetime)
     reasons: list[str] = []
     winners: dict[str, Consent] = {}
     for consent in consents:
-        if consent.student_id != query.student_id or not _matches(consent.provision, query, now):
+        if not _applies(consent, query, now):
             continue
         problem = validity_problem(consent, query, now)
         if problem:
@@ -174,6 +194,36 @@ def _combine(
     verb = "denies" if denied else "permits"
     reasons.append(f"consent {chosen.id} {verb} '{query.category}' to '{query.recipient}'")
     return ConsentOutcome(effect=effect, consent_id=chosen.id, reasons=tuple(reasons))
+
+
+def fingerprint(consent: Consent) -> str:
+    """A digest of everything the consent says, independent of set ordering."""
+    return digest(
+        {
+            "id": consent.id,
+            "student": consent.student_id,
+            "status": consent.status,
+            "scope": consent.scope,
+            "signedAt": str(consent.signed_at),
+            "signer": consent.signer_role,
+            "grantor": consent.grantor,
+            "revokedAt": str(consent.revoked_at),
+            "provision": _provision_doc(consent.provision),
+        }
+    )
+
+
+def _provision_doc(provision: Provision) -> dict[str, object]:
+    return {
+        "type": provision.type,
+        "start": str(provision.start),
+        "end": str(provision.end),
+        **{
+            name: sorted(getattr(provision, name))
+            for name in ("actors", "actions", "purposes", "classes", "labels")
+        },
+        "children": [_provision_doc(child) for child in provision.children],
+    }
 
 
 def missing_elements(consent: Consent) -> tuple[str, ...]:

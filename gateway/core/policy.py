@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from gateway.core.canonical import digest
-from gateway.core.consent import NONE, PART2, Consent, ConsentQuery, evaluate
+from gateway.core.consent import NONE, PART2, Consent, ConsentQuery, evaluate, fingerprint
 from gateway.core.ids import derive_id
 from gateway.core.policy_model import (
+    ACTIONS,
     AGGREGATE,
     DISCLOSE,
     EXPORT,
@@ -128,8 +129,9 @@ def decide(
         for category in sorted(request.categories):
             _ground_category(request, policy, consents, now, category, grounds)
     except _Denied as denied:
-        return _decision(request, policy, now, DENY, _Grounds(reasons=list(denied.reasons)), ())
-    return _decision(request, policy, now, PERMIT, grounds, _obligations(request, policy, now, grounds))
+        return _decision(request, policy, now, DENY, _Grounds(reasons=list(denied.reasons)), (), consents)
+    obligations = _obligations(request, policy, now, grounds)
+    return _decision(request, policy, now, PERMIT, grounds, obligations, consents)
 
 
 def _vocabulary_problems(request: DecisionRequest, policy: PolicySet) -> tuple[str, ...]:
@@ -142,6 +144,8 @@ def _vocabulary_problems(request: DecisionRequest, policy: PolicySet) -> tuple[s
         f"data category '{c}' is not in the vocabulary"
         for c in sorted(request.categories - policy.categories)
     ]
+    if request.action not in ACTIONS:
+        problems.append(f"action '{request.action}' is not one the gateway performs")
     if request.action != INBOUND:
         if request.purpose not in policy.purposes:
             problems.append(f"purpose '{request.purpose}' is not in the vocabulary")
@@ -190,6 +194,7 @@ def _ground_category(
 def _consent_query(request: DecisionRequest, policy: PolicySet, category: str) -> ConsentQuery:
     return ConsentQuery(
         student_id=request.student_id,
+        source=request.source_org,
         recipient=request.recipient_org,
         action="disclose",
         purpose=request.purpose,
@@ -291,7 +296,9 @@ def _obligations(
         found.append({"type": "attach-notice", "regulation": "42 CFR 2.32", "text": PART2_NOTICE})
         found.extend({"type": "attach-consent", "consentId": cid} for cid in _unique(grounds.consents))
     if any(b.startswith(("ferpa:34 CFR 99.36", "hipaa:45 CFR 164.512(j)", "part2:")) for b in grounds.basis):
-        found.append({"type": "record-emergency", "threat": "recorded with the request", "review": True})
+        found.append(
+            {"type": "record-emergency", "threatDigest": digest(request.emergency_reason), "review": True}
+        )
     return tuple(found)
 
 
@@ -321,8 +328,12 @@ def _decision(
     effect: str,
     grounds: _Grounds,
     obligations: tuple[Mapping[str, object], ...],
+    consents: Sequence[Consent] = (),
 ) -> Decision:
-    request_digest = digest(request.digest_body())
+    # The id names everything the decision rested on, consents included, so two decisions
+    # that could differ never share an id.
+    considered = sorted(fingerprint(c) for c in consents if c.student_id == request.student_id)
+    request_digest = digest({**request.digest_body(), "consents": considered})
     return Decision(
         effect=effect,
         basis=tuple(dict.fromkeys(grounds.basis)) if effect == PERMIT else (),

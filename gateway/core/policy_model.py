@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from gateway.core.canonical import digest
 
@@ -52,8 +53,14 @@ class Agreement:
         )
 
     def field_set(self, purpose: str, role: str) -> tuple[str, ...] | None:
+        """The slots ``role`` may see for ``purpose``; None when the agreement sets no limit.
+
+        A purpose with field sets but none for this role (and no ``*``) yields nothing: fail closed.
+        """
         by_role = self.field_sets.get(purpose)
-        return None if by_role is None else by_role.get(role, by_role.get("*"))
+        if by_role is None:
+            return None
+        return by_role.get(role, by_role.get("*", ()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +72,7 @@ class PolicySet:
     categories: frozenset[str]
     part2_minor_self_consent: bool = True  # 42 CFR 2.14 where state law lets minors consent alone
 
-    @property
+    @cached_property
     def version(self) -> str:
         parts = sorted(f"{a.id}@{a.version}:{a.status}" for a in self.agreements)
         return digest(parts)[7:19]
@@ -98,4 +105,6 @@ class DecisionRequest:
             "actor": self.actor,
             "role": self.role,
             "purpose": self.purpose,
+            "birthDate": self.student_birth_date.isoformat() if self.student_birth_date else None,
+            "emergency": digest(self.emergency_reason) if self.emergency_reason else None,
         }

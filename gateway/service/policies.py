@@ -28,9 +28,8 @@ def consent_from_row(rt: Runtime, row: ConsentRow) -> Consent:
     """The stored FHIR Consent as a value, with what the gateway tracks (link, revocation)."""
     parsed = read_consent(row.document, rt.artifacts.codes, student_id=row.student_id or "")
     consent = parsed.consent
-    if row.revoked_at is not None:
-        return Consent(**{**consent.__dict__, "revoked_at": row.revoked_at, "status": "inactive"})
-    return Consent(**{**consent.__dict__, "status": row.status})
+    # Revocation counts from its time on: keep the time, and let validity checks compare it to now.
+    return Consent(**{**consent.__dict__, "revoked_at": row.revoked_at, "status": row.status})
 
 
 def consents_for(session: Session, rt: Runtime, student_id: str) -> tuple[Consent, ...]:

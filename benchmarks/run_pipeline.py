@@ -96,12 +96,14 @@ def fresh_database(db: str, home: Path) -> Iterator[str]:
 
 
 @contextmanager
-def fresh_gateway(db: str) -> Iterator[Runtime]:
+def fresh_gateway(db: str, batch_size: int | None = None) -> Iterator[Runtime]:
     """An initialised gateway with the demo world, on a fixed clock, in a temporary home."""
     with tempfile.TemporaryDirectory(prefix="spgw-bench-") as tmp:
         home = Path(tmp)
         with fresh_database(db, home) as url:
             settings = Settings(home=home / "home", database_url=url, artifacts_root=PROJECT_ROOT)
+            if batch_size is not None:
+                settings = replace(settings, batch_size=batch_size)
             rt, _ = initialise(settings, with_samples=True)
             try:
                 yield replace(rt, clock=lambda: FIXED_NOW)
@@ -186,10 +188,12 @@ def count_plans(rt: Runtime) -> int:
         return repo.count_plans(session)
 
 
-def run_case(size: int, db: str, profile: Path | None = None) -> dict[str, Any]:
+def run_case(
+    size: int, db: str, profile: Path | None = None, batch_size: int | None = None
+) -> dict[str, Any]:
     workload = require_workload(size)
     payloads = read_payloads(workload)
-    with fresh_gateway(db) as rt:
+    with fresh_gateway(db, batch_size) as rt:
         baseline = peak_rss_mb()
         log(f"pipeline {size} on {db}: {len(payloads)} files, {workload.mix}")
         profiler = cProfile.Profile() if profile else None
@@ -231,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("size", type=int, help="number of records (workload from benchmarks.generate)")
     parser.add_argument("db", choices=DATABASES)
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the timed loop here")
+    parser.add_argument("--batch-size", type=int, help="override Settings.batch_size (default 500)")
     args = parser.parse_args(argv)
-    print(json.dumps(run_case(args.size, args.db, args.profile)), flush=True)
+    print(json.dumps(run_case(args.size, args.db, args.profile, args.batch_size)), flush=True)
     return 0
 
 

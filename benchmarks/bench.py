@@ -1,0 +1,274 @@
+"""``make bench``: every benchmark case, each in its own process, then a table.
+
+Usage: python -m benchmarks.bench [--quick] [--sizes N ...] [--db sqlite|postgresql ...] [--no-fhir]
+
+Cases: the pipeline at 1k, 10k and 100k records on SQLite and PostgreSQL (``--quick``: 1k and 10k),
+and the FHIR workload once. PostgreSQL cases are skipped, with a message, when the server does not
+answer (``BENCH_PG_URL``, default postgresql+psycopg://postgres@127.0.0.1:5432/test). Progress goes
+to stderr; the table to stdout; every result line to benchmarks/out/results.json. The exit status
+is 1 when a case failed (a benchmark that measured failures is not a result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from benchmarks.generate import OUT_ROOT, ensure_workload
+from benchmarks.run_pipeline import DATABASES, log, pg_base_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FULL_SIZES = (1_000, 10_000, 100_000)
+QUICK_SIZES = (1_000, 10_000)
+RESULTS = OUT_ROOT / "results.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Case:
+    name: str
+    argv: tuple[str, ...]
+
+
+@dataclass
+class Outcome:
+    case: Case
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    wall_seconds: float = 0.0
+    load_before: tuple[float, ...] = ()
+    load_after: tuple[float, ...] = ()
+    code_before: str = ""
+    code_after: str = ""
+
+    @property
+    def code(self) -> str:
+        same = self.code_before == self.code_after
+        return self.code_before if same else f"{self.code_before} -> {self.code_after} (changed mid-run)"
+
+
+def pg_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it answers."""
+    url = pg_base_url()
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        return f"{_redacted(url)} does not answer ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+    finally:
+        engine.dispose()
+    return None
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def pipeline_cases(sizes: tuple[int, ...], dbs: tuple[str, ...]) -> list[Case]:
+    return [
+        Case(
+            name=f"pipeline {size // 1000}k {db}" if size >= 1000 else f"pipeline {size} {db}",
+            argv=("-m", "benchmarks.run_pipeline", str(size), db),
+        )
+        for size in sizes
+        for db in dbs
+    ]
+
+
+def fhir_case() -> Case:
+    return Case(name="fhir", argv=("-m", "benchmarks.run_fhir"))
+
+
+def run_case(case: Case) -> Outcome:
+    """One case in a child process: JSON lines on its stdout, progress straight to our stderr."""
+    log(f"== {case.name}")
+    load_before, code_before = load_average(), code_fingerprint()
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *case.argv],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    outcome = Outcome(
+        case=case,
+        wall_seconds=time.perf_counter() - started,
+        load_before=load_before,
+        load_after=load_average(),
+        code_before=code_before,
+        code_after=code_fingerprint(),
+    )
+    if outcome.code_before != outcome.code_after:
+        log(f"!! gateway code changed while {case.name} ran: its figures mix two versions")
+    outcome.lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0:
+        outcome.error = f"exit status {done.returncode} (see the traceback above)"
+    for line in outcome.lines:
+        log(f"   {json.dumps(line)}")
+    return outcome
+
+
+def code_fingerprint() -> str:
+    """A digest of the gateway's sources and artifacts: which code a figure belongs to."""
+    hasher = hashlib.sha256()
+    for folder in ("gateway", "mappings", "schemas"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".yaml", ".json"}:
+                hasher.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
+    return hasher.hexdigest()[:16]
+
+
+def load_average() -> tuple[float, ...]:
+    """1, 5 and 15-minute load: on a shared 2-core machine, other work skews the figures."""
+    try:
+        return tuple(round(x, 2) for x in os.getloadavg())
+    except OSError:
+        return ()
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def label(line: dict[str, Any], case: Case) -> str:
+    bench = str(line.get("bench", case.name))
+    if bench == "pipeline":
+        return case.name
+    db = line.get("db")
+    return f"{bench} {db}" if db else bench
+
+
+def table_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            rows.append((outcome.case.name, "-", "-", "-", "-", f"FAILED: {outcome.error}"))
+        for line in outcome.lines:
+            if "skipped" in line:
+                rows.append((label(line, outcome.case), "-", "-", "-", "-", f"skipped: {line['skipped']}"))
+                continue
+            rows.append(
+                (
+                    label(line, outcome.case),
+                    f"{line['records']:,}",
+                    f"{line['seconds']:.2f}",
+                    f"{line['records_per_second']:,.0f}",
+                    f"{line['peak_rss_mb']:.0f}",
+                    note(line),
+                )
+            )
+    return rows
+
+
+def note(line: dict[str, Any]) -> str:
+    if line.get("bench") == "fhir-gateway":
+        return f"rejected {line['rejected']}, held {line['held']}, accepted {line['accepted']}"
+    if line.get("bench") == "pipeline":
+        return f"{line['plans']} plans"
+    return f"median of {line['rounds']}" if "rounds" in line else ""
+
+
+def render(rows: list[tuple[str, ...]]) -> str:
+    header = ("case", "records", "seconds", "rec/s", "peak RSS MB", "notes")
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    right = {1, 2, 3, 4}
+
+    def fmt(row: tuple[str, ...]) -> str:
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(header), rule, *(fmt(r) for r in rows)])
+
+
+def write_results(outcomes: list[Outcome], skipped: list[str], args: argparse.Namespace) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "arguments": {"quick": args.quick, "sizes": list(args.sizes), "db": list(args.db)},
+        "skipped": skipped,
+        "cases": [
+            {
+                "case": o.case.name,
+                "wall_seconds": round(o.wall_seconds, 1),
+                "load_before": list(o.load_before),
+                "load_after": list(o.load_after),
+                "code": o.code,
+                "error": o.error,
+                "results": o.lines,
+            }
+            for o in outcomes
+        ],
+    }
+    RESULTS.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+
+
+def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
+    skipped: list[str] = []
+    dbs = tuple(args.db)
+    if "postgresql" in dbs:
+        reason = pg_unavailable()
+        if reason is not None:
+            message = f"PostgreSQL cases skipped: {reason}"
+            log(message)
+            skipped.append(message)
+            dbs = tuple(d for d in dbs if d != "postgresql")
+    cases = pipeline_cases(tuple(args.sizes), dbs)
+    if args.fhir:
+        cases.append(fhir_case())
+    return cases, skipped
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only 1k and 10k records")
+    parser.add_argument("--sizes", type=int, nargs="+", help="record counts (overrides --quick)")
+    parser.add_argument("--db", choices=DATABASES, nargs="+", default=list(DATABASES))
+    parser.add_argument("--no-fhir", dest="fhir", action="store_false", help="skip the FHIR workload")
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = list(QUICK_SIZES if args.quick else FULL_SIZES)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cases, skipped = plan_cases(args)
+    for size in args.sizes:
+        ensure_workload(size)  # generated here, so no case pays for it
+    outcomes: list[Outcome] = []
+    for case in cases:
+        outcomes.append(run_case(case))
+        write_results(outcomes, skipped, args)  # after every case: a long run keeps what it measured
+    print(render(table_rows(outcomes)))
+    for message in skipped:
+        print(message)
+    print(f"results: {RESULTS}")
+    return 1 if any(o.error is not None for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -94,6 +94,10 @@ def fhir_case() -> Case:
     return Case(name="fhir", argv=("-m", "benchmarks.run_fhir"))
 
 
+def decisions_case() -> Case:
+    return Case(name="decisions", argv=("-m", "benchmarks.run_decisions"))
+
+
 def run_case(case: Case) -> Outcome:
     """One case in a child process: JSON lines on its stdout, progress straight to our stderr."""
     log(f"== {case.name}")
@@ -165,6 +169,9 @@ def table_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
         if outcome.error is not None:
             rows.append((outcome.case.name, "-", "-", "-", "-", f"FAILED: {outcome.error}"))
         for line in outcome.lines:
+            if line.get("bench") in POLICY_BENCHES:
+                rows.append(policy_row(line))
+                continue
             if "skipped" in line:
                 rows.append((label(line, outcome.case), "-", "-", "-", "-", f"skipped: {line['skipped']}"))
                 continue
@@ -179,6 +186,30 @@ def table_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
                 )
             )
     return rows
+
+
+POLICY_BENCHES = ("decisions", "enforcement_share")
+
+
+def policy_row(line: dict[str, Any]) -> tuple[str, ...]:
+    """Decision benchmarks count decisions, not records; the share line has no rate."""
+    if line["bench"] == "decisions":
+        return (
+            f"decisions {line['kind']}",
+            f"{line['decisions']:,}",
+            f"{line['seconds']:.2f}",
+            f"{line['per_second']:,.0f}",
+            "-",
+            f"median {line['median_us']} µs, p95 {line['p95_us']} µs per decision",
+        )
+    return (
+        "enforcement share of ingest",
+        f"{line['records']:,}",
+        f"{line['ingest_seconds']:.2f}",
+        "-",
+        "-",
+        f"deciding {line['deciding_seconds']} s = {line['share'] * 100:.2f}% of ingest",
+    )
 
 
 def note(line: dict[str, Any]) -> str:
@@ -239,6 +270,7 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
     cases = pipeline_cases(tuple(args.sizes), dbs)
     if args.fhir:
         cases.append(fhir_case())
+    cases.append(decisions_case())
     return cases, skipped
 
 

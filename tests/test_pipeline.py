@@ -219,3 +219,15 @@ def test_bad_ed_fi_input_gets_a_clear_reason(rt, payload, entity, expected):
     summary = ingest(rt, source_org="grand-bend-isd", format_name="edfi-json", payload=payload, entity=entity)
     assert summary.status == "rejected"
     assert expected in summary.reason
+
+
+def test_a_failing_record_is_logged_without_its_values(rt, monkeypatch, caplog):
+    def leaky(mapping, record, context):
+        raise ValueError(f"cannot use {record.get('firstName')}")
+
+    monkeypatch.setattr(pipeline_module, "apply_mapping", leaky)
+    with caplog.at_level("ERROR"):
+        send_demo(rt, "01")
+    logged = caplog.text
+    assert "ValueError" in logged
+    assert "Lisa" not in logged

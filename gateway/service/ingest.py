@@ -9,6 +9,7 @@ with a status and a reason, and can be replayed after a fix (re-running is idemp
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -210,18 +211,24 @@ def _run_one_batch(rt: Runtime, exchange: Exchange, batch: list[SourceRecord]) -
     try:
         with rt.sessions.begin() as session:
             return run_batch(session, rt, exchange, batch, policy_set(session, rt))
-    except Exception:
+    except Exception as exc:
         if len(batch) == 1:
-            log.exception(
-                "record failed",
-                extra={
-                    "message_id": exchange.message_id,
-                    "location": batch[0].location,
-                },
-            )
+            _log_failure(exc, exchange, batch[0])
             return [_failed(batch[0])]
     # Isolate the failing record: everything else of the batch still lands.
     return [outcome for rec in batch for outcome in _run_one_batch(rt, exchange, [rec])]
+
+
+def _log_failure(exc: Exception, exchange: Exchange, rec: SourceRecord) -> None:
+    # The exception's message may quote record values (PHI): log its type and the frames only.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "record %s of message %s failed with %s\n%s",
+        rec.location,
+        exchange.message_id,
+        type(exc).__name__,
+        frames,
+    )
 
 
 def _failed(rec: SourceRecord) -> RecordOutcome:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
@@ -156,6 +157,127 @@ def held(suffix: str, org: str = "riverside-health") -> Request:
     return build
 
 
+# -- policy: consents, agreements, explain ------------------------------------------------
+
+SAMPLES = EXCHANGES.parent.parent / "consent_policies" / "samples"
+CONSENT = "consent-0001-riverside-to-gbisd"
+CLINIC_CONSENT = json.loads((SAMPLES / "consents" / f"{CONSENT}.json").read_text("utf-8"))
+DSA = yaml.safe_load((SAMPLES / "agreements" / "gbisd-riverside-2026.yaml").read_text("utf-8"))
+EXPIRED_DSA = "gbisd-riverside-2024"
+CONSENTS, AGREEMENTS = "/api/v1/consents", "/api/v1/agreements"
+CONSENT_PATH, STATUS_PATH = CONSENTS + "/{consent_id}", AGREEMENTS + "/{agreement_id}/status"
+OLD_DSA_STATUS = f"{AGREEMENTS}/{EXPIRED_DSA}/status"
+ACTIVATE = {"status": "active", "reason": "renewed"}
+EXPLAIN = "/api/v1/policy/explain"
+FOOD_BANK = "northside-food-bank"
+LISA_ID = "https://grandbend.example.org/ns/studentUniqueId|604822"
+EXPLAIN_BODY = {
+    "source": "riverside-health",
+    "categories": ["sdoh-screening"],
+    "purpose": "care-coordination",
+}
+
+
+def post(
+    path: str,
+    body: Any,
+    org: str | None = "grand-bend-isd",
+    content_type: str = "application/json",
+    before: Callable[[World], Any] | None = None,
+) -> Request:
+    def build(w: World) -> dict[str, Any]:
+        if before is not None:
+            before(w)
+        data = body if isinstance(body, bytes) else json.dumps(body)
+        return {"path": path, "data": data, "content_type": content_type, "headers": w.auth(org)}
+
+    return build
+
+
+def terminated(w: World) -> None:
+    answer = w.client.post(
+        OLD_DSA_STATUS,
+        json={"status": "terminated", "reason": "pilot over"},
+        headers=w.auth("grand-bend-isd"),
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+
+POLICY_CASES: list[tuple[str, str, Request, int]] = [
+    # consents
+    (CONSENTS, "post", post(CONSENTS, CLINIC_CONSENT, "riverside-health", "application/fhir+json"), 200),
+    (CONSENTS, "post", post(CONSENTS, {**CLINIC_CONSENT, "id": "c-new"}, "riverside-health"), 201),
+    (
+        CONSENTS,
+        "post",
+        post(CONSENTS, {**CLINIC_CONSENT, "id": "c-bad", "dateTime": None}, "riverside-health"),
+        400,
+    ),
+    (CONSENTS, "post", post(CONSENTS, CLINIC_CONSENT, None), 401),
+    (CONSENTS, "post", post(CONSENTS, CLINIC_CONSENT), 403),
+    (CONSENTS, "post", post(CONSENTS, {**CLINIC_CONSENT, "status": "draft"}, "riverside-health"), 409),
+    (CONSENTS, "post", post(CONSENTS, b"Consent", "riverside-health", "text/plain"), 415),
+    (CONSENTS, "get", get(CONSENTS, student=LISA_REF), 200),
+    (CONSENTS, "get", get(CONSENTS, None), 401),
+    (CONSENT_PATH, "get", get(f"{CONSENTS}/{CONSENT}", "riverside-health"), 200),
+    (CONSENT_PATH, "get", get(f"{CONSENTS}/{CONSENT}", None), 401),
+    (CONSENT_PATH, "get", get(f"{CONSENTS}/{CONSENT}", "northside-food-bank"), 404),
+    (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}, "riverside-health"), 200),
+    (
+        CONSENT_PATH + "/revoke",
+        "post",
+        post(f"{CONSENTS}/{CONSENT}/revoke", {"at": "2999-01-01T00:00:00Z"}, "riverside-health"),
+        400,
+    ),
+    (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}, None), 401),
+    (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}), 403),
+    (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}, "northside-food-bank"), 404),
+    # agreements
+    (AGREEMENTS, "get", get(AGREEMENTS), 200),
+    (AGREEMENTS, "get", get(AGREEMENTS, None), 401),
+    (AGREEMENTS, "post", post(AGREEMENTS, DSA), 200),
+    (AGREEMENTS, "post", post(AGREEMENTS, {"id": "x"}), 400),
+    (AGREEMENTS, "post", post(AGREEMENTS, DSA, None), 401),
+    (AGREEMENTS, "post", post(AGREEMENTS, DSA, "northside-food-bank"), 403),
+    (AGREEMENTS, "post", post(AGREEMENTS, {**DSA, "id": EXPIRED_DSA}, before=terminated), 409),
+    (AGREEMENTS, "post", post(AGREEMENTS, b"id: x", content_type="application/yaml"), 415),
+    (
+        STATUS_PATH,
+        "post",
+        post(OLD_DSA_STATUS, {"status": "suspended", "reason": "r"}),
+        200,
+    ),
+    (STATUS_PATH, "post", post(OLD_DSA_STATUS, {"status": "gone", "reason": ""}), 400),
+    (STATUS_PATH, "post", post(OLD_DSA_STATUS, {}, None), 401),
+    (
+        STATUS_PATH,
+        "post",
+        post(OLD_DSA_STATUS, ACTIVATE, "northside-food-bank"),
+        403,
+    ),
+    (STATUS_PATH, "post", post(f"{AGREEMENTS}/nope/status", ACTIVATE), 404),
+    (
+        STATUS_PATH,
+        "post",
+        post(OLD_DSA_STATUS, ACTIVATE, before=terminated),
+        409,
+    ),
+    (STATUS_PATH, "post", post(OLD_DSA_STATUS, b"x", content_type="text/plain"), 415),
+    # explain
+    (EXPLAIN, "post", post(EXPLAIN, {**EXPLAIN_BODY, "role": "coordinator", "student": LISA_ID}), 200),
+    (EXPLAIN, "post", post(EXPLAIN, {"categories": "identity"}), 400),
+    (EXPLAIN, "post", post(EXPLAIN, EXPLAIN_BODY, None), 401),
+    (EXPLAIN, "post", post(EXPLAIN, EXPLAIN_BODY, "northside-food-bank"), 200),
+    (
+        EXPLAIN,
+        "post",
+        post(EXPLAIN, {**EXPLAIN_BODY, "recipient": "grand-bend-isd"}, "northside-food-bank"),
+        403,
+    ),
+    (EXPLAIN, "post", post(EXPLAIN, b"{}", content_type="text/plain"), 415),
+]
+
+
 PLAN = f"/api/v1/plans/{LISA_REF}"
 EXCHANGE = "/api/v1/exchanges/{format_name}"
 MESSAGE = "/api/v1/messages/{message_id}"
@@ -198,16 +320,19 @@ CASES: list[tuple[str, str, Request, int]] = [
     # audit
     ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify"), 200),
     ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify", None), 401),
+    *POLICY_CASES,
 ]
 
 
-def schema_validator(document: dict[str, Any], path: str, method: str, status: int) -> Draft202012Validator:
+def schema_validator(
+    document: dict[str, Any], path: str, method: str, status: int, media: str = "application/json"
+) -> Draft202012Validator:
     """A validator for the documented JSON body of one answer; its ``$ref`` s resolve in the document."""
     responses = document["paths"][path][method]["responses"]
     assert str(status) in responses, f"{method.upper()} {path} does not document {status}"
     pointer = "/".join(
         part.replace("~", "~0").replace("/", "~1")
-        for part in ("paths", path, method, "responses", str(status), "content", "application/json", "schema")
+        for part in ("paths", path, method, "responses", str(status), "content", media, "schema")
     )
     registry = Registry().with_resource(DOC_URI, Resource.from_contents(document, DRAFT202012))
     return Draft202012Validator(
@@ -226,7 +351,7 @@ def test_answers_match_the_documented_schema(
 ) -> None:
     response = world.client.open(method=method.upper(), **request_for(world))
     assert response.status_code == status, response.get_data(as_text=True)
-    validator = schema_validator(build_openapi(), path, method, status)
+    validator = schema_validator(build_openapi(), path, method, status, response.mimetype)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.get_json())]
     assert not errors
 
@@ -235,9 +360,16 @@ def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
     checked: dict[tuple[str, str], set[bool]] = {}
     for path, method, _, status in CASES:
         checked.setdefault((path, method), set()).add(status < 400)
+    # The delivery endpoints check their answers against the schemas in their own test module
+    # (imported here, not at the top: that module imports this one).
+    from tests.test_web_delivery import CHECKED_ANSWERS as DELIVERY_CHECKED_ANSWERS
+
+    for route, statuses in DELIVERY_CHECKED_ANSWERS.items():
+        checked.setdefault(route, set()).update(status < 400 for status in statuses)
     assert set(checked) == documented_routes()
     unchecked = {route for route, kinds in checked.items() if kinds != {True, False}}
-    assert unchecked <= {("/health", "get"), ("/openapi.json", "get")}  # they have no client error
+    # Public documents have no client error to check.
+    assert unchecked <= {("/health", "get"), ("/openapi.json", "get"), ("/.well-known/jwks.json", "get")}
 
 
 def test_a_wrong_body_fails_the_check() -> None:

@@ -47,7 +47,10 @@ def _runtime(ctx: click.Context) -> Runtime:
     settings: Settings = ctx.obj["settings"]
     if not (settings.home / "keys").exists():
         raise click.UsageError(f"no gateway at {settings.home}: run 'spgw init' first")
-    return open_runtime(settings)
+    rt = open_runtime(settings)
+    # Close the pool when the command ends: a PostgreSQL server should not see idle leftovers.
+    ctx.call_on_close(rt.engine.dispose)
+    return rt
 
 
 @click.group()
@@ -71,7 +74,8 @@ def main(ctx: click.Context, home: str) -> None:
 @_handles_errors
 def init(ctx: click.Context, with_samples: bool, as_json: bool) -> None:
     """Create or migrate the database and create the gateway's keys."""
-    _, report = initialise(ctx.obj["settings"], with_samples=with_samples)
+    rt, report = initialise(ctx.obj["settings"], with_samples=with_samples)
+    ctx.call_on_close(rt.engine.dispose)
     _emit(
         report.to_dict(),
         as_json,

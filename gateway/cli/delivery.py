@@ -1,9 +1,118 @@
-"""`spgw` commands for delivery (registered on the main group by gateway.cli)."""
+"""`spgw refer`, `spgw deliver` and `spgw deliveries list` (registered on the main group by
+gateway.cli): queue a consented referral, run the outbox worker, list the outbox."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import click
+
+from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.service.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
+from gateway.service.delivery_worker import deliver_due
+from gateway.service.runtime import Runtime
+
+
+def _open(ctx: click.Context) -> Runtime:
+    """The runtime, with its connections closed when the command ends (no pool left to the GC)."""
+    rt = _runtime(ctx)
+    ctx.call_on_close(rt.engine.dispose)
+    return rt
+
+
+def _line(d: dict[str, Any]) -> str:
+    reason = f"  {d['reason']}" if d["reason"] else ""
+    return f"{d['id']}  {d['status']:<9} {d['source']} -> {d['recipient']}  {d['purpose']}{reason}"
+
+
+def _lines(rows: list[dict[str, Any]], empty: str) -> str:
+    return "\n".join(_line(d) for d in rows) or empty
+
+
+def _dicts(summaries: list[DeliverySummary]) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in summaries]
+
+
+@click.command("refer")
+@click.argument("student")
+@click.option("--from", "source", required=True, help="The referring organization.")
+@click.option("--to", "recipient", required=True, help="The agency that receives the referral.")
+@click.option("--role", required=True, help="The recipient's role (e.g. case-worker).")
+@click.option("--purpose", required=True, help="Why (e.g. referral-fulfillment).")
+@click.option("--actor", default="cli-user", show_default=True, help="Who refers, within --from.")
+@click.option("--reason-code", help="A code naming the need referred for (e.g. a SNOMED CT code).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def refer_command(
+    ctx: click.Context,
+    student: str,
+    source: str,
+    recipient: str,
+    role: str,
+    purpose: str,
+    actor: str,
+    reason_code: str | None,
+    as_json: bool,
+) -> None:
+    """Queue a consented referral of STUDENT (stu-... or SYSTEM|VALUE) for delivery."""
+    summary = refer(
+        _open(ctx),
+        student_ref=student,
+        source_org=source,
+        recipient_org=recipient,
+        actor=actor,
+        role=role,
+        purpose=purpose,
+        note_code=reason_code,
+    )
+    _emit(summary.to_dict(), as_json, _line)
+
+
+@click.command("deliver")
+@click.option("--once", is_flag=True, help="Send what is due now, then stop.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--interval", default=5.0, show_default=True, type=click.FloatRange(0.1), help="Seconds between runs."
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def deliver_command(ctx: click.Context, once: bool, limit: int, interval: float, as_json: bool) -> None:
+    """Run the outbox worker: decide again and send due deliveries (until Ctrl-C unless --once)."""
+    rt = _open(ctx)
+    if once:
+        _emit(_dicts(deliver_due(rt, limit=limit)), as_json, lambda rows: _lines(rows, "nothing due"))
+        return
+    try:
+        while True:
+            done = deliver_due(rt, limit=limit)
+            if done:
+                _emit(_dicts(done), as_json, lambda rows: _lines(rows, ""))
+            if len(done) < limit:  # the queue is drained: wait before looking again
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+
+
+@click.group("deliveries")
+def deliveries_group() -> None:
+    """The outbox: referrals queued, sent, failed or cancelled."""
+
+
+@deliveries_group.command("list")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def deliveries_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    rows = list_deliveries(_open(ctx), status=status, limit=limit)
+    _emit(_dicts(rows), as_json, lambda rs: _lines(rs, "no deliveries"))
 
 
 def register(main: click.Group) -> None:
-    """Attach this module's command groups to ``main``."""
+    """Attach this module's commands to ``main``."""
+    for command in (refer_command, deliver_command, deliveries_group):
+        main.add_command(command)

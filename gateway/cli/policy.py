@@ -1,9 +1,247 @@
-"""`spgw` commands for policy (registered on the main group by gateway.cli)."""
+"""`spgw consents ...`, `spgw agreements ...` and `spgw policy explain` (registered on the main
+group by gateway.cli): thin commands over the consents, agreements and explain services."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.core.policy_model import ACTIONS
+from gateway.errors import GatewayError, InputInvalid, Issue
+from gateway.service import agreements as agreement_service
+from gateway.service import consents as consent_service
+from gateway.service.explain import explain
+from gateway.service.runtime import Runtime
+
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _open(ctx: click.Context) -> Runtime:
+    # Close the engine with the command: PostgreSQL connections are returned at once rather
+    # than whenever the garbage collector gets to them.
+    rt = _runtime(ctx)
+    ctx.call_on_close(rt.engine.dispose)
+    return rt
+
+
+def _consent_line(c: dict[str, Any]) -> str:
+    to = ",".join(c["recipients"])
+    what = ",".join(c["categories"]) or ",".join(c["labels"])
+    return f"{c['id']}  {c['state']:<13} {c['grantor']} -> {to}  {what}  ({','.join(c['purposes'])})"
+
+
+def _agreement_line(a: dict[str, Any]) -> str:
+    force = "in force" if a["inForce"] else "not in force"
+    return f"{a['id']}@{a['version']}  {a['status']:<10} {force:<12} {', '.join(a['parties'])}"
+
+
+@click.group()
+def consents() -> None:
+    """Family consents (FHIR R4 Consent in and out)."""
+
+
+@consents.command("import")
+@click.argument("paths", nargs=-1, required=True, type=FILE)
+@click.option("--by", "by", required=True, help="The organization recording (the consent's grantor).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def consents_import(ctx: click.Context, paths: tuple[Path, ...], by: str, as_json: bool) -> None:
+    """Import FHIR Consent files; each is checked whole and stored, or refused with its problems."""
+    rt = _open(ctx)
+    results = [_import_one(rt, path, by) for path in paths]
+    _emit(results, as_json, lambda rs: "\n".join(_import_text(r) for r in rs))
+    if any("error" in r for r in results):
+        sys.exit(2)
+
+
+def _import_one(rt: Runtime, path: Path, by: str) -> dict[str, Any]:
+    # One file's refusal does not stop the others: each consent is its own transaction.
+    try:
+        summary = consent_service.import_consent_bytes(rt, path.read_bytes(), recorded_by=by)
+    except GatewayError as exc:
+        return {"file": str(path), **exc.to_dict()}
+    return {"file": str(path), "consent": summary.to_dict()}
+
+
+def _import_text(result: dict[str, Any]) -> str:
+    if "error" in result:
+        issues = "".join(f"\n    {i['path']}: {i['message']}" for i in result["error"]["issues"])
+        return f"{result['file']}: refused: {result['error']['message']}{issues}"
+    consent = result["consent"]
+    return f"{result['file']}: {'recorded' if consent['created'] else 'already recorded'} {consent['id']}"
+
+
+@consents.command("record")
+@click.argument("student")
+@click.option("--grantor", required=True, help="The organization the consent lets disclose.")
+@click.option("--to", "recipients", multiple=True, required=True, help="A recipient organization.")
+@click.option("--category", "categories", multiple=True, required=True)
+@click.option("--purpose", "purposes", multiple=True, required=True)
+@click.option("--signer", type=click.Choice(["parent", "guardian", "student"]), required=True)
+@click.option("--signed", type=DAY, required=True, help="The day it was signed (YYYY-MM-DD).")
+@click.option("--expires", type=DAY, required=True, help="The last day it holds (YYYY-MM-DD).")
+@click.option("--deny", is_flag=True, help="The family refuses this sharing (a deny consent).")
+@click.option("--label", "labels", multiple=True, help="A security label (e.g. 42CFRPart2).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def consents_record(ctx: click.Context, /, student: str, **options: Any) -> None:
+    """Record what a family signed for STUDENT (stu-... or SYSTEM|VALUE) as a FHIR Consent."""
+    as_json = options.pop("as_json")
+    summary = consent_service.record_consent(
+        _open(ctx),
+        student_ref=student,
+        signer_role=options.pop("signer"),
+        signed_at=options.pop("signed").date(),
+        expires=options.pop("expires").date(),
+        recorded_by=options["grantor"],
+        **options,
+    )
+    _emit(summary.to_dict(), as_json, lambda c: f"recorded {_consent_line(c)}")
+
+
+@consents.command("list")
+@click.option("--student", help="Only this student's (stu-... or SYSTEM|VALUE).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def consents_list(ctx: click.Context, student: str | None, as_json: bool) -> None:
+    """List consents (a student's with --student): state, grantor -> recipients, data, purposes."""
+    found = [c.to_dict() for c in consent_service.list_consents(_open(ctx), student)]
+    _emit(found, as_json, lambda cs: "\n".join(_consent_line(c) for c in cs) or "no consents")
+
+
+@consents.command("revoke")
+@click.argument("consent_id")
+@click.option("--by", "by", required=True, help="The organization recording the revocation (the grantor).")
+@click.option("--at", "at", help="When it took effect (ISO 8601 with offset); default now.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def consents_revoke(ctx: click.Context, consent_id: str, by: str, at: str | None, as_json: bool) -> None:
+    """Revoke a consent from its time on; queued deliveries relying on it are cancelled."""
+    summary = consent_service.revoke_consent(_open(ctx), consent_id, at=_instant(at), by=by)
+    _emit(
+        summary.to_dict(),
+        as_json,
+        lambda c: (
+            f"{c['id']} revoked at {c['revokedAt']}; {c['cancelledDeliveries']} queued deliveries cancelled"
+        ),
+    )
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputInvalid("invalid --at", [Issue(path="at", message="an ISO 8601 date-time")]) from exc
+
+
+@consents.command("export")
+@click.argument("consent_id")
+@click.pass_context
+@_handles_errors
+def consents_export(ctx: click.Context, consent_id: str) -> None:
+    """Print the consent as FHIR R4 Consent JSON (inactive, ending at its revocation, once revoked)."""
+    click.echo(json.dumps(consent_service.export_consent(_open(ctx), consent_id), indent=2))
+
+
+@click.group()
+def agreements() -> None:
+    """Data-sharing agreements (MOUs / DSAs)."""
+
+
+@agreements.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def agreements_list(ctx: click.Context, as_json: bool) -> None:
+    """List agreements with their version, status and whether they are in force today."""
+    found = [a.to_dict() for a in agreement_service.list_agreements(_open(ctx))]
+    _emit(found, as_json, lambda rows: "\n".join(_agreement_line(a) for a in rows) or "no agreements")
+
+
+@agreements.command("import")
+@click.argument("path", type=FILE)
+@click.option("--by", "by", required=True, help="The party importing it.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def agreements_import(ctx: click.Context, path: Path, by: str, as_json: bool) -> None:
+    """Add or change an agreement from a YAML or JSON file (checked whole; version + 1 on change)."""
+    document = agreement_service.read_agreement_file(path)
+    summary = agreement_service.import_agreement(_open(ctx), document, by=by)
+    _emit(summary.to_dict(), as_json, _changed_text)
+
+
+@agreements.command("set-status")
+@click.argument("agreement_id")
+@click.argument("status", type=click.Choice(agreement_service.STATUSES))
+@click.option("--by", "by", required=True, help="The party making the change.")
+@click.option("--reason", required=True, help="Why (kept in the audit trail).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def agreements_set_status(
+    ctx: click.Context, agreement_id: str, status: str, by: str, reason: str, as_json: bool
+) -> None:
+    """Set an agreement's status (draft, active, suspended, terminated: final), saying why."""
+    summary = agreement_service.set_status(_open(ctx), agreement_id, status, by=by, reason=reason)
+    _emit(summary.to_dict(), as_json, _changed_text)
+
+
+def _changed_text(a: dict[str, Any]) -> str:
+    return ("changed: " if a["changed"] else "unchanged: ") + _agreement_line(a)
+
+
+@click.group()
+def policy() -> None:
+    """The policy decision point."""
+
+
+@policy.command("explain")
+@click.option("--source", required=True, help="The organization the data comes from.")
+@click.option("--to", "recipient", required=True, help="The organization that would receive it.")
+@click.option("--category", "categories", multiple=True, required=True)
+@click.option("--purpose", required=True)
+@click.option("--role", required=True)
+@click.option("--actor", default="cli-user", show_default=True)
+@click.option("--student", "student_ref", help="stu-... or SYSTEM|VALUE: decide with their consents.")
+@click.option("--regime", "regimes", multiple=True, help="FERPA, HIPAA, 42CFRPart2, not-covered.")
+@click.option("--sensitivity", "sensitivities", multiple=True)
+@click.option("--action", type=click.Choice(sorted(ACTIONS)), default="read", show_default=True)
+@click.option("--emergency-reason", default="", help="The threat, for purpose 'emergency'.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def policy_explain(ctx: click.Context, /, as_json: bool, **inputs: Any) -> None:
+    """Show what the decision point would decide for this request, and why."""
+    _emit(explain(_open(ctx), **inputs), as_json, _explain_text)
+
+
+def _explain_text(d: dict[str, Any]) -> str:
+    lines = [f"{d['effect'].upper()}  (decision {d['decisionId']}, policy {d['policyVersion']})"]
+    lines += [f"  basis: {b}" for b in d["basis"]]
+    lines += [f"  rule: {r}" for r in d["matchedRules"]]
+    lines += [f"  why: {r}" for r in d["reasons"]]
+    lines += [f"  obligation: {json.dumps(o)}" for o in d["obligations"]]
+    inputs = d["inputs"]
+    lines.append(f"  consents considered: {', '.join(inputs['consentsConsidered']) or 'none'}")
+    lines.append(f"  agreements in force: {', '.join(inputs['agreementsInForce']) or 'none'}")
+    return "\n".join(lines)
 
 
 def register(main: click.Group) -> None:
     """Attach this module's command groups to ``main``."""
+    for group in (consents, agreements, policy):
+        main.add_command(group)

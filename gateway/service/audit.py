@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,8 @@ def _write_file(path: Path, point: Checkpoint, key_id: str, signature: str) -> N
         "keyId": key_id,
         "signature": signature,
     }
-    tmp = path.with_suffix(".tmp")
+    # A name of its own per writer: two workers on one host must not share the temporary file.
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
     os.replace(tmp, path)
 

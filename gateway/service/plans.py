@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
 from gateway.core.plan import iter_elements
-from gateway.core.policy import EXPORT, READ, Decision, DecisionRequest, PolicySet
+from gateway.core.policy import DISCLOSE, EXPORT, READ, Decision, DecisionRequest, PolicySet
 from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit, enforcement
 from gateway.service.policies import consents_for, policy_set
@@ -29,6 +29,7 @@ from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 
 ElementKey = tuple[str, str, str, str]  # source, category, regime, sensitivity
+POINT_OF_ACTION = {EXPORT: "export", DISCLOSE: "delivery"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +164,7 @@ def _visible_plan(
         )
         if key not in decisions:
             decisions[key] = enforcement.enforce(
-                "export" if request.action == EXPORT else "read",
+                POINT_OF_ACTION.get(request.action, "read"),
                 _element_request(request, key, birth),
                 policy,
                 consents,

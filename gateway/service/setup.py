@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from gateway.artifacts import load_world
-from gateway.errors import ArtifactInvalid, Issue
+from gateway.errors import ArtifactInvalid, GatewayError, Issue
 from gateway.formats import parse_payload
-from gateway.service import audit
+from gateway.service import audit, consents
 from gateway.service.keys import ensure_keys
 from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.storage import repositories as repo
 from gateway.storage.db import make_engine, migrate
-from gateway.storage.tables import ConsentRow
 
 SAMPLES = Path("consent_policies") / "samples"
 
@@ -65,7 +66,7 @@ def load_samples(rt: Runtime, folder: Path, report: InitReport) -> InitReport:
         for doc in world.agreements:
             repo.upsert_agreement(session, doc, now)
         for consent in consents:
-            _store_consent(session, consent, now)
+            _store_consent(session, rt, consent)
         audit.record(
             session,
             rt,
@@ -108,12 +109,14 @@ def _read_consents(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _store_consent(session: Any, doc: dict[str, Any], now: Any) -> None:
-    row = session.get(ConsentRow, doc["id"])
-    if row is None:
-        session.add(ConsentRow(id=doc["id"], student_id=None, document=doc, updated_at=now))
-    else:
-        row.document, row.updated_at = doc, now
+def _store_consent(session: Session, rt: Runtime, doc: dict[str, Any]) -> None:
+    # Checked like any import, recorded as by its grantor; the policy.loaded entry audits it.
+    try:
+        consents.store_consent(session, rt, doc, recorded_by=consents.grantor_of(rt, doc))
+    except GatewayError as exc:
+        raise ArtifactInvalid(
+            f"sample consent {doc.get('id')} cannot be loaded: {exc.message}", exc.issues
+        ) from exc
 
 
 def _demo_credentials(rt: Runtime, organizations: list[str]) -> Path:

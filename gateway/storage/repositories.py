@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import AuditEntry, Checkpoint
@@ -17,6 +17,7 @@ from gateway.storage.tables import (
     AuditHead,
     ConsentRow,
     Credential,
+    Delivery,
     Message,
     Organization,
     Plan,
@@ -272,3 +273,138 @@ def consents_for_student(session: Session, student_id: str) -> list[ConsentRow]:
 
 def unlinked_consents(session: Session) -> list[ConsentRow]:
     return list(session.scalars(select(ConsentRow).where(ConsentRow.student_id.is_(None))))
+
+
+def get_consent(session: Session, consent_id: str) -> ConsentRow | None:
+    return session.get(ConsentRow, consent_id)
+
+
+def add_consent(session: Session, row: ConsentRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def consent_rows(
+    session: Session, student_id: str | None = None, *, unlinked: bool = False
+) -> list[ConsentRow]:
+    """Consents of ``student_id`` (every consent when None), with the unlinked ones when asked."""
+    query = select(ConsentRow).order_by(ConsentRow.id)
+    if student_id is not None:
+        wanted = ConsentRow.student_id == student_id
+        query = query.where(wanted | ConsentRow.student_id.is_(None) if unlinked else wanted)
+    return list(session.scalars(query))
+
+
+def student_identifiers(session: Session, student_id: str) -> list[tuple[str, str]]:
+    query = (
+        select(StudentLink.system, StudentLink.value)
+        .where(StudentLink.student_id == student_id)
+        .order_by(StudentLink.created_at, StudentLink.system)
+    )
+    return [(system, value) for system, value in session.execute(query)]
+
+
+def cancel_queued_deliveries(session: Session, consent_id: str, reason: str, now: dt.datetime) -> int:
+    """Cancel the queued deliveries that rely on ``consent_id``; how many were cancelled.
+
+    The JSON containment test runs in Python so the query stays the same on SQLite and
+    PostgreSQL; only the consent's student's queued deliveries are loaded.
+    """
+    consent = session.get(ConsentRow, consent_id)
+    query = select(Delivery).where(Delivery.status == "queued").with_for_update()
+    if consent is not None and consent.student_id is not None:
+        query = query.where(Delivery.student_id == consent.student_id)
+    cancelled = 0
+    for delivery in session.scalars(query):
+        if consent_id in (delivery.consent_ids or []):
+            delivery.status, delivery.reason, delivery.updated_at = "cancelled", reason, now
+            cancelled += 1
+    session.flush()
+    return cancelled
+
+
+def get_agreement(session: Session, agreement_id: str) -> AgreementRow | None:
+    return session.get(AgreementRow, agreement_id)
+
+
+def agreement_rows(session: Session) -> list[AgreementRow]:
+    return list(session.scalars(select(AgreementRow).order_by(AgreementRow.id)))
+
+
+# -- deliveries (the transactional outbox) ----------------------------------------------
+
+# A delivery being sent is 'sending' until its outcome is recorded; its next_attempt_at is then
+# the end of the sender's lease, after which another worker may take it over (a crashed worker).
+DELIVERY_CLAIMABLE = ("queued", "sending")
+
+
+def add_delivery(session: Session, delivery: Delivery) -> None:
+    session.add(delivery)
+    session.flush()
+
+
+def get_delivery(session: Session, delivery_id: str, *, lock: bool = False) -> Delivery | None:
+    if not lock:
+        return session.get(Delivery, delivery_id)
+    query = select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    return session.scalars(query).first()
+
+
+def queued_deliveries_like(
+    session: Session, student_id: str, recipient_org: str, purpose: str
+) -> list[Delivery]:
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.student_id == student_id,
+            Delivery.recipient_org == recipient_org,
+            Delivery.purpose == purpose,
+            Delivery.status == "queued",
+        )
+        .order_by(Delivery.created_at, Delivery.id)
+    )
+    return list(session.scalars(query))
+
+
+def claim_due_deliveries(session: Session, now: dt.datetime, limit: int) -> list[Delivery]:
+    """Due deliveries, locked; rows another worker holds are skipped (PostgreSQL SKIP LOCKED).
+
+    SQLite renders no FOR UPDATE; its writers are serialised by BEGIN IMMEDIATE instead.
+    """
+    query = (
+        select(Delivery)
+        .where(Delivery.status.in_(DELIVERY_CLAIMABLE), Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    visible_to: str | None,
+    status: str | None,
+    limit: int,
+    offset: int = 0,
+) -> list[Delivery]:
+    """Deliveries, oldest first. ``visible_to``: those an organization sent, and those it received."""
+    query = select(Delivery).order_by(Delivery.created_at, Delivery.id).limit(limit).offset(offset)
+    if visible_to is not None:
+        # A recipient sees only what reached it: never a queued or cancelled referral's reason.
+        query = query.where(
+            or_(
+                Delivery.source_org == visible_to,
+                and_(Delivery.recipient_org == visible_to, Delivery.status == "sent"),
+            )
+        )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    return list(session.scalars(query))
+
+
+def lock_plan(session: Session, student_id: str) -> Plan | None:
+    """The plan row, locked, so two writers of one plan never lose each other's update."""
+    query = select(Plan).where(Plan.student_id == student_id).with_for_update()
+    return session.scalars(query).first()

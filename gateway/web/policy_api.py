@@ -1,13 +1,182 @@
-"""HTTP endpoints for policy (registered by the app factory; documented in OPENAPI_PATHS)."""
+"""HTTP endpoints for consents, agreements and policy explanations (registered by the app
+factory; documented in OPENAPI_PATHS).
+
+Every route needs a bearer token, and the caller only ever sees its own: the consents it
+grants or receives, the agreements it is a party to. Someone else's consent is answered as not
+existing. Views parse the request, call one service function and render the answer.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response, jsonify, request
 
-bp = Blueprint("policy_api", __name__)
+from gateway.errors import AccessDenied, InputInvalid, Issue, UnsupportedFormat
+from gateway.formats.records import load_json
+from gateway.service import agreements as agreement_service
+from gateway.service import consents as consent_service
+from gateway.service.explain import explain
+from gateway.web.auth import current_principal, current_runtime, require_principal
+from gateway.web.policy_openapi import PATHS, SCHEMAS
+
+JSON_BODY_TYPES = ("application/json", "application/fhir+json")
+FHIR_JSON = "application/fhir+json"
+EXPLAIN_TEXT = ("source", "recipient", "purpose", "role", "actor", "student", "action", "emergencyReason")
+EXPLAIN_LISTS = ("categories", "regimes", "sensitivities")
+
+bp = Blueprint("policy_api", __name__, url_prefix="/api/v1")
+bp.before_request(require_principal)
 
 # Merged into the OpenAPI document by gateway.web.openapi.build_openapi.
-OPENAPI_PATHS: dict[str, Any] = {}
-OPENAPI_SCHEMAS: dict[str, Any] = {}
+OPENAPI_PATHS: dict[str, Any] = PATHS
+OPENAPI_SCHEMAS: dict[str, Any] = SCHEMAS
+
+
+def _caller() -> str:
+    return current_principal().organization_id
+
+
+def _body(*, required: bool = True) -> dict[str, Any]:
+    """The JSON object sent (strict: UTF-8, no duplicate keys); ``{}`` for an allowed empty body."""
+    raw = request.get_data()
+    if not raw.strip() and not required:
+        return {}
+    if request.mimetype not in JSON_BODY_TYPES:
+        raise UnsupportedFormat(
+            "send a JSON body", [Issue(path="Content-Type", message=f"use {' or '.join(JSON_BODY_TYPES)}")]
+        )
+    body = load_json(raw)
+    if not isinstance(body, dict):
+        raise InputInvalid("the body must be a JSON object", [Issue(path="$", message="expected an object")])
+    return body
+
+
+# -- consents -------------------------------------------------------------------------------
+
+
+@bp.post("/consents")
+def post_consent() -> tuple[Response, int]:
+    """Import a FHIR R4 Consent as its grantor: 201 when stored, 200 when already held."""
+    body = _body()
+    summary = consent_service.import_consent(current_runtime(), body, recorded_by=_caller())
+    return jsonify(summary.to_dict()), 201 if summary.created else 200
+
+
+@bp.get("/consents")
+def get_consents() -> Response:
+    student = request.args.get("student") or None
+    found = consent_service.list_consents(current_runtime(), student, party=_caller())
+    return jsonify({"consents": [c.to_dict() for c in found]})
+
+
+@bp.get("/consents/<consent_id>")
+def get_consent(consent_id: str) -> Response:
+    document = consent_service.export_consent(current_runtime(), consent_id, party=_caller())
+    return Response(json.dumps(document), mimetype=FHIR_JSON)
+
+
+@bp.post("/consents/<consent_id>/revoke")
+def post_revoke(consent_id: str) -> Response:
+    rt, caller = current_runtime(), _caller()
+    at = _instant(_body(required=False).get("at"))
+    # A consent the caller neither grants nor receives is answered as not existing.
+    consent_service.export_consent(rt, consent_id, party=caller)
+    summary = consent_service.revoke_consent(rt, consent_id, at=at, by=caller)
+    return jsonify(summary.to_dict())
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if not isinstance(value, str) or parsed is None:
+        raise InputInvalid("invalid revocation time", [Issue(path="at", message="an ISO 8601 date-time")])
+    return parsed
+
+
+# -- agreements -----------------------------------------------------------------------------
+
+
+@bp.get("/agreements")
+def get_agreements() -> Response:
+    found = agreement_service.list_agreements(current_runtime(), party=_caller())
+    return jsonify({"agreements": [a.to_dict() for a in found]})
+
+
+@bp.post("/agreements")
+def post_agreement() -> Response:
+    summary = agreement_service.import_agreement(current_runtime(), _body(), by=_caller())
+    return jsonify(summary.to_dict())
+
+
+@bp.post("/agreements/<agreement_id>/status")
+def post_agreement_status(agreement_id: str) -> Response:
+    body = _body()
+    issues = [
+        Issue(path=name, message="required: a string")
+        for name in ("status", "reason")
+        if not isinstance(body.get(name), str)
+    ]
+    if issues:
+        raise InputInvalid("a status change needs a status and a reason", issues)
+    summary = agreement_service.set_status(
+        current_runtime(), agreement_id, body["status"], by=_caller(), reason=body["reason"]
+    )
+    return jsonify(summary.to_dict())
+
+
+# -- policy ---------------------------------------------------------------------------------
+
+
+@bp.post("/policy/explain")
+def post_explain() -> Response:
+    caller = _caller()
+    body = {"recipient": caller, "actor": caller, **_body()}
+    _check_explain(body)
+    if caller not in (body["source"], body["recipient"]):
+        # Explanations name consents and agreements: only for a flow the caller takes part in.
+        raise AccessDenied("explain a flow your organization sends or receives")
+    answer = explain(
+        current_runtime(),
+        source=body["source"],
+        recipient=body["recipient"],
+        categories=body["categories"],
+        purpose=body.get("purpose", ""),
+        role=body.get("role", ""),
+        actor=body["actor"],
+        student_ref=body.get("student"),
+        regimes=body.get("regimes", []),
+        sensitivities=body.get("sensitivities", []),
+        action=body.get("action", "read"),
+        emergency_reason=body.get("emergencyReason", ""),
+        asked_by=caller,
+    )
+    return jsonify(answer)
+
+
+def _check_explain(body: dict[str, Any]) -> None:
+    issues = [
+        Issue(path=name, message="a string")
+        for name in EXPLAIN_TEXT
+        if name in body and not isinstance(body[name], str)
+    ]
+    issues += [
+        Issue(path=name, message="a list of strings")
+        for name in EXPLAIN_LISTS
+        if name in body and not (isinstance(body[name], list) and all(isinstance(v, str) for v in body[name]))
+    ]
+    issues += [Issue(path=name, message="required") for name in ("source", "categories") if name not in body]
+    issues += [
+        Issue(path=name, message="unknown field") for name in sorted(body) if name not in _EXPLAIN_FIELDS
+    ]
+    if issues:
+        raise InputInvalid("invalid explain request", issues)
+
+
+_EXPLAIN_FIELDS = frozenset(EXPLAIN_TEXT + EXPLAIN_LISTS)

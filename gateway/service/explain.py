@@ -1,0 +1,152 @@
+"""``explain``: what the decision point would decide for a request, and everything it read.
+
+The answer is the full decision (effect, legal basis, obligations, matched rules, reasons,
+policy version, decision id) plus the inputs it used: the request as decided, the consents of
+the student it considered, and the agreements in force between the two organizations. Terms
+outside the vocabulary are a deny with that reason (the core says so), never an error. Explain
+enforces nothing, so it calls ``decide`` directly rather than an enforcement point; every
+explanation is audited (``policy.explained``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.core.canonical import digest
+from gateway.core.policy import Decision, DecisionRequest, PolicySet, decide
+from gateway.core.policy_model import ACTIONS
+from gateway.errors import InputInvalid, Issue
+from gateway.service import audit
+from gateway.service.consent_checks import birth_date
+from gateway.service.policies import consents_for, policy_set
+from gateway.service.runtime import Runtime
+from gateway.storage import repositories as repo
+
+MAX_NAME = 120  # organization ids and actors, as the audit trail stores them
+
+
+def explain(
+    rt: Runtime,
+    *,
+    source: str,
+    recipient: str,
+    categories: Iterable[str],
+    purpose: str,
+    role: str,
+    actor: str,
+    student_ref: str | None = None,
+    regimes: Iterable[str] = (),
+    sensitivities: Iterable[str] = (),
+    action: str = "read",
+    emergency_reason: str = "",
+    asked_by: str = "",
+) -> dict[str, Any]:
+    _check_shape(action, {"source": source, "recipient": recipient, "actor": actor, "asked_by": asked_by})
+    now = rt.now()
+    with rt.sessions.begin() as session:
+        student_id = _student_id(session, student_ref)
+        request = DecisionRequest(
+            action=action,
+            source_org=source,
+            recipient_org=recipient,
+            categories=frozenset(categories),
+            regimes=frozenset(regimes),
+            sensitivities=frozenset(sensitivities),
+            student_id=student_id,
+            student_birth_date=birth_date(session, student_id) if student_id else None,
+            actor=actor,
+            role=role,
+            purpose=purpose,
+            emergency_reason=emergency_reason,
+        )
+        policy = policy_set(session, rt)
+        consents = consents_for(session, rt, student_id) if student_id else ()
+        decision = decide(request, policy, consents, now)
+        inputs = _inputs(request, policy, [c.id for c in consents], decision, now)
+        audit.record(session, rt, [_draft(request, decision, policy, asked_by or actor)])
+    audit.checkpoint(rt)
+    return {**decision.to_dict(), "inputs": inputs}
+
+
+def _check_shape(action: str, names: dict[str, str]) -> None:
+    # Terms outside the vocabulary are decided (a deny); only what cannot be decided is refused.
+    issues = [
+        Issue(path=name, message=f"at most {MAX_NAME} characters")
+        for name, value in names.items()
+        if len(value) > MAX_NAME
+    ]
+    if action not in ACTIONS:
+        issues.append(Issue(path="action", message=f"one of {', '.join(sorted(ACTIONS))}"))
+    if issues:
+        raise InputInvalid("the request cannot be explained", issues)
+
+
+def _student_id(session: Session, ref: str | None) -> str:
+    """The canonical id of a known student; anything else gives no student (and no consents)."""
+    if not ref:
+        return ""
+    if "|" not in ref:
+        return ref if repo.student_exists(session, ref) else ""
+    system, value = ref.rsplit("|", 1)
+    return repo.links_for(session, [(system, value)]).get((system, value), "")
+
+
+def _inputs(
+    request: DecisionRequest, policy: PolicySet, consent_ids: list[str], decision: Decision, now: dt.datetime
+) -> dict[str, Any]:
+    orgs = {request.source_org, request.recipient_org} - {""}
+    return {
+        "action": request.action,
+        "source": request.source_org,
+        "recipient": request.recipient_org,
+        "categories": sorted(request.categories),
+        "regimes": sorted(request.regimes),
+        "sensitivities": sorted(request.sensitivities),
+        "purpose": request.purpose,
+        "role": request.role,
+        "actor": request.actor,
+        "student": request.student_id or None,
+        "birthDateKnown": request.student_birth_date is not None,
+        "emergency": bool(request.emergency_reason),
+        "at": now.isoformat(),
+        "consentsConsidered": sorted(consent_ids),
+        "agreementsInForce": sorted(
+            f"{a.id}@{a.version}" for a in policy.agreements if a.in_force(now.date()) and orgs <= a.parties
+        ),
+        "policyVersion": policy.version,
+        "requestDigest": decision.request_digest,
+    }
+
+
+def _draft(
+    request: DecisionRequest, decision: Decision, policy: PolicySet, asked_by: str
+) -> audit.AuditDraft:
+    # The emergency statement may describe the student: only whether one was given is kept.
+    # A term outside the vocabulary is free text from the caller: the audit keeps its digest.
+    return audit.AuditDraft(
+        kind="policy.explained",
+        actor=asked_by,
+        subject=request.student_id,
+        details={
+            "decisionId": decision.decision_id,
+            "effect": decision.effect,
+            "action": request.action,
+            "source": _known(request.source_org, policy.organizations),
+            "recipient": _known(request.recipient_org, policy.organizations),
+            "purpose": _known(request.purpose, policy.purposes),
+            "role": _known(request.role, policy.roles),
+            "categories": sorted(_known(c, policy.categories) for c in request.categories),
+            "emergency": bool(request.emergency_reason),
+            "matchedRules": list(decision.matched_rules),
+            "policyVersion": decision.policy_version,
+            "requestDigest": decision.request_digest,
+        },
+    )
+
+
+def _known(term: str, vocabulary: Collection[str]) -> str:
+    return term if not term or term in vocabulary else "unknown:" + digest(term)

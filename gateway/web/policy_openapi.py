@@ -1,0 +1,339 @@
+"""The OpenAPI description of the policy endpoints (``gateway.web.policy_api``), as data.
+
+Kept apart from the views so each stays short; ``gateway.web.openapi`` merges it into the
+document and ``tests/test_web_openapi.py`` checks real answers against it. The shared ``Error``
+and ``Issue`` schemas come from that document. Nothing here imports ``gateway.web.openapi``:
+it imports the API modules, so importing it back would be circular.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+TEXT: Schema = {"type": "string"}
+OPTIONAL_TEXT: Schema = {"type": ["string", "null"]}
+OPTIONAL_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+TEXTS: Schema = {"type": "array", "items": TEXT}
+FHIR_JSON = "application/fhir+json"
+AGREEMENT_STATUSES = ["draft", "active", "suspended", "terminated"]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: Schema, optional: tuple[str, ...] = ()) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+        "additionalProperties": False,
+    }
+
+
+def _json(schema: Schema, description: str, media: str = "application/json") -> Schema:
+    return {"description": description, "content": {media: {"schema": schema}}}
+
+
+def _error(description: str) -> Schema:
+    return _json(_ref("Error"), description)
+
+
+def _unauthorized() -> Schema:
+    response = _error("No valid bearer token (missing, expired, forged or revoked).")
+    response["headers"] = {
+        "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)."}
+    }
+    return response
+
+
+def _path(name: str, description: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": TEXT}
+
+
+def _body(schema: Schema, required: bool = True, media: tuple[str, ...] = ("application/json",)) -> Schema:
+    return {"required": required, "content": {m: {"schema": schema} for m in media}}
+
+
+def _consent_summary() -> Schema:
+    return _object(
+        {
+            "id": TEXT,
+            "studentId": OPTIONAL_TEXT,
+            "status": TEXT,
+            "state": {
+                "type": "string",
+                "description": "active, revoked, expired, not-yet-valid, or the FHIR status otherwise.",
+            },
+            "scope": TEXT,
+            "grantor": TEXT,
+            "provision": {"enum": ["permit", "deny"]},
+            "recipients": TEXTS,
+            "categories": TEXTS,
+            "purposes": TEXTS,
+            "labels": TEXTS,
+            "signerRole": OPTIONAL_TEXT,
+            "signedAt": OPTIONAL_TIME,
+            "expires": OPTIONAL_TIME,
+            "revokedAt": OPTIONAL_TIME,
+            "documentDigest": TEXT,
+            "created": {"type": "boolean"},
+            "cancelledDeliveries": {"type": "integer", "minimum": 0},
+        }
+    )
+
+
+def _agreement_summary() -> Schema:
+    return _object(
+        {
+            "id": TEXT,
+            "version": {"type": "integer", "minimum": 1},
+            "status": {"enum": AGREEMENT_STATUSES},
+            "inForce": {"type": "boolean"},
+            "parties": TEXTS,
+            "changed": {"type": "boolean", "description": "Whether this request changed it."},
+            "document": _ref("AgreementDocument"),
+        }
+    )
+
+
+def _explanation() -> Schema:
+    decision = {
+        "decisionId": TEXT,
+        "effect": {"enum": ["permit", "deny"]},
+        "basis": TEXTS,
+        "obligations": {
+            "type": "array",
+            "items": {"type": "object", "required": ["type"], "properties": {"type": TEXT}},
+        },
+        "matchedRules": TEXTS,
+        "reasons": TEXTS,
+        "policyVersion": TEXT,
+    }
+    inputs = {
+        "action": TEXT,
+        "source": TEXT,
+        "recipient": TEXT,
+        "categories": TEXTS,
+        "regimes": TEXTS,
+        "sensitivities": TEXTS,
+        "purpose": TEXT,
+        "role": TEXT,
+        "actor": TEXT,
+        "student": OPTIONAL_TEXT,
+        "birthDateKnown": {"type": "boolean"},
+        "emergency": {"type": "boolean"},
+        "at": {"type": "string", "format": "date-time"},
+        "consentsConsidered": TEXTS,
+        "agreementsInForce": TEXTS,
+        "policyVersion": TEXT,
+        "requestDigest": TEXT,
+    }
+    return _object({**decision, "inputs": _object(inputs)})
+
+
+def _explain_request() -> Schema:
+    return _object(
+        {
+            "source": {"type": "string", "description": "The organization the data comes from."},
+            "recipient": {"type": "string", "description": "Who would receive it (default: the caller)."},
+            "categories": TEXTS,
+            "purpose": TEXT,
+            "role": TEXT,
+            "actor": {"type": "string", "description": "Who would read (default: the caller)."},
+            "student": {
+                "type": "string",
+                "description": "stu-... or SYSTEM|VALUE: decide with its consents.",
+            },
+            "regimes": TEXTS,
+            "sensitivities": TEXTS,
+            "action": {"enum": ["ingest", "read", "disclose", "export", "aggregate"]},
+            "emergencyReason": TEXT,
+        },
+        optional=(
+            "recipient",
+            "purpose",
+            "role",
+            "actor",
+            "student",
+            "regimes",
+            "sensitivities",
+            "action",
+            "emergencyReason",
+        ),
+    )
+
+
+SCHEMAS: dict[str, Schema] = {
+    "FhirConsent": {
+        "type": "object",
+        "description": "A FHIR R4 Consent (Gravity SDOHCC Consent profile for sharing with agencies).",
+        "required": ["resourceType", "id", "status", "provision"],
+        "properties": {"resourceType": {"const": "Consent"}, "id": TEXT, "status": TEXT},
+    },
+    "ConsentSummary": _consent_summary(),
+    "ConsentList": _object({"consents": {"type": "array", "items": _ref("ConsentSummary")}}),
+    "RevokeRequest": _object({"at": {"type": "string", "format": "date-time"}}, optional=("at",)),
+    "AgreementDocument": {
+        "type": "object",
+        "description": "A data-sharing agreement, checked against schemas/meta/agreement.schema.json.",
+        "required": [
+            "id",
+            "version",
+            "title",
+            "parties",
+            "status",
+            "effective",
+            "schedule",
+            "purposes",
+            "recipient_roles",
+        ],
+    },
+    "AgreementSummary": _agreement_summary(),
+    "AgreementList": _object({"agreements": {"type": "array", "items": _ref("AgreementSummary")}}),
+    "StatusChange": _object({"status": {"enum": AGREEMENT_STATUSES}, "reason": TEXT}),
+    "ExplainRequest": _explain_request(),
+    "Explanation": _explanation(),
+}
+
+
+def _consent_paths() -> dict[str, Schema]:
+    consent_id = _path("consent_id", "The consent's id (Consent.id).")
+    not_yours = "No such consent the caller grants or receives."
+    return {
+        "/api/v1/consents": {
+            "post": {
+                "operationId": "importConsent",
+                "summary": "Import a FHIR R4 Consent as its grantor (Consent.organization).",
+                "description": "Checked whole: a consent missing a required element (what data, to whom, "
+                "purpose, signature, date, expiry, student) or signed by someone who may not consent "
+                "is refused with every problem named. The same consent again changes nothing.",
+                "requestBody": _body(_ref("FhirConsent"), media=(FHIR_JSON, "application/json")),
+                "responses": {
+                    "200": _json(_ref("ConsentSummary"), "Already held with this content."),
+                    "201": _json(_ref("ConsentSummary"), "Stored."),
+                    "400": _error("Not a valid or complete consent: every problem as an issue."),
+                    "401": _unauthorized(),
+                    "403": _error("The caller is not the consent's grantor."),
+                    "409": _error("A different consent already has this id."),
+                    "415": _error("The body is not JSON."),
+                },
+            },
+            "get": {
+                "operationId": "listConsents",
+                "summary": "The consents the caller grants or receives.",
+                "parameters": [
+                    {
+                        "name": "student",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only this student's (stu-... or SYSTEM|VALUE, URL-encoded).",
+                        "schema": TEXT,
+                    }
+                ],
+                "responses": {
+                    "200": _json(_ref("ConsentList"), "The consents (never the patient identifier)."),
+                    "401": _unauthorized(),
+                },
+            },
+        },
+        "/api/v1/consents/{consent_id}": {
+            "get": {
+                "operationId": "exportConsent",
+                "summary": "The consent as FHIR R4 Consent; once revoked, inactive and ending then.",
+                "parameters": [consent_id],
+                "responses": {
+                    "200": _json(_ref("FhirConsent"), "The consent.", media=FHIR_JSON),
+                    "401": _unauthorized(),
+                    "404": _error(not_yours),
+                },
+            }
+        },
+        "/api/v1/consents/{consent_id}/revoke": {
+            "post": {
+                "operationId": "revokeConsent",
+                "summary": "Revoke a consent as its grantor, from now (or an earlier 'at') on.",
+                "description": "Revoking again changes nothing. Queued deliveries relying on it stop.",
+                "parameters": [consent_id],
+                "requestBody": _body(_ref("RevokeRequest"), required=False),
+                "responses": {
+                    "200": _json(_ref("ConsentSummary"), "The revoked consent."),
+                    "400": _error("'at' is not a date-time with offset, is in the future or before signing."),
+                    "401": _unauthorized(),
+                    "403": _error("The caller receives this consent but does not grant it."),
+                    "404": _error(not_yours),
+                },
+            }
+        },
+    }
+
+
+def _agreement_paths() -> dict[str, Schema]:
+    return {
+        "/api/v1/agreements": {
+            "get": {
+                "operationId": "listAgreements",
+                "summary": "The agreements the caller is a party to.",
+                "responses": {"200": _json(_ref("AgreementList"), "The agreements."), "401": _unauthorized()},
+            },
+            "post": {
+                "operationId": "importAgreement",
+                "summary": "Add or change an agreement the caller is a party to (version + 1 on change).",
+                "requestBody": _body(_ref("AgreementDocument")),
+                "responses": {
+                    "200": _json(_ref("AgreementSummary"), "Stored (changed tells whether it changed)."),
+                    "400": _error("Invalid: every problem as an issue with its JSON path."),
+                    "401": _unauthorized(),
+                    "403": _error("The caller is not a party."),
+                    "409": _error("The agreement is terminated."),
+                    "415": _error("The body is not JSON."),
+                },
+            },
+        },
+        "/api/v1/agreements/{agreement_id}/status": {
+            "post": {
+                "operationId": "setAgreementStatus",
+                "summary": "Activate, suspend, return to draft or terminate an agreement, saying why.",
+                "parameters": [_path("agreement_id", "The agreement's id.")],
+                "requestBody": _body(_ref("StatusChange")),
+                "responses": {
+                    "200": _json(_ref("AgreementSummary"), "The agreement after the change."),
+                    "400": _error("Unknown status or no reason."),
+                    "401": _unauthorized(),
+                    "403": _error("The caller is not a party."),
+                    "404": _error("No such agreement."),
+                    "409": _error("The agreement is terminated: that is final."),
+                    "415": _error("The body is not JSON."),
+                },
+            }
+        },
+    }
+
+
+def _explain_path() -> Schema:
+    return {
+        "post": {
+            "operationId": "explainDecision",
+            "summary": "What the policy decision point would decide for a request, and why.",
+            "description": "Unknown purposes, roles, categories or organizations are a deny with that "
+            "reason. The caller must be the source or the recipient (the recipient defaults to it).",
+            "requestBody": _body(_ref("ExplainRequest")),
+            "responses": {
+                "200": _json(_ref("Explanation"), "The decision and the inputs it read."),
+                "400": _error(
+                    "A field of the wrong type, a missing source or categories, an unknown action."
+                ),
+                "401": _unauthorized(),
+                "403": _error("The caller is neither the source nor the recipient."),
+                "415": _error("The body is not JSON."),
+            },
+        }
+    }
+
+
+PATHS: dict[str, Schema] = {
+    **_consent_paths(),
+    **_agreement_paths(),
+    "/api/v1/policy/explain": _explain_path(),
+}

@@ -19,6 +19,8 @@ from typing import Any
 from gateway.core.ids import student_id_for
 from gateway.errors import GatewayError
 from gateway.service.audit import verify
+from gateway.service.deliveries import refer
+from gateway.service.delivery_worker import deliver_due
 from gateway.service.ingest import IngestSummary, ingest, replay_where
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Settings
@@ -67,12 +69,43 @@ def run_demo(home: Path, artifacts_root: Path, say: Say) -> dict[str, Any]:
         _read(rt, student, "northside-food-bank", "case-worker", "referral-fulfillment", say),
         _read(rt, student, "northside-food-bank", "case-worker", "research", say),
     ]
+    deliveries = _refer(rt, student, say)
     chain = verify(rt)
     say(
         f"Audit chain: {'verified' if chain.ok else 'BROKEN'}, {chain.entries} entries, "
         f"head {chain.head_hash[:19]}..."
     )
-    return {"exchanges": [r.to_dict() for r in results], "reads": reads, "audit": chain.to_dict()}
+    return {
+        "exchanges": [r.to_dict() for r in results],
+        "reads": reads,
+        "deliveries": deliveries,
+        "audit": chain.to_dict(),
+    }
+
+
+def _refer(rt: Any, student: str, say: Say) -> list[dict[str, Any]]:
+    """The district refers the student to the food bank; the worker tries to deliver it.
+
+    The demo starts no agency server, so the attempt meets a closed port and is put off for a
+    retry, with its reason: nothing is lost and nothing is sent twice.
+    """
+    queued = refer(
+        rt,
+        student_ref=student,
+        source_org="grand-bend-isd",
+        recipient_org="northside-food-bank",
+        actor="demo-coordinator",
+        role="case-worker",
+        purpose="referral-fulfillment",
+    )
+    say(
+        f"Referral {queued.id} to northside-food-bank: {queued.status} (consents relied on: "
+        f"{', '.join(queued.to_dict().get('consentIds', [])) or 'none'})"
+    )
+    attempts = deliver_due(rt)
+    for attempt in attempts:
+        say(f"  delivery attempt: {attempt.status}; {attempt.reason or 'delivered'}")
+    return [queued.to_dict(), *(a.to_dict() for a in attempts)]
 
 
 def _send(rt: Any, item: ExchangeFile, say: Say) -> IngestSummary:

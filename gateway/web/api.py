@@ -23,13 +23,13 @@ from gateway.service.students import resolve_student_ref
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import error_response, render_error, status_for_code
 from gateway.web.openapi import JSON_TYPES, build_openapi
+from gateway.web.params import paging
 
 log = logging.getLogger(__name__)
 
 # Lengths the message store keeps; longer values are refused here rather than failing to store.
 FIELD_LIMITS = {"format": 40, "entity": 80, "Content-Type": 100}
 SUCCESS_STATUS = {"mapped": 200, "partial": 200, "held": 202}
-DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 2**31 - 1
 
 public = Blueprint("public", __name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -154,7 +154,7 @@ def get_plan(student: str) -> Response:
 
 @api.get("/messages")
 def get_messages() -> Response:
-    limit, offset = _paging()
+    limit, offset = paging()
     rows = list_messages(
         current_runtime(),
         request.args.get("status") or None,
@@ -163,26 +163,6 @@ def get_messages() -> Response:
         source=current_principal().organization_id,
     )
     return jsonify({"messages": rows, "limit": limit, "offset": offset})
-
-
-def _paging() -> tuple[int, int]:
-    limit = _int_arg("limit", DEFAULT_LIMIT)
-    offset = _int_arg("offset", 0)
-    issues = []
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        issues.append(Issue(path="limit", message=f"a whole number from 1 to {MAX_LIMIT}"))
-    if offset is None or not 0 <= offset <= MAX_OFFSET:
-        issues.append(Issue(path="offset", message=f"a whole number from 0 to {MAX_OFFSET}"))
-    if issues or limit is None or offset is None:
-        raise InputInvalid("invalid paging parameters", issues)
-    return limit, offset
-
-
-def _int_arg(name: str, default: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 @api.get("/messages/<message_id>")

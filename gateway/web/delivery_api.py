@@ -18,8 +18,9 @@ from gateway.service.deliveries import STATUSES, list_deliveries, refer
 from gateway.service.delivery_worker import token_jwks
 from gateway.service.referrals import REPORTABLE, StatusReport, report_status
 from gateway.web.auth import current_principal, current_runtime, require_principal
+from gateway.web.params import paging
+from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
 
-DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 2**31 - 1
 REFERRAL_FIELDS = ("student", "recipient", "role", "purpose", "actor")
 
 bp = Blueprint("delivery_api", __name__)
@@ -52,7 +53,7 @@ def post_referral() -> tuple[Response, int]:
 
 @v1.get("/deliveries")
 def get_deliveries() -> Response:
-    limit, offset = _paging()
+    limit, offset = paging()
     rows = list_deliveries(
         current_runtime(),
         organization=current_principal().organization_id,
@@ -103,63 +104,20 @@ def _object_body(required: tuple[str, ...], optional: tuple[str, ...]) -> dict[s
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _paging() -> tuple[int, int]:
-    limit, offset = _int_arg("limit", DEFAULT_LIMIT), _int_arg("offset", 0)
-    issues = []
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        issues.append(Issue(path="limit", message=f"a whole number from 1 to {MAX_LIMIT}"))
-    if offset is None or not 0 <= offset <= MAX_OFFSET:
-        issues.append(Issue(path="offset", message=f"a whole number from 0 to {MAX_OFFSET}"))
-    if issues or limit is None or offset is None:
-        raise InputInvalid("invalid paging parameters", issues)
-    return limit, offset
-
-
-def _int_arg(name: str, default: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    return int(raw) if raw.isascii() and raw.isdigit() else None
-
-
 # -- the OpenAPI description (merged by gateway.web.openapi.build_openapi) ---------------------
 
-Schema = dict[str, Any]
-TEXT: Schema = {"type": "string"}
-COUNT: Schema = {"type": "integer", "minimum": 0}
 TIME: Schema = {"type": "string", "format": "date-time"}
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: Schema, optional: tuple[str, ...] = ()) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-
-
-def _json(schema: Schema, description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> Schema:
-    return _json(_ref("Error"), description)
-
-
-UNAUTHORIZED = _error("No valid bearer token (missing, expired, forged or revoked).")
+UNAUTHORIZED = error_body("No valid bearer token (missing, expired, forged or revoked).")
 
 
 def _body(name: str) -> Schema:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+    return {"required": True, "content": {"application/json": {"schema": ref(name)}}}
 
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
-    "ReferralRequest": _object(
+    "ReferralRequest": closed_object(
         {
             "student": {"type": "string", "description": "A canonical id (stu-...) or SYSTEM|VALUE."},
             "recipient": {"type": "string", "description": "The agency's organization id."},
@@ -170,7 +128,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         },
         optional=("reasonCode",),
     ),
-    "Delivery": _object(
+    "Delivery": closed_object(
         {
             "id": TEXT,
             "kind": {"enum": ["referral"]},
@@ -194,21 +152,21 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "updatedAt": TIME,
         }
     ),
-    "DeliveryList": _object(
+    "DeliveryList": closed_object(
         {
-            "deliveries": {"type": "array", "items": _ref("Delivery")},
+            "deliveries": {"type": "array", "items": ref("Delivery")},
             "limit": {"type": "integer", "minimum": 1},
             "offset": COUNT,
         }
     ),
-    "ReferralStatusReport": _object(
+    "ReferralStatusReport": closed_object(
         {
             "status": {"enum": list(REPORTABLE)},
             "outcome": {"type": "string", "minLength": 1, "maxLength": 500},
         },
         optional=("outcome",),
     ),
-    "ReferralStatus": _object(
+    "ReferralStatus": closed_object(
         {
             "deliveryId": TEXT,
             "referralStatus": {"enum": list(REPORTABLE)},
@@ -218,11 +176,11 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "changed": {"type": "boolean"},
         }
     ),
-    "JsonWebKeySet": _object(
+    "JsonWebKeySet": closed_object(
         {
             "keys": {
                 "type": "array",
-                "items": _object(
+                "items": closed_object(
                     {
                         "kty": {"const": "OKP"},
                         "crv": {"const": "Ed25519"},
@@ -246,7 +204,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "aud = the recipient organization id, a 60-second exp, a jti, deliveryId and bodyDigest "
             "(sha256 of the body), and Idempotency-Key: <delivery id>.",
             "security": [],
-            "responses": {"200": _json(_ref("JsonWebKeySet"), "The key set.")},
+            "responses": {"200": json_body(ref("JsonWebKeySet"), "The key set.")},
         }
     },
     "/api/v1/referrals": {
@@ -258,10 +216,12 @@ OPENAPI_PATHS: dict[str, Any] = {
             "answers with that one.",
             "requestBody": _body("ReferralRequest"),
             "responses": {
-                "202": _json(_ref("Delivery"), "Queued (or already queued): the delivery."),
-                "400": _error("A field is missing or malformed (each named as an issue)."),
+                "202": json_body(ref("Delivery"), "Queued (or already queued): the delivery."),
+                "400": error_body("A field is missing or malformed (each named as an issue)."),
                 "401": UNAUTHORIZED,
-                "404": _error("No plan, or nothing may go to this recipient: the same answer either way."),
+                "404": error_body(
+                    "No plan, or nothing may go to this recipient: the same answer either way."
+                ),
             },
         }
     },
@@ -279,8 +239,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
             ],
             "responses": {
-                "200": _json(_ref("DeliveryList"), "The deliveries (never their payloads)."),
-                "400": _error("An unknown status or a bad limit/offset."),
+                "200": json_body(ref("DeliveryList"), "The deliveries (never their payloads)."),
+                "400": error_body("An unknown status or a bad limit/offset."),
                 "401": UNAUTHORIZED,
             },
         }
@@ -303,13 +263,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             ],
             "requestBody": _body("ReferralStatusReport"),
             "responses": {
-                "200": _json(_ref("ReferralStatus"), "Recorded (or unchanged, when repeated)."),
-                "400": _error("An unknown status, or a bad outcome."),
+                "200": json_body(ref("ReferralStatus"), "Recorded (or unchanged, when repeated)."),
+                "400": error_body("An unknown status, or a bad outcome."),
                 "401": UNAUTHORIZED,
-                "403": _error("No agreement in force lets the caller send referral status."),
-                "404": _error("No delivered referral with this id for the caller."),
-                "409": _error("The referral cannot move to this status; the allowed ones are named."),
-                "422": _error("The plan with this status would not validate."),
+                "403": error_body("No agreement in force lets the caller send referral status."),
+                "404": error_body("No delivered referral with this id for the caller."),
+                "409": error_body("The referral cannot move to this status; the allowed ones are named."),
+                "422": error_body("The plan with this status would not validate."),
             },
         }
     },

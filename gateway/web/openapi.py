@@ -14,6 +14,7 @@ from gateway.service.messages import STATUSES
 from gateway.service.partners import ASSERTION_TYPE
 from gateway.web import delivery_api, policy_api
 from gateway.web.errors import error_codes
+from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
 
 JSON_TYPES = (
     "application/json",
@@ -24,33 +25,10 @@ JSON_TYPES = (
 PLAN_SCHEMA_ID = "https://success-plan-gateway.org/schemas/success-plan/1.0.0"
 SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed"]
 RECORD_STATUSES = ["accepted", "rejected", "held", "failed"]
-Schema = dict[str, Any]
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: Schema, optional: tuple[str, ...] = ()) -> Schema:
-    """A closed object: every property required unless named optional, no others allowed."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-
-
-def _json(schema: Schema, description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description: str) -> Schema:
-    return _json(_ref("Error"), description)
 
 
 def _unauthorized() -> Schema:
-    response = _error("No valid bearer token (missing, expired, forged or revoked).")
+    response = error_body("No valid bearer token (missing, expired, forged or revoked).")
     response["headers"] = {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)."}
     }
@@ -71,18 +49,16 @@ def _path(name: str, description: str) -> Schema:
     }
 
 
-COUNT = {"type": "integer", "minimum": 0}
-TEXT = {"type": "string"}
 OPTIONAL_TEXT = {"type": ["string", "null"]}
 
 
 def _schemas() -> dict[str, Schema]:
-    issue = _object({"path": TEXT, "message": TEXT})
-    error_detail = _object(
+    issue = closed_object({"path": TEXT, "message": TEXT})
+    error_detail = closed_object(
         {
             "code": {"type": "string", "enum": error_codes()},
             "message": TEXT,
-            "issues": {"type": "array", "items": _ref("Issue")},
+            "issues": {"type": "array", "items": ref("Issue")},
             "messageId": {"type": "string", "description": "The stored message, for a refused exchange."},
         },
         optional=("messageId",),
@@ -90,8 +66,8 @@ def _schemas() -> dict[str, Schema]:
     return {
         "Issue": issue,
         "ErrorDetail": error_detail,
-        "Error": _object({"error": _ref("ErrorDetail")}),
-        "Health": _object(
+        "Error": closed_object({"error": ref("ErrorDetail")}),
+        "Health": closed_object(
             {
                 "status": {"const": "ok"},
                 "version": TEXT,
@@ -99,44 +75,44 @@ def _schemas() -> dict[str, Schema]:
             }
         ),
         "TokenRequest": _token_request(),
-        "Token": _object(
+        "Token": closed_object(
             {
                 "access_token": TEXT,
                 "token_type": {"const": "Bearer"},
                 "expires_in": {"type": "integer", "minimum": 1},
             }
         ),
-        "RecordOutcome": _object(
+        "RecordOutcome": closed_object(
             {
                 "location": TEXT,
                 "status": {"enum": RECORD_STATUSES},
                 "reason": TEXT,
-                "issues": {"type": "array", "items": _ref("Issue")},
+                "issues": {"type": "array", "items": ref("Issue")},
             },
             optional=("issues",),
         ),
         "IngestSummary": _ingest_summary(),
         "PlanView": _plan_view(),
-        "MessageCounts": _object({name: COUNT for name in RECORD_STATUSES}),
-        "Message": _object(_message_properties()),
-        "MessageDetail": _object(
-            {**_message_properties(), "records": {"type": "array", "items": _ref("RecordOutcome")}}
+        "MessageCounts": closed_object({name: COUNT for name in RECORD_STATUSES}),
+        "Message": closed_object(_message_properties()),
+        "MessageDetail": closed_object(
+            {**_message_properties(), "records": {"type": "array", "items": ref("RecordOutcome")}}
         ),
-        "MessageList": _object(
+        "MessageList": closed_object(
             {
-                "messages": {"type": "array", "items": _ref("Message")},
+                "messages": {"type": "array", "items": ref("Message")},
                 "limit": {"type": "integer", "minimum": 1},
                 "offset": COUNT,
             }
         ),
-        "AuditBreak": _object({"seq": {"type": "integer"}, "kind": TEXT, "message": TEXT}),
-        "AuditReport": _object(
+        "AuditBreak": closed_object({"seq": {"type": "integer"}, "kind": TEXT, "message": TEXT}),
+        "AuditReport": closed_object(
             {
                 "ok": {"type": "boolean"},
                 "entries": COUNT,
                 "headSeq": COUNT,
                 "headHash": TEXT,
-                "breaks": {"type": "array", "items": _ref("AuditBreak")},
+                "breaks": {"type": "array", "items": ref("AuditBreak")},
             }
         ),
     }
@@ -161,7 +137,7 @@ def _token_request() -> Schema:
 
 
 def _ingest_summary() -> Schema:
-    return _object(
+    return closed_object(
         {
             "messageId": TEXT,
             "status": {"enum": SUMMARY_STATUSES},
@@ -174,24 +150,24 @@ def _ingest_summary() -> Schema:
             "students": COUNT,
             "records": {
                 "type": "array",
-                "items": _ref("RecordOutcome"),
+                "items": ref("RecordOutcome"),
                 "description": "Records that were not accepted (at most 1000 listed; counts stay exact).",
             },
-            "error": _ref("ErrorDetail"),
+            "error": ref("ErrorDetail"),
         },
         optional=("error",),
     )
 
 
 def _plan_view() -> Schema:
-    return _object(
+    return closed_object(
         {
             "plan": {
                 "type": "object",
                 "description": f"The parts of the Success Plan this reader may see ({PLAN_SCHEMA_ID}).",
             },
             "version": {"type": "integer", "minimum": 1},
-            "disclosure": _object(
+            "disclosure": closed_object(
                 {
                     "decisionIds": {"type": "array", "items": TEXT},
                     "policyVersion": TEXT,
@@ -220,21 +196,21 @@ def _message_properties() -> Schema:
         "receivedAt": {"type": "string", "format": "date-time"},
         "updatedAt": {"type": "string", "format": "date-time"},
         "attempts": COUNT,
-        "counts": _ref("MessageCounts"),
+        "counts": ref("MessageCounts"),
     }
 
 
 def _summary_responses() -> dict[str, Schema]:
     return {
-        "200": _json(_ref("IngestSummary"), "Mapped, or partly mapped (the other records are listed)."),
-        "202": _json(_ref("IngestSummary"), "Held: the subject is not linked to a student yet."),
-        "400": _error("The whole payload is not valid JSON, or a parameter is wrong (error.messageId)."),
+        "200": json_body(ref("IngestSummary"), "Mapped, or partly mapped (the other records are listed)."),
+        "202": json_body(ref("IngestSummary"), "Held: the subject is not linked to a student yet."),
+        "400": error_body("The whole payload is not valid JSON, or a parameter is wrong (error.messageId)."),
         "401": _unauthorized(),
-        "403": _error("The sender is not a registered partner."),
-        "404": _error("No such message of the caller."),
-        "413": _error("The body is larger than the gateway accepts; the refusal is stored."),
-        "415": _error("Unknown format, or a body refused whose Content-Type is not a JSON type."),
-        "422": _error("Every record was refused or failed: issues per record, and error.messageId."),
+        "403": error_body("The sender is not a registered partner."),
+        "404": error_body("No such message of the caller."),
+        "413": error_body("The body is larger than the gateway accepts; the refusal is stored."),
+        "415": error_body("Unknown format, or a body refused whose Content-Type is not a JSON type."),
+        "422": error_body("Every record was refused or failed: issues per record, and error.messageId."),
     }
 
 
@@ -271,10 +247,10 @@ def _plan_path() -> Schema:
                 _query("purpose", purpose, TEXT, required=True),
             ],
             "responses": {
-                "200": _json(_ref("PlanView"), "The visible plan and the decisions that allowed it."),
-                "400": _error("actor, role or purpose is missing (each named as an issue)."),
+                "200": json_body(ref("PlanView"), "The visible plan and the decisions that allowed it."),
+                "400": error_body("actor, role or purpose is missing (each named as an issue)."),
                 "401": _unauthorized(),
-                "404": _error("No plan, or nothing this reader may see: the same answer either way."),
+                "404": error_body("No plan, or nothing this reader may see: the same answer either way."),
             },
         }
     }
@@ -293,8 +269,8 @@ def _message_paths() -> dict[str, Schema]:
                     _query("offset", "Skip this many.", {"type": "integer", "minimum": 0}),
                 ],
                 "responses": {
-                    "200": _json(_ref("MessageList"), "The messages (never their payloads)."),
-                    "400": _error("An unknown status or a bad limit/offset."),
+                    "200": json_body(ref("MessageList"), "The messages (never their payloads)."),
+                    "400": error_body("An unknown status or a bad limit/offset."),
                     "401": _unauthorized(),
                 },
             }
@@ -305,9 +281,9 @@ def _message_paths() -> dict[str, Schema]:
                 "summary": "One of the caller's messages with its per-record problems.",
                 "parameters": [message_id],
                 "responses": {
-                    "200": _json(_ref("MessageDetail"), "The message (never its payload)."),
+                    "200": json_body(ref("MessageDetail"), "The message (never its payload)."),
                     "401": _unauthorized(),
-                    "404": _error("No such message of the caller."),
+                    "404": error_body("No such message of the caller."),
                 },
             }
         },
@@ -330,8 +306,8 @@ def _public_paths() -> dict[str, Schema]:
                 "summary": "Liveness and database reachability.",
                 "security": [],
                 "responses": {
-                    "200": _json(_ref("Health"), "The gateway and its database answer."),
-                    "503": _json(_ref("Health"), "The database does not answer."),
+                    "200": json_body(ref("Health"), "The gateway and its database answer."),
+                    "503": json_body(ref("Health"), "The database does not answer."),
                 },
             }
         },
@@ -340,7 +316,7 @@ def _public_paths() -> dict[str, Schema]:
                 "operationId": "getOpenApi",
                 "summary": "This document.",
                 "security": [],
-                "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
+                "responses": {"200": json_body({"type": "object"}, "The OpenAPI 3.1 document.")},
             }
         },
         "/oauth/token": {"post": _token_operation()},
@@ -357,12 +333,12 @@ def _token_operation() -> Schema:
         "security": [{}, {"clientBasic": []}],
         "requestBody": {
             "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": _ref("TokenRequest")}},
+            "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")}},
         },
         "responses": {
-            "200": _json(_ref("Token"), "A short-lived bearer token."),
-            "400": _error("grant_type is not client_credentials, or the request is malformed."),
-            "401": _error("Client authentication failed (one answer for every cause)."),
+            "200": json_body(ref("Token"), "A short-lived bearer token."),
+            "400": error_body("grant_type is not client_credentials, or the request is malformed."),
+            "401": error_body("Client authentication failed (one answer for every cause)."),
         },
     }
 
@@ -400,7 +376,9 @@ def build_openapi() -> dict[str, Any]:
                     "operationId": "verifyAudit",
                     "summary": "Verify the audit hash chain and its signed checkpoints.",
                     "responses": {
-                        "200": _json(_ref("AuditReport"), "The report; ok is false when a break is found."),
+                        "200": json_body(
+                            ref("AuditReport"), "The report; ok is false when a break is found."
+                        ),
                         "401": _unauthorized(),
                     },
                 }

@@ -1,0 +1,29 @@
+"""Query parameters every listing endpoint reads the same way."""
+
+from __future__ import annotations
+
+from flask import request
+
+from gateway.errors import InputInvalid, Issue
+
+DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 2**31 - 1
+
+
+def paging() -> tuple[int, int]:
+    """``limit`` and ``offset``, checked together so both problems are reported at once."""
+    limit, offset = _int_arg("limit", DEFAULT_LIMIT), _int_arg("offset", 0)
+    issues = []
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        issues.append(Issue(path="limit", message=f"a whole number from 1 to {MAX_LIMIT}"))
+    if offset is None or not 0 <= offset <= MAX_OFFSET:
+        issues.append(Issue(path="offset", message=f"a whole number from 0 to {MAX_OFFSET}"))
+    if issues or limit is None or offset is None:
+        raise InputInvalid("invalid paging parameters", issues)
+    return limit, offset
+
+
+def _int_arg(name: str, default: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    return int(raw) if raw.isascii() and raw.isdigit() else None

@@ -140,3 +140,24 @@ def test_demo_runs_end_to_end(spgw, tmp_path):
     assert "Audit chain: verified" in output
     assert "held 1" in output
     assert "Food insecurity" in output
+
+
+def test_plan_export_carries_obligations_and_keeps_to_the_field_set(initialised, tmp_path):
+    initialised("ingest", "edfi-json", str(demo_file("01")), "--source", "grand-bend-isd", "--json")
+    initialised("ingest", "fhir-json", str(demo_file("05")), "--source", "riverside-health", "--json")
+    code, output = initialised(
+        "plan",
+        "export",
+        f"{DISTRICT_IDS}|604822",
+        "--as",
+        "northside-food-bank",
+        "--role",
+        "case-worker",
+        "--purpose",
+        "referral-fulfillment",
+    )
+    assert code == 0, output
+    view = json.loads(output)
+    kinds = {o["type"] for o in view["disclosure"]["obligations"]}
+    assert {"retain-until", "no-redisclosure"} <= kinds
+    assert "birthDate" not in view["plan"]["student"]  # outside the agreement's field set

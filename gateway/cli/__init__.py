@@ -19,7 +19,7 @@ from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
 from gateway.service.ingest import IngestSummary, ingest, replay, replay_where
 from gateway.service.partners import create_secret
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.service.setup import initialise
 from gateway.service.students import resolve_student_ref
@@ -212,6 +212,27 @@ def plan_show(
     )
     view = read_plan(rt, request)
     click.echo(json.dumps(view.to_dict() if as_json else view.plan, indent=2))
+
+
+@plan.command("export")
+@click.argument("student")
+@click.option("--as", "org", required=True, help="The organization taking the copy.")
+@click.option("--role", required=True)
+@click.option("--purpose", required=True)
+@click.option("--actor", default="cli-user", show_default=True)
+@click.pass_context
+@_handles_errors
+def plan_export(ctx: click.Context, student: str, org: str, role: str, purpose: str, actor: str) -> None:
+    """A copy of STUDENT's plan leaving the gateway, with the obligations that travel with it."""
+    rt = _runtime(ctx)
+    request = ReadRequest(
+        student_id=resolve_student_ref(rt, student),
+        organization_id=org,
+        actor=actor,
+        role=role,
+        purpose=purpose,
+    )
+    click.echo(json.dumps(export_plan(rt, request).to_dict(), indent=2))
 
 
 @main.group()

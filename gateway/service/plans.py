@@ -69,6 +69,13 @@ def _check_request(request: ReadRequest) -> None:
         for name in ("actor", "role", "purpose")
         if not getattr(request, name)
     ]
+    too_long = [
+        Issue(path=name, message=f"at most {limit} characters")
+        for name, limit in (("actor", 120), ("role", 60), ("purpose", 60), ("emergency_reason", 2000))
+        if len(getattr(request, name)) > limit
+    ]
+    if too_long:
+        raise InputInvalid("a plan read names its actor, role and purpose briefly", too_long)
     if request.purpose == "emergency" and not request.emergency_reason:
         missing.append(Issue(path="emergency_reason", message="an emergency read must state the threat"))
     if missing:
@@ -243,6 +250,8 @@ def _audit_draft(
             "role": request.role,
             "purpose": request.purpose,
             "emergency": bool(request.emergency_reason),
+            # 34 CFR 99.32(a)(5): the threat is recorded; the audit keeps its digest, not its words.
+            "emergencyThreatDigest": digest(request.emergency_reason) if request.emergency_reason else None,
             "outcome": "disclosed" if visible else "nothing-disclosed",
             "elementsDisclosed": len(disclosed),
             "disclosedDigest": digest(disclosed),

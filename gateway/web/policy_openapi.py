@@ -8,10 +8,8 @@ it imports the API modules, so importing it back would be circular.
 
 from __future__ import annotations
 
-from typing import Any
+from gateway.web.schema_parts import TEXT, Schema, closed_object, error_body, json_body, ref
 
-Schema = dict[str, Any]
-TEXT: Schema = {"type": "string"}
 OPTIONAL_TEXT: Schema = {"type": ["string", "null"]}
 OPTIONAL_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 TEXTS: Schema = {"type": "array", "items": TEXT}
@@ -19,29 +17,8 @@ FHIR_JSON = "application/fhir+json"
 AGREEMENT_STATUSES = ["draft", "active", "suspended", "terminated"]
 
 
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _object(properties: Schema, optional: tuple[str, ...] = ()) -> Schema:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-
-
-def _json(schema: Schema, description: str, media: str = "application/json") -> Schema:
-    return {"description": description, "content": {media: {"schema": schema}}}
-
-
-def _error(description: str) -> Schema:
-    return _json(_ref("Error"), description)
-
-
 def _unauthorized() -> Schema:
-    response = _error("No valid bearer token (missing, expired, forged or revoked).")
+    response = error_body("No valid bearer token (missing, expired, forged or revoked).")
     response["headers"] = {
         "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge (RFC 6750)."}
     }
@@ -57,7 +34,7 @@ def _body(schema: Schema, required: bool = True, media: tuple[str, ...] = ("appl
 
 
 def _consent_summary() -> Schema:
-    return _object(
+    return closed_object(
         {
             "id": TEXT,
             "studentId": OPTIONAL_TEXT,
@@ -85,7 +62,7 @@ def _consent_summary() -> Schema:
 
 
 def _agreement_summary() -> Schema:
-    return _object(
+    return closed_object(
         {
             "id": TEXT,
             "version": {"type": "integer", "minimum": 1},
@@ -93,7 +70,7 @@ def _agreement_summary() -> Schema:
             "inForce": {"type": "boolean"},
             "parties": TEXTS,
             "changed": {"type": "boolean", "description": "Whether this request changed it."},
-            "document": _ref("AgreementDocument"),
+            "document": ref("AgreementDocument"),
         }
     )
 
@@ -130,11 +107,11 @@ def _explanation() -> Schema:
         "policyVersion": TEXT,
         "requestDigest": TEXT,
     }
-    return _object({**decision, "inputs": _object(inputs)})
+    return closed_object({**decision, "inputs": closed_object(inputs)})
 
 
 def _explain_request() -> Schema:
-    return _object(
+    return closed_object(
         {
             "source": {"type": "string", "description": "The organization the data comes from."},
             "recipient": {"type": "string", "description": "Who would receive it (default: the caller)."},
@@ -173,8 +150,8 @@ SCHEMAS: dict[str, Schema] = {
         "properties": {"resourceType": {"const": "Consent"}, "id": TEXT, "status": TEXT},
     },
     "ConsentSummary": _consent_summary(),
-    "ConsentList": _object({"consents": {"type": "array", "items": _ref("ConsentSummary")}}),
-    "RevokeRequest": _object({"at": {"type": "string", "format": "date-time"}}, optional=("at",)),
+    "ConsentList": closed_object({"consents": {"type": "array", "items": ref("ConsentSummary")}}),
+    "RevokeRequest": closed_object({"at": {"type": "string", "format": "date-time"}}, optional=("at",)),
     "AgreementDocument": {
         "type": "object",
         "description": "A data-sharing agreement, checked against schemas/meta/agreement.schema.json.",
@@ -191,8 +168,8 @@ SCHEMAS: dict[str, Schema] = {
         ],
     },
     "AgreementSummary": _agreement_summary(),
-    "AgreementList": _object({"agreements": {"type": "array", "items": _ref("AgreementSummary")}}),
-    "StatusChange": _object({"status": {"enum": AGREEMENT_STATUSES}, "reason": TEXT}),
+    "AgreementList": closed_object({"agreements": {"type": "array", "items": ref("AgreementSummary")}}),
+    "StatusChange": closed_object({"status": {"enum": AGREEMENT_STATUSES}, "reason": TEXT}),
     "ExplainRequest": _explain_request(),
     "Explanation": _explanation(),
 }
@@ -209,15 +186,15 @@ def _consent_paths() -> dict[str, Schema]:
                 "description": "Checked whole: a consent missing a required element (what data, to whom, "
                 "purpose, signature, date, expiry, student) or signed by someone who may not consent "
                 "is refused with every problem named. The same consent again changes nothing.",
-                "requestBody": _body(_ref("FhirConsent"), media=(FHIR_JSON, "application/json")),
+                "requestBody": _body(ref("FhirConsent"), media=(FHIR_JSON, "application/json")),
                 "responses": {
-                    "200": _json(_ref("ConsentSummary"), "Already held with this content."),
-                    "201": _json(_ref("ConsentSummary"), "Stored."),
-                    "400": _error("Not a valid or complete consent: every problem as an issue."),
+                    "200": json_body(ref("ConsentSummary"), "Already held with this content."),
+                    "201": json_body(ref("ConsentSummary"), "Stored."),
+                    "400": error_body("Not a valid or complete consent: every problem as an issue."),
                     "401": _unauthorized(),
-                    "403": _error("The caller is not the consent's grantor."),
-                    "409": _error("A different consent already has this id."),
-                    "415": _error("The body is not JSON."),
+                    "403": error_body("The caller is not the consent's grantor."),
+                    "409": error_body("A different consent already has this id."),
+                    "415": error_body("The body is not JSON."),
                 },
             },
             "get": {
@@ -233,7 +210,7 @@ def _consent_paths() -> dict[str, Schema]:
                     }
                 ],
                 "responses": {
-                    "200": _json(_ref("ConsentList"), "The consents (never the patient identifier)."),
+                    "200": json_body(ref("ConsentList"), "The consents (never the patient identifier)."),
                     "401": _unauthorized(),
                 },
             },
@@ -244,9 +221,9 @@ def _consent_paths() -> dict[str, Schema]:
                 "summary": "The consent as FHIR R4 Consent; once revoked, inactive and ending then.",
                 "parameters": [consent_id],
                 "responses": {
-                    "200": _json(_ref("FhirConsent"), "The consent.", media=FHIR_JSON),
+                    "200": json_body(ref("FhirConsent"), "The consent.", media=FHIR_JSON),
                     "401": _unauthorized(),
-                    "404": _error(not_yours),
+                    "404": error_body(not_yours),
                 },
             }
         },
@@ -256,13 +233,15 @@ def _consent_paths() -> dict[str, Schema]:
                 "summary": "Revoke a consent as its grantor, from now (or an earlier 'at') on.",
                 "description": "Revoking again changes nothing. Queued deliveries relying on it stop.",
                 "parameters": [consent_id],
-                "requestBody": _body(_ref("RevokeRequest"), required=False),
+                "requestBody": _body(ref("RevokeRequest"), required=False),
                 "responses": {
-                    "200": _json(_ref("ConsentSummary"), "The revoked consent."),
-                    "400": _error("'at' is not a date-time with offset, is in the future or before signing."),
+                    "200": json_body(ref("ConsentSummary"), "The revoked consent."),
+                    "400": error_body(
+                        "'at' is not a date-time with offset, is in the future or before signing."
+                    ),
                     "401": _unauthorized(),
-                    "403": _error("The caller receives this consent but does not grant it."),
-                    "404": _error(not_yours),
+                    "403": error_body("The caller receives this consent but does not grant it."),
+                    "404": error_body(not_yours),
                 },
             }
         },
@@ -275,19 +254,22 @@ def _agreement_paths() -> dict[str, Schema]:
             "get": {
                 "operationId": "listAgreements",
                 "summary": "The agreements the caller is a party to.",
-                "responses": {"200": _json(_ref("AgreementList"), "The agreements."), "401": _unauthorized()},
+                "responses": {
+                    "200": json_body(ref("AgreementList"), "The agreements."),
+                    "401": _unauthorized(),
+                },
             },
             "post": {
                 "operationId": "importAgreement",
                 "summary": "Add or change an agreement the caller is a party to (version + 1 on change).",
-                "requestBody": _body(_ref("AgreementDocument")),
+                "requestBody": _body(ref("AgreementDocument")),
                 "responses": {
-                    "200": _json(_ref("AgreementSummary"), "Stored (changed tells whether it changed)."),
-                    "400": _error("Invalid: every problem as an issue with its JSON path."),
+                    "200": json_body(ref("AgreementSummary"), "Stored (changed tells whether it changed)."),
+                    "400": error_body("Invalid: every problem as an issue with its JSON path."),
                     "401": _unauthorized(),
-                    "403": _error("The caller is not a party."),
-                    "409": _error("The agreement is terminated."),
-                    "415": _error("The body is not JSON."),
+                    "403": error_body("The caller is not a party."),
+                    "409": error_body("The agreement is terminated."),
+                    "415": error_body("The body is not JSON."),
                 },
             },
         },
@@ -296,15 +278,15 @@ def _agreement_paths() -> dict[str, Schema]:
                 "operationId": "setAgreementStatus",
                 "summary": "Activate, suspend, return to draft or terminate an agreement, saying why.",
                 "parameters": [_path("agreement_id", "The agreement's id.")],
-                "requestBody": _body(_ref("StatusChange")),
+                "requestBody": _body(ref("StatusChange")),
                 "responses": {
-                    "200": _json(_ref("AgreementSummary"), "The agreement after the change."),
-                    "400": _error("Unknown status or no reason."),
+                    "200": json_body(ref("AgreementSummary"), "The agreement after the change."),
+                    "400": error_body("Unknown status or no reason."),
                     "401": _unauthorized(),
-                    "403": _error("The caller is not a party."),
-                    "404": _error("No such agreement."),
-                    "409": _error("The agreement is terminated: that is final."),
-                    "415": _error("The body is not JSON."),
+                    "403": error_body("The caller is not a party."),
+                    "404": error_body("No such agreement."),
+                    "409": error_body("The agreement is terminated: that is final."),
+                    "415": error_body("The body is not JSON."),
                 },
             }
         },
@@ -318,15 +300,15 @@ def _explain_path() -> Schema:
             "summary": "What the policy decision point would decide for a request, and why.",
             "description": "Unknown purposes, roles, categories or organizations are a deny with that "
             "reason. The caller must be the source or the recipient (the recipient defaults to it).",
-            "requestBody": _body(_ref("ExplainRequest")),
+            "requestBody": _body(ref("ExplainRequest")),
             "responses": {
-                "200": _json(_ref("Explanation"), "The decision and the inputs it read."),
-                "400": _error(
+                "200": json_body(ref("Explanation"), "The decision and the inputs it read."),
+                "400": error_body(
                     "A field of the wrong type, a missing source or categories, an unknown action."
                 ),
                 "401": _unauthorized(),
-                "403": _error("The caller is neither the source nor the recipient."),
-                "415": _error("The body is not JSON."),
+                "403": error_body("The caller is neither the source nor the recipient."),
+                "415": error_body("The body is not JSON."),
             },
         }
     }

@@ -67,26 +67,26 @@ def create_secret(rt: Runtime, organization_id: str) -> IssuedSecret:
     """A new client id and secret; the secret is shown once and stored only as a hash."""
     client_id = f"{organization_id}.{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32)
-    with rt.sessions.begin() as session:
-        _require_org(session, organization_id)
-        repo.add_credential(
-            session,
-            Credential(
-                client_id=client_id,
-                organization_id=organization_id,
-                kind="secret",
-                secret_hash=hash_secret(secret),
-                public_key_pem=None,
-                created_at=rt.now(),
-                revoked_at=None,
-            ),
-        )
+    _add_credential(rt, organization_id, client_id, "secret", secret_hash=hash_secret(secret))
     return IssuedSecret(organization_id=organization_id, client_id=client_id, client_secret=secret)
 
 
 def register_public_key(rt: Runtime, organization_id: str, public_key_pem: str) -> str:
     serialization.load_pem_public_key(public_key_pem.encode())  # refuse a key that does not load
     client_id = f"{organization_id}.jwt.{secrets.token_hex(4)}"
+    _add_credential(rt, organization_id, client_id, "jwt-key", public_key_pem=public_key_pem)
+    return client_id
+
+
+def _add_credential(
+    rt: Runtime,
+    organization_id: str,
+    client_id: str,
+    kind: str,
+    *,
+    secret_hash: str | None = None,
+    public_key_pem: str | None = None,
+) -> None:
     with rt.sessions.begin() as session:
         _require_org(session, organization_id)
         repo.add_credential(
@@ -94,14 +94,13 @@ def register_public_key(rt: Runtime, organization_id: str, public_key_pem: str) 
             Credential(
                 client_id=client_id,
                 organization_id=organization_id,
-                kind="jwt-key",
-                secret_hash=None,
+                kind=kind,
+                secret_hash=secret_hash,
                 public_key_pem=public_key_pem,
                 created_at=rt.now(),
                 revoked_at=None,
             ),
         )
-    return client_id
 
 
 def _require_org(session: Any, organization_id: str) -> None:

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from gateway.core.ids import derive_id, student_id_for
 from gateway.core.mapping import PlanElement
 from gateway.core.mapping_model import SLOTS
-from gateway.core.plan import empty_plan, iter_elements, merge_elements, plan_id_for
+from gateway.core.plan import empty_plan, iter_elements, merge_elements, plan_id_for, without_elements
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VALIDATOR = Draft202012Validator(
@@ -220,3 +220,13 @@ def test_iter_elements_order_is_stable() -> None:
     forward = merge_elements(empty_plan(STUDENT), _one_element_per_slot()).plan
     backward = merge_elements(empty_plan(STUDENT), list(reversed(_one_element_per_slot()))).plan
     assert [s for s, _ in iter_elements(forward)] == [s for s, _ in iter_elements(backward)]
+
+
+@pytest.mark.parametrize("hidden_slot", sorted(SLOTS))
+def test_without_elements_removes_exactly_the_hidden_element(hidden_slot: str) -> None:
+    plan = merge_elements(empty_plan(STUDENT), _one_element_per_slot()).plan
+    snapshot = copy.deepcopy(plan)
+    hidden = {el["id"] for slot, el in iter_elements(plan) if slot == hidden_slot}
+    shown = without_elements(plan, hidden)
+    assert sorted(slot for slot, _ in iter_elements(shown)) == sorted(SLOTS - {hidden_slot})
+    assert plan == snapshot

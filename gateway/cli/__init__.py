@@ -203,14 +203,7 @@ def plan_show(
 ) -> None:
     """Show the parts of STUDENT's plan (stu-... or SYSTEM|VALUE) this reader may see."""
     rt = _runtime(ctx)
-    request = ReadRequest(
-        student_id=resolve_student_ref(rt, student),
-        organization_id=org,
-        actor=actor,
-        role=role,
-        purpose=purpose,
-    )
-    view = read_plan(rt, request)
+    view = read_plan(rt, _read_request(rt, student, org, role, purpose, actor))
     click.echo(json.dumps(view.to_dict() if as_json else view.plan, indent=2))
 
 
@@ -225,14 +218,18 @@ def plan_show(
 def plan_export(ctx: click.Context, student: str, org: str, role: str, purpose: str, actor: str) -> None:
     """A copy of STUDENT's plan leaving the gateway, with the obligations that travel with it."""
     rt = _runtime(ctx)
-    request = ReadRequest(
+    view = export_plan(rt, _read_request(rt, student, org, role, purpose, actor))
+    click.echo(json.dumps(view.to_dict(), indent=2))
+
+
+def _read_request(rt: Runtime, student: str, org: str, role: str, purpose: str, actor: str) -> ReadRequest:
+    return ReadRequest(
         student_id=resolve_student_ref(rt, student),
         organization_id=org,
         actor=actor,
         role=role,
         purpose=purpose,
     )
-    click.echo(json.dumps(export_plan(rt, request).to_dict(), indent=2))
 
 
 @main.group()

@@ -139,3 +139,17 @@ def iter_elements(plan: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, A
     for key in ("strengths", "interests", "needs", "goals", "supports", "team"):
         for element in plan.get(key, []):
             yield key, element
+
+
+def without_elements(plan: Mapping[str, Any], hidden: set[str]) -> dict[str, Any]:
+    """The plan minus the elements whose ids are in ``hidden`` (the input is not modified)."""
+    result = _copy_frame(plan)
+    for slot, element in list(iter_elements(plan)):
+        if element["id"] not in hidden:
+            continue
+        node, key = _container(result, slot)
+        if slot in SINGLE_SLOTS:
+            del node[key]
+        else:
+            node[key] = [e for e in node[key] if e["id"] != element["id"]]
+    return result

@@ -11,7 +11,6 @@ travel with the answer.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
-from gateway.core.plan import iter_elements
+from gateway.core.plan import iter_elements, without_elements
 from gateway.core.policy import DISCLOSE, EXPORT, READ, Decision, DecisionRequest, PolicySet
 from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit, enforcement
@@ -180,7 +179,7 @@ def _visible_plan(
         if not decisions[key].permitted or not _in_field_set(decisions[key], slot):
             hidden.add(element["id"])
     shown = sum(1 for _ in iter_elements(plan)) - len(hidden)
-    return _without(plan, hidden) if shown else None
+    return without_elements(plan, hidden) if shown else None
 
 
 def _element_request(request: ReadRequest, key: ElementKey, birth: dt.date | None) -> DecisionRequest:
@@ -216,21 +215,6 @@ def shared_obligations(decisions: list[Decision]) -> tuple[dict[str, Any], ...]:
             if obligation.get("type") != "keep-only":
                 found.setdefault(digest(dict(obligation)), dict(obligation))
     return tuple(found[k] for k in sorted(found))
-
-
-def _without(plan: dict[str, Any], hidden: set[str]) -> dict[str, Any]:
-    result = copy.deepcopy(plan)
-    student = result["student"]
-    for key in ("name", "birthDate", "gradeLevel", "school"):
-        if key in student and student[key]["id"] in hidden:
-            del student[key]
-    for key in ("identifiers", "languages", "enrollments"):
-        student[key] = [e for e in student.get(key, []) if e["id"] not in hidden]
-    for domain in result["domains"].values():
-        domain["facts"] = [e for e in domain["facts"] if e["id"] not in hidden]
-    for key in ("strengths", "interests", "needs", "goals", "supports", "team"):
-        result[key] = [e for e in result.get(key, []) if e["id"] not in hidden]
-    return result
 
 
 def _audit_draft(

@@ -231,3 +231,23 @@ def test_a_failing_record_is_logged_without_its_values(rt, monkeypatch, caplog):
     logged = caplog.text
     assert "ValueError" in logged
     assert "Lisa" not in logged
+
+
+@pytest.mark.parametrize(
+    ("labels", "path"),
+    [
+        pytest.param({"format_name": "edfi-json" + "x" * 40}, "format", id="format name too long"),
+        pytest.param({"entity": "s" * 81}, "entity", id="entity too long"),
+        pytest.param(
+            {"content_type": "application/json; " + "p" * 90}, "Content-Type", id="content type too long"
+        ),
+    ],
+)
+def test_overlong_request_labels_are_refused_before_staging(rt, labels, path):
+    from gateway.errors import InputInvalid
+
+    arguments = {"format_name": "edfi-json", "entity": "students", "content_type": None, **labels}
+    with pytest.raises(InputInvalid) as refused:
+        ingest(rt, source_org="grand-bend-isd", payload=b"[]", **arguments)
+    assert [issue.path for issue in refused.value.issues] == [path]
+    assert count_rows(rt, "messages") == 0

@@ -101,15 +101,18 @@ def stage(
     return message.id
 
 
-_LIMITS = {"format_name": 40, "entity": 80, "content_type": 100}
+# argument -> (the name users know it by, the most the message store keeps)
+_LIMITS = {"format_name": ("format", 40), "entity": ("entity", 80), "content_type": ("Content-Type", 100)}
 
 
 def _check_labels(**labels: str | None) -> None:
     """The request's own labels must fit their columns; the payload itself is never refused here."""
     issues = [
-        Issue(path=name, message=f"longer than {_LIMITS[name]} characters; use the documented name")
+        Issue(
+            path=_LIMITS[name][0], message=f"at most {_LIMITS[name][1]} characters; use the documented name"
+        )
         for name, value in labels.items()
-        if value is not None and len(value) > _LIMITS[name]
+        if value is not None and len(value) > _LIMITS[name][1]
     ]
     if issues:
         raise InputInvalid("request labels are too long", issues)

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import gateway
-from gateway.errors import InputInvalid, Issue, NotFound, UnsupportedFormat
+from gateway.errors import Issue, NotFound, UnsupportedFormat
 from gateway.service.audit import verify
 from gateway.service.health import check
 from gateway.service.ingest import IngestSummary, ingest, record_oversized, replay
@@ -27,8 +27,6 @@ from gateway.web.params import paging
 
 log = logging.getLogger(__name__)
 
-# Lengths the message store keeps; longer values are refused here rather than failing to store.
-FIELD_LIMITS = {"format": 40, "entity": 80, "Content-Type": 100}
 SUCCESS_STATUS = {"mapped": 200, "partial": 200, "held": 202}
 
 public = Blueprint("public", __name__)
@@ -55,7 +53,6 @@ def openapi() -> Response:
 def post_exchange(format_name: str) -> Response:
     rt, source = current_runtime(), current_principal().organization_id
     entity = request.args.get("entity") or None
-    _check_lengths({"format": format_name, "entity": entity, "Content-Type": request.content_type})
     try:
         payload = request.get_data()
     except RequestEntityTooLarge:
@@ -76,16 +73,6 @@ def post_exchange(format_name: str) -> Response:
     # Every body is stored and judged by its parser (nothing is lost); when it is refused and it
     # was not declared as JSON, the declared type is the likely cause, so the answer names it.
     return error_response(_unsupported_type(), messageId=summary.message_id)
-
-
-def _check_lengths(values: dict[str, str | None]) -> None:
-    issues = [
-        Issue(path=name, message=f"at most {FIELD_LIMITS[name]} characters")
-        for name, value in values.items()
-        if value is not None and len(value) > FIELD_LIMITS[name]
-    ]
-    if issues:
-        raise InputInvalid("request values are too long", issues)
 
 
 def _unsupported_type() -> UnsupportedFormat:

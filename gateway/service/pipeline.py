@@ -25,6 +25,7 @@ from gateway.core.mapping import (
 from gateway.core.plan import empty_plan, merge_elements
 from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
 from gateway.errors import Issue, MappingFailed
+from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service import enforcement
 from gateway.service.audit import AuditDraft, record
@@ -80,7 +81,7 @@ def _map_and_decide(
     decisions: dict[frozenset[str], Decision] = {}
     mapped: dict[int, _Mapped] = {}
     for index, rec in enumerate(records):
-        mapping = rt.artifacts.mapping_for(exchange.format, rec.entity)
+        mapping = rt.artifacts.mapping_for(mapping_format(exchange.format), rec.entity)
         if mapping is None:
             outcomes[index] = _rejected(
                 rec,

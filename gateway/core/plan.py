@@ -153,3 +153,27 @@ def without_elements(plan: Mapping[str, Any], hidden: set[str]) -> dict[str, Any
         else:
             node[key] = [e for e in node[key] if e["id"] != element["id"]]
     return result
+
+
+def without_source_records(
+    plan: Mapping[str, Any], source_org: str, entity: str, source_ids: set[str]
+) -> MergeOutcome:
+    """The plan minus every element a given source's records brought (a delete, a key change,
+    a record missing from a bulk file); ``changed`` lists the removed element ids."""
+    removed = {
+        str(element["id"])
+        for _, element in iter_elements(plan)
+        if _came_from(element.get("provenance", {}), source_org, entity, source_ids)
+    }
+    if not removed:
+        return MergeOutcome(plan=dict(plan), changed=())
+    return MergeOutcome(plan=without_elements(plan, removed), changed=tuple(sorted(removed)))
+
+
+def _came_from(provenance: Mapping[str, Any], source_org: str, entity: str, source_ids: set[str]) -> bool:
+    record = provenance.get("sourceRecord", {})
+    return (
+        provenance.get("sourceOrganization") == source_org
+        and record.get("type") == entity
+        and record.get("id") in source_ids
+    )

@@ -65,6 +65,7 @@ def run_batch(
     mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
     elements = _identify(session, exchange, mapped, outcomes, now)
     _merge(session, rt, elements, mapped, outcomes, now)
+    _index_sources(session, exchange, mapped, outcomes, now)
     ordered = [outcomes[i] for i in sorted(outcomes)]
     record(session, rt, [_audit_draft(exchange, ordered, policy)])
     return ordered
@@ -198,6 +199,29 @@ def _merge(
                 changed=count,
                 decision_id=outcomes[i].decision_id,
             )
+
+
+def _index_sources(
+    session: Session,
+    exchange: Exchange,
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+    now: dt.datetime,
+) -> None:
+    """Remember which plan each accepted record reached, so a later delete can retract it."""
+    rows = [
+        (
+            exchange.source_org,
+            item.record.entity,
+            item.result.source_id,
+            outcomes[i].student_id or "",
+            item.record.digest,
+            exchange.message_id,
+        )
+        for i, item in mapped.items()
+        if outcomes[i].status == ACCEPTED and outcomes[i].student_id
+    ]
+    repo.index_source_records(session, rows, now)
 
 
 def _element_problems(rt: Runtime, items: list[tuple[int, PlanElement]], changed: set[str]) -> list[Issue]:

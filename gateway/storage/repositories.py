@@ -21,8 +21,10 @@ from gateway.storage.tables import (
     Message,
     Organization,
     Plan,
+    SourceRecordRow,
     Student,
     StudentLink,
+    SyncState,
     UsedAssertion,
 )
 
@@ -408,3 +410,91 @@ def lock_plan(session: Session, student_id: str) -> Plan | None:
     """The plan row, locked, so two writers of one plan never lose each other's update."""
     query = select(Plan).where(Plan.student_id == student_id).with_for_update()
     return session.scalars(query).first()
+
+
+# -- source record index, pull watermarks -----------------------------------------------
+
+
+def source_key_digest(source_org: str, entity: str, source_id: str) -> str:
+    from gateway.core.canonical import digest
+
+    return digest([source_org, entity, source_id])
+
+
+def index_source_records(
+    session: Session, rows: Iterable[tuple[str, str, str, str, str, str]], now: dt.datetime
+) -> None:
+    """Upsert (source_org, entity, source_id, student_id, record_digest, message_id) as active."""
+    values = [
+        {
+            "key_digest": source_key_digest(org, entity, source_id),
+            "source_org": org,
+            "entity": entity,
+            "source_id": source_id,
+            "student_id": student_id,
+            "record_digest": record_digest,
+            "message_id": message_id,
+            "status": "active",
+            "updated_at": now,
+        }
+        for org, entity, source_id, student_id, record_digest, message_id in rows
+    ]
+    if not values:
+        return
+    unique = list({v["key_digest"]: v for v in values}.values())
+    insert = _dialect_insert(session)
+    statement = insert(SourceRecordRow)
+    updated = {
+        k: statement.excluded[k]
+        for k in ("student_id", "record_digest", "message_id", "status", "updated_at")
+    }
+    session.execute(statement.on_conflict_do_update(index_elements=["key_digest"], set_=updated), unique)
+
+
+def _dialect_insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def active_source_records(
+    session: Session, source_org: str, entity: str, source_ids: Iterable[str] | None = None
+) -> list[SourceRecordRow]:
+    query = select(SourceRecordRow).where(
+        SourceRecordRow.source_org == source_org,
+        SourceRecordRow.entity == entity,
+        SourceRecordRow.status == "active",
+    )
+    if source_ids is None:
+        return list(session.scalars(query))
+    digests = [source_key_digest(source_org, entity, i) for i in set(source_ids)]
+    found: list[SourceRecordRow] = []
+    for start in range(0, len(digests), 400):
+        chunk = query.where(SourceRecordRow.key_digest.in_(digests[start : start + 400]))
+        found.extend(session.scalars(chunk))
+    return found
+
+
+def get_sync_state(session: Session, source_org: str, feed: str) -> SyncState | None:
+    return session.get(SyncState, (source_org, feed))
+
+
+def save_sync_state(
+    session: Session,
+    source_org: str,
+    feed: str,
+    watermark: str | None,
+    details: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    row = session.get(SyncState, (source_org, feed))
+    if row is None:
+        session.add(
+            SyncState(source_org=source_org, feed=feed, watermark=watermark, details=details, updated_at=now)
+        )
+        return
+    row.watermark, row.details, row.updated_at = watermark, details, now

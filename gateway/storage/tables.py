@@ -198,4 +198,34 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(200))
 
 
+class SourceRecordRow(Base):
+    """Which source records a partner has delivered, and into whose plan: the index that lets a
+    delete, a key change or a bulk file's absence retract exactly the elements a record brought."""
+
+    __tablename__ = "source_records"
+    key_digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source_org: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(80))
+    source_id: Mapped[str] = mapped_column(Text)
+    student_id: Mapped[str] = mapped_column(String(40), index=True)
+    record_digest: Mapped[str] = mapped_column(String(80))
+    message_id: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))  # active | retracted
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class SyncState(Base):
+    """Per-source, per-feed watermark of a pull (Ed-Fi change version, OneRoster REST run)."""
+
+    __tablename__ = "sync_states"
+    source_org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed: Mapped[str] = mapped_column(String(120), primary_key=True)
+    watermark: Mapped[str | None] = mapped_column(String(80))
+    details: Mapped[dict[str, Any]] = mapped_column(Document, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
 Index("ix_messages_status_received", Message.status, Message.received_at)
+Index(
+    "ix_source_records_org_entity", SourceRecordRow.source_org, SourceRecordRow.entity, SourceRecordRow.status
+)

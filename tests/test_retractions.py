@@ -1,0 +1,114 @@
+"""Retracting source records: exactly the elements a record brought leave the plan, audited."""
+
+from __future__ import annotations
+
+import json
+
+from helpers import LISA, count_rows, send_demo
+
+from gateway.service.audit import verify
+from gateway.service.ingest import ingest
+from gateway.service.retractions import known_source_ids, retract_records
+from gateway.storage import repositories as repo
+
+ATTENDANCE_KEY = "604822|255901001|2026-09-08|uri://ed-fi.org/AttendanceEventCategoryDescriptor#Tardy"
+
+
+def _events(rt, *dates: str):
+    body = [
+        {
+            "studentReference": {"studentUniqueId": "604822"},
+            "schoolReference": {"schoolId": 255901001},
+            "eventDate": d,
+            "attendanceEventCategoryDescriptor": "uri://ed-fi.org/AttendanceEventCategoryDescriptor#Tardy",
+        }
+        for d in dates
+    ]
+    return ingest(
+        rt,
+        source_org="grand-bend-isd",
+        format_name="edfi-json",
+        payload=json.dumps(body).encode(),
+        entity="studentSchoolAttendanceEvents",
+    )
+
+
+def _attendance_ids(rt) -> set[str]:
+    with rt.sessions() as session:
+        plan = repo.get_plan(session, LISA).document
+    return {e["provenance"]["sourceRecord"]["id"] for e in plan["domains"]["attendanceEngagement"]["facts"]}
+
+
+def test_accepted_records_are_indexed_by_their_source_key(rt):
+    send_demo(rt, "01")
+    _events(rt, "2026-09-08", "2026-09-09")
+    ids = known_source_ids(rt, source_org="grand-bend-isd", entity="studentSchoolAttendanceEvents")
+    assert ATTENDANCE_KEY in ids
+    assert len(ids) == 2
+
+
+def test_retracting_a_record_removes_only_its_elements_and_is_audited(rt):
+    send_demo(rt, "01")
+    _events(rt, "2026-09-08", "2026-09-09")
+    entries_before = count_rows(rt, "audit_entries")
+    summary = retract_records(
+        rt,
+        source_org="grand-bend-isd",
+        entity="studentSchoolAttendanceEvents",
+        source_ids=[ATTENDANCE_KEY],
+        reason="Ed-Fi delete",
+    )
+    assert (summary.records, summary.students, summary.elements_removed) == (1, 1, 1)
+    remaining = _attendance_ids(rt)
+    assert ATTENDANCE_KEY not in remaining
+    assert len(remaining) == 1
+    assert ATTENDANCE_KEY not in known_source_ids(
+        rt, source_org="grand-bend-isd", entity="studentSchoolAttendanceEvents"
+    )
+    assert count_rows(rt, "audit_entries") == entries_before + 1
+    assert verify(rt).ok
+
+
+def test_retracting_twice_or_an_unknown_record_changes_nothing(rt):
+    send_demo(rt, "01")
+    _events(rt, "2026-09-08")
+    retract_records(
+        rt,
+        source_org="grand-bend-isd",
+        entity="studentSchoolAttendanceEvents",
+        source_ids=[ATTENDANCE_KEY],
+        reason="x",
+    )
+    again = retract_records(
+        rt,
+        source_org="grand-bend-isd",
+        entity="studentSchoolAttendanceEvents",
+        source_ids=[ATTENDANCE_KEY],
+        reason="x",
+    )
+    other = retract_records(
+        rt,
+        source_org="riverside-health",
+        entity="studentSchoolAttendanceEvents",
+        source_ids=["nope"],
+        reason="x",
+    )
+    assert (again.records, again.elements_removed) == (0, 0)
+    assert (other.records, other.elements_removed) == (0, 0)
+
+
+def test_a_record_sent_again_after_retraction_comes_back(rt):
+    send_demo(rt, "01")
+    _events(rt, "2026-09-08")
+    retract_records(
+        rt,
+        source_org="grand-bend-isd",
+        entity="studentSchoolAttendanceEvents",
+        source_ids=[ATTENDANCE_KEY],
+        reason="x",
+    )
+    _events(rt, "2026-09-08")
+    assert ATTENDANCE_KEY in _attendance_ids(rt)
+    assert ATTENDANCE_KEY in known_source_ids(
+        rt, source_org="grand-bend-isd", entity="studentSchoolAttendanceEvents"
+    )

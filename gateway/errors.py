@@ -120,3 +120,11 @@ class AuditBroken(GatewayError):
 class StorageUnavailable(GatewayError):
     status = 503
     code = "storage_unavailable"
+
+
+class UpstreamFailed(GatewayError):
+    """A partner system the gateway pulls from (an Ed-Fi ODS/API, a OneRoster service) failed or
+    refused: its answer is summarised (status, problem type, field paths), never its record values."""
+
+    status = 502
+    code = "upstream_failed"

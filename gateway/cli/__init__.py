@@ -17,7 +17,7 @@ from gateway.errors import GatewayError
 from gateway.service import audit as audit_service
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
-from gateway.service.ingest import IngestSummary, ingest, replay, replay_where
+from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
 from gateway.service.partners import create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
@@ -149,6 +149,7 @@ def ingest_command(
         "accepted": sum(s.outcome["accepted"] for s in summaries),
         "rejected": sum(s.outcome["rejected"] + s.outcome["failed"] for s in summaries),
         "held": sum(s.outcome["held"] for s in summaries),
+        "ignored": sum(s.outcome.get("ignored", 0) for s in summaries),
         "messages": [s.to_dict() for s in summaries],
     }
     _emit(totals, as_json, _ingest_text)
@@ -160,22 +161,25 @@ def _ingest_file(
     rt: Runtime, fmt: str, path: Path, source: str, entity: str | None, show_progress: bool
 ) -> IngestSummary:
     entity = _entity_for(path, entity) if fmt == "edfi-json" else entity
-    payload = path.read_bytes()
+    # A bulk file: copied into the payload store and streamed, never read whole into memory.
     if not show_progress:
-        return ingest(rt, source_org=source, format_name=fmt, payload=payload, entity=entity)
+        return ingest_file(rt, source_org=source, format_name=fmt, path=path, entity=entity)
     with click.progressbar(length=1, label=path.name, file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = total
             bar.update(done - bar.pos)
 
-        return ingest(
-            rt, source_org=source, format_name=fmt, payload=payload, entity=entity, progress=progress
+        return ingest_file(
+            rt, source_org=source, format_name=fmt, path=path, entity=entity, progress=progress
         )
 
 
 def _ingest_text(totals: dict[str, Any]) -> str:
-    lines = [f"accepted {totals['accepted']}, rejected {totals['rejected']}, held {totals['held']}"]
+    lines = [
+        f"accepted {totals['accepted']}, rejected {totals['rejected']}, held {totals['held']}, "
+        f"ignored {totals['ignored']}"
+    ]
     for m in totals["messages"]:
         lines.append(f"  {m['messageId']}: {m['status']} {m['reason']}".rstrip())
         lines.extend(f"    {r['location']}: {r['status']}: {r['reason']}" for r in m["records"][:10])

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from gateway.core.canonical import digest_bytes
 from gateway.errors import AccessDenied, GatewayError, InputInvalid, Issue, NotFound, PayloadTooLarge
-from gateway.formats import parse_payload
-from gateway.formats.records import ParseResult, SourceRecord
-from gateway.service import audit
+from gateway.formats import StreamItem, stream_payload
+from gateway.formats.records import RecordProblem, SourceRecord
+from gateway.service import audit, payloads
 from gateway.service.outcomes import FAILED, REJECTED, REPLAYABLE, RecordOutcome, Tally
 from gateway.service.pipeline import Exchange, run_batch
 from gateway.service.policies import policy_set
@@ -56,12 +57,36 @@ def ingest(
     entity: str | None = None,
     content_type: str | None = None,
     progress: Progress | None = None,
+    bulk: bool = False,
 ) -> IngestSummary:
     message_id = stage(
         rt,
         source_org=source_org,
         format_name=format_name,
         payload=payload,
+        entity=entity,
+        content_type=content_type,
+        bulk=bulk,
+    )
+    return process(rt, message_id, progress)
+
+
+def ingest_file(
+    rt: Runtime,
+    *,
+    source_org: str,
+    format_name: str,
+    path: Path,
+    entity: str | None = None,
+    content_type: str | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """A bulk file: copied into the payload store (never read whole), then streamed in batches."""
+    message_id = stage_file(
+        rt,
+        source_org=source_org,
+        format_name=format_name,
+        path=path,
         entity=entity,
         content_type=content_type,
     )
@@ -76,9 +101,66 @@ def stage(
     payload: bytes,
     entity: str | None = None,
     content_type: str | None = None,
+    bulk: bool = False,
 ) -> str:
-    """Commit the raw payload as a ``received`` message; return its id."""
+    """Commit the raw payload as a ``received`` message; return its id.
+
+    A ``bulk`` payload over the file threshold is kept as a file and may exceed the HTTP limit
+    (up to the bulk limit); anything else stays in the row, under the HTTP limit.
+    """
     _check_labels(format_name=format_name, entity=entity, content_type=content_type)
+    payload_file = None
+    if bulk and len(payload) > rt.settings.payload_file_threshold:
+        payload_file = payloads.store_bytes(rt, payload)
+    return _add_message(
+        rt,
+        source_org=source_org,
+        format_name=format_name,
+        entity=entity,
+        content_type=content_type,
+        payload=b"" if payload_file else payload,
+        payload_file=payload_file,
+        payload_digest=digest_bytes(payload),
+        size=len(payload),
+    )
+
+
+def stage_file(
+    rt: Runtime,
+    *,
+    source_org: str,
+    format_name: str,
+    path: Path,
+    entity: str | None = None,
+    content_type: str | None = None,
+) -> str:
+    _check_labels(format_name=format_name, entity=entity, content_type=content_type)
+    name, size = payloads.store_file(rt, path)
+    return _add_message(
+        rt,
+        source_org=source_org,
+        format_name=format_name,
+        entity=entity,
+        content_type=content_type,
+        payload=b"",
+        payload_file=name,
+        payload_digest="sha256:" + name,
+        size=size,
+    )
+
+
+def _add_message(
+    rt: Runtime,
+    *,
+    source_org: str,
+    format_name: str,
+    entity: str | None,
+    content_type: str | None,
+    payload: bytes,
+    payload_file: str | None,
+    payload_digest: str,
+    size: int,
+) -> str:
     now = rt.now()
     message = Message(
         id=str(uuid.uuid4()),
@@ -87,8 +169,9 @@ def stage(
         entity=entity,
         content_type=content_type,
         payload=payload,
-        payload_digest=digest_bytes(payload),
-        size=len(payload),
+        payload_file=payload_file,
+        payload_digest=payload_digest,
+        size=size,
         status="received",
         reason=None,
         outcome={},
@@ -135,14 +218,10 @@ def record_oversized(rt: Runtime, *, source_org: str, format_name: str, size: in
 
 
 def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> IngestSummary:
-    with rt.sessions.begin() as session:
-        message = repo.get_message(session, message_id)
-        if message is None:
-            raise NotFound(f"message {message_id} does not exist")
-        message.attempts += 1
-        session.flush()
-        session.expunge(message)
-    if message.size > rt.settings.max_payload_bytes:
+    message = _claim(rt, message_id)
+    bulk = message.payload_file is not None
+    limit = rt.settings.max_bulk_payload_bytes if bulk else rt.settings.max_payload_bytes
+    if message.size > limit:
         return record_oversized(
             rt,
             source_org=message.organization_id,
@@ -151,21 +230,104 @@ def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> I
         )
     try:
         exchange = _exchange(rt, message)
-        parsed = parse_payload(message.format, message.payload, message.entity)
+        stream = payloads.open_payload(rt, message.payload, message.payload_file, message.payload_digest)
     except GatewayError as exc:
         return _finish_rejected(rt, message_id, exc)
+    message.payload = b""  # the stream has its own copy; keep one, not two
     tally = Tally()
-    for problem in parsed.problems:
-        tally.add(
-            RecordOutcome(
-                location=problem.location,
-                status=REJECTED,
-                reason="record does not meet its standard",
-                issues=problem.issues,
-            )
-        )
-    _run_batches(rt, exchange, parsed, tally, progress)
+    size = rt.settings.bulk_batch_size if bulk else rt.settings.batch_size
+    with stream:
+        try:
+            items = stream_payload(message.format, stream, message.entity)
+            _run_stream(rt, exchange, items, tally, _Meter(progress, stream, message.size), size)
+        except GatewayError as exc:
+            # Nothing landed: the whole payload is refused, as before it was streamed. Otherwise
+            # what landed stays, and the rest of the payload is reported unreadable.
+            if not tally.counts:
+                return _finish_rejected(rt, message_id, exc)
+            tally.add(_unreadable_rest(exc))
     return _finish(rt, message_id, tally)
+
+
+def _claim(rt: Runtime, message_id: str) -> Message:
+    with rt.sessions.begin() as session:
+        message = repo.get_message(session, message_id)
+        if message is None:
+            raise NotFound(f"message {message_id} does not exist")
+        message.attempts += 1
+        session.flush()
+        session.expunge(message)
+    return message
+
+
+def _unreadable_rest(exc: GatewayError) -> RecordOutcome:
+    return RecordOutcome(
+        location=exc.issues[0].path if exc.issues else "$",
+        status=REJECTED,
+        reason=f"the rest of the payload could not be read: {exc.message}",
+        issues=tuple(exc.issues),
+    )
+
+
+class _Meter:
+    """Progress in records. A streamed payload's total is not known until its end: it is
+    estimated from the share of the bytes read so far, and exact in the last call."""
+
+    def __init__(self, progress: Progress | None, stream: BinaryIO, size: int) -> None:
+        self.progress, self.stream, self.size = progress, stream, size
+
+    def tick(self, done: int) -> None:
+        if self.progress is None:
+            return
+        try:
+            read = self.stream.tell()
+        except (OSError, ValueError):
+            read = 0
+        total = round(done * self.size / read) if 0 < read < self.size else done
+        self.progress(done, max(total, done))
+
+    def end(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress(done, done)
+
+
+def _run_stream(
+    rt: Runtime,
+    exchange: Exchange,
+    items: Iterator[StreamItem],
+    tally: Tally,
+    meter: _Meter,
+    size: int,
+) -> None:
+    batch: list[SourceRecord] = []
+    done = 0
+    for item in items:
+        if isinstance(item, RecordProblem):
+            tally.add(_problem(item))
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            done += _run_and_tally(rt, exchange, batch, tally)
+            batch = []
+            meter.tick(done)
+    if batch:
+        done += _run_and_tally(rt, exchange, batch, tally)
+    meter.end(done)
+
+
+def _run_and_tally(rt: Runtime, exchange: Exchange, batch: list[SourceRecord], tally: Tally) -> int:
+    for outcome in _run_one_batch(rt, exchange, batch):
+        tally.add(outcome)
+    return len(batch)
+
+
+def _problem(problem: RecordProblem) -> RecordOutcome:
+    return RecordOutcome(
+        location=problem.location,
+        status=REJECTED,
+        reason="record does not meet its standard",
+        issues=problem.issues,
+    )
 
 
 def _exchange(rt: Runtime, message: Message) -> Exchange:
@@ -194,22 +356,6 @@ def _exchange(rt: Runtime, message: Message) -> Exchange:
     )
 
 
-def _run_batches(
-    rt: Runtime,
-    exchange: Exchange,
-    parsed: ParseResult,
-    tally: Tally,
-    progress: Progress | None,
-) -> None:
-    records = list(parsed.records)
-    size = rt.settings.batch_size
-    for start in range(0, len(records), size):
-        for outcome in _run_one_batch(rt, exchange, records[start : start + size]):
-            tally.add(outcome)
-        if progress is not None:
-            progress(min(start + size, len(records)), len(records))
-
-
 def _run_one_batch(rt: Runtime, exchange: Exchange, batch: list[SourceRecord]) -> list[RecordOutcome]:
     try:
         with rt.sessions.begin() as session:
@@ -218,8 +364,10 @@ def _run_one_batch(rt: Runtime, exchange: Exchange, batch: list[SourceRecord]) -
         if len(batch) == 1:
             _log_failure(exc, exchange, batch[0])
             return [_failed(batch[0])]
-    # Isolate the failing record: everything else of the batch still lands.
-    return [outcome for rec in batch for outcome in _run_one_batch(rt, exchange, [rec])]
+    # Isolate the failing record by halving: everything else of the batch still lands, and a
+    # large bulk batch costs a few retries, not one transaction per record.
+    half = (len(batch) + 1) // 2
+    return _run_one_batch(rt, exchange, batch[:half]) + _run_one_batch(rt, exchange, batch[half:])
 
 
 def _log_failure(exc: Exception, exchange: Exchange, rec: SourceRecord) -> None:
@@ -264,6 +412,7 @@ def _finish_rejected(rt: Runtime, message_id: str, error: GatewayError) -> Inges
         "rejected": 1,
         "held": 0,
         "failed": 0,
+        "ignored": 0,
         "elementsChanged": 0,
         "students": 0,
         "records": [

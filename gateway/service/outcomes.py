@@ -9,7 +9,10 @@ from typing import Any
 from gateway.errors import Issue
 
 ACCEPTED, REJECTED, HELD, FAILED = "accepted", "rejected", "held", "failed"
-# Message statuses: received -> mapped | partial | held | rejected | failed.
+# Deliberately not mapped (mappings/codes/ignored-records.yaml names why): not a problem.
+IGNORED = "ignored"
+# Message statuses: received -> mapped | partial | held | rejected | failed | ignored
+# (ignored: every record was deliberately ignored; ignored records beside accepted ones: mapped).
 REPLAYABLE = ("partial", "held", "rejected", "failed", "received")
 MAX_LISTED_RECORDS = 1000  # a message lists at most this many problem records; counts stay exact
 
@@ -54,9 +57,9 @@ class Tally:
 
     def status(self) -> str:
         accepted = self.counts[ACCEPTED]
-        others = sum(n for s, n in self.counts.items() if s != ACCEPTED)
+        others = sum(n for s, n in self.counts.items() if s not in (ACCEPTED, IGNORED))
         if others == 0:
-            return "mapped"
+            return IGNORED if self.counts[IGNORED] and not accepted else "mapped"
         if accepted:
             return "partial"
         for status in (FAILED, REJECTED, HELD):
@@ -68,7 +71,8 @@ class Tally:
         parts = [f"{n} {s}" for s, n in sorted(self.counts.items()) if s != ACCEPTED and n]
         if not parts:
             return ""
-        first = self.problems[0]["reason"] if self.problems else ""
+        problems = [p for p in self.problems if p["status"] != IGNORED] or self.problems
+        first = problems[0]["reason"] if problems else ""
         return f"{', '.join(parts)}; first: {first}"
 
     def to_outcome(self) -> dict[str, Any]:
@@ -77,6 +81,7 @@ class Tally:
             "rejected": self.counts[REJECTED],
             "held": self.counts[HELD],
             "failed": self.counts[FAILED],
+            "ignored": self.counts[IGNORED],
             "elementsChanged": self.changed,
             "students": len(self.students),
             "records": self.problems,

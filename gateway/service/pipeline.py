@@ -29,9 +29,12 @@ from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service import enforcement
 from gateway.service.audit import AuditDraft, record
-from gateway.service.outcomes import ACCEPTED, FAILED, HELD, REJECTED, RecordOutcome
+from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
+
+# The crosswalk of records deliberately not mapped: "<mapping family>|<entity>" -> the reason.
+IGNORED_RECORDS = "ignored-records"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,8 +85,13 @@ def _map_and_decide(
     decisions: dict[frozenset[str], Decision] = {}
     mapped: dict[int, _Mapped] = {}
     for index, rec in enumerate(records):
-        mapping = rt.artifacts.mapping_for(mapping_format(exchange.format), rec.entity)
+        family = mapping_format(exchange.format)
+        mapping = rt.artifacts.mapping_for(family, rec.entity)
         if mapping is None:
+            ignored = rt.artifacts.codes.get(IGNORED_RECORDS, {}).get(f"{family}|{rec.entity}")
+            if ignored is not None:
+                outcomes[index] = RecordOutcome(location=rec.location, status=IGNORED, reason=str(ignored))
+                continue
             outcomes[index] = _rejected(
                 rec,
                 f"no mapping for {exchange.format} entity '{rec.entity}'; add one under mappings/ and replay",
@@ -281,6 +289,7 @@ def _audit_draft(exchange: Exchange, outcomes: list[RecordOutcome], policy: Poli
             "rejected": sum(o.status == REJECTED for o in outcomes),
             "held": sum(o.status == HELD for o in outcomes),
             "failed": sum(o.status == FAILED for o in outcomes),
+            "ignored": sum(o.status == IGNORED for o in outcomes),
             "elementsChanged": sum(o.changed for o in outcomes),
             "students": students,
             "decisions": decisions,

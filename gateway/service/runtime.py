@@ -19,6 +19,7 @@ from gateway.service.keys import KeyRing, load_keys
 from gateway.storage.db import make_engine, session_factory
 
 DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
+DEFAULT_MAX_BULK_PAYLOAD = 4 * 1024 * 1024 * 1024
 
 
 def utc_now() -> dt.datetime:
@@ -32,6 +33,11 @@ class Settings:
     artifacts_root: Path = PROJECT_ROOT
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
     batch_size: int = 500
+    # Bulk files (CLI, pulls) may exceed the HTTP limit; above the file threshold a payload is
+    # kept as a file under $GATEWAY_HOME/payloads and streamed, in larger batches.
+    max_bulk_payload_bytes: int = DEFAULT_MAX_BULK_PAYLOAD
+    payload_file_threshold: int = 8 * 1024 * 1024
+    bulk_batch_size: int = 5000
     token_ttl_seconds: int = 300
     issuer: str = "spgw"
 
@@ -43,6 +49,9 @@ class Settings:
             home=base,
             database_url=url,
             max_payload_bytes=int(os.environ.get("GATEWAY_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD)),
+            max_bulk_payload_bytes=int(
+                os.environ.get("GATEWAY_MAX_BULK_PAYLOAD_BYTES", DEFAULT_MAX_BULK_PAYLOAD)
+            ),
         )
 
 

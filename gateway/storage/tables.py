@@ -133,6 +133,9 @@ class Message(Base):
     entity: Mapped[str | None] = mapped_column(String(80))
     content_type: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # A bulk file is kept outside the row, as $GATEWAY_HOME/payloads/<this name> (its digest);
+    # ``payload`` is then empty. Small payloads (HTTP) stay in the row.
+    payload_file: Mapped[str | None] = mapped_column(String(100))
     payload_digest: Mapped[str] = mapped_column(String(80), index=True)
     size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), index=True)

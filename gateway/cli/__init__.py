@@ -346,6 +346,9 @@ def _register_command_groups() -> None:
 
     policy.register(main)
     delivery.register(main)
+    from gateway.cli import pull as pull_commands
+
+    pull_commands.register(main)
 
 
 _register_command_groups()

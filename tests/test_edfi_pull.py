@@ -1,0 +1,390 @@
+"""Pulling from an Ed-Fi ODS/API (a real local HTTP server): full and delta syncs land in plans;
+deletes and key changes retract exactly what their record brought; failures leave the watermark."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from edfi_ods_server import EdFiOds, OdsConfig, running_ods
+from helpers import DISTRICT_IDS, LISA, count_rows
+
+from gateway.clients.edfi_http import RetryPolicy
+from gateway.core.ids import student_id_for
+from gateway.errors import AccessDenied, InputInvalid, UpstreamFailed
+from gateway.service.edfi_sync import feed_name, mapped_resources, pull_edfi
+from gateway.storage import repositories as repo
+
+SCHOOL = 255901001
+TOM = student_id_for(DISTRICT_IDS, "604824")
+ATTENDANCE = "uri://ed-fi.org/AttendanceEventCategoryDescriptor#"
+
+
+def _student(uid: str, first: str, last: str, birth: str) -> dict:
+    return {"studentUniqueId": uid, "birthDate": birth, "firstName": first, "lastSurname": last}
+
+
+def _enrollment(uid: str, entry: str = "2021-08-23") -> dict:
+    return {
+        "schoolReference": {"schoolId": SCHOOL},
+        "studentReference": {"studentUniqueId": uid},
+        "entryDate": entry,
+        "entryGradeLevelDescriptor": "uri://ed-fi.org/GradeLevelDescriptor#Ninth grade",
+    }
+
+
+def _event(uid: str, day: str, category: str = "Excused Absence") -> dict:
+    return {
+        "attendanceEventCategoryDescriptor": ATTENDANCE + category,
+        "eventDate": day,
+        "schoolReference": {"schoolId": SCHOOL},
+        "sessionReference": {
+            "schoolId": SCHOOL,
+            "schoolYear": 2022,
+            "sessionName": "2021-2022 Fall Semester",
+        },
+        "studentReference": {"studentUniqueId": uid},
+        "attendanceEventReason": "Absent",
+        "eventDuration": 1,
+    }
+
+
+def seed(ods: EdFiOds) -> dict[str, list[str]]:
+    """Three students, their enrollments and five attendance events (shapes of DS 5.0)."""
+    return {
+        "students": ods.load(
+            "students",
+            [
+                _student("604822", "Lisa", "Woods", "2008-09-13"),
+                _student("604824", "Tomas", "Reyes", "2009-01-02"),
+                _student("604858", "Ana", "Quinn", "2008-04-30"),
+            ],
+        ),
+        "studentSchoolAssociations": ods.load(
+            "studentSchoolAssociations", [_enrollment(u) for u in ("604822", "604824", "604858")]
+        ),
+        "studentSchoolAttendanceEvents": ods.load(
+            "studentSchoolAttendanceEvents",
+            [
+                _event("604822", "2021-10-11"),
+                _event("604822", "2021-10-12", "Tardy"),
+                _event("604822", "2021-10-13"),
+                _event("604824", "2021-10-11", "Unexcused Absence"),
+                _event("604858", "2021-10-14"),
+            ],
+        ),
+    }
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def slept() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def ods():
+    with running_ods() as server:
+        yield server
+
+
+def pull(rt, ods: EdFiOds, slept: Sleeps | None = None, **options):
+    retry = RetryPolicy(attempts=3, sleep=slept if slept is not None else Sleeps(), jitter=lambda: 0.0)
+    return pull_edfi(
+        rt,
+        source_org="grand-bend-isd",
+        base_url=ods.base_url,
+        client_id=ods.config.client_id,
+        client_secret=ods.config.client_secret,
+        retry=retry,
+        **options,
+    )
+
+
+def plan_of(rt, student: str = LISA) -> dict:
+    with rt.sessions() as session:
+        row = repo.get_plan(session, student)
+        assert row is not None, "the student has no plan"
+        return row.document
+
+
+def plan_version(rt, student: str = LISA) -> int:
+    with rt.sessions() as session:
+        row = repo.get_plan(session, student)
+        assert row is not None
+        return row.version
+
+
+def enrollment_dates(rt, student: str = LISA) -> list[str]:
+    return sorted(e["entryDate"] for e in plan_of(rt, student)["student"]["enrollments"])
+
+
+def attendance(rt, student: str = LISA) -> list[tuple[str, str]]:
+    facts = plan_of(rt, student)["domains"]["attendanceEngagement"]["facts"]
+    return sorted((f["effective"], f["code"]["code"]) for f in facts)
+
+
+def watermark(rt, ods: EdFiOds) -> str | None:
+    with rt.sessions() as session:
+        state = repo.get_sync_state(session, "grand-bend-isd", feed_name(ods.base_url))
+        return state.watermark if state else None
+
+
+# -- full sync --------------------------------------------------------------------------------
+
+
+def test_the_pulled_resources_are_the_mapped_ones_students_first(rt):
+    names = mapped_resources(rt)
+    assert names[0] == "students"
+    assert {"studentSchoolAssociations", "studentSchoolAttendanceEvents"} <= set(names)
+
+
+def test_a_full_sync_lands_students_enrollments_and_attendance_in_plans(rt, ods):
+    seed(ods)
+    summary = pull(rt, ods, page_size=2)
+    assert summary.mode == "full"
+    assert (summary.watermark_from, summary.watermark_to) == (None, 11)
+    counts = {r.resource: (r.pages, r.records, r.accepted) for r in summary.resources}
+    assert counts["students"] == (2, 3, 3)
+    assert counts["studentSchoolAssociations"] == (2, 3, 3)
+    assert counts["studentSchoolAttendanceEvents"] == (3, 5, 5)
+    assert not summary.troubled
+    assert enrollment_dates(rt) == ["2021-08-23"]
+    assert attendance(rt) == [
+        ("2021-10-11", "excused-absence"),
+        ("2021-10-12", "tardy"),
+        ("2021-10-13", "excused-absence"),
+    ]
+    assert attendance(rt, TOM) == [("2021-10-11", "unexcused-absence")]
+    assert watermark(rt, ods) == "11"
+
+
+def test_every_page_is_staged_as_one_replayable_message(rt, ods):
+    seed(ods)
+    summary = pull(rt, ods, page_size=2)
+    ids = [m for r in summary.resources for m in r.message_ids]
+    assert len(ids) == summary.total("pages") == 7
+    with rt.sessions() as session:
+        message = repo.get_message(session, ids[0])
+        assert message is not None
+        assert (message.format, message.entity, message.status) == ("edfi-json", "students", "mapped")
+        assert [s["studentUniqueId"] for s in json.loads(message.payload)] == ["604822", "604824"]
+
+
+def test_the_same_full_sync_twice_changes_nothing(rt, ods):
+    seed(ods)
+    pull(rt, ods)
+    before = plan_version(rt)
+    summary = pull(rt, ods, full=True)
+    assert summary.mode == "full"
+    assert plan_version(rt) == before
+
+
+# -- delta sync -------------------------------------------------------------------------------
+
+
+def test_a_delta_sync_pulls_only_what_changed_after_the_watermark(rt, ods):
+    ids = seed(ods)
+    pull(rt, ods)
+    ods.create("studentSchoolAttendanceEvents", _event("604822", "2021-10-20", "Unexcused Absence"))
+    changed = copy.deepcopy(_student("604824", "Tomas", "Reyes-Ortiz", "2009-01-02"))
+    ods.update("students", ids["students"][1], changed)
+    ods.seen.clear()
+    summary = pull(rt, ods)
+    assert summary.mode == "delta"
+    assert (summary.watermark_from, summary.watermark_to) == (11, 13)
+    records = {r.resource: r.records for r in summary.resources}
+    assert (records["students"], records["studentSchoolAssociations"]) == (1, 0)
+    assert records["studentSchoolAttendanceEvents"] == 1
+    assert summary.total("records") == 2
+    windows = {(s.query.get("minChangeVersion"), s.query.get("maxChangeVersion")) for s in ods.data_calls()}
+    assert windows == {("12", "13")}
+    assert ("2021-10-20", "unexcused-absence") in attendance(rt)
+    assert plan_of(rt, TOM)["student"]["name"]["family"] == "Reyes-Ortiz"
+    assert watermark(rt, ods) == "13"
+
+
+def test_nothing_new_means_nothing_pulled(rt, ods):
+    seed(ods)
+    pull(rt, ods)
+    ods.seen.clear()
+    summary = pull(rt, ods)
+    assert summary.mode == "up-to-date"
+    assert summary.resources == ()
+    assert ods.data_calls() == []
+
+
+def test_a_delete_removes_the_plan_elements_of_that_record(rt, ods):
+    ids = seed(ods)
+    pull(rt, ods)
+    ods.delete("studentSchoolAttendanceEvents", ids["studentSchoolAttendanceEvents"][1])  # the tardy
+    summary = pull(rt, ods)
+    events = next(r for r in summary.resources if r.resource == "studentSchoolAttendanceEvents")
+    assert (events.deletes_seen, events.deletes_applied, events.elements_removed) == (1, 1, 1)
+    assert summary.to_dict()["deletesApplied"] == 1
+    assert attendance(rt) == [("2021-10-11", "excused-absence"), ("2021-10-13", "excused-absence")]
+    assert attendance(rt, TOM) == [("2021-10-11", "unexcused-absence")]
+
+
+def test_a_record_deleted_and_recreated_in_one_window_stays(rt, ods):
+    ids = seed(ods)
+    pull(rt, ods)
+    ods.delete("studentSchoolAttendanceEvents", ids["studentSchoolAttendanceEvents"][1])
+    ods.create("studentSchoolAttendanceEvents", _event("604822", "2021-10-12", "Tardy"))
+    pull(rt, ods)
+    assert ("2021-10-12", "tardy") in attendance(rt)
+
+
+def test_a_key_change_removes_the_old_enrollment_and_keeps_the_new(rt, ods):
+    ids = seed(ods)
+    pull(rt, ods)
+    ods.update(
+        "studentSchoolAssociations", ids["studentSchoolAssociations"][0], _enrollment("604822", "2021-09-01")
+    )
+    summary = pull(rt, ods)
+    ssa = next(r for r in summary.resources if r.resource == "studentSchoolAssociations")
+    assert (ssa.key_changes_seen, ssa.key_changes_applied, ssa.records) == (1, 1, 1)
+    assert enrollment_dates(rt) == ["2021-09-01"]
+    assert enrollment_dates(rt, TOM) == ["2021-08-23"]
+
+
+def test_delete_rows_without_key_values_are_reported_not_guessed(rt, ods):
+    seed(ods)
+    pull(rt, ods)
+    # ODS/API 5.3 without the change-query patch: only id and changeVersion.
+    ods.state.change_version += 1
+    ods.state.deletes["studentSchoolAttendanceEvents"] = [{"id": "ab" * 16, "changeVersion": 12}]
+    summary = pull(rt, ods)
+    events = next(r for r in summary.resources if r.resource == "studentSchoolAttendanceEvents")
+    assert events.deletes_applied == 0
+    assert events.problems
+    assert "not applied" in events.problems[0]
+    assert len(attendance(rt)) == 3
+
+
+def test_pre_6_pascal_case_change_versions_are_understood(rt):
+    with running_ods(OdsConfig(version="5.3", pascal_case_versions=True)) as ods:
+        ids = seed(ods)
+        assert pull(rt, ods).watermark_to == 11
+        ods.delete("studentSchoolAttendanceEvents", ids["studentSchoolAttendanceEvents"][0])
+        summary = pull(rt, ods)
+    assert (summary.mode, summary.watermark_to) == ("delta", 12)
+    assert ("2021-10-11", "excused-absence") not in attendance(rt)
+
+
+def test_a_server_without_change_queries_is_pulled_in_full_every_time(rt):
+    with running_ods(OdsConfig(change_queries_path=None)) as ods:
+        seed(ods)
+        first = pull(rt, ods)
+        second = pull(rt, ods)
+    assert (first.mode, second.mode) == ("full", "full")
+    assert "no change queries" in second.notes[0]
+    assert second.total("records") == 11
+    assert watermark(rt, ods) is None
+
+
+def test_base_paths_come_from_the_discovery_document(rt):
+    config = OdsConfig(data_path="/tenant-a/api/data/v3", oauth_path="/tenant-a/connect/token")
+    with running_ods(config) as ods:
+        seed(ods)
+        summary = pull(rt, ods)
+    assert summary.total("records") == 11
+
+
+def test_a_year_specific_instance_reads_under_the_school_year(rt):
+    with running_ods(OdsConfig(version="5.3", api_mode="Year Specific", school_year=2022)) as ods:
+        seed(ods)
+        with pytest.raises(UpstreamFailed, match="year-specific"):
+            pull(rt, ods)
+        summary = pull(rt, ods, school_year=2022)
+    assert summary.total("records") == 11
+
+
+def test_cursor_paging_gives_the_same_plans_as_offset_paging(rt):
+    with running_ods(OdsConfig(version="7.3")) as ods:
+        seed(ods)
+        summary = pull(rt, ods, page_size=2)  # auto: cursor on 7.3
+        assert any("pageSize" in s.query for s in ods.data_calls())
+        assert not any(
+            "offset" in s.query for s in ods.data_calls() if not s.path.endswith(("deletes", "keyChanges"))
+        )
+    assert summary.total("records") == 11
+    assert summary.total("pages") == 7
+    assert attendance(rt) == [
+        ("2021-10-11", "excused-absence"),
+        ("2021-10-12", "tardy"),
+        ("2021-10-13", "excused-absence"),
+    ]
+
+
+# -- trouble ----------------------------------------------------------------------------------
+
+
+def test_a_token_revoked_mid_pull_is_renewed_once_and_the_pull_completes(rt, ods):
+    seed(ods)
+    ods.revoke_after_data_calls = 3
+    summary = pull(rt, ods, page_size=2)
+    assert summary.total("records") == 11
+    assert ods.tokens_issued == 2
+    assert summary.tokens_fetched == 2
+
+
+def test_throttling_is_waited_out_as_the_server_asks(rt, ods, slept):
+    seed(ods)
+    ods.fail("studentSchoolAttendanceEvents", 429, times=2, retry_after="7")
+    summary = pull(rt, ods, slept)
+    assert slept == [7.0, 7.0]
+    assert summary.total("records") == 11
+
+
+def test_a_server_failing_again_and_again_is_a_clear_error_and_the_watermark_stays(rt, ods, slept):
+    ids = seed(ods)
+    pull(rt, ods)
+    ods.delete("studentSchoolAttendanceEvents", ids["studentSchoolAttendanceEvents"][0])
+    ods.create("students", _student("604900", "Rae", "Lind", "2010-02-02"))
+    ods.fail("studentSchoolAttendanceEvents", 500, times=10)
+    messages_before = count_rows(rt, "messages")
+    with pytest.raises(UpstreamFailed) as raised:
+        pull(rt, ods, slept)
+    text = str(raised.value)
+    assert "500" in text
+    assert "after 3 attempts" in text
+    assert "/ods/data/v3/ed-fi/studentSchoolAttendanceEvents" in text
+    assert "watermark was not moved" in text
+    assert "minChangeVersion" not in text  # the path, never the query
+    assert slept == [0.5, 1.0]
+    assert watermark(rt, ods) == "11"
+    assert count_rows(rt, "messages") == messages_before + 1  # the students page that did arrive is kept
+    ods.faults.clear()
+    summary = pull(rt, ods)  # the next run pulls the same window again
+    assert (summary.watermark_from, summary.watermark_to) == (11, 13)
+    assert ("2021-10-11", "excused-absence") not in attendance(rt)
+
+
+def test_records_the_pipeline_holds_or_rejects_mark_the_summary_troubled(rt, ods):
+    seed(ods)
+    ods.create("studentSchoolAttendanceEvents", _event("999999", "2021-10-11"))  # nobody we know
+    summary = pull(rt, ods)
+    assert summary.troubled
+    assert summary.total("held") == 1
+
+
+def test_an_unknown_partner_or_unmapped_resource_is_refused_before_any_call(rt, ods):
+    with pytest.raises(AccessDenied):
+        pull_edfi(rt, source_org="nobody", base_url=ods.base_url, client_id="x", client_secret="y")
+    with pytest.raises(InputInvalid) as raised:
+        pull(rt, ods, resources=["students", "bellSchedules"])
+    assert "bellSchedules" in str(raised.value)
+    assert ods.seen == []
+
+
+def test_an_explicit_resource_list_is_pulled_in_dependency_order(rt, ods):
+    seed(ods)
+    summary = pull(rt, ods, resources=["studentSchoolAssociations", "students"])
+    assert [r.resource for r in summary.resources] == ["students", "studentSchoolAssociations"]
+    assert enrollment_dates(rt) == ["2021-08-23"]

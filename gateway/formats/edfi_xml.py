@@ -126,7 +126,7 @@ class _Reader:
             return
         local, where = self._located(element)
         if local not in self.doc.record_types:
-            yield self._unknown(element)
+            yield self._unknown(element, (local, where))
             return
         _normalise(self.doc, element)
         self.wrapper.append(element)  # out of the parsed tree at once: memory stays flat
@@ -140,8 +140,8 @@ class _Reader:
         self.counts[local] += 1
         return local, f"{self.doc.interchange}/{local}[{self.counts[local]}] (line {element.sourceline})"
 
-    def _unknown(self, element: etree._Element) -> RecordProblem:
-        local, where = self._located(element)
+    def _unknown(self, element: etree._Element, located: tuple[str, str] | None = None) -> RecordProblem:
+        local, where = located or self._located(element)
         self.root.remove(element)
         self.tally.problems += 1
         return _problem(where, f"element '{local}' is not part of {self.doc.interchange}; remove it")
@@ -168,8 +168,13 @@ class _Reader:
         if resource is None or (self.entity is not None and self.entity != resource):
             self.tally.skipped[local] += 1
             return None
+        try:
+            data = convert(element, self.doc.record_types[local])
+        except ValueError as exc:  # a value the XSD allows and Ed-Fi does not (a 5-digit year)
+            self.tally.problems += 1
+            return _problem(where, f"{exc}; send Ed-Fi values")
         self.tally.records += 1
-        return record(resource, where, convert(element, self.doc.record_types[local]))
+        return record(resource, where, data)
 
 
 def _walk(
@@ -244,7 +249,7 @@ def _validate(doc: _Document, element: etree._Element, where: str) -> tuple[Issu
         return ()
     note = "" if doc.namespace == NS else " (a Data Standard 6.x record, checked against the 5.2 XSDs)"
     return tuple(
-        Issue(path=f"{where} line {entry.line}", message=_without_values(entry.message) + note)
+        Issue(path=f"{where}: line {entry.line}", message=_without_values(entry.message) + note)
         for entry in schema.error_log
     )
 

@@ -9,7 +9,8 @@ The rules (one plan per XSD type, compiled once; exceptions live in ``edfi_xml_t
 3. Values: the XSD type decides: ``xs:int``/``xs:long``/integer restrictions -> JSON integer,
    ``xs:decimal`` restrictions -> number (an integral literal stays an integer), ``xs:boolean`` ->
    ``true``/``false``; ``SchoolYearType`` ``"2021-2022"`` -> its end year ``2022``; everything
-   else (dates, times, strings) stays text as written.
+   else (dates, times, strings) stays text as written. A date whose year is not 0001-9999 (XSD
+   allows ``99999-01-01``; the Ed-Fi API does not) raises ``ValueError``: the record is refused.
 4. References (``XReference`` of an ``Extended Reference`` type): ``xReference`` holding the
    leaf fields of its ``XIdentity``, nested references flattened into the same object
    (``SessionReference/SessionIdentity/SchoolReference/SchoolIdentity/SchoolId`` ->
@@ -72,6 +73,13 @@ def _year(text: str) -> int:
     return int(text.strip()[-4:])
 
 
+def _date(text: str) -> str:
+    """XSD allows any year; the Ed-Fi API (and every database under it) takes 0001-9999."""
+    if text[:1] == "-" or text.find("-") != 4:
+        raise ValueError("a year outside 0001-9999")
+    return text
+
+
 def _text(text: str) -> str:
     return text
 
@@ -80,6 +88,7 @@ _CASTS: dict[str, Callable[[str], Any]] = {
     "integer": int,  # int() itself allows the surrounding whitespace XSD collapses
     "number": _number,
     "boolean": _boolean,
+    "date": _date,
     "year": _year,
 }
 
@@ -163,7 +172,10 @@ def _fill(element: etree._Element, fields: Plan, out: Json) -> None:
             continue  # a Lookup, an extension: no JSON field (the XSD already checked the shape)
         how = field.how
         if how == "value":
-            out[field.key] = child.text or "" if field.cast is _text else field.cast(child.text or "")
+            try:
+                out[field.key] = child.text or "" if field.cast is _text else field.cast(child.text or "")
+            except ValueError as exc:
+                raise ValueError(f"'{field.key}' (line {child.sourceline}): {exc}") from None
         elif how == "reference":
             keys = reference_keys(child, field.type_name)
             if keys:

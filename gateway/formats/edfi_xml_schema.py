@@ -52,6 +52,8 @@ _BUILTIN_KINDS = {
     "double": "number",
     "float": "number",
     "boolean": "boolean",
+    "date": "date",
+    "dateTime": "date",
 }
 # abstract bases whose children (none) are not inherited
 _ROOT_BASES = {"ComplexObjectType", "ReferenceType", "DescriptorType"}
@@ -74,7 +76,7 @@ class ComplexType:
 @dataclass(frozen=True, kw_only=True)
 class TypeModel:
     complex_types: dict[str, ComplexType]
-    simple_kinds: dict[str, str]  # simple type name -> integer|number|boolean|year|descriptor|string
+    simple_kinds: dict[str, str]  # simple type -> integer|number|boolean|date|year|descriptor|string
     record_types: dict[str, dict[str, str]]  # interchange root -> record element -> type name
 
     def kind(self, type_name: str) -> str:

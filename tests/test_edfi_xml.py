@@ -19,6 +19,7 @@ from tests.helpers import LISA, coordinator_view
 FIXTURES = Path(__file__).parent / "fixtures" / "edfi_xml"
 SHAPES = yaml.safe_load((FIXTURES / "shapes.yaml").read_text("utf-8"))
 NS = "http://ed-fi.org/5.2.0"
+CATEGORY = "uri://ed-fi.org/AttendanceEventCategoryDescriptor"
 PERSON = "<Person><PersonId>P</PersonId><SourceSystem>uri://ed-fi.org/SourceSystemDescriptor#SIS</SourceSystem></Person>"
 
 
@@ -28,6 +29,10 @@ def items(payload: bytes, entity: str | None = None, tally: XmlTally | None = No
 
 def interchange(root: str, body: str, namespace: str = NS) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{namespace}">{body}</{root}>'.encode()
+
+
+def send(rt, payload: bytes):  # type: ignore[no-untyped-def]
+    return ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=payload)
 
 
 def attendance(event_date: str = "2021-09-01") -> bytes:
@@ -83,12 +88,16 @@ def test_attendance_event_has_the_exact_api_shape():
     assert first.location == "InterchangeStudentAttendance/StudentSchoolAttendanceEvent[1] (line 4)"
     assert first.data == {
         "eventDate": "2021-08-31",
-        "attendanceEventCategoryDescriptor": "uri://ed-fi.org/AttendanceEventCategoryDescriptor#Excused Absence",
+        "attendanceEventCategoryDescriptor": f"{CATEGORY}#Excused Absence",
         "attendanceEventReason": "Absent excused",
         "eventDuration": 1,
         "studentReference": {"studentUniqueId": "604822"},
         "schoolReference": {"schoolId": 255901001},
-        "sessionReference": {"schoolId": 255901001, "schoolYear": 2022, "sessionName": "2021-2022 Fall Semester"},
+        "sessionReference": {
+            "schoolId": 255901001,
+            "schoolYear": 2022,
+            "sessionName": "2021-2022 Fall Semester",
+        },
     }
 
 
@@ -151,17 +160,17 @@ PLAIN_DOCTYPE = b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><lol
         (EXTERNAL_ENTITY, "DOCTYPE or ENTITY", "line 1"),
         (PLAIN_DOCTYPE, "DOCTYPE or ENTITY", "line 1"),
         # not well-formed: line and column
-        (interchange("InterchangeStudent", "<Student><StudentUniqueId>1</Student>"), "not well-formed", "line 2 column"),
+        (interchange("InterchangeStudent", "<Student><Name>1</Student>"), "not well-formed", "line 2 column"),
         (b"", "not well-formed", "line"),
         (b"\x00\x01 not xml", "not well-formed", "line 1"),
         # wrong namespace or version, not Ed-Fi at all
-        (interchange("InterchangeStudent", "", "http://ed-fi.org/4.0.0"), "not an Ed-Fi Data Standard 5.2", "4.0.0"),
-        (interchange("InterchangeStudent", "", "http://ed-fi.org/7.0.0"), "not an Ed-Fi Data Standard 5.2", "7.0.0"),
+        (interchange("InterchangeStudent", "", "http://ed-fi.org/4.0.0"), "not an Ed-Fi", "4.0.0"),
+        (interchange("InterchangeStudent", "", "http://ed-fi.org/7.0.0"), "not an Ed-Fi", "7.0.0"),
         (b"<Bundle xmlns='http://hl7.org/fhir'><id value='1'/></Bundle>", "not an Ed-Fi", "hl7.org"),
         (b"<InterchangeStudent><Student/></InterchangeStudent>", "not an Ed-Fi", "namespace ''"),
         # an interchange the gateway does not read
         (interchange("InterchangeFinance", ""), "unknown Ed-Fi interchange", "InterchangeStudent"),
-        (interchange("Student", "<StudentUniqueId>1</StudentUniqueId>"), "unknown Ed-Fi interchange", "/Student"),
+        (interchange("Student", "<Name>1</Name>"), "unknown Ed-Fi interchange", "/Student"),
     ],
 )
 def test_bad_payload_is_refused_whole_with_its_location(payload, message, where):
@@ -175,7 +184,9 @@ def test_entities_are_never_expanded_or_fetched():
     with pytest.raises(InputInvalid) as raised:
         items(EXTERNAL_ENTITY)
     assert "root:" not in str(raised.value)
-    assert "lollol" not in str(pytest.raises(InputInvalid, items, BILLION_LAUGHS).value)
+    with pytest.raises(InputInvalid) as laughs:
+        items(BILLION_LAUGHS)
+    assert "lollol" not in str(laughs.value)
 
 
 # --- bad records: reported with location, the rest of the file still lands
@@ -208,7 +219,10 @@ def test_bad_record_two_of_three_is_reported_and_one_and_three_come_through(even
     ("body", "expected"),
     [
         # an element the XSD does not allow inside the record
-        ("<Student><StudentUniqueId>1</StudentUniqueId><Shoe>9</Shoe></Student>", "'Shoe': This element is not expected"),
+        (
+            "<Student><StudentUniqueId>1</StudentUniqueId><Shoe>9</Shoe></Student>",
+            "'Shoe': This element is not expected",
+        ),
         # a required element missing
         ("<Student><StudentUniqueId>1</StudentUniqueId></Student>", "Missing child element"),
         # a value too long for its type (length given, value not)
@@ -338,18 +352,8 @@ def test_registered_as_a_stream_and_a_whole_payload_parser():
 
 
 def test_students_and_enrollments_land_through_ingest(rt):
-    students = ingest(
-        rt,
-        source_org="grand-bend-isd",
-        format_name="edfi-xml",
-        payload=(FIXTURES / "students.xml").read_bytes(),
-    )
-    enrollments = ingest(
-        rt,
-        source_org="grand-bend-isd",
-        format_name="edfi-xml",
-        payload=(FIXTURES / "enrollment.xml").read_bytes(),
-    )
+    students = send(rt, (FIXTURES / "students.xml").read_bytes())
+    enrollments = send(rt, (FIXTURES / "enrollment.xml").read_bytes())
     assert (students.status, students.outcome["accepted"]) == ("mapped", 2)
     assert (enrollments.status, enrollments.outcome["accepted"]) == ("mapped", 2)
     plan = coordinator_view(rt, LISA)
@@ -359,19 +363,19 @@ def test_students_and_enrollments_land_through_ingest(rt):
 
 
 def test_attendance_events_land_through_ingest(rt):
-    ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=(FIXTURES / "students.xml").read_bytes())
-    events = ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=attendance())
+    send(rt, (FIXTURES / "students.xml").read_bytes())
+    events = send(rt, attendance())
     assert (events.status, events.outcome["accepted"]) == ("mapped", 3)
 
 
 def test_a_bad_record_is_rejected_with_its_location_and_the_rest_lands(rt):
-    ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=(FIXTURES / "students.xml").read_bytes())
-    summary = ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=attendance("2021-02-30"))
+    send(rt, (FIXTURES / "students.xml").read_bytes())
+    summary = send(rt, attendance("2021-02-30"))
     assert (summary.status, summary.outcome["accepted"], summary.outcome["rejected"]) == ("partial", 2, 1)
     [problem] = [r for r in summary.outcome["records"] if r["status"] == "rejected"]
     assert problem["location"] == "InterchangeStudentAttendance/StudentSchoolAttendanceEvent[2] (line 33)"
 
 
 def test_a_not_well_formed_file_is_rejected_whole(rt):
-    summary = ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=b"<InterchangeStudent")
+    summary = send(rt, b"<InterchangeStudent")
     assert summary.status == "rejected"

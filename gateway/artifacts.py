@@ -19,6 +19,7 @@ import yaml
 
 from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
 from gateway.core.policy import Agreement, ScheduleEntry
+from gateway.core.screening import build_instruments
 from gateway.errors import ArtifactInvalid, Issue
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +119,7 @@ def load_artifacts(root: Path = PROJECT_ROOT) -> Artifacts:
     c = _Collector(root)
     vocabulary = _load_vocabulary(c)
     codes = _load_codes(c)
+    _check_screening_instruments(c, codes)
     mappings = _load_mappings(c, frozenset(codes), vocabulary)
     plan_schema = c.read(root / "schemas" / "success-plan.schema.json")
     element_validators = _element_validators(c, plan_schema) if plan_schema else {}
@@ -208,6 +210,16 @@ def _load_codes(c: _Collector) -> dict[str, dict[str, Any]]:
     return tables
 
 
+def _check_screening_instruments(c: _Collector, codes: dict[str, dict[str, Any]]) -> None:
+    """The instrument table is a crosswalk whose values have a shape of their own (issue 5)."""
+    if "screening-instruments" not in codes:
+        return
+    try:
+        build_instruments(codes["screening-instruments"], "mappings/codes/screening-instruments.yaml")
+    except ArtifactInvalid as exc:
+        c.issues.extend(exc.issues)
+
+
 def _load_mappings(
     c: _Collector, codes: frozenset[str], vocabulary: Vocabulary
 ) -> dict[tuple[str, str], Mapping]:
@@ -245,6 +257,11 @@ def _check_categories(c: _Collector, doc: dict[str, Any], origin: str, vocabular
         return  # the vocabulary itself is broken and already reported
     labels = [("$.labels", doc.get("labels"))] + [
         (f"$.rules[{i}].labels", r.get("labels")) for i, r in enumerate(doc.get("rules", []))
+    ]
+    labels += [
+        (f"$.rules[{i}].labels_when[{j}].labels", entry.get("labels"))
+        for i, r in enumerate(doc.get("rules", []))
+        for j, entry in enumerate(r.get("labels_when", []))
     ]
     for where, label in labels:
         if label is not None and label.get("category") not in vocabulary.categories:

@@ -411,6 +411,9 @@ def test_identifier_element_id_depends_on_sender_system_and_value_only() -> None
 RECORD_FOR_WHEN: Doc = {
     "id": "1",
     "sid": "7",
+    "grade": "G9",
+    "score": "92.5",
+    "flag": True,
     "note": "n",
     "exitDate": "2025-06-01",
     "status": "active",
@@ -438,6 +441,43 @@ RECORD_FOR_WHEN: Doc = {
         pytest.param([{"path": "$.status", "in": ["inactive"]}], 0, id="in: none of the values"),
         pytest.param([{"path": "$.codes[*].code", "in": ["88124-3"]}], 1, id="in: any match of a star path"),
         pytest.param([{"path": "$.rank", "in": [1, 2, 3]}], 1, id="in: numbers"),
+        # not_in
+        pytest.param([{"path": "$.status", "not_in": ["inactive"]}], 1, id="not_in: none of the values"),
+        pytest.param([{"path": "$.status", "not_in": ["active"]}], 0, id="not_in: one of the values"),
+        pytest.param([{"path": "$.missing", "not_in": ["x"]}], 1, id="not_in: absent is in nothing"),
+        # lookup: values through a crosswalk first
+        pytest.param([{"path": "$.grade", "lookup": "grade-level", "in": ["09"]}], 1, id="lookup in: mapped"),
+        pytest.param(
+            [{"path": "$.grade", "lookup": "grade-level", "in": ["G9"]}], 0, id="lookup in: not raw"
+        ),
+        pytest.param([{"path": "$.grade", "lookup": "grade-level", "not_in": ["10"]}], 1, id="lookup not_in"),
+        pytest.param([{"path": "$.grade", "lookup": "grade-level", "equals": "09"}], 1, id="lookup equals"),
+        # numeric comparisons
+        pytest.param([{"path": "$.rank", "gte": 3}], 1, id="gte: equal"),
+        pytest.param([{"path": "$.rank", "gte": 3.5}], 0, id="gte: below"),
+        pytest.param([{"path": "$.rank", "gt": 3}], 0, id="gt: equal"),
+        pytest.param([{"path": "$.rank", "gt": 2.99}], 1, id="gt: above"),
+        pytest.param([{"path": "$.rank", "lt": 3}], 0, id="lt: equal"),
+        pytest.param([{"path": "$.rank", "lt": 3.01}], 1, id="lt: below"),
+        pytest.param([{"path": "$.rank", "lte": 3}], 1, id="lte: equal"),
+        pytest.param([{"path": "$.score", "gte": 90}], 1, id="gte: numeric text"),
+        pytest.param([{"path": "$.status", "gte": 0}], 0, id="gte: text is no number"),
+        pytest.param([{"path": "$.flag", "gte": 0}], 0, id="gte: a boolean is no number"),
+        pytest.param([{"path": "$.missing", "lt": 100}], 0, id="lt: absent never compares"),
+        # or: alternatives
+        pytest.param(
+            [{"path": "$.rank", "gte": 90, "or": [{"path": "$.status", "equals": "active"}]}],
+            1,
+            id="or: the alternative",
+        ),
+        pytest.param(
+            [{"path": "$.rank", "lt": 5, "or": [{"path": "$.missing"}]}], 1, id="or: the condition itself"
+        ),
+        pytest.param(
+            [{"path": "$.rank", "gte": 90, "or": [{"path": "$.status", "in": ["x"]}, {"path": "$.missing"}]}],
+            0,
+            id="or: none holds",
+        ),
         # all conditions must hold
         pytest.param(
             [{"path": "$.status", "equals": "active"}, {"path": "$.exitDate", "exists": False}],
@@ -565,6 +605,20 @@ FIELD_RECORD: Doc = {
         pytest.param({"n": {"from": "$.count", "transform": "integer"}}, {"n": 12}, id="from with transform"),
         pytest.param({"summary": {"from": "$.absent"}}, {}, id="optional missing field left out"),
         pytest.param({"summary": {"from": "$.empty"}}, {}, id="None value counts as missing"),
+        # else_from: the first path that finds something
+        pytest.param(
+            {"v": {"from": "$.absent", "else_from": ["$.empty", "$.count"]}},
+            {"v": "12"},
+            id="else_from: fallback",
+        ),
+        pytest.param(
+            {"v": {"from": "$.note", "else_from": ["$.count"]}},
+            {"v": "Reads above grade level"},
+            id="else_from: from first",
+        ),
+        pytest.param(
+            {"v": {"from": "$.absent", "else_from": ["$.empty"]}}, {}, id="else_from: nothing anywhere"
+        ),
         # nested
         pytest.param(
             {"code": {"system": {"const": "http://loinc.org"}, "code": {"from": "$.code"}}},
@@ -888,3 +942,208 @@ def test_apply_mapping_does_not_change_the_record() -> None:
     record = copy.deepcopy(FIELD_RECORD)
     run(mapping_doc([rule({"tags": {"from": "$.tags[*]", "many": True}})]), record)
     assert record == FIELD_RECORD
+
+
+# --- condition lookups (issue 4) ----------------------------------------------------------
+
+
+def test_condition_lookup_of_an_unknown_code_is_reported_with_its_location() -> None:
+    when = [{"path": "$.grade", "lookup": "grade-level", "in": ["09"]}]
+    doc = mapping_doc([rule({"summary": {"from": "$.note"}}, when=when)])
+    caught = failure(doc, {"id": "1", "sid": "7", "note": "n", "grade": "G99"})
+    assert [(i.path, "crosswalk 'grade-level'" in i.message) for i in caught.issues] == [("$.grade", True)]
+    assert all("G99" not in i.message for i in caught.issues)
+
+
+def test_condition_lookup_names_only_loaded_tables() -> None:
+    when = [{"path": "$.grade", "lookup": "no-such-table", "in": ["09"]}]
+    with pytest.raises(ArtifactInvalid) as caught:
+        build(mapping_doc([rule({"summary": {"from": "$.note"}}, when=when)]))
+    assert [i.path for i in caught.value.issues] == [f"{ORIGIN}: $.rules[0].when[0].lookup"]
+
+
+# --- issue 5 additions: joined keys, lookup chains, alternatives, element keys, labels/targets by content
+
+
+GRAVITY_CODES = {
+    "risk": {"88124-3|LA19952-3": "food-insecurity"},
+    "domain": {"food-insecurity": "familyBasicNeeds"},
+    "part2": {"F10": "alcohol"},
+}
+
+
+def run_with(rules: list[Doc], record: Doc) -> MappingResult:
+    mapping = build_mapping(mapping_doc(rules), ORIGIN, frozenset(GRAVITY_CODES))
+    return apply_mapping(mapping, record, context(codes=GRAVITY_CODES))
+
+
+GRAVITY_RECORD: Doc = {"id": "1", "sid": "7", "q": "88124-3", "a": "LA19952-3", "icd": "F10.20", "note": "n"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "record_changes", "expected"),
+    [
+        # join + lookup chain
+        pytest.param(
+            {"summary": {"join": ["$.q", "$.a"], "lookup": ["risk", "domain"]}},
+            {},
+            {"summary": "familyBasicNeeds"},
+            id="join: two values as one key, through a chain of crosswalks",
+        ),
+        pytest.param(
+            {"summary": {"join": ["$.q", "$.a"], "lookup": "risk", "if_unmapped": "skip"}},
+            {"a": "LA19983-8"},
+            None,
+            id="if_unmapped skip: a code in no crosswalk leaves the element out",
+        ),
+        pytest.param(
+            {"summary": {"join": ["$.q", "$.missing"], "lookup": "risk"}},
+            {},
+            {},
+            id="join: a missing part gives no value",
+        ),
+        # first_of
+        pytest.param(
+            {"summary": {"first_of": [{"from": "$.missing"}, {"from": "$.note"}]}},
+            {},
+            {"summary": "n"},
+            id="first_of: the first alternative with a value",
+        ),
+        pytest.param(
+            {
+                "summary": {
+                    "first_of": [{"from": "$.q", "lookup": "domain", "if_unmapped": "skip"}, {"const": "c"}]
+                }
+            },
+            {},
+            {"summary": "c"},
+            id="first_of: an unmapped alternative is passed over",
+        ),
+    ],
+)
+def test_issue5_fields(fields: Doc, record_changes: Doc, expected: Doc | None) -> None:
+    result = run_with([rule(fields)], {**GRAVITY_RECORD, **record_changes})
+    bodies = [
+        {k: v for k, v in e.element.items() if k not in {"id", "provenance", "labels"}}
+        for e in result.elements
+    ]
+    assert bodies == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize(
+    ("condition", "fired"),
+    [
+        pytest.param(
+            {"path": "$.icd", "transform": "icd10_category", "in_crosswalk": "part2"}, 1, id="in_crosswalk"
+        ),
+        pytest.param(
+            {"path": "$.icd", "in_crosswalk": "part2"}, 0, id="in_crosswalk: raw code is not the category"
+        ),
+        pytest.param(
+            {"path": "$.icd", "transform": "icd10_category", "not_in_crosswalk": "part2"},
+            0,
+            id="not_in_crosswalk",
+        ),
+        pytest.param({"path": "$.missing", "not_in_crosswalk": "part2"}, 1, id="not_in_crosswalk: absent"),
+    ],
+)
+def test_issue5_crosswalk_conditions(condition: Doc, fired: int) -> None:
+    result = run_with([rule({"summary": {"from": "$.note"}}, when=[condition])], GRAVITY_RECORD)
+    assert trace(result, "fact").fired == fired
+
+
+def test_element_key_gives_records_naming_the_same_thing_one_id() -> None:
+    keyed = {"element_key": ["ref", {"from": "$.ref"}]}
+    first = run_with([rule({"summary": {"from": "$.note"}}, **keyed)], {**GRAVITY_RECORD, "ref": "sr-1"})
+    other = run_with(
+        [rule({"summary": {"from": "$.note"}}, **keyed)], {**GRAVITY_RECORD, "id": "2", "ref": "sr-1"}
+    )
+    third = run_with([rule({"summary": {"from": "$.note"}}, **keyed)], {**GRAVITY_RECORD, "ref": "sr-2"})
+    assert (
+        first.elements[0].element["id"] == other.elements[0].element["id"] != third.elements[0].element["id"]
+    )
+
+
+def test_element_key_part_missing_fails_the_record() -> None:
+    doc = mapping_doc([rule({"summary": {"from": "$.note"}}, element_key=["ref", {"from": "$.ref"}])])
+    with pytest.raises(MappingFailed):
+        apply_mapping(build_mapping(doc, ORIGIN, frozenset(GRAVITY_CODES)), GRAVITY_RECORD, context())
+
+
+def test_element_id_field_points_at_the_keyed_element_of_another_slot() -> None:
+    need = rule(
+        {"summary": {"from": "$.note"}}, id="need", target="needs", element_key=["need", {"from": "$.sid"}]
+    )
+    goal = rule(
+        {"addresses": {"element_id": {"target": "needs", "key": ["need", {"from": "$.sid"}]}}},
+        id="goal",
+        target="goals",
+    )
+    result = run_with([need, goal], GRAVITY_RECORD)
+    need_el, goal_el = (e.element for e in result.elements)
+    assert goal_el["addresses"] == [need_el["id"]]
+
+
+@pytest.mark.parametrize(
+    ("icd", "slot", "regime"),
+    [
+        pytest.param("F10.20", "domains.physicalMentalHealth.facts", "42CFRPart2", id="Part 2 code"),
+        pytest.param("J45.909", "domains.academic.facts", "FERPA", id="other code keeps the rule's own"),
+    ],
+)
+def test_labels_and_targets_chosen_by_content(icd: str, slot: str, regime: str) -> None:
+    part2 = [{"path": "$.icd", "transform": "icd10_category", "in_crosswalk": "part2"}]
+    chosen = rule(
+        {"summary": {"from": "$.note"}},
+        labels_when=[
+            {
+                "when": part2,
+                "labels": {
+                    "regime": "42CFRPart2",
+                    "sensitivity": "very-restricted",
+                    "category": "substance-use",
+                },
+            }
+        ],
+        targets_when=[{"when": part2, "target": "domains.physicalMentalHealth.facts"}],
+    )
+    result = run_with([chosen], {**GRAVITY_RECORD, "icd": icd})
+    assert (result.elements[0].slot, result.elements[0].element["labels"]["regime"]) == (slot, regime)
+
+
+def test_merge_update_names_the_fields_an_element_updates() -> None:
+    result = run_with([rule({"summary": {"from": "$.note"}}, merge={"update": ["summary"]})], GRAVITY_RECORD)
+    assert result.elements[0].update_fields == ("summary",)
+    plain = run_with([rule({"summary": {"from": "$.note"}})], GRAVITY_RECORD)
+    assert plain.elements[0].update_fields == ()
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        pytest.param(
+            _set(("rules", 0, "when"), [{"path": "$.x", "in_crosswalk": "nope"}]),
+            "$.rules[0].when[0].in_crosswalk",
+            id="unknown crosswalk in a condition",
+        ),
+        pytest.param(
+            _field("summary", {"join": ["$.a", "$.b"], "lookup": ["risk", "nope"]}),
+            "$.rules[0].fields.summary.lookup",
+            id="unknown table in a chain",
+        ),
+        pytest.param(
+            _set(
+                ("rules", 0, "targets_when"),
+                [{"when": [{"path": "$.x", "exists": True}], "target": "nowhere"}],
+            ),
+            "$.rules[0].targets_when[0].target",
+            id="targets_when names no slot",
+        ),
+    ],
+)
+def test_issue5_build_problems_name_their_place(edit: Edit, where: str) -> None:
+    doc = mapping_doc()
+    edit(doc)
+    with pytest.raises(ArtifactInvalid) as caught:
+        build_mapping(doc, ORIGIN, frozenset(GRAVITY_CODES))
+    assert [i.path for i in caught.value.issues] == [f"{ORIGIN}: {where}"]

@@ -18,6 +18,8 @@ def test_the_transform_set_is_closed() -> None:
         "date",
         "datetime",
         "descriptor_code",
+        "descriptor_namespace",
+        "icd10_category",
         "reference_id",
         "boolean",
         "lower",
@@ -33,6 +35,12 @@ def test_the_transform_set_is_closed() -> None:
         pytest.param("string", "abc", "abc", id="string: text unchanged"),
         pytest.param("string", 604822, "604822", id="string: number becomes text"),
         pytest.param("string", True, "True", id="string: boolean becomes text"),
+        # icd10_category (issue 5: Part 2 code ranges by ICD-10-CM category)
+        pytest.param("icd10_category", "F10.20", "F10", id="icd10_category: code to its category"),
+        pytest.param("icd10_category", "F19", "F19", id="icd10_category: a category unchanged"),
+        pytest.param("icd10_category", "Z59.41", "Z59", id="icd10_category: Z code"),
+        pytest.param("icd10_category", "7200002", "7200002", id="icd10_category: SNOMED unchanged"),
+        pytest.param("icd10_category", "75626-2", "75626-2", id="icd10_category: LOINC unchanged"),
         # integer
         pytest.param("integer", "42", 42, id="integer: digits"),
         pytest.param("integer", 7, 7, id="integer: int unchanged"),
@@ -68,6 +76,12 @@ def test_the_transform_set_is_closed() -> None:
             id="descriptor_code: text after '#'",
         ),
         pytest.param("descriptor_code", "ns#a#b", "a#b", id="descriptor_code: split at the first '#'"),
+        pytest.param(
+            "descriptor_namespace",
+            "uri://grandbend.example.org/ProgramTypeDescriptor#Robotics",
+            "uri://grandbend.example.org/ProgramTypeDescriptor",
+            id="descriptor_namespace: text before '#'",
+        ),
         # reference_id
         pytest.param("reference_id", "Patient/pat-53234", "pat-53234", id="reference_id: Type/id"),
         pytest.param(
@@ -144,6 +158,15 @@ def test_transform_accepts(name: str, value: Any, expected: Any) -> None:
         ),
         # descriptor_code
         pytest.param("descriptor_code", "Ninth grade", "namespace#codeValue", id="descriptor_code: no '#'"),
+        pytest.param(
+            "descriptor_namespace", "Ninth grade", "namespace#codeValue", id="descriptor_namespace: no '#'"
+        ),
+        pytest.param(
+            "descriptor_namespace",
+            "#Ninth grade",
+            "namespace#codeValue",
+            id="descriptor_namespace: no namespace",
+        ),
         pytest.param("descriptor_code", {"a": 1}, "expected a scalar", id="descriptor_code: object"),
         pytest.param(
             "descriptor_code",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.core.ids import derive_id, element_id_for
 from gateway.core.labels import Labels
@@ -24,6 +24,8 @@ from gateway.core.mapping_model import (
 from gateway.core.paths import Match, Path, evaluate, leaf_locations
 from gateway.core.transforms import TransformError, apply_transform
 from gateway.errors import Issue, MappingFailed
+
+T = TypeVar("T")
 
 __all__ = [
     "MappingContext",
@@ -48,6 +50,9 @@ class MappingContext:
 class PlanElement:
     slot: str
     element: MappingABC[str, Any]
+    # Non-empty: on an element with this id already in the plan, replace only these fields (a
+    # referral Task's status), keeping the rest; empty: the element replaces its namesake whole.
+    update_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -195,16 +200,80 @@ def _apply_rule(run: _Run, rule: Rule, source_id: str, out: list[PlanElement]) -
         body = _fields(run, rule.fields, item, rule.id, filled)
         if not isinstance(body, dict):
             continue
-        out.append(PlanElement(slot=rule.target, element=_element(run, rule, source_id, index, body)))
+        element = _element(run, rule, source_id, index, body)
+        labels = _first_holding(run, rule.labels_when, item)
+        if labels is not None:
+            element["labels"] = labels.to_dict()
+        target = _first_holding(run, rule.targets_when, item) or rule.target
+        keyed = _keyed_id(run, rule, target, item, filled)
+        if keyed is _SKIP:
+            continue
+        if keyed is not None:
+            element["id"] = keyed
+        out.append(PlanElement(slot=target, element=element, update_fields=rule.update_fields))
         fired += 1
     return RuleTrace(rule_id=rule.id, fired=fired, filled=tuple(filled))
 
 
 def _holds(run: _Run, cond: Condition, item: Match | None) -> bool:
-    values = [m.value for m in run.select(cond.path, item)]
+    return _holds_one(run, cond, item) or any(_holds(run, alt, item) for alt in cond.alternatives)
+
+
+def _holds_one(run: _Run, cond: Condition, item: Match | None) -> bool:
+    matches = run.select(cond.path, item)
+    values = [m.value for m in matches]
     if cond.kind == "exists":
         return bool(values) == cond.expected
-    return any(str(v) in cond.values for v in values)
+    if cond.kind == "crosswalk":
+        table = run.context.codes.get(cond.table, {})
+        return any(str(_quiet_transform(cond.transform, v)) in table for v in values) == cond.expected
+    if cond.kind == "compare":
+        return any(_compares(cond, v) for v in values)
+    if cond.lookup is not None:
+        values = [_condition_code(run, cond.lookup, m) for m in matches]
+    found = any(str(v) in cond.values for v in values if v is not None)
+    return not found if cond.kind == "not_in" else found
+
+
+def _compares(cond: Condition, value: Any) -> bool:
+    """A number (or numeric text) against the condition's threshold; anything else does not match."""
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return {
+        "gte": number >= cond.number,
+        "gt": number > cond.number,
+        "lte": number <= cond.number,
+        "lt": number < cond.number,
+    }[cond.op]
+
+
+def _condition_code(run: _Run, table_name: str, match: Match) -> Any:
+    """A condition's value through its crosswalk; an unknown code is reported, never guessed."""
+    table = run.context.codes.get(table_name, {})
+    if str(match.value) in table:
+        return table[str(match.value)]
+    run.issues.append(
+        Issue(
+            path=match.location,
+            message=f"code is not in crosswalk '{table_name}'; add it to "
+            f"mappings/codes/{table_name}.yaml (the value is not repeated here)",
+        )
+    )
+    return None
+
+
+def _quiet_transform(transform: str | None, value: Any) -> Any:
+    """A condition only tests: a value the transform refuses simply does not match."""
+    if transform is None:
+        return value
+    try:
+        return apply_transform(transform, value)
+    except TransformError:
+        return None
 
 
 class _Skip:
@@ -212,6 +281,45 @@ class _Skip:
 
 
 _SKIP = _Skip()
+
+
+def _first_holding(
+    run: _Run, entries: tuple[tuple[tuple[Condition, ...], T], ...], item: Match | None
+) -> T | None:
+    return next((value for conds, value in entries if all(_holds(run, c, item) for c in conds)), None)
+
+
+def _keyed_id(
+    run: _Run, rule: Rule, target: str, item: Match | None, filled: list[tuple[str, str]]
+) -> str | _Skip | None:
+    """The id an ``element_key`` names (sender + key values), shared by every record naming it."""
+    if not rule.element_key:
+        return None
+    keyed = _key_id(run, target, rule.element_key, item, f"{rule.id}.element_key", filled)
+    if keyed is None:
+        _missing(run, rule.element_key[0], item, f"{rule.id}.element_key")
+        return _SKIP
+    return keyed
+
+
+def _key_id(
+    run: _Run,
+    target: str,
+    key: tuple[FieldSpec, ...],
+    item: Match | None,
+    where: str,
+    filled: list[tuple[str, str]],
+) -> str | _Skip | None:
+    """The id of the element a key names in ``target``; None when a key value is missing."""
+    parts: list[str] = []
+    for spec in key:
+        value = _field_value(run, spec, item, f"{where}[{spec.name}]", filled)
+        if value is _SKIP:
+            return _SKIP
+        if value is None:
+            return None
+        parts.append(str(value))
+    return derive_id("el", "key", run.context.source_org, target, *parts)
 
 
 def _fields(
@@ -251,36 +359,67 @@ def _field_value(
     where: str,
     filled: list[tuple[str, str]],
 ) -> Any:
+    if spec.id_of:
+        keyed = _key_id(run, spec.id_of, spec.children, item, where, filled)
+        return None if keyed is None or keyed is _SKIP else [keyed]
     if spec.children:
         nested = _fields(run, spec.children, item, where, filled)
         return nested if nested is _SKIP else (nested or None)
+    if spec.first_of:
+        for alternative in spec.first_of:
+            value = _field_value(run, alternative, item, where, filled)
+            if value is not None and value is not _SKIP:
+                return value
+        return None
+    if spec.join:
+        return _joined_value(run, spec, item, where, filled)
     if spec.source is None:
         return spec.const
     matches = run.select(spec.source, item)
+    for fallback in spec.fallbacks:
+        matches = matches or run.select(fallback, item)
     if not matches:
         return None
     values = [_lookup(run, spec, _transformed(run, spec.transform, m), m) for m in matches]
     filled.extend((where, m.location) for m in matches)
+    if any(v is _SKIP for v in values):
+        return _SKIP
     values = [v for v in values if v is not None]
     if not values:
         return None
     return values if spec.many else values[0]
 
 
-def _lookup(run: _Run, spec: FieldSpec, value: Any, match: Match) -> Any:
-    if spec.lookup is None or value is None:
-        return value
-    table = run.context.codes.get(spec.lookup, {})
-    if str(value) not in table:
-        run.issues.append(
-            Issue(
-                path=match.location,
-                message=f"code is not in crosswalk '{spec.lookup}'; add it to "
-                f"mappings/codes/{spec.lookup}.yaml (the value is not repeated here)",
-            )
-        )
+def _joined_value(
+    run: _Run, spec: FieldSpec, item: Match | None, where: str, filled: list[tuple[str, str]]
+) -> Any:
+    """The first value of each ``join`` path, joined with "|"; None when one of them is missing."""
+    firsts = [run.select(path, item)[:1] for path in spec.join]
+    if not all(firsts):
         return None
-    return table[str(value)]
+    filled.extend((where, m[0].location) for m in firsts)
+    key = "|".join(str(_transformed(run, spec.transform, m[0])) for m in firsts)
+    return _lookup(run, spec, key, firsts[-1][0])
+
+
+def _lookup(run: _Run, spec: FieldSpec, value: Any, match: Match) -> Any:
+    for name in spec.lookups or ((spec.lookup,) if spec.lookup else ()):
+        if value is None:
+            return None
+        table = run.context.codes.get(name, {})
+        if str(value) not in table:
+            if spec.skip_if_unmapped:
+                return _SKIP
+            run.issues.append(
+                Issue(
+                    path=match.location,
+                    message=f"code is not in crosswalk '{name}'; add it to "
+                    f"mappings/codes/{name}.yaml (the value is not repeated here)",
+                )
+            )
+            return None
+        value = table[str(value)]
+    return value
 
 
 def _element(run: _Run, rule: Rule, source_id: str, index: int, body: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ slots, labels) and reports every problem at once, each with its location in the 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ COLLECTION_SLOTS: frozenset[str] = frozenset(
     }
 )
 SLOTS: frozenset[str] = SINGLE_SLOTS | COLLECTION_SLOTS
+# Numeric condition operators (``{path: $.numericGradeEarned, gte: 90}``).
+COMPARISONS: tuple[str, ...] = ("gte", "gt", "lte", "lt")
 # The element envelope: a rule filling one of these would overwrite it.
 RESERVED_FIELDS: frozenset[str] = frozenset({"id", "provenance", "labels"})
 
@@ -47,14 +50,37 @@ class FieldSpec:
     skip_if_missing: bool = False
     many: bool = False
     children: tuple[FieldSpec, ...] = ()
+    # Additive (issue 5): several paths whose first values join with "|" into one lookup key
+    # (a LOINC question + its answer); a chain of crosswalks applied in turn; and a code that is
+    # in no crosswalk leaving the element out instead of failing the record.
+    join: tuple[Path, ...] = ()
+    lookups: tuple[str, ...] = ()
+    skip_if_unmapped: bool = False
+    first_of: tuple[FieldSpec, ...] = ()  # alternatives: the first that gives a value
+    # The id (as a one-item list) of the element an ``element_key`` (``children``) names in this
+    # slot: a goal points at the need it addresses.
+    id_of: str = ""
+    # Additive (issue 4): paths read in turn when ``source`` finds nothing (a numeric grade, else
+    # the letter grade).
+    fallbacks: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class Condition:
     path: Path
-    kind: str  # exists | in
+    kind: str  # exists | in | not_in | compare | crosswalk
     expected: bool = True
     values: tuple[str, ...] = ()
+    table: str = ""  # crosswalk: holds when a (transformed) value is a key of this table
+    transform: str | None = None
+    # Additive (issue 4): compare numbers (``gte: 90``), and map values through a crosswalk
+    # before ``in`` / ``not_in`` (an unknown code is reported, as for a field lookup).
+    op: str = ""  # compare: gte | gt | lte | lt
+    number: float = 0.0
+    lookup: str | None = None
+    # ``or``: the condition also holds when any of these holds (a numeric grade of 90 or more, or
+    # an A letter grade).
+    alternatives: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +91,17 @@ class Rule:
     when: tuple[Condition, ...]
     fields: tuple[FieldSpec, ...]
     labels: Labels | None
+    # Additive (issue 5): records that speak of one plan element (a ServiceRequest, its Tasks,
+    # the Procedure that closes it) name it by the same key, so they upsert one element.
+    element_key: tuple[FieldSpec, ...] = ()
+    # ``merge: {update: [fields]}``: on an element of the same id already in the plan, only these
+    # fields are replaced (a referral Task's status); without one, the element is stored whole.
+    update_fields: tuple[str, ...] = ()
+    # Labels chosen by the record's content (a Part 2 code, a sensitive demographic): the first
+    # entry whose conditions all hold replaces ``labels``.
+    labels_when: tuple[tuple[tuple[Condition, ...], Labels], ...] = ()
+    # Likewise the slot: the first entry whose conditions all hold replaces ``target``.
+    targets_when: tuple[tuple[tuple[Condition, ...], str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,31 +175,98 @@ class _Builder:
     def field(self, name: str, doc: Any, where: str) -> FieldSpec:
         if not isinstance(doc, dict):
             return FieldSpec(name=name, const=doc)
-        if "from" not in doc and "const" not in doc:
+        if "element_id" in doc:
+            spec = doc["element_id"]
+            target = str(spec.get("target"))
+            if target not in SLOTS:
+                self.fail(
+                    f"{where}.element_id.target", f"{target!r} is not a plan slot; slots: {_slot_list()}"
+                )
+            key = tuple(
+                self.field(str(i), part, f"{where}.element_id.key[{i}]") for i, part in enumerate(spec["key"])
+            )
+            return FieldSpec(
+                name=name, id_of=target, children=key, skip_if_missing=doc.get("if_missing") == "skip"
+            )
+        if "first_of" in doc:
+            alternatives = doc["first_of"]
+            return FieldSpec(
+                name=name,
+                first_of=tuple(
+                    self.field(name, alt, f"{where}.first_of[{i}]") for i, alt in enumerate(alternatives)
+                ),
+                required=bool(doc.get("required", False)),
+                skip_if_missing=doc.get("if_missing") == "skip",
+            )
+        if "from" not in doc and "const" not in doc and "join" not in doc:
             children = tuple(self.field(k, v, f"{where}.{k}") for k, v in doc.items())
             return FieldSpec(name=name, children=children)
-        lookup = doc.get("lookup")
-        if lookup is not None and lookup not in self.codes:
-            self.fail(f"{where}.lookup", f"no crosswalk table '{lookup}' in mappings/codes/")
+        lookups = self.lookups(doc.get("lookup"), f"{where}.lookup")
+        join = [self.path(p, f"{where}.join[{i}]") for i, p in enumerate(doc.get("join", []))]
         return FieldSpec(
             name=name,
             source=self.path(doc.get("from"), f"{where}.from"),
             const=doc.get("const"),
             transform=self.transform(doc.get("transform"), f"{where}.transform"),
-            lookup=lookup,
+            lookup=lookups[0] if lookups else None,
             required=bool(doc.get("required", False)),
             skip_if_missing=doc.get("if_missing") == "skip",
             many=bool(doc.get("many", False)),
+            join=tuple(p for p in join if p is not None),
+            lookups=lookups,
+            skip_if_unmapped=doc.get("if_unmapped") == "skip",
+            fallbacks=tuple(
+                p
+                for i, t in enumerate(doc.get("else_from", []))
+                if (p := self.path(t, f"{where}.else_from[{i}]"))
+            ),
         )
 
+    def lookups(self, names: Any, where: str) -> tuple[str, ...]:
+        chain = tuple(
+            str(n) for n in ([] if names is None else names if isinstance(names, list) else [names])
+        )
+        for name in chain:
+            if name not in self.codes:
+                self.fail(where, f"no crosswalk table '{name}' in mappings/codes/")
+        return chain
+
     def condition(self, doc: dict[str, Any], where: str) -> Condition | None:
+        found = self.one_condition(doc, where)
+        if found is None or not doc.get("or"):
+            return found
+        alternatives = [self.condition(c, f"{where}.or[{i}]") for i, c in enumerate(doc["or"])]
+        return dataclasses.replace(found, alternatives=tuple(c for c in alternatives if c is not None))
+
+    def one_condition(self, doc: dict[str, Any], where: str) -> Condition | None:
         path = self.path(doc.get("path"), f"{where}.path")
         if path is None:
             return None
+        lookup = doc.get("lookup")
+        if lookup is not None and lookup not in self.codes:
+            self.fail(f"{where}.lookup", f"no crosswalk table '{lookup}' in mappings/codes/")
         if "in" in doc:
-            return Condition(path=path, kind="in", values=tuple(str(v) for v in doc["in"]))
+            return Condition(path=path, kind="in", values=tuple(str(v) for v in doc["in"]), lookup=lookup)
+        if "not_in" in doc:
+            return Condition(
+                path=path, kind="not_in", values=tuple(str(v) for v in doc["not_in"]), lookup=lookup
+            )
         if "equals" in doc:
-            return Condition(path=path, kind="in", values=(str(doc["equals"]),))
+            return Condition(path=path, kind="in", values=(str(doc["equals"]),), lookup=lookup)
+        for op in COMPARISONS:
+            if op in doc:
+                return Condition(path=path, kind="compare", op=op, number=float(doc[op]))
+        if "in_crosswalk" in doc or "not_in_crosswalk" in doc:
+            table = str(doc.get("in_crosswalk", doc.get("not_in_crosswalk")))
+            if table not in self.codes:
+                self.fail(f"{where}.in_crosswalk", f"no crosswalk table '{table}' in mappings/codes/")
+            return Condition(
+                path=path,
+                kind="crosswalk",
+                expected="in_crosswalk" in doc,
+                table=table,
+                transform=self.transform(doc.get("transform"), f"{where}.transform"),
+            )
         return Condition(path=path, kind="exists", expected=bool(doc.get("exists", True)))
 
     def rule(self, doc: dict[str, Any], where: str) -> Rule:
@@ -185,6 +289,33 @@ class _Builder:
             when=tuple(c for c in conditions if c is not None),
             fields=tuple(self.field(k, v, f"{where}.fields.{k}") for k, v in doc.get("fields", {}).items()),
             labels=self.labels(doc.get("labels"), f"{where}.labels"),
+            element_key=tuple(
+                self.field(str(i), part, f"{where}.element_key[{i}]")
+                for i, part in enumerate(doc.get("element_key", []))
+            ),
+            update_fields=tuple(str(f) for f in (doc.get("merge") or {}).get("update", [])),
+            targets_when=tuple(
+                self.targeted(entry, f"{where}.targets_when[{i}]")
+                for i, entry in enumerate(doc.get("targets_when", []))
+            ),
+            labels_when=tuple(
+                self.labelled(entry, f"{where}.labels_when[{i}]")
+                for i, entry in enumerate(doc.get("labels_when", []))
+            ),
+        )
+
+    def targeted(self, doc: dict[str, Any], where: str) -> tuple[tuple[Condition, ...], str]:
+        target = str(doc.get("target"))
+        if target not in SLOTS:
+            self.fail(f"{where}.target", f"{target!r} is not a plan slot; slots: {_slot_list()}")
+        conditions = [self.condition(c, f"{where}.when[{i}]") for i, c in enumerate(doc.get("when", []))]
+        return tuple(c for c in conditions if c is not None), target
+
+    def labelled(self, doc: dict[str, Any], where: str) -> tuple[tuple[Condition, ...], Labels]:
+        conditions = [self.condition(c, f"{where}.when[{i}]") for i, c in enumerate(doc.get("when", []))]
+        labels = self.labels(doc.get("labels"), f"{where}.labels")
+        return tuple(c for c in conditions if c is not None), labels or Labels(
+            regime="", sensitivity="", category=""
         )
 
     def subject(self, doc: dict[str, Any], where: str) -> SubjectSpec | None:

@@ -74,6 +74,15 @@ def _descriptor_code(value: Any) -> str:
     return code
 
 
+def _descriptor_namespace(value: Any) -> str:
+    """``uri://ed-fi.org/GradeLevelDescriptor#Ninth grade`` -> ``uri://ed-fi.org/GradeLevelDescriptor``."""
+    text = _string(value)
+    namespace, _, code = text.partition("#")
+    if not namespace or not code:
+        raise TransformError("expected an Ed-Fi descriptor URI 'namespace#codeValue'")
+    return namespace
+
+
 def _reference_id(value: Any) -> str:
     """``Patient/pat-53234`` (or a full URL ending so) -> ``pat-53234``."""
     parts = _string(value).rstrip("/").split("/")
@@ -95,12 +104,25 @@ def _boolean(value: Any) -> bool:
     raise TransformError("expected a boolean")
 
 
+_ICD10_CODE = re.compile(r"([A-TV-Z][0-9][0-9A-Z])(\.[0-9A-Z]{1,4})?")
+
+
+def _icd10_category(value: Any) -> str:
+    """An ICD-10-CM code to its 3-character category (``F10.20`` -> ``F10``), so a crosswalk can
+    list code ranges by category; other code systems' codes (SNOMED, LOINC) pass unchanged."""
+    text = _string(value).strip()
+    found = _ICD10_CODE.fullmatch(text)
+    return found.group(1) if found else text
+
+
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
+    "icd10_category": _icd10_category,
     "string": _string,
     "integer": _integer,
     "date": _date,
     "datetime": _datetime,
     "descriptor_code": _descriptor_code,
+    "descriptor_namespace": _descriptor_namespace,
     "reference_id": _reference_id,
     "boolean": _boolean,
     "lower": lambda v: _string(v).lower(),

@@ -1,126 +1,100 @@
-"""FHIR R4 JSON: a single resource, a Bundle (collection, batch, transaction) or NDJSON.
+"""FHIR R4 JSON in: a single resource, a Bundle, or NDJSON; and the ``fhir`` format that sniffs.
 
-Each resource is validated once with the ``fhir.resources`` R4B models (the package's
-default import is R5). Records keep the received JSON, not a re-serialisation.
+Records: ``entity`` = resourceType, ``data`` = the resource as received (a Bundle's ``urn:uuid``
+references rewritten to ``Type/id``, see ``fhir_bundle``), ``location`` = ``$`` for a single
+resource, ``Bundle.entry[3].resource`` in a Bundle, ``line 17`` in NDJSON. Every resource is
+checked once by ``fhir_validate`` (R4B models; the package's default import is R5).
+
+Which form a payload is, from its first bytes: ``<`` is XML (only for ``fhir``), a first line
+that is a whole JSON object with more lines after it is NDJSON, anything else one JSON document.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from itertools import chain
+from typing import Any, BinaryIO
 
-from fhir.resources.R4B import get_fhir_model_class
-from pydantic import ValidationError
+import orjson
 
 from gateway.errors import InputInvalid, Issue
-from gateway.formats.records import (
-    ParseResult,
-    RecordProblem,
-    SourceRecord,
-    load_json,
-    record,
-)
-
-_BUNDLE_TYPES = {
-    "collection",
-    "batch",
-    "transaction",
-    "searchset",
-    "batch-response",
-    "transaction-response",
-}
+from gateway.formats.fhir_bundle import bundle_records
+from gateway.formats.fhir_ndjson import BOM, iter_lines
+from gateway.formats.fhir_shape import is_resource_type
+from gateway.formats.fhir_validate import Found, check_resource
+from gateway.formats.records import ParseResult, RecordProblem, SourceRecord, load_json
 
 
 def parse(payload: bytes, entity: str | None) -> ParseResult:
-    del entity  # FHIR resources name their own type
-    stripped = payload.lstrip()
-    if stripped[:1] == b"{" and b"\n{" in stripped.rstrip():
-        return _parse_ndjson(payload)
+    import io
+
+    return collect(iter_json(io.BytesIO(payload), entity))
+
+
+def iter_json(stream: BinaryIO, entity: str | None = None) -> Iterator[Found]:
+    """``fhir-json``: a JSON document or NDJSON."""
+    return _sniffed(stream, entity, xml=False)
+
+
+def iter_fhir(stream: BinaryIO, entity: str | None = None) -> Iterator[Found]:
+    """``fhir``: XML, a JSON document or NDJSON."""
+    return _sniffed(stream, entity, xml=True)
+
+
+def parse_document(payload: bytes, entity: str | None = None) -> list[Found]:
     doc = load_json(payload)
     if not isinstance(doc, dict):
         raise InputInvalid(
             "FHIR JSON must be a resource object",
-            [Issue(path="$", message="expected an object")],
+            [Issue(path="$", message="expected an object with a resourceType")],
         )
-    if doc.get("resourceType") == "Bundle":
-        return _parse_bundle(doc)
-    return _collect([_resource(doc, "$")])
+    return document_records(doc, "$", entity)
 
 
-def _parse_ndjson(payload: bytes) -> ParseResult:
-    found: list[SourceRecord | RecordProblem] = []
-    for number, line in enumerate(payload.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {number}"
-        try:
-            found.append(_resource(load_json(line, where), where))
-        except InputInvalid as exc:
-            found.append(RecordProblem(location=where, issues=exc.issues))
-    return _collect(found)
+def document_records(doc: dict[str, Any], where: str, entity: str | None) -> list[Found]:
+    """A parsed document (JSON or converted XML): a Bundle's entries, or one resource."""
+    named = entity if entity and is_resource_type(entity) else None
+    if doc.get("resourceType") == "Bundle" and named in (None, "Bundle"):
+        return bundle_records(doc)
+    return check_resource(doc, where, entity=entity)
 
 
-def _parse_bundle(doc: dict[str, Any]) -> ParseResult:
-    if doc.get("type") not in _BUNDLE_TYPES:
-        raise InputInvalid(
-            "unsupported Bundle type",
-            [
-                Issue(
-                    path="Bundle.type",
-                    message=f"expected one of {', '.join(sorted(_BUNDLE_TYPES))}",
-                )
-            ],
-        )
-    found: list[SourceRecord | RecordProblem] = []
-    for index, entry in enumerate(doc.get("entry", [])):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        where = f"Bundle.entry[{index}].resource"
-        found.append(_resource(resource, where) if isinstance(resource, dict) else _missing(where))
-    return _collect(found)
+def _sniffed(stream: BinaryIO, entity: str | None, *, xml: bool) -> Iterator[Found]:
+    read: list[bytes] = []
+    first = _next_content_line(stream, read)
+    if xml and first.lstrip(BOM + b" \t\r\n")[:1] == b"<":
+        from gateway.formats.fhir_xml import parse_xml  # lxml only when XML comes
+
+        yield from parse_xml(b"".join(read) + stream.read(), entity)
+        return
+    if _is_whole_object(first):
+        second = _next_content_line(stream, read)
+        if second:
+            numbered = enumerate(read, start=1)
+            yield from iter_lines(chain(numbered, enumerate(stream, start=len(read) + 1)), entity)
+            return
+    yield from parse_document(b"".join(read) + stream.read(), entity)
 
 
-def _missing(where: str) -> RecordProblem:
-    return RecordProblem(location=where, issues=(Issue(path=where, message="entry has no resource"),))
+def _next_content_line(stream: BinaryIO, read: list[bytes]) -> bytes:
+    """The next line with content (b"" at the end); every line read is kept in ``read``."""
+    for line in stream:
+        read.append(line)
+        if line.strip(BOM + b" \t\r\n"):
+            return line
+    return b""
 
 
-def _resource(doc: Any, where: str) -> SourceRecord | RecordProblem:
-    resource_type = doc.get("resourceType") if isinstance(doc, dict) else None
-    if not isinstance(resource_type, str):
-        return RecordProblem(
-            location=where,
-            issues=(Issue(path=f"{where}.resourceType", message="missing"),),
-        )
+def _is_whole_object(line: bytes) -> bool:
     try:
-        model = get_fhir_model_class(resource_type)
-    except KeyError:
-        return RecordProblem(
-            location=where,
-            issues=(
-                Issue(
-                    path=f"{where}.resourceType",
-                    message=f"'{resource_type}' is not an R4 resource type",
-                ),
-            ),
-        )
-    try:
-        model.model_validate(doc)
-    except ValidationError as exc:
-        return RecordProblem(location=where, issues=tuple(_issues(exc, where)))
-    return record(resource_type, where, doc)
+        return isinstance(orjson.loads(line.strip().removeprefix(BOM)), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
-def _issues(exc: ValidationError, where: str) -> list[Issue]:
-    # Only the location and pydantic's message: the offending input value may be PHI.
-    return [
-        Issue(
-            path=where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]),
-            message=err["msg"],
-        )
-        for err in exc.errors(include_input=False, include_url=False)
-    ]
-
-
-def _collect(found: list[SourceRecord | RecordProblem]) -> ParseResult:
-    return ParseResult(
-        records=tuple(f for f in found if isinstance(f, SourceRecord)),
-        problems=tuple(f for f in found if isinstance(f, RecordProblem)),
-    )
+def collect(found: Iterator[Found] | list[Found]) -> ParseResult:
+    records: list[SourceRecord] = []
+    problems: list[RecordProblem] = []
+    for item in found:
+        (records if isinstance(item, SourceRecord) else problems).append(item)  # type: ignore[arg-type]
+    return ParseResult(records=tuple(records), problems=tuple(problems))

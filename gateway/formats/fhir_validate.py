@@ -1,0 +1,208 @@
+"""One FHIR R4 resource checked once, whatever the wire format it came in.
+
+A resource becomes records (``fhir_derive.expand``) only when it has no problem; otherwise one
+``RecordProblem`` lists every problem found, each with its location:
+
+- ``resourceType`` missing, not an R4 resource type (an R5-only type is named as such), or not
+  the type the request's URL names (``entity``);
+- the R4B model's verdict (``fhir.resources``: structure, types, base cardinality). Given the
+  received bytes it validates them directly (``model_validate_json``: pydantic-core parses in
+  Rust, so no second ``json.loads``); given only a dict (XML, Bundle entries) it validates that;
+- elements the R4 model does not know but R5 has: the problem says the payload looks like R5;
+- ``Attachment.data`` over the limit (decoded bytes; ``GATEWAY_FHIR_MAX_ATTACHMENT_BYTES``,
+  5 MiB by default);
+- ``urn:uuid:`` references left unresolved (a Bundle resolves its own before this check);
+- the Gravity profile rules (``gravity_rules.check``).
+
+Messages carry locations and rules, never the values (they may be PHI).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.errors import Issue
+from gateway.formats import fhir_derive, gravity_rules
+from gateway.formats.fhir_shape import is_resource_type, model_class
+from gateway.formats.records import RecordProblem, SourceRecord, record
+
+ATTACHMENT_LIMIT_ENV = "GATEWAY_FHIR_MAX_ATTACHMENT_BYTES"
+DEFAULT_ATTACHMENT_LIMIT = 5 * 1024 * 1024
+R4_ADVICE = "this looks like FHIR R5; send R4 (4.0.1)"
+URN_UUID = "urn:uuid:"
+_ATTACHMENT_KEYS = frozenset(
+    {"id", "extension", "contentType", "language", "data", "url", "size", "hash", "title", "creation"}
+)
+
+Found = SourceRecord | RecordProblem
+
+
+def attachment_limit() -> int:
+    """Decoded bytes one ``Attachment.data`` may hold; read per payload, so tests can lower it."""
+    value = os.environ.get(ATTACHMENT_LIMIT_ENV, "")
+    return int(value) if value.isdigit() else DEFAULT_ATTACHMENT_LIMIT
+
+
+def check_resource(
+    doc: Any,
+    where: str,
+    *,
+    raw: bytes | None = None,
+    entity: str | None = None,
+    limit: int | None = None,
+) -> list[Found]:
+    """Everything in one call: for payloads validated in this process."""
+    issues = type_issues(doc, where, entity)
+    if issues:
+        return [RecordProblem(location=where, issues=issues)]
+    issues = model_issues(doc["resourceType"], where, raw=raw, doc=doc)
+    return finish(doc, where, issues, size=len(raw) if raw is not None else None, limit=limit)
+
+
+def type_issues(doc: Any, where: str, entity: str | None = None) -> tuple[Issue, ...]:
+    if not isinstance(doc, dict):
+        return (Issue(path=where, message="expected a FHIR resource (a JSON object)"),)
+    resource_type = doc.get("resourceType")
+    path = f"{where}.resourceType"
+    if not isinstance(resource_type, str) or not resource_type:
+        return (Issue(path=path, message="missing; every resource names its resourceType"),)
+    if not is_resource_type(resource_type):
+        if _is_r5_resource_type(resource_type):
+            return (Issue(path=path, message=f"'{resource_type}' is an R5 resource type; {R4_ADVICE}"),)
+        return (Issue(path=path, message=f"'{resource_type}' is not an R4 resource type"),)
+    # entity is a resource type only when a FHIR URL named one; other labels are the sender's own
+    if entity and entity != resource_type and is_resource_type(entity):
+        return (Issue(path=path, message=f"the URL names {entity}; send it to its own type's URL"),)
+    return ()
+
+
+def model_issues(
+    resource_type: str, where: str, *, raw: bytes | None = None, doc: Any = None
+) -> tuple[Issue, ...]:
+    """The R4B model's verdict on one resource (runs in worker processes too: no closures)."""
+    model = model_class(resource_type)
+    assert model is not None  # type_issues ran first
+    try:
+        if raw is not None:
+            model.model_validate_json(raw)
+        else:
+            model.model_validate(doc)
+    except ValidationError as exc:
+        return _model_issues(exc, resource_type, where)
+    return ()
+
+
+def model_issues_many(items: list[tuple[str, str, bytes]]) -> list[tuple[Issue, ...]]:
+    """``model_issues`` for (resourceType, location, bytes) triples, in order (a pool's task)."""
+    return [model_issues(rtype, where, raw=raw) for rtype, where, raw in items]
+
+
+def finish(
+    doc: dict[str, Any],
+    where: str,
+    issues: tuple[Issue, ...],
+    *,
+    size: int | None = None,
+    limit: int | None = None,
+) -> list[Found]:
+    """The checks after the model's: attachments, references, profile rules; then records."""
+    limit = attachment_limit() if limit is None else limit
+    found = list(issues)
+    # base64 takes 4 bytes per 3: a resource smaller than that cannot hold an oversized attachment
+    if size is None or size > limit * 4 // 3:
+        found.extend(attachment_issues(doc, where, limit))
+    found.extend(unresolved_references(doc, where))
+    found.extend(gravity_rules.check(doc, where))
+    if found:
+        return [RecordProblem(location=where, issues=tuple(found))]
+    return list(fhir_derive.expand(record(doc["resourceType"], where, doc)))
+
+
+def attachment_issues(doc: Any, where: str, limit: int) -> Iterator[Issue]:
+    for path, node in _walk(doc, where):
+        data = node.get("data")
+        if isinstance(data, str) and set(node) <= _ATTACHMENT_KEYS:
+            decoded = len(data) * 3 // 4 - data[-2:].count("=")
+            if decoded > limit:
+                yield Issue(
+                    path=f"{path}.data",
+                    message=f"attachment of {decoded} bytes is over the {limit}-byte limit; "
+                    "send a url to the document instead",
+                )
+
+
+def unresolved_references(doc: Any, where: str) -> Iterator[Issue]:
+    for path, node in _walk(doc, where):
+        reference = node.get("reference")
+        if isinstance(reference, str) and reference.startswith(URN_UUID):
+            yield Issue(
+                path=f"{path}.reference",
+                message="urn:uuid reference does not resolve to a fullUrl of this Bundle; "
+                "send the referenced resource in the same Bundle or reference it as Type/id",
+            )
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object under ``node`` with its FHIRPath-like location."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, dict | list):
+                yield from _walk(value, f"{path}[{index}]")
+
+
+def _model_issues(exc: ValidationError, resource_type: str, where: str) -> tuple[Issue, ...]:
+    # Only the location and pydantic's message: the offending input value may be PHI.
+    errors = exc.errors(include_input=False, include_url=False)
+    issues = [Issue(path=where + _loc(err["loc"]), message=_message(err)) for err in errors]
+    r5 = _r5_elements(resource_type, [err["loc"] for err in errors if err["type"] == "extra_forbidden"])
+    if r5:
+        issues.insert(0, Issue(path=where, message=f"{R4_ADVICE} (R5-only elements: {', '.join(r5)})"))
+    return tuple(issues)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown element: R4 does not define it here (check the spelling and the FHIR version)"
+    return str(err["msg"])
+
+
+def _r5_model(name: str) -> Any:
+    from fhir.resources import get_fhir_model_class as r5_class  # the package's default is R5
+
+    try:
+        return r5_class(name)
+    except (ValueError, KeyError):
+        return None
+
+
+def _is_r5_resource_type(name: str) -> bool:
+    from fhir.resources.resource import Resource as R5Resource
+
+    model = _r5_model(name)
+    return model is not None and issubclass(model, R5Resource)
+
+
+def _r5_elements(resource_type: str, locs: list[tuple[int | str, ...]]) -> list[str]:
+    """Unknown top-level elements the R5 model of the same type has, and R5's CodeableReference
+    shape (``{"concept": ...}``) where R4 has a CodeableConcept."""
+    r5 = _r5_model(resource_type)
+    r5_fields = {(f.alias or n) for n, f in r5.model_fields.items()} if r5 is not None else set()
+    found = []
+    for loc in locs:
+        name = loc[-1]
+        if (len(loc) == 1 and name in r5_fields) or name == "concept":
+            found.append(f"{resource_type}{_loc(loc)}")
+    return found

@@ -203,19 +203,21 @@ def _fill(element: etree._Element, fields: Plan, out: Json) -> None:
 
 def reference_keys(element: etree._Element, type_name: str) -> Json:
     """The key fields of a reference: its identity's leaves, nested references flattened."""
-    identity_tag, leaves = _reference_leaves(type_name)
+    identity_tag, leaves, leaf_tags = _reference_leaves(type_name)
     out: Json = {}
     for part in element:
         if part.tag == identity_tag:
-            for leaf in part.iter():
-                found = leaves.get(leaf.tag)
-                if found is not None and found[0] not in out:
-                    out[found[0]] = found[1](leaf.text or "")
+            for leaf in part.iter(*leaf_tags):  # lxml filters the tags in C
+                key, cast = leaves[leaf.tag]
+                if key not in out:
+                    out[key] = cast(leaf.text or "")
     return out
 
 
 @functools.cache
-def _reference_leaves(type_name: str) -> tuple[str, dict[str, tuple[str, Callable[[str], Any]]]]:
+def _reference_leaves(
+    type_name: str,
+) -> tuple[str, dict[str, tuple[str, Callable[[str], Any]]], tuple[str, ...]]:
     """A reference's identity element and every leaf below it: Clark tag -> (JSON key, cast)."""
     identity = next(f for f in plan(type_name).values() if f.type_name.endswith("IdentityType"))
     leaves: dict[str, tuple[str, Callable[[str], Any]]] = {}
@@ -223,7 +225,7 @@ def _reference_leaves(type_name: str) -> tuple[str, dict[str, tuple[str, Callabl
     renames = tables.REFERENCE_KEYS.get(type_name, {})
     leaves = {tag: (renames.get(key, key), cast) for tag, (key, cast) in leaves.items()}
     tag = next(t for t, f in plan(type_name).items() if f is identity)
-    return tag, leaves
+    return tag, leaves, tuple(leaves)
 
 
 def _collect_leaves(type_name: str, leaves: dict[str, tuple[str, Callable[[str], Any]]]) -> None:

@@ -125,7 +125,7 @@ def _entity_for(path: Path, entity: str | None) -> str | None:
 @main.command("ingest")
 @click.argument("format_name", metavar="FORMAT")
 @click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path)
 )
 @click.option("--source", required=True, help="The sending partner organization id.")
 @click.option("--entity", help="Record type when the format does not carry it (Ed-Fi resource name).")
@@ -160,6 +160,12 @@ def ingest_command(
 def _ingest_file(
     rt: Runtime, fmt: str, path: Path, source: str, entity: str | None, show_progress: bool
 ) -> IngestSummary:
+    from gateway.cli import oneroster  # a OneRoster bundle (zip or folder) applies its manifest too
+
+    if fmt in oneroster.FORMATS:
+        return oneroster.ingest_bundle(rt, path, source, show_progress)  # type: ignore[return-value]
+    if path.is_dir():
+        raise click.BadParameter(f"{path} is a folder; only OneRoster bundles may be folders")
     entity = _entity_for(path, entity) if fmt == "edfi-json" else entity
     # A bulk file: copied into the payload store and streamed, never read whole into memory.
     if not show_progress:
@@ -349,6 +355,9 @@ def _register_command_groups() -> None:
     from gateway.cli import pull as pull_commands
 
     pull_commands.register(main)
+    from gateway.cli import oneroster
+
+    oneroster.register(main)
 
 
 _register_command_groups()

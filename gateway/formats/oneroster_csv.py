@@ -1,0 +1,353 @@
+"""OneRoster 1.1 / 1.2 CSV bundles (a zip): manifest-driven, headers matched by name.
+
+The payload is a zip with ``manifest.csv`` and one CSV per file type at its root. What the
+parser guarantees:
+
+- **Manifest first.** ``oneroster.version`` (1.1 or 1.2) picks the column specs; each
+  ``file.<name>`` is ``absent``, ``bulk`` or ``delta``. A missing or unreadable manifest, a
+  declared file that is not in the zip, a missing required column or a header naming a column
+  twice rejects the whole bundle, every problem listed at once.
+- **Tolerant reading.** UTF-8 with or without BOM, CRLF or LF, no final newline, columns in
+  any order. Extension columns (``metadata.*``, ``ext_*``, unknown) are left out of the records,
+  with a note. A row with MORE fields than the header keeps its named fields and the unnamed
+  extra fields are ignored with a note naming file, line and field numbers (the Grand Bend
+  sample has two such rows: a trailing empty field, and a stray value past the last column).
+  A row with FEWER fields is rejected: its columns cannot be told apart.
+- **Per-row problems** name file, line and column; a rejected row yields no record.
+- **Records**: ``entity`` is the file stem; ``data`` is the row's non-empty defined cells by
+  column name (an empty CSV cell and a missing one cannot be told apart). Rows that do not
+  speak of a student are records of ``nonstudent-users`` / ``nonstudent-enrollments``
+  (1.1 ``role``; 1.2 ``roles.csv``), and ``delta`` rows marked ``tobedeleted`` / ``inactive`` are
+  records of ``deactivations`` (applied as retractions by ``gateway.service.oneroster``).
+  A student's enrollment carries its class and course (``_class``); a result its line item
+  (``_lineItem``) and where its score sits in the line item's range (``_scorePercent``,
+  ``_scoreDecile``), when those are in the bundle. Digests therefore depend only on the row and
+  what it references, never on where in the file it stands.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+from gateway.errors import InputInvalid, Issue
+from gateway.formats.oneroster_rows import row_issues, score_percent
+from gateway.formats.oneroster_tables import (
+    DEACTIVATING,
+    MANIFEST_VERSIONS,
+    MODES,
+    PERSON_ORDER,
+    REFERENCE_ORDER,
+    SPECS,
+    VERSIONS,
+    FileSpec,
+)
+from gateway.formats.records import RecordProblem, SourceRecord, record
+
+StreamItem = SourceRecord | RecordProblem
+DEACTIVATIONS = "deactivations"
+NONSTUDENT = "nonstudent-"
+
+
+@dataclass(kw_only=True)
+class BundleInfo:
+    """What the sync needs beyond the records: modes, ids seen per file, notes."""
+
+    version: str = ""
+    modes: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, set[str]] = field(default_factory=dict)  # every row's sourcedId, valid or not
+    deactivated: dict[str, set[str]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    notes: list[Issue] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Row:
+    line: int
+    cells: dict[str, str]
+    problems: tuple[Issue, ...]
+
+
+def iter_records(stream: BinaryIO, entity: str | None = None) -> Iterator[StreamItem]:
+    """The stream parser registered as ``oneroster-csv``."""
+    return Bundle(stream).items()
+
+
+def read_bundle(payload: bytes) -> tuple[BundleInfo, list[StreamItem]]:
+    bundle = Bundle(io.BytesIO(payload))
+    items = list(bundle.items())
+    return bundle.info, items
+
+
+class Bundle:
+    def __init__(self, stream: BinaryIO) -> None:
+        self.info = BundleInfo()
+        self.zip = _open_zip(stream)
+        self.prefix = _root_prefix(self.zip, self.info)
+        self.specs: dict[str, FileSpec] = {}
+        self.headers: dict[str, list[str]] = {}
+        self.reference: dict[str, dict[str, dict[str, str]]] = {}
+        self.student_ids: set[str] = set()
+
+    def items(self) -> Iterator[StreamItem]:
+        self._read_manifest()
+        self._check_headers()
+        for stem in REFERENCE_ORDER:
+            yield from self._file(stem, keep=True)
+        for stem in PERSON_ORDER:
+            yield from self._file(stem, keep=False)
+
+    # -- manifest and headers: whole-bundle problems, all raised at once ---------------------
+
+    def _read_manifest(self) -> None:
+        name = self.prefix + "manifest.csv"
+        if name not in self.zip.namelist():
+            raise InputInvalid(
+                "the OneRoster bundle has no manifest.csv",
+                [
+                    Issue(
+                        path="manifest.csv", message="add manifest.csv (propertyName,value) at the zip's root"
+                    )
+                ],
+            )
+        rows = list(csv.reader(_text(self.zip, name)))
+        props = {r[0].strip(): r[1].strip() for r in rows[1:] if len(r) >= 2}
+        issues = _manifest_issues(props, rows[0] if rows else [])
+        if issues:
+            raise InputInvalid("manifest.csv is not a valid OneRoster manifest", issues)
+        self.info.version = props["oneroster.version"]
+        if props.get("manifest.version") == "1":
+            self.info.notes.append(Issue(path="manifest.csv", message="manifest.version '1' read as '1.0'"))
+        self.info.modes = {k[5:]: v for k, v in props.items() if k.startswith("file.")}
+
+    def _check_headers(self) -> None:
+        specs = SPECS[self.info.version]
+        present = {n[len(self.prefix) :] for n in self.zip.namelist() if n.startswith(self.prefix)}
+        issues: list[Issue] = []
+        for stem, mode in sorted(self.info.modes.items()):
+            fname = f"{stem}.csv"
+            if mode == "absent" or stem not in specs:
+                if fname in present:
+                    why = "declared absent" if mode == "absent" else "not used by the gateway"
+                    self.info.notes.append(Issue(path=fname, message=f"{why}; the file is ignored"))
+                continue
+            if fname not in present:
+                issues.append(
+                    Issue(path=fname, message=f"declared {mode} in manifest.csv but not in the zip")
+                )
+                continue
+            header = _header(self.zip, self.prefix + fname)
+            issues.extend(_header_issues(specs[stem], header, fname))
+            self.specs[stem], self.headers[stem] = specs[stem], header
+            self._note_extensions(specs[stem], header, fname)
+        for fname in sorted(present - {f"{s}.csv" for s in self.info.modes} - {"manifest.csv"}):
+            if fname.endswith(".csv"):
+                self.info.notes.append(Issue(path=fname, message="not declared in manifest.csv; ignored"))
+        if issues:
+            raise InputInvalid("the OneRoster bundle's files do not match the manifest", issues)
+
+    def _note_extensions(self, spec: FileSpec, header: list[str], fname: str) -> None:
+        extra = [h for h in header if h not in spec.columns]
+        if extra:
+            self.info.notes.append(
+                Issue(path=fname, message=f"extension columns ignored: {', '.join(extra)}")
+            )
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def _file(self, stem: str, *, keep: bool) -> Iterator[StreamItem]:
+        spec = self.specs.get(stem)
+        if spec is None:
+            return
+        fname, mode = f"{stem}.csv", self.info.modes[stem]
+        seen = self.info.seen.setdefault(stem, set())
+        kept = self.reference.setdefault(stem, {})
+        for row in self._rows(stem, spec, fname):
+            self.info.rows[stem] = self.info.rows.get(stem, 0) + 1
+            source_id = row.cells.get("sourcedId")
+            if source_id:
+                seen.add(source_id)
+            where = f"{fname} line {row.line}"
+            if row.problems:
+                yield RecordProblem(location=where, issues=row.problems)
+                continue
+            if mode == "delta" and row.cells.get("status") in DEACTIVATING:
+                self.info.deactivated.setdefault(stem, set()).add(row.cells["sourcedId"])
+                yield record(DEACTIVATIONS, where, {"file": stem, **row.cells})
+                continue
+            if keep:
+                kept[row.cells["sourcedId"]] = row.cells
+                self._note_role(stem, row.cells)
+            yield record(self._entity(stem, row.cells), where, self._joined(stem, row.cells))
+
+    def _rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
+        header = self.headers[stem]
+        stream = _text(self.zip, self.prefix + fname)
+        reader = csv.reader(stream)
+        last = 1
+        try:
+            next(reader)
+            last = reader.line_num
+            for fields in reader:
+                line, last = last + 1, reader.line_num
+                if fields:
+                    yield self._row(spec, header, fields, f"{fname} line {line}", line)
+        except UnicodeDecodeError:
+            issue = Issue(
+                path=f"{fname} line {last + 1}",
+                message="not UTF-8 text at or after this line; re-encode the file as UTF-8",
+            )
+            yield _Row(line=last + 1, cells={}, problems=(issue,))
+        except csv.Error as exc:
+            issue = Issue(path=f"{fname} line {reader.line_num}", message=f"not valid CSV ({exc})")
+            yield _Row(line=reader.line_num, cells={}, problems=(issue,))
+
+    def _row(self, spec: FileSpec, header: list[str], fields: list[str], where: str, line: int) -> _Row:
+        if len(fields) < len(header):
+            issue = Issue(
+                path=where,
+                message=f"{len(fields)} fields for {len(header)} header columns; the columns cannot be "
+                "told apart, fix the row (quote values that contain commas)",
+            )
+            return _Row(line=line, cells={}, problems=(issue,))
+        if len(fields) > len(header):
+            extra = f"{len(header) + 1}" + (f"-{len(fields)}" if len(fields) > len(header) + 1 else "")
+            self.info.notes.append(
+                Issue(
+                    path=where,
+                    message=f"{len(fields)} fields for {len(header)} header columns; field {extra} "
+                    "has no header and was ignored",
+                )
+            )
+        cells = {
+            h: v.strip() for h, v in zip(header, fields, strict=False) if h in spec.columns and v.strip()
+        }
+        return _Row(line=line, cells=cells, problems=tuple(row_issues(spec, cells, where)))
+
+    # -- classification and joins -----------------------------------------------------------
+
+    def _note_role(self, stem: str, cells: dict[str, str]) -> None:
+        if stem == "roles" and cells.get("role") == "student":
+            self.student_ids.add(cells["userSourcedId"])
+
+    def _entity(self, stem: str, cells: dict[str, str]) -> str:
+        if stem == "users":
+            student = (
+                cells.get("role") == "student"
+                if self.info.version == "1.1"
+                else cells["sourcedId"] in self.student_ids
+            )
+            return stem if student else NONSTUDENT + stem
+        if stem == "enrollments" and cells.get("role") != "student":
+            return NONSTUDENT + stem
+        return stem
+
+    def _joined(self, stem: str, cells: dict[str, str]) -> dict[str, Any]:
+        if stem == "enrollments":
+            return self._with_class(cells)
+        if stem == "results":
+            return self._with_line_item(cells)
+        return cells
+
+    def _with_class(self, cells: dict[str, str]) -> dict[str, Any]:
+        cls = self.reference.get("classes", {}).get(cells["classSourcedId"])
+        if cls is None:
+            return cells
+        course = self.reference.get("courses", {}).get(cls["courseSourcedId"], {})
+        joined = {
+            "title": cls["title"],
+            "classCode": cls.get("classCode"),
+            "subjects": cls.get("subjects"),
+            "courseTitle": course.get("title"),
+            "courseCode": course.get("courseCode"),
+        }
+        return {**cells, "_class": {k: v for k, v in joined.items() if v}}
+
+    def _with_line_item(self, cells: dict[str, str]) -> dict[str, Any]:
+        item = self.reference.get("lineItems", {}).get(cells["lineItemSourcedId"])
+        if item is None:
+            return cells
+        category = self.reference.get("categories", {}).get(item.get("categorySourcedId", ""), {})
+        joined = {
+            "title": item["title"],
+            "classSourcedId": item.get("classSourcedId"),
+            "category": category.get("title"),
+            "resultValueMin": item.get("resultValueMin"),
+            "resultValueMax": item.get("resultValueMax"),
+        }
+        out: dict[str, Any] = {**cells, "_lineItem": {k: v for k, v in joined.items() if v}}
+        low, high = item.get("resultValueMin"), item.get("resultValueMax")
+        percent = score_percent(cells.get("score", ""), low or "", high or "")
+        if percent is not None:
+            out["_scorePercent"], out["_scoreDecile"] = percent, str(percent // 10)
+        return out
+
+
+def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(stream)
+    except zipfile.BadZipFile as exc:
+        raise InputInvalid(
+            "the OneRoster payload is not a zip file",
+            [Issue(path="$", message="send the bundle as a zip with manifest.csv at its root")],
+        ) from exc
+
+
+def _root_prefix(zf: zipfile.ZipFile, info: BundleInfo) -> str:
+    """The bundle root: the zip's root, or its single top folder when a folder was zipped whole."""
+    names = zf.namelist()
+    if "manifest.csv" in names:
+        return ""
+    nested = [n for n in names if n.endswith("/manifest.csv") and n.count("/") == 1]
+    if len(nested) == 1:
+        prefix = nested[0][: -len("manifest.csv")]
+        info.notes.append(Issue(path=prefix, message="bundle read from the zip's single top folder"))
+        return prefix
+    return ""
+
+
+def _text(zf: zipfile.ZipFile, name: str) -> IO[str]:
+    return io.TextIOWrapper(zf.open(name), encoding="utf-8-sig", newline="")
+
+
+def _header(zf: zipfile.ZipFile, name: str) -> list[str]:
+    with zf.open(name) as raw:
+        line = raw.readline()
+    try:
+        first = next(csv.reader([line.decode("utf-8-sig")]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return ["\0unreadable"]
+    return [h.strip() for h in first]
+
+
+def _header_issues(spec: FileSpec, header: list[str], fname: str) -> list[Issue]:
+    if header == ["\0unreadable"]:
+        return [Issue(path=f"{fname} line 1", message="the header is not UTF-8 CSV; re-encode as UTF-8")]
+    issues = [
+        Issue(path=f"{fname} line 1 column {c}", message="required column is missing from the header")
+        for c in spec.required
+        if c not in header
+    ]
+    dups = sorted({h for h in header if h and header.count(h) > 1})
+    issues.extend(Issue(path=f"{fname} line 1 column {h}", message="column named twice") for h in dups)
+    return issues
+
+
+def _manifest_issues(props: dict[str, str], header: list[str]) -> list[Issue]:
+    issues: list[Issue] = []
+    if [h.strip() for h in header[:2]] != ["propertyName", "value"]:
+        issues.append(Issue(path="manifest.csv line 1", message="header must be propertyName,value"))
+    if props.get("oneroster.version") not in VERSIONS:
+        issues.append(
+            Issue(path="manifest.csv oneroster.version", message=f"must be one of {', '.join(VERSIONS)}")
+        )
+    if props.get("manifest.version", "1.0") not in MANIFEST_VERSIONS:
+        issues.append(Issue(path="manifest.csv manifest.version", message="must be 1.0"))
+    for key, value in sorted(props.items()):
+        if key.startswith("file.") and value not in MODES:
+            issues.append(Issue(path=f"manifest.csv {key}", message=f"must be one of {', '.join(MODES)}"))
+    return issues

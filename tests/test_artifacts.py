@@ -228,6 +228,10 @@ def _set_target(index: int, target: str) -> Callable[[Any], None]:
                     "mappings/edfi/student-school-attendance-events.yaml: $.rules[0].fields.code.code.lookup",
                     "no crosswalk table 'edfi-attendance-event-category'",
                 ),
+                (
+                    "mappings/edfi/student-section-attendance-events.yaml: $.rules[0].fields.code.code.lookup",
+                    "no crosswalk table 'edfi-attendance-event-category'",
+                ),
             ],
             id="invalid code table: it and the lookups that need it are reported",
         ),

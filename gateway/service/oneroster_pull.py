@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.clients.oneroster_api import VERSIONS, OneRosterClient
+from gateway.formats.oneroster_tables import DEACTIVATING
 from gateway.service.ingest import ingest
 from gateway.service.retractions import known_source_ids, retract_records
 from gateway.service.runtime import Runtime
@@ -115,6 +116,7 @@ def _pull_collection(
 ) -> CollectionSummary:
     summary = CollectionSummary(resource=name)
     seen: set[str] = set()
+    deleted: set[str] = set()
     last_message = ""
     for page in api.pages(name, page_size=page_size):
         if page.count == 0 and summary.pages:
@@ -125,17 +127,21 @@ def _pull_collection(
         summary.message_ids.append(result.message_id)
         for counted in _COUNTED:
             summary.counts[counted] += int(result.outcome.get(counted, 0))
-        seen |= _source_ids(page.body)
+        present, gone = _source_ids(page.body)
+        seen, deleted = seen | present, deleted | gone
         last_message = result.message_id
         if progress is not None:
             progress(name, summary.records, page.total)
     if name in COMPLETE_SETS and last_message:
-        summary.retracted = _retract_missing(rt, source_org, name, seen, last_message)
+        summary.retracted = _retract(rt, source_org, name, seen, deleted, last_message)
     return summary
 
 
-def _retract_missing(rt: Runtime, source_org: str, name: str, seen: set[str], message_id: str) -> int:
-    gone = known_source_ids(rt, source_org=source_org, entity=name) - seen
+def _retract(
+    rt: Runtime, source_org: str, name: str, seen: set[str], deleted: set[str], message_id: str
+) -> int:
+    """What the collection no longer lists, or lists as ``tobedeleted``, leaves the plans."""
+    gone = (known_source_ids(rt, source_org=source_org, entity=name) - seen) | deleted
     if not gone:
         return 0
     done = retract_records(
@@ -143,16 +149,19 @@ def _retract_missing(rt: Runtime, source_org: str, name: str, seen: set[str], me
         source_org=source_org,
         entity=name,
         source_ids=sorted(gone),
-        reason=f"no longer listed by the OneRoster service's {name} collection",
+        reason=f"no longer listed, or listed as tobedeleted, by the OneRoster service's {name} collection",
         message_id=message_id,
     )
     return done.records
 
 
-def _source_ids(body: bytes) -> set[str]:
+def _source_ids(body: bytes) -> tuple[set[str], set[str]]:
+    """The page's sourcedIds: those it lists as live, and those marked tobedeleted / inactive."""
     try:
         parsed = json.loads(body)
     except ValueError:
-        return set()
+        return set(), set()
     items = next((v for v in parsed.values() if isinstance(v, list)), []) if isinstance(parsed, dict) else []
-    return {str(i["sourcedId"]) for i in items if isinstance(i, dict) and i.get("sourcedId")}
+    rows = [i for i in items if isinstance(i, dict) and i.get("sourcedId")]
+    deleted = {str(i["sourcedId"]) for i in rows if i.get("status") in DEACTIVATING}
+    return {str(i["sourcedId"]) for i in rows} - deleted, deleted

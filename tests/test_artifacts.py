@@ -229,7 +229,8 @@ def _set_target(index: int, target: str) -> Callable[[Any], None]:
                     "no crosswalk table 'edfi-attendance-event-category'",
                 ),
                 (
-                    "mappings/edfi/student-section-attendance-events.yaml: $.rules[0].fields.code.code.lookup",
+                    "mappings/edfi/student-section-attendance-events.yaml: "
+                    "$.rules[0].fields.code.code.lookup",
                     "no crosswalk table 'edfi-attendance-event-category'",
                 ),
             ],

@@ -215,15 +215,17 @@ class EdFiOds:
             return jsonify(self._discovery())
         if path == self.config.oauth_path and request.method == "POST":
             return self._token()
+        changes = self.config.change_queries_path
+        in_changes = bool(changes) and path.startswith(str(changes))
+        if not in_changes and not path.startswith(self.config.data_path):
+            return _message(404, "The specified resource could not be found.")
         if not self._authorised():
             return _problem(
                 401, "urn:ed-fi:api:security:authentication", "Authentication Failed", "token invalid"
             )
-        if self.config.change_queries_path and path.startswith(self.config.change_queries_path):
+        if in_changes:
             return self._change_versions(path)
-        if path.startswith(self.config.data_path):
-            return self._data(path[len(self.config.data_path) :])
-        return _message(404, "The specified resource could not be found.")
+        return self._data(path[len(self.config.data_path) :])
 
     def _fault_for(self, path: str) -> Fault | None:
         for fault in self.faults:

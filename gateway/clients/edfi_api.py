@@ -123,6 +123,15 @@ class EdFiClient:
         self._discovery: Discovery | None = None
         self._tokens: TokenSource | None = None
 
+    def close(self) -> None:
+        self.transport.http.close()
+
+    def __enter__(self) -> EdFiClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # -- discovery and authorised GETs ---------------------------------------------------------
 
     def discover(self) -> Discovery:

@@ -29,6 +29,8 @@ def key_names(path: Path) -> tuple[str, ...]:
     if len(fields) < 2:
         return (leaf,)
     parent = fields[-2].removesuffix("Reference")
+    if leaf.startswith(parent):  # schoolReference.schoolId is plainly "schoolId"
+        return (leaf,)
     return (parent + leaf[:1].upper() + leaf[1:], leaf)
 
 

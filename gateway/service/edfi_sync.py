@@ -85,14 +85,16 @@ def pull_edfi(
         paging=paging,
         school_year=school_year,
     )
-    client.discover()
     feed = feed_name(base_url)
-    plan = _plan(_watermark(rt, source_org, feed), client.available_change_versions(), full)
-    tallies = (
-        []
-        if plan.mode == "up-to-date"
-        else [_sync_resource(rt, client, source_org, name, plan.window, progress) for name in chosen]
-    )
+    with client:
+        client.discover()
+        plan = _plan(_watermark(rt, source_org, feed), client.available_change_versions(), full)
+        tallies = (
+            []
+            if plan.mode == "up-to-date"
+            else [_sync_resource(rt, client, source_org, name, plan.window, progress) for name in chosen]
+        )
+    # Only now, with every resource of the window through, does the watermark move.
     if plan.watermark_to is not None:
         _save_watermark(rt, source_org, feed, plan, chosen)
     return SyncSummary(

@@ -16,9 +16,10 @@ for a record that does not meet the XSD. The valid records of a file always come
   Ed-Fi samples of those versions meet them; a 6.x-only element then fails its record, with a
   message saying why. Every other version is refused as unsupported.
 - Per-record validation: each record element, once parsed, is moved under an empty interchange
-  root of its own and validated with the compiled 5.2 schema (``ref=`` attributes are dropped
-  first: an ``IDREF`` points at another record and cannot be checked one record at a time).
-  XSD messages are reported with values removed (they may be PHI).
+  root and validated with the compiled 5.2 schema, 100 records at a time; when a batch fails,
+  each of its records is validated on its own, so one bad record costs only itself. ``ref=``
+  attributes are dropped first: an ``IDREF`` points at another record and cannot be checked one
+  record at a time. XSD messages are reported with values removed (they may be PHI).
 - Streaming: ``iterparse`` on the stream; each record leaves the tree as soon as it is handled,
   so memory stays flat however long the file is.
 - Record elements of a supported interchange the gateway does not turn into records

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.web import auth, delivery_api, policy_api
+from gateway.web import auth, delivery_api, fhir_api, policy_api
 from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
 
@@ -24,4 +24,5 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(auth.bp)
     for blueprint in (*BLUEPRINTS, policy_api.bp, delivery_api.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(fhir_api.bp)  # FHIR R4 endpoints answer with OperationOutcomes
     return app

@@ -14,6 +14,8 @@ from gateway.service.messages import STATUSES
 from gateway.service.partners import ASSERTION_TYPE
 from gateway.web import delivery_api, policy_api
 from gateway.web.errors import error_codes
+from gateway.web.fhir_openapi import OPENAPI_PATHS as FHIR_PATHS
+from gateway.web.fhir_openapi import OPENAPI_SCHEMAS as FHIR_SCHEMAS
 from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
 
 JSON_TYPES = (
@@ -385,9 +387,15 @@ def build_openapi() -> dict[str, Any]:
             },
             **policy_api.OPENAPI_PATHS,
             **delivery_api.OPENAPI_PATHS,
+            **FHIR_PATHS,
         },
         "components": {
-            "schemas": {**_schemas(), **policy_api.OPENAPI_SCHEMAS, **delivery_api.OPENAPI_SCHEMAS},
+            "schemas": {
+                **_schemas(),
+                **policy_api.OPENAPI_SCHEMAS,
+                **delivery_api.OPENAPI_SCHEMAS,
+                **FHIR_SCHEMAS,
+            },
             "securitySchemes": _security_schemes(),
         },
     }

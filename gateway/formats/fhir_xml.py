@@ -75,6 +75,9 @@ def xml_to_json(payload: bytes) -> dict[str, Any]:
 
 
 def _root(payload: bytes) -> etree._Element:
+    # Literally, these can only stand in the prolog (or in a comment / CDATA: refused too, fail closed).
+    if b"<!DOCTYPE" in payload or b"<!ENTITY" in payload:
+        _refuse_doctype()
     try:
         root = etree.fromstring(payload, hardened_parser())
     except etree.XMLSyntaxError as exc:
@@ -85,11 +88,15 @@ def _root(payload: bytes) -> etree._Element:
         ) from exc
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise InputInvalid(
-            "XML with a DOCTYPE is refused",
-            [Issue(path="line 1", message="DTDs and ENTITY declarations are not allowed; remove it")],
-        )
+        _refuse_doctype()
     return root
+
+
+def _refuse_doctype() -> None:
+    raise InputInvalid(
+        "XML with a DOCTYPE is refused",
+        [Issue(path="line 1", message="DTDs and ENTITY declarations are not allowed; remove it")],
+    )
 
 
 def resource(el: etree._Element) -> dict[str, Any]:

@@ -29,12 +29,16 @@ _FHIRPATH = re.compile(r"[A-Z][A-Za-z]*(\[[0-9]+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")
 _ENTRY = re.compile(r"Bundle\.entry\[([0-9]+)\]")
 
 
-def issue(severity: str, code: str, diagnostics: str, where: str | None = None) -> dict[str, Any]:
+def issue(
+    severity: str, code: str, diagnostics: str, where: str | None = None, root: str | None = None
+) -> dict[str, Any]:
+    """``root``: the resource type a ``$`` location stands for (``$.birthDate`` is ``Patient.birthDate``)."""
     found: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
     if where:
         found["location"] = [where]
-        if _FHIRPATH.fullmatch(where):
-            found["expression"] = [where]
+        expression = root + where[1:] if root and where.startswith("$") else where
+        if _FHIRPATH.fullmatch(expression):
+            found["expression"] = [expression]
     return found
 
 
@@ -45,21 +49,23 @@ def operation_outcome(issues: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def error_outcome(code: str, message: str, issues: list[dict[str, str]]) -> dict[str, Any]:
+def error_outcome(
+    code: str, message: str, issues: list[dict[str, str]], root: str | None = None
+) -> dict[str, Any]:
     """A refused request or payload (the gateway's error shape as an OperationOutcome)."""
     kind = ISSUE_TYPES.get(code, "exception")
-    found = [issue(ERROR, kind, f"{message}: {i['message']}", i["path"]) for i in issues]
+    found = [issue(ERROR, kind, f"{message}: {i['message']}", i["path"], root) for i in issues]
     return operation_outcome(found or [issue(ERROR, kind, message)])
 
 
-def summary_outcome(summary: dict[str, Any]) -> dict[str, Any]:
+def summary_outcome(summary: dict[str, Any], root: str | None = None) -> dict[str, Any]:
     """The outcome of one stored message: its whole-payload error or its records' problems."""
     message_id = summary["messageId"]
     error = summary.get("error")
     if error is not None:
-        found = error_outcome(error["code"], error["message"], error["issues"])["issue"]
+        found = error_outcome(error["code"], error["message"], error["issues"], root)["issue"]
     else:
-        found = [i for rec in summary.get("records", []) for i in record_issues(rec, message_id)]
+        found = [i for rec in summary.get("records", []) for i in record_issues(rec, message_id, root)]
     counts = ", ".join(
         f"{summary.get(k, 0)} {k}" for k in ("accepted", "held", "rejected", "failed", "ignored")
     )
@@ -67,19 +73,19 @@ def summary_outcome(summary: dict[str, Any]) -> dict[str, Any]:
     return operation_outcome(found)
 
 
-def record_issues(rec: dict[str, Any], message_id: str) -> list[dict[str, Any]]:
+def record_issues(rec: dict[str, Any], message_id: str, root: str | None = None) -> list[dict[str, Any]]:
     status, where = rec["status"], rec["location"]
     if status == "held":
         text = (
             f"held for review, not lost: {rec['reason']}; stored as message {message_id}: link the patient "
             "to a student (an identifier the district knows), then the message can be replayed"
         )
-        return [issue(WARNING, "processing", text, where)]
+        return [issue(WARNING, "processing", text, where, root)]
     if status == "ignored":
-        return [issue(INFORMATION, "informational", f"not mapped: {rec['reason']}", where)]
+        return [issue(INFORMATION, "informational", f"not mapped: {rec['reason']}", where, root)]
     kind = "processing" if status == "failed" else "invalid"
     issues = rec.get("issues") or [{"path": where, "message": rec["reason"]}]
-    return [issue(ERROR, kind, i["message"], i["path"]) for i in issues]
+    return [issue(ERROR, kind, i["message"], i["path"], root) for i in issues]
 
 
 def response_bundle(

@@ -61,7 +61,7 @@ def post_resource(resource_type: str) -> Response:
     if not is_resource_type(resource_type):
         raise NotFound(f"{resource_type} is not an R4 resource type", [])
     summary, _ = _ingest(resource_type, default_format="fhir")
-    return _outcome(summary, created=True)
+    return _outcome(summary, created=True, root=resource_type)
 
 
 @bp.post("/$import")
@@ -97,7 +97,7 @@ def _bundle_of(payload: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and doc.get("resourceType") == "Bundle" else None
 
 
-def _outcome(summary: IngestSummary, *, created: bool = False) -> Response:
+def _outcome(summary: IngestSummary, *, created: bool = False, root: str | None = None) -> Response:
     body = summary.to_dict()
     status = STATUS.get(summary.status)
     if status is None:
@@ -105,7 +105,7 @@ def _outcome(summary: IngestSummary, *, created: bool = False) -> Response:
         status = status_for_code(error["code"]) if error else 422
     elif created and summary.status == "mapped":
         status = 201
-    return render(summary_outcome(body), status)
+    return render(summary_outcome(body, root), status)
 
 
 def negotiated_type() -> str:

@@ -1,0 +1,268 @@
+"""The FHIR R4 endpoints over the Flask test client and once over real HTTP: OperationOutcome shape,
+response Bundles, content negotiation, bearer auth, and every answer against its documented schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+from lxml import etree
+from waitress.server import create_server
+from werkzeug.test import TestResponse
+
+from gateway.formats.fhir_xml import xml_to_json
+from gateway.formats.fhir_xml_write import to_xml
+from gateway.service.runtime import Runtime
+from gateway.web import create_app
+from gateway.web.openapi import build_openapi
+from tests.helpers import send_demo
+from tests.test_web_openapi import schema_validator
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fhir"
+PATIENT = json.loads((FIXTURES / "patient-lisa.json").read_text("utf-8"))
+SCREENING = json.loads((FIXTURES / "screening-hvs.json").read_text("utf-8"))
+FHIR_JSON, FHIR_XML, NDJSON = "application/fhir+json", "application/fhir+xml", "application/fhir+ndjson"
+BUNDLE, RESOURCE, IMPORT = "/fhir/r4", "/fhir/r4/{resource_type}", "/fhir/r4/$import"
+UUID = "urn:uuid:6a3c1f0e-52a4-4c39-9c0e-0d7c6f1b2a11"
+MAX_PAYLOAD = 20_000
+
+# (documented path, method) -> the statuses the tests below check against the schema
+CHECKED_ANSWERS = {
+    (BUNDLE, "post"): {200, 400, 401},
+    (RESOURCE, "post"): {201, 202, 401, 404, 413, 422},
+    (IMPORT, "post"): {200, 422},
+}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Clinic:
+    client: FlaskClient
+    headers: dict[str, str]
+
+    def post(self, path: str, body: bytes, content_type: str = FHIR_JSON, **headers: str) -> TestResponse:
+        response = self.client.post(
+            path, data=body, content_type=content_type, headers={**self.headers, **headers}
+        )
+        check_documented(path, response)
+        return response
+
+
+def documented_path(path: str) -> str:
+    if path.split("?")[0] in (BUNDLE, IMPORT):
+        return path.split("?")[0]
+    return RESOURCE
+
+
+def check_documented(path: str, response: TestResponse) -> None:
+    route = documented_path(path)
+    assert response.status_code in CHECKED_ANSWERS[(route, "post")], (route, response.status_code)
+    if response.mimetype == FHIR_JSON:
+        validator = schema_validator(build_openapi(), route, "post", response.status_code, FHIR_JSON)
+        assert not [e.message for e in validator.iter_errors(response.get_json())]
+
+
+@pytest.fixture
+def clinic(rt: Runtime) -> Clinic:
+    send_demo(rt, "01")  # the district's students, so Lisa can be linked
+    small = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, max_payload_bytes=MAX_PAYLOAD))
+    client = create_app({"TESTING": True}, runtime=small).test_client()
+    secret = json.loads((rt.settings.home / "demo-credentials.json").read_text("utf-8"))["riverside-health"]
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials", **secret}).get_json()
+    return Clinic(client=client, headers={"Authorization": f"Bearer {token['access_token']}"})
+
+
+def dumps(doc: Any) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def issues(response: TestResponse) -> list[dict[str, Any]]:
+    body = response.get_json() if response.mimetype == FHIR_JSON else xml_to_json(response.get_data())
+    assert body["resourceType"] == "OperationOutcome"
+    return list(body["issue"])
+
+
+def transaction(*entries: dict[str, Any], kind: str = "transaction") -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def post_entry(resource: dict[str, Any], method: str = "POST", url: str | None = None, **more: Any) -> dict:
+    return {
+        "resource": resource,
+        "request": {"method": method, "url": url or resource["resourceType"]},
+        **more,
+    }
+
+
+def test_a_linked_patient_is_created(clinic: Clinic) -> None:
+    answer = clinic.post("/fhir/r4/Patient", dumps(PATIENT))
+    assert answer.status_code == 201
+    (info,) = issues(answer)
+    assert (info["severity"], "mapped" in info["diagnostics"]) == ("information", True)
+
+
+def test_a_held_record_is_a_warning_naming_the_stored_message(clinic: Clinic) -> None:
+    answer = clinic.post("/fhir/r4/Observation", dumps(SCREENING))
+    assert answer.status_code == 202
+    warning, info = issues(answer)
+    message_id = info["diagnostics"].split()[1].rstrip(":")
+    assert warning["severity"] == "warning"
+    assert message_id in warning["diagnostics"]
+    assert warning["location"] == ["$"]
+    assert clinic.client.get(f"/api/v1/messages/{message_id}", headers=clinic.headers).status_code == 200
+
+
+def test_a_transaction_is_answered_with_a_transaction_response(clinic: Clinic) -> None:
+    patient = {k: v for k, v in PATIENT.items() if k != "id"}
+    screening = {**SCREENING, "subject": {"reference": UUID}}
+    answer = clinic.post(BUNDLE, dumps(transaction(post_entry(patient, fullUrl=UUID), post_entry(screening))))
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["type"] == "transaction-response"
+    responses = [e["response"] for e in body["entry"]]
+    assert responses[0] == {"status": "201 Created", "location": f"Patient/{UUID.removeprefix('urn:uuid:')}"}
+    assert responses[1]["status"] in ("201 Created", "200 OK")
+
+
+def test_a_transaction_with_a_delete_is_refused_whole(clinic: Clinic) -> None:
+    body = transaction(post_entry(PATIENT), post_entry(SCREENING, "DELETE", "Observation/hvs-q3-fixture"))
+    answer = clinic.post(BUNDLE, dumps(body))
+    assert answer.status_code == 400
+    problem = issues(answer)[0]
+    assert problem["severity"] == "error"
+    assert problem["expression"] == ["Bundle.entry[1].request.method"]
+    assert "not supported" in problem["diagnostics"]
+    patient = clinic.client.get("/api/v1/messages?status=rejected", headers=clinic.headers).get_json()
+    assert patient["messages"]  # the refused payload is kept, with its reason
+
+
+def test_a_batch_answers_entry_by_entry(clinic: Clinic) -> None:
+    bad = {**SCREENING, "id": "bad", "status": None, "statusX": "final"}
+    answer = clinic.post(BUNDLE, dumps(transaction(post_entry(PATIENT), post_entry(bad), kind="batch")))
+    assert answer.status_code == 200
+    good, refused = (e["response"] for e in answer.get_json()["entry"])
+    assert good == {"status": "201 Created", "location": "Patient/rh-55810"}
+    assert refused["status"] == "422 Unprocessable Entity"
+    assert "Bundle.entry[1].resource.statusX" in [i["expression"][0] for i in refused["outcome"]["issue"]]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "query", "accept", "answered"),
+    [
+        (FHIR_JSON, "", None, FHIR_JSON),
+        (FHIR_XML, "", None, FHIR_XML),
+        (FHIR_JSON, "", FHIR_XML, FHIR_XML),
+        (FHIR_XML, "", "application/fhir+json, application/fhir+xml;q=0.5", FHIR_JSON),
+        (FHIR_XML, "?_format=json", FHIR_XML, FHIR_JSON),
+        (FHIR_JSON, "?_format=xml", None, FHIR_XML),
+        (FHIR_JSON, "", "*/*", FHIR_JSON),
+    ],
+)
+def test_answers_come_in_the_type_asked_for(
+    clinic: Clinic, content_type: str, query: str, accept: str | None, answered: str
+) -> None:
+    body = to_xml(PATIENT) if content_type == FHIR_XML else dumps(PATIENT)
+    extra = {"Accept": accept} if accept else {}
+    answer = clinic.post(f"/fhir/r4/Patient{query}", body, content_type, **extra)
+    assert (answer.status_code, answer.mimetype) == (201, answered)
+    assert issues(answer)[-1]["severity"] == "information"
+
+
+def test_an_xml_error_is_an_xml_operation_outcome(clinic: Clinic) -> None:
+    answer = clinic.post("/fhir/r4/Patient", to_xml({**PATIENT, "birthDate": "2010-13-45"}), FHIR_XML)
+    assert (answer.status_code, answer.mimetype) == (422, FHIR_XML)
+    root = etree.fromstring(answer.get_data())
+    assert root.tag == "{http://hl7.org/fhir}OperationOutcome"
+    first = issues(answer)[0]
+    assert (first["location"], first["expression"]) == (["$.birthDate"], ["Patient.birthDate"])
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "code"),
+    [
+        ("/fhir/r4/Patient", dumps(PATIENT), {"Authorization": ""}, 401, "login"),
+        ("/fhir/r4/Patinet", dumps(PATIENT), {}, 404, "not-found"),
+        ("/fhir/r4/Patient", b"[" + b" " * MAX_PAYLOAD + b"]", {}, 413, "too-long"),
+        ("/fhir/r4/Patient", dumps({**PATIENT, "resourceType": "Observation"}), {}, 422, "invalid"),
+        (BUNDLE, b"{not json", {}, 400, "invalid"),
+        (BUNDLE, dumps(PATIENT), {"Authorization": "Bearer forged"}, 401, "login"),
+    ],
+    ids=["no token", "unknown type", "oversized", "wrong type for the URL", "not json", "forged token"],
+)
+def test_errors_are_operation_outcomes(
+    clinic: Clinic, path: str, body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    answer = clinic.post(path, body, **headers)
+    assert answer.status_code == status
+    first = issues(answer)[0]
+    assert (first["severity"], first["code"]) == ("error", code)
+    if status == 401:
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_ndjson_import_lands_the_good_lines_and_names_the_bad_one(clinic: Clinic) -> None:
+    lines = [dumps(PATIENT), b'{"resourceType": "Patient", "id": ', dumps(SCREENING)]
+    answer = clinic.post(IMPORT, b"\n".join(lines) + b"\n", NDJSON)
+    assert answer.status_code == 200
+    locations = [i.get("location", [""])[0] for i in issues(answer)]
+    assert locations[0].startswith("line 2")
+    assert "partial" in issues(answer)[-1]["diagnostics"]
+
+
+def test_an_import_with_no_good_line_is_refused_line_by_line(clinic: Clinic) -> None:
+    answer = clinic.post(IMPORT, b"not json at all\n{}\n", NDJSON)
+    assert answer.status_code == 422
+    assert [i["location"][0][:6] for i in issues(answer)[:2]] == ["line 1", "line 2"]
+
+
+def test_every_fhir_route_is_documented_and_checked_for_a_success_and_an_error() -> None:
+    documented = {
+        (p, m) for p, item in build_openapi()["paths"].items() for m in item if p.startswith("/fhir")
+    }
+    assert set(CHECKED_ANSWERS) == documented
+    for statuses in CHECKED_ANSWERS.values():
+        assert any(s < 400 for s in statuses)
+        assert any(s >= 400 for s in statuses)
+
+
+# -- real HTTP -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def base_url(rt: Runtime) -> Iterator[str]:
+    server: Any = create_server(create_app(runtime=rt), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    server.task_dispatcher.shutdown()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_a_clinic_posts_xml_over_http_and_reads_the_outcome(base_url: str, rt: Runtime) -> None:
+    send_demo(rt, "01")
+    secret = json.loads((rt.settings.home / "demo-credentials.json").read_text("utf-8"))["riverside-health"]
+    with requests.Session() as http:
+        token = http.post(
+            f"{base_url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(secret["client_id"], secret["client_secret"]),
+            timeout=10,
+        ).json()["access_token"]
+        answer = http.post(
+            f"{base_url}/fhir/r4/Patient",
+            data=to_xml(PATIENT),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": FHIR_XML, "Accept": FHIR_XML},
+            timeout=30,
+        )
+        assert (answer.status_code, answer.headers["Content-Type"].split(";")[0]) == (201, FHIR_XML)
+        assert xml_to_json(answer.content)["issue"][-1]["severity"] == "information"
+        refused = http.post(f"{base_url}/fhir/r4/Patient", data=dumps(PATIENT), timeout=10)
+        assert (refused.status_code, refused.json()["resourceType"]) == (401, "OperationOutcome")

@@ -88,6 +88,8 @@ def test_gradebook_results_are_facts_and_high_scores_strengths(rt):
     assert [e["value"] for e in elements_from(high, "results") if "value" in e] == ["46"]
     assert [s["code"]["display"] for s in high["strengths"]] == ["Cells quiz"]  # 46 of 50 = 92%
     assert low["strengths"] == []  # 20 of 50 = 40%
+    assert [n["code"]["code"] for n in low["needs"]] == ["low-assignment-score"]
+    assert high["needs"] == []
     enrolment = elements_from(high, "enrollments")[0]
     assert enrolment["value"] == {
         "system": "https://purl.imsglobal.org/spec/or/v1p1/csv/classes",

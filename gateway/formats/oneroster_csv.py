@@ -20,8 +20,8 @@ parser guarantees:
   (1.1 ``role``; 1.2 ``roles.csv``), and ``delta`` rows marked ``tobedeleted`` / ``inactive`` are
   records of ``deactivations`` (applied as retractions by ``gateway.service.oneroster``).
   A student's enrollment carries its class and course (``_class``); a result its line item
-  (``_lineItem``) and where its score sits in the line item's range (``_scorePercent``,
-  ``_scoreDecile``), when those are in the bundle. Digests therefore depend only on the row and
+  (``_lineItem``) and where its score sits in the line item's range (``_scorePercent``, 0-100),
+  when those are in the bundle. Digests therefore depend only on the row and
   what it references, never on where in the file it stands.
 """
 
@@ -283,7 +283,7 @@ class Bundle:
         low, high = item.get("resultValueMin"), item.get("resultValueMax")
         percent = score_percent(cells.get("score", ""), low or "", high or "")
         if percent is not None:
-            out["_scorePercent"], out["_scoreDecile"] = percent, str(percent // 10)
+            out["_scorePercent"] = percent
         return out
 
 

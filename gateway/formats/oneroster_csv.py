@@ -83,6 +83,14 @@ def read_bundle(payload: bytes) -> tuple[BundleInfo, list[StreamItem]]:
     return bundle.info, items
 
 
+def inspect_bundle(payload: bytes) -> BundleInfo:
+    """The bundle's modes, ids and notes, reading it through without keeping its records."""
+    bundle = Bundle(io.BytesIO(payload))
+    for _ in bundle.items():
+        pass
+    return bundle.info
+
+
 class Bundle:
     def __init__(self, stream: BinaryIO) -> None:
         self.info = BundleInfo()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import InputInvalid, Issue
-from gateway.formats.oneroster_csv import BundleInfo, read_bundle
+from gateway.formats.oneroster_csv import BundleInfo, inspect_bundle
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.retractions import RetractionSummary, known_source_ids, retract_records
 from gateway.service.runtime import Runtime
@@ -68,7 +68,7 @@ def ingest_oneroster(
 ) -> OneRosterSummary:
     payload = bundle_bytes(path_or_bytes)
     try:
-        info, _ = read_bundle(payload)
+        info: BundleInfo | None = inspect_bundle(payload)
     except InputInvalid:
         info = None  # the pipeline stages it and stores why it was refused
     summary = ingest(

@@ -20,7 +20,7 @@ from gateway.core.canonical import digest_bytes
 from gateway.errors import AccessDenied, GatewayError, InputInvalid, Issue, NotFound, PayloadTooLarge
 from gateway.formats import StreamItem, stream_payload
 from gateway.formats.records import RecordProblem, SourceRecord
-from gateway.service import audit, payloads
+from gateway.service import attendance, audit, payloads
 from gateway.service.outcomes import FAILED, REJECTED, REPLAYABLE, RecordOutcome, Tally
 from gateway.service.pipeline import Exchange, run_batch
 from gateway.service.policies import policy_set
@@ -246,6 +246,11 @@ def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> I
             if not tally.counts:
                 return _finish_rejected(rt, message_id, exc)
             tally.add(_unreadable_rest(exc))
+    if tally.attendance_students:
+        trigger = attendance.Trigger(
+            source_org=exchange.source_org, message_id=message_id, received_at=exchange.received_at
+        )
+        tally.changed += attendance.derive(rt, tally.attendance_students, trigger)
     return _finish(rt, message_id, tally)
 
 

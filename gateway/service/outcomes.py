@@ -26,6 +26,7 @@ class RecordOutcome:
     student_id: str | None = None
     changed: int = 0
     decision_id: str | None = None
+    attendance: bool = False  # an accepted event or enrollment: the attendance summary may change
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -45,6 +46,7 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[dict[str, Any]] = field(default_factory=list)
     students: set[str] = field(default_factory=set)
+    attendance_students: set[str] = field(default_factory=set)
     changed: int = 0
 
     def add(self, outcome: RecordOutcome) -> None:
@@ -52,6 +54,8 @@ class Tally:
         self.changed += outcome.changed
         if outcome.student_id and outcome.status == ACCEPTED:
             self.students.add(outcome.student_id)
+            if outcome.attendance:
+                self.attendance_students.add(outcome.student_id)
         if outcome.status != ACCEPTED and len(self.problems) < MAX_LISTED_RECORDS:
             self.problems.append(outcome.to_dict())
 

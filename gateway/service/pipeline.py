@@ -8,6 +8,7 @@ either all of it lands or none of it does.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
 from gateway.core.identity import resolve_student
 from gateway.core.mapping import (
     MappingContext,
@@ -27,6 +29,7 @@ from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
 from gateway.errors import Issue, MappingFailed
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
+from gateway.service import attendance as attendance_store
 from gateway.service import enforcement
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
@@ -67,8 +70,11 @@ def run_batch(
     outcomes: dict[int, RecordOutcome] = {}
     mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
     elements = _identify(session, exchange, mapped, outcomes, now)
+    events = _take_events(exchange, mapped, elements)
     _merge(session, rt, elements, mapped, outcomes, now)
+    _store_events(session, rt, events, mapped, outcomes, now)
     _index_sources(session, exchange, mapped, outcomes, now)
+    _mark_attendance_inputs(mapped, outcomes)
     ordered = [outcomes[i] for i in sorted(outcomes)]
     record(session, rt, [_audit_draft(exchange, ordered, policy)])
     return ordered
@@ -207,6 +213,87 @@ def _merge(
                 changed=count,
                 decision_id=outcomes[i].decision_id,
             )
+
+
+def _take_events(
+    exchange: Exchange,
+    mapped: dict[int, _Mapped],
+    by_student: dict[str, list[tuple[int, PlanElement]]],
+) -> list[attendance_store.EventToStore]:
+    """Move attendance events out of the plan merge: they are stored as rows (see attendance)."""
+    events: list[attendance_store.EventToStore] = []
+    for student_id, items in list(by_student.items()):
+        kept = []
+        for index, element in items:
+            item = mapped[index]
+            school = _event_school(item, element)
+            if school is None:
+                kept.append((index, element))
+                continue
+            events.append(
+                attendance_store.EventToStore(
+                    index=index,
+                    student_id=student_id,
+                    source_org=exchange.source_org,
+                    school=school,
+                    entity=item.record.entity,
+                    source_id=item.result.source_id,
+                    record_digest=item.record.digest,
+                    element=element,
+                )
+            )
+        if kept:
+            by_student[student_id] = kept
+        else:
+            del by_student[student_id]
+    return events
+
+
+def _event_school(item: _Mapped, element: PlanElement) -> str | None:
+    if item.result.mapping_id not in EVENT_MAPPINGS or element.slot != FACTS:
+        return None
+    return school_of(item.result.mapping_id, item.record.data)
+
+
+def _store_events(
+    session: Session,
+    rt: Runtime,
+    events: list[attendance_store.EventToStore],
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+    now: dt.datetime,
+) -> None:
+    """Validate the new or changed events; store those of records that are still accepted."""
+    changed = attendance_store.changed_events(session, events)
+    keep = []
+    for item in changed:
+        outcome = outcomes[item.index]
+        if outcome.status != ACCEPTED:
+            continue
+        problems = _element_problems(rt, [(item.index, item.element)], {str(item.element.element["id"])})
+        if problems:
+            outcomes[item.index] = RecordOutcome(
+                location=mapped[item.index].record.location,
+                status=FAILED,
+                reason="the mapped event does not validate against the Success Plan schema; "
+                "fix the mapping and replay",
+                issues=tuple(problems),
+            )
+            continue
+        keep.append(item)
+        outcomes[item.index] = dataclasses.replace(outcome, changed=outcome.changed + 1)
+    attendance_store.store_events(session, keep, now)
+
+
+def _mark_attendance_inputs(mapped: dict[int, _Mapped], outcomes: dict[int, RecordOutcome]) -> None:
+    """Accepted events and enrollments change what the attendance summary is derived from."""
+    for index, item in mapped.items():
+        outcome = outcomes[index]
+        if outcome.status == ACCEPTED and (
+            item.result.mapping_id in EVENT_MAPPINGS
+            or any(e.slot == "student.enrollments" for e in item.result.elements)
+        ):
+            outcomes[index] = dataclasses.replace(outcome, attendance=True)
 
 
 def _index_sources(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gateway.core.canonical import digest
 from gateway.core.plan import without_source_records
-from gateway.service import audit
+from gateway.service import attendance, audit
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import SourceRecordRow
@@ -74,6 +74,8 @@ def retract_records(
             if outcome.changed:
                 repo.save_plan(session, plan_row, student_id, outcome.plan, now)
                 removed += len(outcome.changed)
+        # Attendance events live beside the plan (service/attendance.py): they leave with it.
+        removed += attendance.retract_events(session, source_org, entity, by_student)
         summary = RetractionSummary(
             source_org=source_org,
             entity=entity,
@@ -83,6 +85,12 @@ def retract_records(
             elements_removed=removed,
         )
         audit.record(session, rt, [_audit_draft(summary, rows_ids(rows), reason, message_id)])
+    if by_student:
+        # What is derived from the retracted records (attendance summaries) is recomputed.
+        trigger = attendance.Trigger(
+            source_org=source_org, message_id=message_id or "retraction", received_at=now.isoformat()
+        )
+        attendance.derive(rt, by_student, trigger)
     audit.checkpoint(rt)
     return summary
 

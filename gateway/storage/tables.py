@@ -228,7 +228,39 @@ class SyncState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
+class AttendanceEventRow(Base):
+    """One attendance event (an Ed-Fi StudentSchoolAttendanceEvent) as its mapped plan element.
+
+    Events are kept beside the plan rather than in it: a school year has ~180 per student, and a
+    plan document rewritten per batch would grow with each. The plan holds the derived summary
+    (gateway/core/attendance.py); the events stay readable and retractable here."""
+
+    __tablename__ = "attendance_events"
+    element_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(40))
+    source_org: Mapped[str] = mapped_column(String(64))
+    school: Mapped[str] = mapped_column(String(40))
+    school_year: Mapped[int] = mapped_column(Integer)
+    event_date: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(80))
+    source_id: Mapped[str] = mapped_column(Text)
+    record_digest: Mapped[str] = mapped_column(String(80))
+    content_key: Mapped[str] = mapped_column(String(200))  # record digest + mapping@version
+    regime: Mapped[str] = mapped_column(String(20))
+    sensitivity: Mapped[str] = mapped_column(String(20))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    message_id: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
 Index("ix_messages_status_received", Message.status, Message.received_at)
 Index(
     "ix_source_records_org_entity", SourceRecordRow.source_org, SourceRecordRow.entity, SourceRecordRow.status
+)
+Index(
+    "ix_attendance_events_student",
+    AttendanceEventRow.student_id,
+    AttendanceEventRow.school,
+    AttendanceEventRow.school_year,
 )

@@ -43,7 +43,7 @@ from benchmarks.generate import (
     workload_dir,
 )
 from gateway.artifacts import PROJECT_ROOT
-from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.ingest import IngestSummary, ingest, ingest_file
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
 from gateway.storage import repositories as repo
@@ -103,7 +103,7 @@ def fresh_gateway(db: str, batch_size: int | None = None) -> Iterator[Runtime]:
         with fresh_database(db, home) as url:
             settings = Settings(home=home / "home", database_url=url, artifacts_root=PROJECT_ROOT)
             if batch_size is not None:
-                settings = replace(settings, batch_size=batch_size)
+                settings = replace(settings, batch_size=batch_size, bulk_batch_size=batch_size)
             rt, _ = initialise(settings, with_samples=True)
             try:
                 yield replace(rt, clock=lambda: FIXED_NOW)
@@ -130,15 +130,42 @@ class Payload:
     name: str
     entity: str
     records: int
-    data: bytes
+    path: Path
+    data: bytes  # empty in the bulk-file mode: the gateway reads the file itself
 
 
-def read_payloads(workload: Workload) -> list[Payload]:
+MODES = ("file", "http")
+
+
+def read_payloads(workload: Workload, mode: str = "file") -> list[Payload]:
     folder = workload_dir(workload.records)
     return [
-        Payload(name=f.path, entity=f.entity, records=f.records, data=(folder / f.path).read_bytes())
+        Payload(
+            name=f.path,
+            entity=f.entity,
+            records=f.records,
+            path=folder / f.path,
+            data=(folder / f.path).read_bytes() if mode == "http" else b"",
+        )
         for f in workload.files
     ]
+
+
+def ingest_one(rt: Runtime, payload: Payload) -> IngestSummary:
+    """``file``: the CLI's bulk path (staged as a payload file, streamed, bulk batches);
+    ``http``: the bytes as a POST hands them over (kept in the row, HTTP batch size)."""
+    if not payload.data:
+        return ingest_file(
+            rt, source_org=SOURCE, format_name=FORMAT, path=payload.path, entity=payload.entity
+        )
+    return ingest(
+        rt,
+        source_org=SOURCE,
+        format_name=FORMAT,
+        payload=payload.data,
+        entity=payload.entity,
+        content_type="application/json",
+    )
 
 
 def ingest_all(rt: Runtime, payloads: list[Payload]) -> list[IngestSummary]:
@@ -146,14 +173,7 @@ def ingest_all(rt: Runtime, payloads: list[Payload]) -> list[IngestSummary]:
     done, total = 0, sum(p.records for p in payloads)
     for payload in payloads:
         started = time.perf_counter()
-        summary = ingest(
-            rt,
-            source_org=SOURCE,
-            format_name=FORMAT,
-            payload=payload.data,
-            entity=payload.entity,
-            content_type="application/json",
-        )
+        summary = ingest_one(rt, payload)
         done += payload.records
         log(
             f"  {payload.name}: {summary.status} {payload.records} records in "
@@ -189,10 +209,10 @@ def count_plans(rt: Runtime) -> int:
 
 
 def run_case(
-    size: int, db: str, profile: Path | None = None, batch_size: int | None = None
+    size: int, db: str, profile: Path | None = None, batch_size: int | None = None, mode: str = "file"
 ) -> dict[str, Any]:
     workload = require_workload(size)
-    payloads = read_payloads(workload)
+    payloads = read_payloads(workload, mode)
     with fresh_gateway(db, batch_size) as rt:
         baseline = peak_rss_mb()
         log(f"pipeline {size} on {db}: {len(payloads)} files, {workload.mix}")
@@ -225,7 +245,8 @@ def run_case(
         "plans": plans,
         "students": workload.mix.students,
         "messages": len(summaries),
-        "batch_size": rt.settings.batch_size,
+        "mode": mode,
+        "batch_size": rt.settings.bulk_batch_size if mode == "file" else rt.settings.batch_size,
         "profiled": profiler is not None,
     }
 
@@ -235,9 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("size", type=int, help="number of records (workload from benchmarks.generate)")
     parser.add_argument("db", choices=DATABASES)
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the timed loop here")
-    parser.add_argument("--batch-size", type=int, help="override Settings.batch_size (default 500)")
+    parser.add_argument(
+        "--batch-size", type=int, help="override Settings.batch_size and bulk_batch_size (500 / 5000)"
+    )
+    parser.add_argument(
+        "--mode", choices=MODES, default="file", help="file: spgw ingest's bulk path; http: bytes as POSTed"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(run_case(args.size, args.db, args.profile, args.batch_size)), flush=True)
+    result = run_case(args.size, args.db, args.profile, args.batch_size, args.mode)
+    print(json.dumps(result), flush=True)
     return 0
 
 

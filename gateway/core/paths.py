@@ -43,6 +43,10 @@ class Path:
     text: str
     relative: bool
     segments: tuple[Segment, ...]
+    # A path of plain fields only (most are) is read by a direct walk: the names, and the
+    # location suffix they give. None for paths with indexes, stars or filters.
+    fields: tuple[str, ...] | None = None
+    suffix: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +68,14 @@ def parse_path(text: str) -> Path:
             raise PathSyntaxError(f"path {text!r}: cannot read {text[pos:]!r} at offset {pos}")
         segments.append(_segment_of(found))
         pos = found.end()
-    return Path(text=text, relative=text[0] == "@", segments=tuple(segments))
+    plain = all(s.kind == "field" for s in segments)
+    return Path(
+        text=text,
+        relative=text[0] == "@",
+        segments=tuple(segments),
+        fields=tuple(s.name for s in segments) if plain else None,
+        suffix="".join(f".{s.name}" for s in segments) if plain else "",
+    )
 
 
 def _segment_of(found: re.Match[str]) -> Segment:
@@ -79,10 +90,23 @@ def _segment_of(found: re.Match[str]) -> Segment:
 
 def evaluate(path: Path, root: Any, base_location: str = "$") -> tuple[Match, ...]:
     """Every value the path reaches from ``root``, with its concrete location."""
+    if path.fields is not None:
+        return _walk_fields(path, root, base_location)
     current = [Match(location=base_location, value=root)]
     for segment in path.segments:
         current = [step for match in current for step in _step(segment, match)]
     return tuple(m for m in current if m.value is not None)
+
+
+def _walk_fields(path: Path, root: Any, base_location: str) -> tuple[Match, ...]:
+    value = root
+    for name in path.fields or ():
+        if not isinstance(value, dict) or name not in value:
+            return ()
+        value = value[name]
+    if value is None:
+        return ()
+    return (Match(location=base_location + path.suffix, value=value),)
 
 
 def _step(segment: Segment, match: Match) -> Iterator[Match]:

@@ -444,7 +444,7 @@ def index_source_records(
         return
     unique = list({v["key_digest"]: v for v in values}.values())
     insert = _dialect_insert(session)
-    statement = insert(SourceRecordRow)
+    statement = insert(SourceRecordRow.__table__)  # Core, not ORM: no per-row unit of work
     updated = {
         k: statement.excluded[k]
         for k in ("student_id", "record_digest", "message_id", "status", "updated_at")
@@ -523,7 +523,7 @@ def upsert_attendance_events(session: Session, rows: list[dict[str, Any]]) -> No
     """Insert or replace events by element id (one executemany, no ORM objects)."""
     if not rows:
         return
-    statement = _dialect_insert(session)(AttendanceEventRow)
+    statement = _dialect_insert(session)(AttendanceEventRow.__table__)
     replaced = {k: statement.excluded[k] for k in rows[0] if k != "element_id"}
     session.execute(statement.on_conflict_do_update(index_elements=["element_id"], set_=replaced), rows)
 

@@ -3,10 +3,13 @@
 Usage: python -m benchmarks.bench [--quick] [--sizes N ...] [--db sqlite|postgresql ...] [--no-fhir]
 
 Cases: the pipeline at 1k, 10k and 100k records on SQLite and PostgreSQL (``--quick``: 1k and 10k),
-and the FHIR workload once. PostgreSQL cases are skipped, with a message, when the server does not
-answer (``BENCH_PG_URL``, default postgresql+psycopg://postgres@127.0.0.1:5432/test). Progress goes
-to stderr; the table to stdout; every result line to benchmarks/out/results.json. The exit status
-is 1 when a case failed (a benchmark that measured failures is not a result).
+Ed-Fi XML interchanges of 10 MB and 100 MB end to end (``--quick``: 10 MB), OneRoster CSV when
+``run_oneroster.py`` is present, and the FHIR workload once (``run_fhir_parse.py``'s parse,
+validate and end-to-end cases when present, else ``run_fhir.py``). PostgreSQL cases are skipped,
+with a message, when the server does not answer (``BENCH_PG_URL``, default
+postgresql+psycopg://postgres@127.0.0.1:5432/test). Progress goes to stderr; the table to stdout;
+every result line to benchmarks/out/results.json. The exit status is 1 when a case failed (a
+benchmark that measured failures is not a result).
 """
 
 from __future__ import annotations
@@ -94,6 +97,31 @@ def fhir_case() -> Case:
     return Case(name="fhir", argv=("-m", "benchmarks.run_fhir"))
 
 
+XML_SIZES_MB = (10, 100)
+QUICK_XML_SIZES_MB = (10,)
+
+
+def edfi_xml_cases(sizes_mb: tuple[int, ...]) -> list[Case]:
+    """End to end, one process per size: peak RSS must stay flat from 10 MB to 100 MB."""
+    return [
+        Case(name=f"edfi-xml {mb} MB sqlite", argv=("-m", "benchmarks.run_edfi_xml", str(mb)))
+        for mb in sizes_mb
+    ]
+
+
+def optional_cases(quick: bool, fhir: bool) -> list[Case]:
+    """Cases whose runners other parts of the project write; each is run when it is present."""
+    cases = []
+    if (PROJECT_ROOT / "benchmarks" / "run_oneroster.py").exists():
+        cases.append(Case(name="oneroster-csv sqlite", argv=("-m", "benchmarks.run_oneroster")))
+    if fhir and (PROJECT_ROOT / "benchmarks" / "run_fhir_parse.py").exists():
+        # Parse, validate and the gateway end to end over the same bytes, in one run.
+        rounds = ("--rounds", "1") if quick else ()
+        argv = ("-m", "benchmarks.run_fhir_parse", *rounds, "--end-to-end", "sqlite")
+        cases.append(Case(name="fhir parse + end to end", argv=argv))
+    return cases
+
+
 def decisions_case() -> Case:
     return Case(name="decisions", argv=("-m", "benchmarks.run_decisions"))
 
@@ -178,14 +206,22 @@ def table_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
             rows.append(
                 (
                     label(line, outcome.case),
-                    f"{line['records']:,}",
-                    f"{line['seconds']:.2f}",
-                    f"{line['records_per_second']:,.0f}",
-                    f"{line['peak_rss_mb']:.0f}",
+                    _cell(line, ("records", "resources"), "{:,}"),
+                    _cell(line, ("seconds",), "{:.2f}"),
+                    _cell(line, ("records_per_second", "resources_per_second", "per_second"), "{:,.0f}"),
+                    _cell(line, ("peak_rss_mb",), "{:.0f}"),
                     note(line),
                 )
             )
     return rows
+
+
+def _cell(line: dict[str, Any], keys: tuple[str, ...], form: str) -> str:
+    """The first of ``keys`` the line has (runners written by other parts name them their way)."""
+    for key in keys:
+        if isinstance(line.get(key), int | float):
+            return form.format(line[key])
+    return "-"
 
 
 POLICY_BENCHES = ("decisions", "enforcement_share")
@@ -217,6 +253,8 @@ def note(line: dict[str, Any]) -> str:
         return f"rejected {line['rejected']}, held {line['held']}, accepted {line['accepted']}"
     if line.get("bench") == "pipeline":
         return f"{line['plans']} plans"
+    if line.get("bench") == "edfi-xml":
+        return f"{line['bytes'] / 1e6:.0f} MB, baseline RSS {line['baseline_rss_mb']:.0f} MB"
     return f"median of {line['rounds']}" if "rounds" in line else ""
 
 
@@ -268,8 +306,11 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
             skipped.append(message)
             dbs = tuple(d for d in dbs if d != "postgresql")
     cases = pipeline_cases(tuple(args.sizes), dbs)
-    if args.fhir:
+    cases.extend(edfi_xml_cases(QUICK_XML_SIZES_MB if args.quick else XML_SIZES_MB))
+    fhir_parse = (PROJECT_ROOT / "benchmarks" / "run_fhir_parse.py").exists()
+    if args.fhir and not fhir_parse:
         cases.append(fhir_case())
+    cases.extend(optional_cases(args.quick, args.fhir))
     cases.append(decisions_case())
     return cases, skipped
 

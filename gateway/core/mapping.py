@@ -44,6 +44,9 @@ class MappingContext:
     record_digest: str
     identifier_systems: MappingABC[str, str] = field(default_factory=dict)
     codes: MappingABC[str, MappingABC[str, Any]] = field(default_factory=dict)
+    # The unused-fields report walks every leaf of the record; the ingest path never reads it
+    # and asks for none (``MappingResult.unused`` is then empty).
+    trace: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +98,7 @@ class _Run:
             matches = evaluate(path, item.value, item.location)
         else:
             matches = evaluate(path, self.record)
-        if reads:
+        if reads and self.context.trace:
             self.read.update(m.location for m in matches)
         return matches
 
@@ -121,7 +124,7 @@ def apply_mapping(mapping: Mapping, record: Any, context: MappingContext) -> Map
         may_create_subject=mapping.subject_creates,
         elements=tuple(elements),
         rules=tuple(traces),
-        unused=_unused(record, run.read),
+        unused=_unused(record, run.read) if context.trace else (),
     )
 
 

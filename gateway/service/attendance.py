@@ -32,7 +32,7 @@ from gateway.storage import repositories as repo
 
 log = logging.getLogger(__name__)
 ABSENCE_CATEGORIES = "attendance-absence-categories"
-_STUDENTS_PER_TRANSACTION = 500
+_STUDENTS_PER_TRANSACTION = 100  # bounds the event rows in memory at once (~18k)
 
 
 @dataclass(frozen=True, kw_only=True)

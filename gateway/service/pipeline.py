@@ -134,6 +134,7 @@ def _context(rt: Runtime, exchange: Exchange, rec: SourceRecord) -> MappingConte
         record_digest=rec.digest,
         identifier_systems=exchange.partner.get("identifier_systems", {}),
         codes=rt.artifacts.codes,
+        trace=False,
     )
 
 

@@ -431,6 +431,19 @@ def running_ods(config: OdsConfig | None = None) -> Iterator[EdFiOds]:
     try:
         yield ods
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+        _stop(server)
         thread.join(timeout=5)
+
+
+def _stop(server: Any) -> None:
+    """Close every open keep-alive connection (a cleared requests pool leaves its sockets open),
+    then the listener, all in the server's own loop thread, so that loop ends at once."""
+
+    def close_everything() -> None:
+        for channel in list(server._map.values()):
+            if channel is not server and channel is not server.trigger:
+                channel.close()
+        server.close()  # the listener and the trigger: the map is empty, the loop returns
+
+    server.trigger.pull_trigger(close_everything)
+    server.task_dispatcher.shutdown()

@@ -388,3 +388,69 @@ def test_an_explicit_resource_list_is_pulled_in_dependency_order(rt, ods):
     summary = pull(rt, ods, resources=["studentSchoolAssociations", "students"])
     assert [r.resource for r in summary.resources] == ["students", "studentSchoolAssociations"]
     assert enrollment_dates(rt) == ["2021-08-23"]
+
+
+# -- spgw pull edfi ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spgw(tmp_path, database_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
+    monkeypatch.setenv("ODS_SECRET", OdsConfig().client_secret)
+    home = tmp_path / "gw"
+
+    def run(*args: str):
+        return CliRunner().invoke(main, ["--home", str(home), *args])
+
+    assert run("init", "--with-samples", "--json").exit_code == 0
+    return run
+
+
+def _cli_pull(spgw, ods: EdFiOds, *extra: str):
+    return spgw(
+        "pull", "edfi", "--source", "grand-bend-isd", "--base-url", ods.base_url,
+        "--client-id", ods.config.client_id, "--client-secret-env", "ODS_SECRET", *extra,
+    )  # fmt: skip
+
+
+def test_cli_pull_prints_a_summary_and_progress_and_never_the_secret(spgw, ods):
+    seed(ods)
+    result = _cli_pull(spgw, ods)
+    assert result.exit_code == 0, result.output
+    assert "full sync of grand-bend-isd: change version None -> 11" in result.stdout
+    assert "records 11: accepted 11, rejected 0, held 0" in result.stdout
+    assert "studentSchoolAttendanceEvents: 5 of 5 records" in result.stderr
+    assert ods.config.client_secret not in result.output
+
+
+def test_cli_pull_json_then_delta_and_exit_3_when_something_is_held(spgw, ods):
+    seed(ods)
+    assert _cli_pull(spgw, ods, "--json").exit_code == 0
+    ods.create("studentSchoolAttendanceEvents", _event("999999", "2021-10-11"))
+    result = _cli_pull(spgw, ods, "--json", "--resource", "studentSchoolAttendanceEvents")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert (doc["mode"], doc["watermark"], doc["held"]) == ("delta", {"from": 11, "to": 12}, 1)
+    assert [r["resource"] for r in doc["resources"]] == ["studentSchoolAttendanceEvents"]
+
+
+def test_cli_pull_without_the_secret_variable_says_so(spgw, ods, monkeypatch):
+    monkeypatch.delenv("ODS_SECRET")
+    result = _cli_pull(spgw, ods)
+    assert result.exit_code == 2
+    assert "ODS_SECRET is not set" in result.output
+    assert ods.seen == []
+
+
+def test_cli_pull_errors_are_the_gateway_error_shape(spgw, ods):
+    seed(ods)
+    ods.fail("/ed-fi/students", 403, times=1)
+    result = _cli_pull(spgw, ods)
+    assert result.exit_code == 1
+    error = json.loads(result.stderr[result.stderr.index("{") :])["error"]
+    assert error["code"] == "upstream_failed"
+    assert "403" in error["message"]

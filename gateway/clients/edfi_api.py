@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from gateway.clients.edfi_auth import ClientCredentials, TokenSource
-from gateway.clients.edfi_errors import answer_error, shape_error, where
+from gateway.clients.edfi_errors import refused, shape_error, where
 from gateway.clients.edfi_http import RetryPolicy, Transport
 from gateway.clients.edfi_paging import MAX_PAGE_SIZE, Page, cursor_pages, offset_pages
 from gateway.errors import Issue, UpstreamFailed
@@ -139,7 +139,7 @@ class EdFiClient:
             url = self.base_url + "/"
             response = self.transport.send("GET", url, headers={"Accept": "application/json"})
             if response.status_code != 200:
-                raise answer_error("GET", url, response.status_code, response.content)
+                raise refused("GET", url, response)
             self._discovery = parse_discovery(_json(response, url), url)
             self._check_year(self._discovery)
             self._tokens = TokenSource(
@@ -170,10 +170,11 @@ class EdFiClient:
         assert self._tokens is not None
         response = self._authorised_get(url, params)
         if response.status_code == 401:
+            response.close()
             self._tokens.invalidate()
             response = self._authorised_get(url, params)
         if response.status_code != 200:
-            raise answer_error("GET", url, response.status_code, response.content)
+            raise refused("GET", url, response)
         return response
 
     def _authorised_get(self, url: str, params: Mapping[str, Any] | None) -> requests.Response:

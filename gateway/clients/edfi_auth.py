@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gateway.clients.edfi_errors import answer_error, shape_error
+from gateway.clients.edfi_errors import refused, shape_error
 from gateway.clients.edfi_http import Transport
 
 DEFAULT_LIFETIME = 1800  # seconds, the ODS/API default when a server omits expires_in
@@ -66,7 +66,7 @@ class TokenSource:
         )
         self.fetched += 1
         if response.status_code != 200:
-            raise answer_error("POST", self.token_url, response.status_code, response.content)
+            raise refused("POST", self.token_url, response)
         try:
             doc = response.json()
             value = str(doc["access_token"])

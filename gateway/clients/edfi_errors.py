@@ -15,6 +15,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
 from gateway.errors import Issue, UpstreamFailed
 
 _MAX_TEXT = 200
@@ -95,6 +97,13 @@ def answer_error(method: str, url: str, status: int, body: bytes, attempts: int 
     issues = body_issues(body, location)
     issues.append(Issue(path=location, message=f"what to do: {remedy_for(status)}"))
     return UpstreamFailed(f"Ed-Fi ODS/API answered {status} to {location}{tried}", issues)
+
+
+def refused(method: str, url: str, response: requests.Response, attempts: int = 1) -> UpstreamFailed:
+    """The error for a non-success answer; the response is closed so its connection is let go."""
+    body = response.content
+    response.close()
+    return answer_error(method, url, response.status_code, body, attempts)
 
 
 def network_error(method: str, url: str, problem: str, attempts: int) -> UpstreamFailed:

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from gateway.clients.edfi_errors import answer_error, network_error
+from gateway.clients.edfi_errors import network_error, refused
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read: a 500-record page can take a while to render
@@ -98,6 +98,7 @@ class Transport:
             if response.status_code not in RETRYABLE:
                 return response
             if last:
-                raise answer_error(method, url, response.status_code, response.content, attempt)
+                raise refused(method, url, response, attempt)
+            response.close()  # let its connection go before waiting
             self.retry.sleep(self.retry.delay(attempt, response.headers.get("Retry-After")))
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

@@ -454,3 +454,19 @@ def test_cli_pull_errors_are_the_gateway_error_shape(spgw, ods):
     error = json.loads(result.stderr[result.stderr.index("{") :])["error"]
     assert error["code"] == "upstream_failed"
     assert "403" in error["message"]
+
+
+def test_the_recorded_postman_bodies_pull_through_the_pipeline(rt, ods):
+    from conftest import SHARED_SAMPLES
+
+    bodies = SHARED_SAMPLES / "edfi" / "api-json" / "postman-request-bodies.json"
+    if not bodies.exists():
+        pytest.skip(f"shared Ed-Fi samples not found at {bodies}")
+    for item in json.loads(bodies.read_text())["requests"]:
+        ods.create(item["resource"], item["body"])
+    summary = pull(rt, ods, resources=["students", "studentSchoolAssociations"])
+    counts = {r.resource: (r.records, r.accepted, r.held) for r in summary.resources}
+    assert counts["students"] == (1, 1, 0)
+    # the recorded enrollment names a student (LIFECYCLE-TEST) the district never sent: held, not lost
+    assert counts["studentSchoolAssociations"] == (1, 0, 1)
+    assert summary.troubled

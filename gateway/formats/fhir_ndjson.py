@@ -132,7 +132,7 @@ def _complete(
             yield item
             continue
         where, doc, raw = item
-        yield from finish(doc, where, next(verdicts), size=len(raw), limit=limit)
+        yield from finish(doc, where, next(verdicts), raw=raw, limit=limit)
 
 
 def _verdicts(prepared: list[_Ready | RecordProblem], future: Future[Any] | None) -> list[tuple[Issue, ...]]:

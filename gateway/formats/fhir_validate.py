@@ -60,7 +60,7 @@ def check_resource(
     if issues:
         return [RecordProblem(location=where, issues=issues)]
     issues = model_issues(doc["resourceType"], where, raw=raw, doc=doc)
-    return finish(doc, where, issues, size=len(raw) if raw is not None else None, limit=limit)
+    return finish(doc, where, issues, raw=raw, limit=limit)
 
 
 def type_issues(doc: Any, where: str, entity: str | None = None) -> tuple[Issue, ...]:
@@ -106,16 +106,18 @@ def finish(
     where: str,
     issues: tuple[Issue, ...],
     *,
-    size: int | None = None,
+    raw: bytes | None = None,
     limit: int | None = None,
 ) -> list[Found]:
-    """The checks after the model's: attachments, references, profile rules; then records."""
+    """The checks after the model's: attachments, references, profile rules; then records.
+    Given the received bytes, walks that cannot find anything are skipped."""
     limit = attachment_limit() if limit is None else limit
     found = list(issues)
     # base64 takes 4 bytes per 3: a resource smaller than that cannot hold an oversized attachment
-    if size is None or size > limit * 4 // 3:
+    if raw is None or len(raw) > limit * 4 // 3:
         found.extend(attachment_issues(doc, where, limit))
-    found.extend(unresolved_references(doc, where))
+    if raw is None or URN_UUID.encode() in raw:
+        found.extend(unresolved_references(doc, where))
     found.extend(gravity_rules.check(doc, where))
     if found:
         return [RecordProblem(location=where, issues=tuple(found))]

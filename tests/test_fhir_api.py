@@ -266,3 +266,40 @@ def test_a_clinic_posts_xml_over_http_and_reads_the_outcome(base_url: str, rt: R
         assert xml_to_json(answer.content)["issue"][-1]["severity"] == "information"
         refused = http.post(f"{base_url}/fhir/r4/Patient", data=dumps(PATIENT), timeout=10)
         assert (refused.status_code, refused.json()["resourceType"]) == (401, "OperationOutcome")
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_spgw_ingest_fhir_takes_json_xml_and_ndjson_files(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    from tests.helpers import demo_file
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
+    home = ["--home", str(tmp_path / "gw")]
+
+    def spgw(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [*home, *args])
+        return result.exit_code, result.output
+
+    assert spgw("init", "--with-samples", "--json")[0] == 0
+    assert spgw("ingest", "edfi-json", str(demo_file("01")), "--source", "grand-bend-isd", "--json")[0] == 0
+    files = {
+        "patient.xml": to_xml(PATIENT),
+        "screening.json": json.dumps(SCREENING, indent=2).encode(),
+        "bulk.ndjson": dumps(PATIENT) + b"\n" + b"{oops\n" + dumps(SCREENING) + b"\n",
+    }
+    for name, body in files.items():
+        (tmp_path / name).write_bytes(body)
+    code, output = spgw(
+        "ingest", "fhir", *(str(tmp_path / n) for n in files), "--source", "riverside-health", "--json"
+    )
+    result = json.loads(output)
+    assert code == 3  # the bad line is reported, the rest landed
+    assert [m["status"] for m in result["messages"]] == ["mapped", "mapped", "partial"]
+    (bad,) = result["messages"][2]["records"]
+    assert bad["location"] == "line 2"

@@ -125,8 +125,14 @@ def enrollment_dates(rt, student: str = LISA) -> list[str]:
 
 
 def attendance(rt, student: str = LISA) -> list[tuple[str, str]]:
+    """The student's attendance events (kept beside the plan; the plan holds what derives from them)."""
+    with rt.sessions() as session:
+        return sorted((e.event_date, e.category) for e in repo.attendance_events(session, student))
+
+
+def attendance_rate(rt, student: str = LISA) -> float:
     facts = plan_of(rt, student)["domains"]["attendanceEngagement"]["facts"]
-    return sorted((f["effective"], f["code"]["code"]) for f in facts)
+    return next(f["value"] for f in facts if f["code"]["code"] == "attendance-rate")
 
 
 def watermark(rt, ods: EdFiOds) -> str | None:

@@ -237,6 +237,15 @@ def test_a_delete_removes_the_plan_elements_of_that_record(rt, ods):
     assert attendance(rt, TOM) == [("2021-10-11", "unexcused-absence")]
 
 
+def test_a_deleted_absence_no_longer_counts_in_the_attendance_rate(rt, ods):
+    ids = seed(ods)
+    pull(rt, ods)
+    before = attendance_rate(rt)
+    ods.delete("studentSchoolAttendanceEvents", ids["studentSchoolAttendanceEvents"][0])  # an absence
+    pull(rt, ods)
+    assert attendance_rate(rt) > before
+
+
 def test_a_record_deleted_and_recreated_in_one_window_stays(rt, ods):
     ids = seed(ods)
     pull(rt, ods)

@@ -9,7 +9,7 @@ from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Message
 
-STATUSES = ("received", "mapped", "partial", "held", "rejected", "failed")
+STATUSES = ("received", "mapped", "partial", "held", "rejected", "failed", "ignored")
 
 
 def _summary(message: Message) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def _summary(message: Message) -> dict[str, Any]:
         "receivedAt": message.received_at.isoformat(),
         "updatedAt": message.updated_at.isoformat(),
         "attempts": message.attempts,
-        "counts": {k: outcome.get(k, 0) for k in ("accepted", "rejected", "held", "failed")},
+        "counts": {k: outcome.get(k, 0) for k in ("accepted", "rejected", "held", "failed", "ignored")},
     }
 
 

@@ -25,8 +25,8 @@ JSON_TYPES = (
     "application/fhir+ndjson",
 )
 PLAN_SCHEMA_ID = "https://success-plan-gateway.org/schemas/success-plan/1.0.0"
-SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed"]
-RECORD_STATUSES = ["accepted", "rejected", "held", "failed"]
+SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed", "ignored"]
+RECORD_STATUSES = ["accepted", "rejected", "held", "failed", "ignored"]
 
 
 def _unauthorized() -> Schema:
@@ -148,6 +148,7 @@ def _ingest_summary() -> Schema:
             "rejected": COUNT,
             "held": COUNT,
             "failed": COUNT,
+            "ignored": COUNT,
             "elementsChanged": COUNT,
             "students": COUNT,
             "records": {

@@ -317,8 +317,8 @@ def _key_id(
     parts: list[str] = []
     for spec in key:
         value = _field_value(run, spec, item, f"{where}[{spec.name}]", filled)
-        if value is _SKIP:
-            return _SKIP
+        if isinstance(value, _Skip):
+            return value
         if value is None:
             return None
         parts.append(str(value))

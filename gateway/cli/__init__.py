@@ -358,6 +358,9 @@ def _register_command_groups() -> None:
     from gateway.cli import oneroster
 
     oneroster.register(main)
+    from gateway.cli import students
+
+    students.register(main)
 
 
 _register_command_groups()

@@ -124,6 +124,16 @@ def message_ids_with_status(session: Session, statuses: Iterable[str]) -> list[s
     return list(session.scalars(query))
 
 
+def message_ids_with_held_records(session: Session) -> list[str]:
+    """Messages any of whose records wait for a link, whatever the message's overall status."""
+    query = (
+        select(Message.id, Message.outcome)
+        .where(Message.status.in_(["held", "partial", "rejected"]))
+        .order_by(Message.received_at)
+    )
+    return [row.id for row in session.execute(query) if (row.outcome or {}).get("held", 0) > 0]
+
+
 # -- identity ---------------------------------------------------------------------------
 
 
@@ -146,7 +156,7 @@ def add_students(session: Session, student_ids: Iterable[str], now: dt.datetime)
 def add_links(
     session: Session,
     links: Iterable[tuple[str, str, str]],
-    message_id: str,
+    message_id: str | None,
     now: dt.datetime,
 ) -> None:
     session.add_all(

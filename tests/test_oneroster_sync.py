@@ -137,3 +137,28 @@ def test_spgw_ingest_refuses_a_folder_for_other_formats(rt, settings):
     result = CliRunner().invoke(main, ["ingest", "edfi-json", str(GRADEBOOK), "--source", SOURCE], env=env)
     assert result.exit_code != 0
     assert "only OneRoster bundles may be folders" in result.output
+
+
+def test_a_bundle_posted_over_http_applies_its_manifest_like_the_cli(rt):
+    from test_web_api import bearer_headers
+
+    from gateway.web.app import create_app
+
+    register_students(rt, "900001", "900002")
+    client = create_app({"TESTING": True}, runtime=rt).test_client()
+    headers = {**bearer_headers(client, rt)[SOURCE], "Content-Type": "application/zip"}
+    first = client.post(
+        "/api/v1/exchanges/oneroster-csv", data=zip_files(folder_files(GRADEBOOK)), headers=headers
+    )
+    assert first.status_code == 200, first.get_json()
+    enrollments = (
+        (GRADEBOOK / "enrollments.csv").read_text().replace("e-2,,,k-bio-1,s-1,900002", "e-9,,,k-bio-1,s-1,9")
+    )
+    second = client.post(
+        "/api/v1/exchanges/oneroster-csv",
+        data=_gradebook_with(**{"enrollments.csv": enrollments}),
+        headers=headers,
+    )
+    assert second.status_code in (200, 202), second.get_json()
+    assert _enrollment_ids(rt, "900002") == set()
+    assert known_source_ids(rt, source_org=SOURCE, entity="enrollments") == {"e-1"}

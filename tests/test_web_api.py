@@ -406,7 +406,7 @@ def test_unexpected_error_is_a_generic_500_and_the_body_is_not_logged(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("gateway.web.api.ingest", explode)
+    monkeypatch.setattr("gateway.web.api.receive", explode)
     with caplog.at_level(logging.ERROR, logger="gateway.web"):
         response = send(client, auth[DISTRICT], b'{"firstName": "Secret-Name"}', "edfi-json", "students")
     assert response.status_code == 500

@@ -16,7 +16,8 @@ import gateway
 from gateway.errors import Issue, NotFound, UnsupportedFormat
 from gateway.service.audit import verify
 from gateway.service.health import check
-from gateway.service.ingest import IngestSummary, ingest, record_oversized, replay
+from gateway.service.exchanges import receive
+from gateway.service.ingest import IngestSummary, record_oversized, replay
 from gateway.service.messages import list_messages, show_message
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.students import resolve_student_ref
@@ -60,7 +61,7 @@ def post_exchange(format_name: str) -> Response:
         return render_summary(
             record_oversized(rt, source_org=source, format_name=format_name, size=request.content_length)
         )
-    summary = ingest(
+    summary = receive(
         rt,
         source_org=source,
         format_name=format_name,

@@ -1,0 +1,32 @@
+"""One door for exchanges received over HTTP: most formats go straight through the pipeline;
+a OneRoster bundle also applies its manifest (bulk absences and delta deletions), exactly as
+``spgw ingest oneroster`` does, so the two ways in never disagree."""
+
+from __future__ import annotations
+
+from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.oneroster import ingest_oneroster
+from gateway.service.runtime import Runtime
+
+ONEROSTER_BUNDLES = frozenset({"oneroster", "oneroster-csv"})
+
+
+def receive(
+    rt: Runtime,
+    *,
+    source_org: str,
+    format_name: str,
+    payload: bytes,
+    entity: str | None = None,
+    content_type: str | None = None,
+) -> IngestSummary:
+    if format_name in ONEROSTER_BUNDLES:
+        return ingest_oneroster(rt, source_org=source_org, path_or_bytes=payload).ingest
+    return ingest(
+        rt,
+        source_org=source_org,
+        format_name=format_name,
+        payload=payload,
+        entity=entity,
+        content_type=content_type,
+    )

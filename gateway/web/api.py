@@ -15,8 +15,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 import gateway
 from gateway.errors import Issue, NotFound, UnsupportedFormat
 from gateway.service.audit import verify
-from gateway.service.health import check
 from gateway.service.exchanges import receive
+from gateway.service.health import check
 from gateway.service.ingest import IngestSummary, record_oversized, replay
 from gateway.service.messages import list_messages, show_message
 from gateway.service.plans import ReadRequest, read_plan

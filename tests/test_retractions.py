@@ -35,6 +35,12 @@ def _events(rt, *dates: str):
     )
 
 
+def _retract(rt, *source_ids: str, org: str = "grand-bend-isd", reason: str = "x"):
+    return retract_records(
+        rt, source_org=org, entity="studentSchoolAttendanceEvents", source_ids=source_ids, reason=reason
+    )
+
+
 def _attendance_ids(rt) -> set[str]:
     # Attendance events are kept beside the plan (the plan holds their derived summary).
     with rt.sessions() as session:
@@ -56,13 +62,7 @@ def test_retracting_a_record_removes_only_its_elements_and_is_audited(rt):
     send_demo(rt, "01")
     _events(rt, "2026-09-08", "2026-09-09")
     entries_before = count_rows(rt, "audit_entries")
-    summary = retract_records(
-        rt,
-        source_org="grand-bend-isd",
-        entity="studentSchoolAttendanceEvents",
-        source_ids=[ATTENDANCE_KEY],
-        reason="Ed-Fi delete",
-    )
+    summary = _retract(rt, ATTENDANCE_KEY, org="grand-bend-isd", reason="Ed-Fi delete")
     assert (summary.records, summary.students, summary.elements_removed) == (1, 1, 1)
     remaining = _attendance_ids(rt)
     assert ATTENDANCE_KEY not in remaining
@@ -77,27 +77,9 @@ def test_retracting_a_record_removes_only_its_elements_and_is_audited(rt):
 def test_retracting_twice_or_an_unknown_record_changes_nothing(rt):
     send_demo(rt, "01")
     _events(rt, "2026-09-08")
-    retract_records(
-        rt,
-        source_org="grand-bend-isd",
-        entity="studentSchoolAttendanceEvents",
-        source_ids=[ATTENDANCE_KEY],
-        reason="x",
-    )
-    again = retract_records(
-        rt,
-        source_org="grand-bend-isd",
-        entity="studentSchoolAttendanceEvents",
-        source_ids=[ATTENDANCE_KEY],
-        reason="x",
-    )
-    other = retract_records(
-        rt,
-        source_org="riverside-health",
-        entity="studentSchoolAttendanceEvents",
-        source_ids=["nope"],
-        reason="x",
-    )
+    _retract(rt, ATTENDANCE_KEY)
+    again = _retract(rt, ATTENDANCE_KEY)
+    other = _retract(rt, "nope", org="riverside-health", reason="x")
     assert (again.records, again.elements_removed) == (0, 0)
     assert (other.records, other.elements_removed) == (0, 0)
 
@@ -105,13 +87,7 @@ def test_retracting_twice_or_an_unknown_record_changes_nothing(rt):
 def test_a_record_sent_again_after_retraction_comes_back(rt):
     send_demo(rt, "01")
     _events(rt, "2026-09-08")
-    retract_records(
-        rt,
-        source_org="grand-bend-isd",
-        entity="studentSchoolAttendanceEvents",
-        source_ids=[ATTENDANCE_KEY],
-        reason="x",
-    )
+    _retract(rt, ATTENDANCE_KEY)
     _events(rt, "2026-09-08")
     assert ATTENDANCE_KEY in _attendance_ids(rt)
     assert ATTENDANCE_KEY in known_source_ids(

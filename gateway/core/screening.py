@@ -21,13 +21,19 @@ from gateway.errors import ArtifactInvalid, Issue
 
 LOINC = "http://loinc.org"
 SDOHCC_CODES = "http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes"
-SCREENING_PROFILE = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/SDOHCC-ObservationScreeningResponse"
+SCREENING_PROFILE = (
+    "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/SDOHCC-ObservationScreeningResponse"
+)
 SURVEY = {
     "system": "http://terminology.hl7.org/CodeSystem/observation-category",
     "code": "survey",
     "display": "Survey",
 }
-SDOH = {"system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-category", "code": "sdoh", "display": "SDOH"}
+SDOH = {
+    "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-category",
+    "code": "sdoh",
+    "display": "SDOH",
+}
 POSITIVE = {
     "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
     "code": "POS",
@@ -65,7 +71,9 @@ class Instrument:
 def build_instruments(table: Mapping[str, Any], origin: str) -> dict[str, Instrument]:
     """The instrument table (``screening-instruments`` crosswalk) as values; every problem at once."""
     issues: list[Issue] = []
-    found = {code: _instrument(code, doc, f"{origin}: $.entries[{code}]", issues) for code, doc in table.items()}
+    found = {
+        code: _instrument(code, doc, f"{origin}: $.entries[{code}]", issues) for code, doc in table.items()
+    }
     if issues:
         raise ArtifactInvalid(f"{origin} is invalid", issues)
     return found
@@ -78,16 +86,24 @@ def _instrument(code: str, doc: Any, where: str, issues: list[Issue]) -> Instrum
     questions = {}
     for q_code, q in doc["questions"].items():
         if not isinstance(q, dict) or not q.get("display") or not q.get("category"):
-            issues.append(Issue(path=f"{where}.questions[{q_code}]", message="needs 'display' and 'category'"))
+            issues.append(
+                Issue(path=f"{where}.questions[{q_code}]", message="needs 'display' and 'category'")
+            )
             continue
-        questions[str(q_code)] = Question(code=str(q_code), display=str(q["display"]), category=str(q["category"]))
+        questions[str(q_code)] = Question(
+            code=str(q_code), display=str(q["display"]), category=str(q["category"])
+        )
     computed = tuple(
-        c for i, item in enumerate(doc.get("computed") or []) if (c := _computed(item, f"{where}.computed[{i}]", issues))
+        c
+        for i, item in enumerate(doc.get("computed") or [])
+        if (c := _computed(item, f"{where}.computed[{i}]", issues))
     )
     for c in computed:
         for name in (c.code, *c.inputs):
             if name not in questions:
-                issues.append(Issue(path=f"{where}.computed", message=f"'{name}' is not one of the questions"))
+                issues.append(
+                    Issue(path=f"{where}.computed", message=f"'{name}' is not one of the questions")
+                )
     return Instrument(code=code, display=str(doc.get("display", "")), questions=questions, computed=computed)
 
 
@@ -141,7 +157,9 @@ def derive_observations(
             value = _computed_value(computed, answers)
             if value is not None:
                 question = instrument.questions[computed.code]
-                answer = _Answer(link_id=f"/{computed.code}", question=question, index=0, value={"valueCoding": value})
+                answer = _Answer(
+                    link_id=f"/{computed.code}", question=question, index=0, value={"valueCoding": value}
+                )
                 found.append(_observation(response, answer, risk_answers))
     return [o for o in found if o is not None]
 

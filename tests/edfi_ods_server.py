@@ -445,5 +445,9 @@ def _stop(server: Any) -> None:
                 channel.close()
         server.close()  # the listener and the trigger: the map is empty, the loop returns
 
-    server.trigger.pull_trigger(close_everything)
+    try:
+        server.trigger.pull_trigger(close_everything)
+    except OSError:
+        # The loop has already ended and closed its trigger (seen under load): close from here.
+        close_everything()
     server.task_dispatcher.shutdown()

@@ -230,3 +230,42 @@ def test_without_elements_removes_exactly_the_hidden_element(hidden_slot: str) -
     shown = without_elements(plan, hidden)
     assert sorted(slot for slot, _ in iter_elements(shown)) == sorted(SLOTS - {hidden_slot})
     assert plan == snapshot
+
+
+def _support(status: str, service: str | None, regime: str = "HIPAA", source: str = "sr-1") -> dict:
+    element = {
+        "id": "el-support-1",
+        "referralStatus": status,
+        "provenance": {"sourceOrganization": "clinic", "sourceRecord": {"type": "X", "id": source}},
+        "labels": {"regime": regime, "sensitivity": "restricted", "category": "referral"},
+    }
+    if service is not None:
+        element["service"] = service
+    return element
+
+
+def test_a_partial_update_replaces_only_its_named_fields():
+    plan = merge_elements(
+        empty_plan("stu-1"), [PlanElement(slot="supports", element=_support("requested", "pantry"))]
+    ).plan
+    task = PlanElement(
+        slot="supports",
+        element=_support("accepted", "fulfill", regime="42CFRPart2", source="task-1"),
+        update_fields=("referralStatus", "end"),
+    )
+    outcome = merge_elements(plan, [task])
+    (support,) = outcome.plan["supports"]
+    assert outcome.changed == ("el-support-1",)
+    assert support["referralStatus"] == "accepted"
+    assert support["service"] == "pantry"  # not a named field: the support keeps its own
+    assert "end" not in support  # named, but the update does not carry it
+    assert support["provenance"]["sourceRecord"]["id"] == "task-1"
+    assert support["labels"]["regime"] == "42CFRPart2"  # the stricter of the two
+
+
+def test_a_partial_update_with_nothing_to_update_yet_lands_whole():
+    task = PlanElement(
+        slot="supports", element=_support("accepted", "fulfill"), update_fields=("referralStatus",)
+    )
+    (support,) = merge_elements(empty_plan("stu-1"), [task]).plan["supports"]
+    assert support["service"] == "fulfill"

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.core.canonical import digest
 from gateway.core.ids import derive_id
-from gateway.core.labels import DOMAINS
+from gateway.core.labels import DOMAINS, Labels, combine
 from gateway.core.mapping import PlanElement
 from gateway.core.mapping_model import SINGLE_SLOTS
 
@@ -67,15 +67,18 @@ def merge_elements(plan: Mapping[str, Any], elements: Iterable[PlanElement]) -> 
     """Upsert ``elements``; the input plan is not modified (touched containers are copied)."""
     merged = _copy_frame(plan)
     by_slot: dict[str, list[dict[str, Any]]] = {}
+    updates: dict[str, tuple[str, ...]] = {}
     for item in elements:
         by_slot.setdefault(item.slot, []).append(dict(item.element))
+        if item.update_fields:
+            updates[str(item.element["id"])] = item.update_fields
     changed: list[str] = []
     for slot, items in by_slot.items():
         node, key = _container(merged, slot)
         if slot in SINGLE_SLOTS:
             changed.extend(_replace_single(node, key, items))
         else:
-            changed.extend(_upsert_many(node, key, items))
+            changed.extend(_upsert_many(node, key, items, updates))
     return MergeOutcome(plan=merged, changed=tuple(changed))
 
 
@@ -109,12 +112,16 @@ def _replace_single(node: dict[str, Any], key: str, items: list[dict[str, Any]])
     return changed
 
 
-def _upsert_many(node: dict[str, Any], key: str, items: list[dict[str, Any]]) -> list[str]:
+def _upsert_many(
+    node: dict[str, Any], key: str, items: list[dict[str, Any]], updates: Mapping[str, tuple[str, ...]]
+) -> list[str]:
     current: dict[str, dict[str, Any]] = {str(e["id"]): e for e in node.get(key, [])}
     changed = []
     for element in items:
         element_id = str(element["id"])
         existing = current.get(element_id)
+        if existing is not None and element_id in updates:
+            element = _updated(existing, element, updates[element_id])
         if existing is not None and content_digest(existing) == content_digest(element):
             continue
         current[element_id] = element
@@ -122,6 +129,20 @@ def _upsert_many(node: dict[str, Any], key: str, items: list[dict[str, Any]]) ->
     if changed:
         node[key] = [current[i] for i in sorted(current)]
     return changed
+
+
+def _updated(
+    existing: Mapping[str, Any], update: Mapping[str, Any], fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """A partial update (a referral Task moving its support on): the named fields the update
+    carries replace the element's own; the rest stays. The provenance names the latest record,
+    and the labels become the stricter of the two."""
+    merged = dict(existing)
+    merged.update({name: update[name] for name in fields if name in update})
+    merged["provenance"] = update["provenance"]
+    both = [Labels(**existing["labels"]), Labels(**update["labels"])]
+    merged["labels"] = combine(both, category=str(existing["labels"]["category"])).to_dict()
+    return merged
 
 
 def iter_elements(plan: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:

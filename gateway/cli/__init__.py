@@ -124,9 +124,7 @@ def _entity_for(path: Path, entity: str | None) -> str | None:
 
 @main.command("ingest")
 @click.argument("format_name", metavar="FORMAT")
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--source", required=True, help="The sending partner organization id.")
 @click.option("--entity", help="Record type when the format does not carry it (Ed-Fi resource name).")
 @click.option("--json", "as_json", is_flag=True)

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
+from waitress.server import create_server
 
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
 from gateway.storage.db import normalise_url
+from gateway.web import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_SAMPLES = PROJECT_ROOT.parent / "shared" / "samples"
@@ -84,6 +88,19 @@ def rt(settings: Settings, clock: Clock) -> Iterator[Runtime]:
     runtime = _with_clock(runtime, clock)
     yield runtime
     runtime.engine.dispose()
+
+
+@pytest.fixture
+def base_url(rt: Runtime) -> Iterator[str]:
+    """The gateway served by waitress on a free port, in a daemon thread (real HTTP)."""
+    server: Any = create_server(create_app(runtime=rt), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    server.task_dispatcher.shutdown()  # close() leaves the worker threads running
+    thread.join(timeout=5)
+    assert not thread.is_alive()
 
 
 def _with_clock(runtime: Runtime, clock: Clock) -> Runtime:

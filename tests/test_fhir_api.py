@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,6 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 from lxml import etree
-from waitress.server import create_server
 from werkzeug.test import TestResponse
 
 from gateway.formats.fhir_xml import xml_to_json
@@ -232,18 +229,6 @@ def test_every_fhir_route_is_documented_and_checked_for_a_success_and_an_error()
 
 
 # -- real HTTP -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def base_url(rt: Runtime) -> Iterator[str]:
-    server: Any = create_server(create_app(runtime=rt), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    server.task_dispatcher.shutdown()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
 
 
 def test_a_clinic_posts_xml_over_http_and_reads_the_outcome(base_url: str, rt: Runtime) -> None:

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
-import pytest
 import requests
-from waitress.server import create_server
 
 from gateway.service.runtime import Runtime
-from gateway.web import create_app
 
 EXCHANGES = Path(__file__).resolve().parent.parent / "demo" / "exchanges"
 LISA_REF = quote("https://grandbend.example.org/ns/studentUniqueId|604822", safe="")
-
-
-@pytest.fixture
-def base_url(rt: Runtime) -> Iterator[str]:
-    """The gateway served by waitress on a free port, in a daemon thread."""
-    server: Any = create_server(create_app(runtime=rt), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    server.task_dispatcher.shutdown()  # close() leaves the worker threads running
-    thread.join(timeout=5)
-    assert not thread.is_alive()
 
 
 def test_token_exchange_and_plan_read_over_http(base_url: str, rt: Runtime) -> None:

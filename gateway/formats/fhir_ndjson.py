@@ -139,8 +139,11 @@ def _verdicts(prepared: list[_Ready | RecordProblem], future: Future[Any] | None
     if future is not None:
         try:
             return list(future.result())
-        except Exception:  # the pool broke (a worker died): the chunk is validated here
-            log.exception("FHIR validation worker failed; validating the chunk in process")
+        except Exception as exc:  # the pool broke (a worker died): the chunk is validated here
+            # Type only: a worker's exception message may quote the resource it was validating.
+            log.error(
+                "FHIR validation worker failed with %s; validating the chunk in process", type(exc).__name__
+            )
             _pool.cache_clear()
     return model_issues_many(_tasks(prepared))
 

@@ -7,7 +7,8 @@ import json
 import pytest
 from conftest import SHARED_SAMPLES
 
-from gateway.core.referral_status import PATIENT, REFERRAL, check_transition
+from gateway.core.mapping import PlanElement
+from gateway.core.referral_status import PATIENT, REFERRAL, check_transition, refused_status_updates
 from gateway.formats.gravity_rules import check
 
 BASE = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
@@ -195,3 +196,34 @@ def test_task_status_transitions(kind: str, previous: str | None, status: str, a
     found = check_transition(kind, previous, status)
     assert found.allowed is allowed
     assert bool(found.reason) is not allowed
+
+
+def _status_update(status: str, element_id: str = "el-sup-1"):
+    return PlanElement(
+        slot="supports",
+        element={"id": element_id, "referralStatus": status},
+        update_fields=("referralStatus", "outcome", "end"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "updates", "refused"),
+    [
+        # a support that is requested may be accepted, then completed, in one batch
+        ("requested", ["accepted", "completed"], {}),
+        # backwards from a final status is refused, with the state machine's reason
+        ("completed", ["accepted"], {0: "final"}),
+        # skipping accepted is refused; the next update is judged from the status still in force
+        ("requested", ["completed", "accepted"], {0: "may move to"}),
+        # the same status again is no change
+        ("accepted", ["accepted"], {}),
+        # no support yet: the update lands whole (nothing to move on from)
+        (None, ["completed"], {}),
+    ],
+)
+def test_referral_status_updates_follow_the_state_machine(current, updates, refused):
+    plan = {"supports": [] if current is None else [{"id": "el-sup-1", "referralStatus": current}]}
+    found = refused_status_updates(plan, list(enumerate(_status_update(s) for s in updates)))
+    assert set(found) == set(refused)
+    for index, words in refused.items():
+        assert words in found[index]

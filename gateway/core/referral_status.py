@@ -17,8 +17,11 @@ Pure: the caller passes the previous status (from the plan or its store).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from gateway.core.mapping import PlanElement
 
 REFERRAL = "referral"
 PATIENT = "patient"
@@ -84,3 +87,34 @@ def check_transition(kind: str, previous: str | None, status: str) -> Transition
     shown = ", ".join(sorted(allowed)) or "nothing"
     start = "a new task" if previous is None else f"'{previous}'"
     return TransitionCheck(allowed=False, reason=f"{start} may move to {shown}, not '{status}'")
+
+
+def refused_status_updates(
+    plan: Mapping[str, Any], items: Iterable[tuple[int, PlanElement]]
+) -> dict[int, str]:
+    """Records (by index) whose referral-status update the support's current status does not
+    allow; updates within one batch are taken in order, each from the status the last left."""
+    running: dict[str, str | None] = {str(e["id"]): e.get("referralStatus") for e in plan.get("supports", [])}
+    refused: dict[int, str] = {}
+    for index, item in items:
+        if index in refused or not _updates_status(item):
+            continue
+        element_id, status = str(item.element["id"]), str(item.element["referralStatus"])
+        previous = running.get(element_id)
+        if previous is None:  # nothing to move on from yet: the update lands whole
+            running[element_id] = status
+            continue
+        check = check_transition(REFERRAL, previous, status)
+        if check.allowed:
+            running[element_id] = status
+        else:
+            refused[index] = f"referral status change refused: {check.reason}"
+    return refused
+
+
+def _updates_status(item: PlanElement) -> bool:
+    return (
+        item.slot == "supports"
+        and "referralStatus" in item.update_fields
+        and item.element.get("referralStatus") is not None
+    )

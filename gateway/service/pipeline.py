@@ -26,6 +26,7 @@ from gateway.core.mapping import (
 )
 from gateway.core.plan import empty_plan, merge_elements
 from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
+from gateway.core.referral_status import refused_status_updates
 from gateway.errors import Issue, MappingFailed
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
@@ -189,6 +190,9 @@ def _merge(
     for student_id, items in sorted(by_student.items()):
         row = rows.get(student_id)
         current = row.document if row is not None else empty_plan(student_id)
+        items = _without_refused_updates(current, items, mapped, outcomes)
+        if not items:
+            continue
         merged = merge_elements(current, (e for _, e in items))
         changed = set(merged.changed)
         problems = _element_problems(rt, items, changed) if changed else []
@@ -214,6 +218,20 @@ def _merge(
                 changed=count,
                 decision_id=outcomes[i].decision_id,
             )
+
+
+def _without_refused_updates(
+    plan: dict[str, Any],
+    items: list[tuple[int, PlanElement]],
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+) -> list[tuple[int, PlanElement]]:
+    """A referral Task may only move its support along the Gravity state machine; a refused
+    record is rejected with the reason (and kept for replay), the rest of the batch lands."""
+    refused = refused_status_updates(plan, items)
+    for index, reason in refused.items():
+        outcomes[index] = _with_decision(_rejected(mapped[index].record, reason), mapped[index].decision)
+    return [(i, e) for i, e in items if i not in refused]
 
 
 def _take_events(

@@ -161,3 +161,12 @@ def test_plan_export_carries_obligations_and_keeps_to_the_field_set(initialised,
     kinds = {o["type"] for o in view["disclosure"]["obligations"]}
     assert {"retain-until", "no-redisclosure"} <= kinds
     assert "birthDate" not in view["plan"]["student"]  # outside the agreement's field set
+
+
+def test_administrator_credentials_are_issued_with_their_role(initialised):
+    code, output = initialised("partners", "credentials", "grand-bend-isd", "--role", "administrator")
+    assert code == 0, output
+    assert json.loads(output)["role"] == "administrator"
+    code, output = initialised("partners", "credentials", "grand-bend-isd", "--role", "root")
+    assert code != 0
+    assert "administrator" in output  # the allowed values are named

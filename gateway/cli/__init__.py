@@ -18,7 +18,7 @@ from gateway.service import audit as audit_service
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
 from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
-from gateway.service.partners import create_secret
+from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.service.setup import initialise
@@ -336,12 +336,20 @@ def partners() -> None:
 
 @partners.command("credentials")
 @click.argument("organization")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=PARTNER,
+    show_default=True,
+    help="administrator credentials operate the gateway; their issuance is audited.",
+)
 @click.pass_context
 @_handles_errors
-def partners_credentials(ctx: click.Context, organization: str) -> None:
+def partners_credentials(ctx: click.Context, organization: str, role: str) -> None:
     """Create a client id and secret for ORGANIZATION (the secret is shown once)."""
-    issued = create_secret(_runtime(ctx), organization)
-    click.echo(json.dumps({"client_id": issued.client_id, "client_secret": issued.client_secret}, indent=2))
+    issued = create_secret(_runtime(ctx), organization, role=role)
+    shown = {"client_id": issued.client_id, "client_secret": issued.client_secret, "role": role}
+    click.echo(json.dumps(shown, indent=2))
 
 
 def _register_command_groups() -> None:

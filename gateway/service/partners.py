@@ -4,6 +4,10 @@ Partners authenticate at the token endpoint (OAuth 2.0 client credentials) with 
 client secret (stored as a scrypt hash) or a signed JWT client assertion (``private_key_jwt``,
 as in SMART Backend Services: ``exp`` at most five minutes ahead, ``jti`` never reused). They
 get a short-lived access token signed by the gateway's own key; every API call carries it.
+
+Each credential has a role: ``partner`` (exchanges of its own organization) or
+``administrator`` (operating the gateway). The token carries the role, so the API can tell them
+apart without a database read; issuing an administrator credential is audited.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from gateway.errors import AuthenticationFailed, Issue, NotFound
+from gateway.errors import AuthenticationFailed, InputInvalid, Issue, NotFound
+from gateway.service import audit
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Credential
@@ -28,14 +33,24 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ["EdDSA", "ES256", "ES384", "RS384"]
 MAX_ASSERTION_LIFETIME = dt.timedelta(minutes=5)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+PARTNER = "partner"
+ADMINISTRATOR = "administrator"
+ROLES = (PARTNER, ADMINISTRATOR)
+# Credentials are issued on the gateway host (CLI, init), by whoever operates it.
+OPERATOR = "operator"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Principal:
-    """Who is calling: the partner organization and the credential it used."""
+    """Who is calling: the partner organization, the credential it used and that credential's role."""
 
     organization_id: str
     client_id: str
+    role: str = PARTNER
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role == ADMINISTRATOR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,44 +78,80 @@ def secret_matches(secret: str, stored: str) -> bool:
 _DUMMY_HASH = hash_secret("not-a-real-secret")
 
 
-def create_secret(rt: Runtime, organization_id: str) -> IssuedSecret:
+def create_secret(rt: Runtime, organization_id: str, *, role: str = PARTNER) -> IssuedSecret:
     """A new client id and secret; the secret is shown once and stored only as a hash."""
+    check_role(role)
     client_id = f"{organization_id}.{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32)
-    _add_credential(rt, organization_id, client_id, "secret", secret_hash=hash_secret(secret))
+    credential = _credential(rt, organization_id, client_id, "secret", role, secret_hash=hash_secret(secret))
+    _add_credential(rt, credential)
     return IssuedSecret(organization_id=organization_id, client_id=client_id, client_secret=secret)
 
 
-def register_public_key(rt: Runtime, organization_id: str, public_key_pem: str) -> str:
+def register_public_key(
+    rt: Runtime, organization_id: str, public_key_pem: str, *, role: str = PARTNER
+) -> str:
+    check_role(role)
     serialization.load_pem_public_key(public_key_pem.encode())  # refuse a key that does not load
     client_id = f"{organization_id}.jwt.{secrets.token_hex(4)}"
-    _add_credential(rt, organization_id, client_id, "jwt-key", public_key_pem=public_key_pem)
+    _add_credential(
+        rt, _credential(rt, organization_id, client_id, "jwt-key", role, public_key_pem=public_key_pem)
+    )
     return client_id
 
 
-def _add_credential(
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InputInvalid(
+            "unknown credential role",
+            [Issue(path="role", message=f"use one of: {', '.join(ROLES)}")],
+        )
+
+
+def _credential(
     rt: Runtime,
     organization_id: str,
     client_id: str,
     kind: str,
+    role: str,
     *,
     secret_hash: str | None = None,
     public_key_pem: str | None = None,
-) -> None:
+) -> Credential:
+    return Credential(
+        client_id=client_id,
+        organization_id=organization_id,
+        kind=kind,
+        role=role,
+        secret_hash=secret_hash,
+        public_key_pem=public_key_pem,
+        created_at=rt.now(),
+        revoked_at=None,
+    )
+
+
+def _add_credential(rt: Runtime, credential: Credential) -> None:
     with rt.sessions.begin() as session:
-        _require_org(session, organization_id)
-        repo.add_credential(
-            session,
-            Credential(
-                client_id=client_id,
-                organization_id=organization_id,
-                kind=kind,
-                secret_hash=secret_hash,
-                public_key_pem=public_key_pem,
-                created_at=rt.now(),
-                revoked_at=None,
-            ),
-        )
+        _require_org(session, credential.organization_id)
+        repo.add_credential(session, credential)
+        if credential.role == ADMINISTRATOR:
+            # Who can operate the gateway is itself a fact worth proving later.
+            audit.record(session, rt, [_issued_draft(credential)])
+    if credential.role == ADMINISTRATOR:
+        audit.checkpoint(rt)
+
+
+def _issued_draft(credential: Credential) -> audit.AuditDraft:
+    return audit.AuditDraft(
+        kind="credential.issued",
+        actor=OPERATOR,
+        subject=credential.client_id,
+        details={
+            "organizationId": credential.organization_id,
+            "kind": credential.kind,
+            "role": credential.role,
+        },
+    )
 
 
 def _require_org(session: Any, organization_id: str) -> None:
@@ -129,7 +180,7 @@ def authenticate_secret(rt: Runtime, client_id: str, client_secret: str) -> Prin
     stored = credential.secret_hash if usable and credential and credential.secret_hash else _DUMMY_HASH
     if not secret_matches(client_secret, stored) or not usable or credential is None:
         raise _refused()
-    return Principal(organization_id=credential.organization_id, client_id=client_id)
+    return _principal(credential)
 
 
 def authenticate_assertion(rt: Runtime, assertion: str, audience: str) -> Principal:
@@ -145,7 +196,13 @@ def authenticate_assertion(rt: Runtime, assertion: str, audience: str) -> Princi
         expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
         if not repo.remember_assertion(session, f"{client_id}:{claims['jti']}", expires, rt.now()):
             raise _refused()
-    return Principal(organization_id=credential.organization_id, client_id=credential.client_id)
+    return _principal(credential)
+
+
+def _principal(credential: Credential) -> Principal:
+    return Principal(
+        organization_id=credential.organization_id, client_id=credential.client_id, role=credential.role
+    )
 
 
 def _verified_claims(
@@ -197,6 +254,7 @@ def issue_access_token(rt: Runtime, principal: Principal) -> dict[str, Any]:
         "iss": rt.settings.issuer,
         "sub": principal.client_id,
         "org": principal.organization_id,
+        "role": principal.role,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + ttl,
         "jti": secrets.token_hex(12),
@@ -215,13 +273,19 @@ def verify_access_token(rt: Runtime, token: str) -> Principal:
             key=key.public,
             algorithms=["EdDSA"],
             issuer=rt.settings.issuer,
-            options={"require": ["exp", "iss", "sub", "org"], "verify_exp": False, "verify_iat": False},
+            options={
+                "require": ["exp", "iss", "sub", "org", "role"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise _expired() from exc
     if not _fresh(claims, rt.now(), dt.timedelta(seconds=rt.settings.token_ttl_seconds)):
         raise _expired()
     with rt.sessions() as session:
-        if repo.active_credential(session, claims["sub"]) is None:
-            raise _refused()
-    return Principal(organization_id=claims["org"], client_id=claims["sub"])
+        credential = repo.active_credential(session, claims["sub"])
+    # The role must be a known one and the credential's own: a token never claims more.
+    if credential is None or claims["role"] not in ROLES or claims["role"] != credential.role:
+        raise _refused()
+    return Principal(organization_id=claims["org"], client_id=claims["sub"], role=claims["role"])

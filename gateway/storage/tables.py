@@ -61,6 +61,8 @@ class Credential(Base):
     client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # secret | jwt-key
+    # partner | administrator: what the holder may do beyond its own organization's exchanges.
+    role: Mapped[str] = mapped_column(String(20), default="partner", server_default="partner")
     secret_hash: Mapped[str | None] = mapped_column(String(300))
     public_key_pem: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)

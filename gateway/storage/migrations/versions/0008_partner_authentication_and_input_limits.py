@@ -7,8 +7,8 @@ Create Date: 2026-12-03
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0008"
 down_revision = "0007"
@@ -17,8 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # Credentials issued before roles existed are partner credentials; the server default fills
+    # them, and batch mode lets SQLite take the NOT NULL column.
+    with op.batch_alter_table("credentials") as batch:
+        batch.add_column(sa.Column("role", sa.String(20), nullable=False, server_default="partner"))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("credentials") as batch:
+        batch.drop_column("role")

@@ -6,7 +6,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
+import time
 import uuid
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -15,11 +19,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
+from gateway.errors import InputInvalid
 from gateway.service.partners import ASSERTION_TYPE, register_public_key
-from gateway.service.runtime import Runtime
+from gateway.service.runtime import DEFAULT_PUBLIC_URL, Runtime, Settings
+from gateway.storage import repositories as repo
 from gateway.web import create_app
+from tests.helpers import count_rows
 
-TOKEN_URL = "http://localhost/oauth/token"  # the test client's base URL + the endpoint
+TOKEN_URL = f"{DEFAULT_PUBLIC_URL}/oauth/token"  # the configured public token URL
+HOST_URL = "http://localhost/oauth/token"  # what the test client's Host header would give
 GRANT = {"grant_type": "client_credentials"}
 
 
@@ -55,7 +63,8 @@ def assertion(client_id: str, key: Ed25519PrivateKey, now: dt.datetime, **overri
         "jti": uuid.uuid4().hex,
         **override,
     }
-    return jwt.encode(claims, key, algorithm="EdDSA")
+    # An override of None leaves the claim out.
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="EdDSA")
 
 
 def assertion_form(token: str) -> dict[str, str]:
@@ -203,3 +212,144 @@ def test_token_of_another_gateway_is_401(client: FlaskClient, clock: Any) -> Non
     forged = jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA")
     response = client.get("/api/v1/messages", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
+
+
+# -- the assertion's audience is the configured public URL, never the Host header ----------
+
+
+def with_public_url(rt: Runtime, url: str) -> FlaskClient:
+    configured = replace(rt, settings=replace(rt.settings, public_base_url=url))
+    return create_app({"TESTING": True}, runtime=configured).test_client()
+
+
+@pytest.mark.parametrize(
+    ("host", "audience"),
+    [
+        pytest.param("localhost", HOST_URL, id="test-client-host"),
+        pytest.param("attacker.example", "http://attacker.example/oauth/token", id="foreign-host"),
+        pytest.param("127.0.0.1:8080", "https://127.0.0.1:8080/oauth/token", id="other-scheme"),
+        pytest.param("127.0.0.1:8080", "http://127.0.0.1:8080/oauth/token/", id="trailing-slash"),
+    ],
+)
+def test_assertion_for_the_host_header_url_is_refused(
+    client: FlaskClient, key_client: tuple[str, Ed25519PrivateKey], clock: Any, host: str, audience: str
+) -> None:
+    token = assertion(*key_client, clock.now, aud=audience)
+    response = client.post("/oauth/token", data=assertion_form(token), headers={"Host": host})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "authentication_failed"
+
+
+def test_assertion_for_the_configured_url_is_accepted_whatever_the_host(
+    client: FlaskClient, key_client: tuple[str, Ed25519PrivateKey], clock: Any
+) -> None:
+    token = assertion(*key_client, clock.now, aud=TOKEN_URL)
+    response = client.post(
+        "/oauth/token", data=assertion_form(token), headers={"Host": "proxy.internal:9000"}
+    )
+    assert response.status_code == 200
+
+
+def test_a_configured_public_url_sets_the_audience(
+    rt: Runtime, key_client: tuple[str, Ed25519PrivateKey], clock: Any
+) -> None:
+    client = with_public_url(rt, "https://gateway.example.org/spgw/")
+    default_audience = client.post("/oauth/token", data=assertion_form(assertion(*key_client, clock.now)))
+    assert default_audience.status_code == 401
+    token = assertion(*key_client, clock.now, aud="https://gateway.example.org/spgw/oauth/token")
+    assert client.post("/oauth/token", data=assertion_form(token)).status_code == 200
+
+
+def test_the_public_url_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATEWAY_PUBLIC_URL", raising=False)
+    assert Settings.from_env(tmp_path).token_url == "http://127.0.0.1:8080/oauth/token"
+    monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://gateway.example.org")
+    assert Settings.from_env(tmp_path).token_url == "https://gateway.example.org/oauth/token"
+
+
+@pytest.mark.parametrize(
+    "url", ["gateway.example.org", "ftp://gateway.example.org", "https://", "https://g.example.org/?x=1"]
+)
+def test_a_public_url_that_is_not_absolute_http_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InputInvalid) as caught:
+        Settings(home=tmp_path, database_url="sqlite://", public_base_url=url)
+    assert [i.path for i in caught.value.issues] == ["GATEWAY_PUBLIC_URL"]
+
+
+# -- exp at most five minutes out, jti required and never reused ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "status"),
+    [
+        pytest.param({"exp": 300}, 200, id="exp-exactly-5-min"),
+        pytest.param({"exp": 360}, 401, id="exp-6-min"),
+        pytest.param({"exp": 86400}, 401, id="exp-a-day"),
+        pytest.param({"exp": -1}, 401, id="exp-passed"),
+        pytest.param({"jti": None}, 401, id="missing-jti"),
+        pytest.param({"jti": ""}, 401, id="empty-jti"),
+        pytest.param({"jti": 12345}, 401, id="numeric-jti"),
+        pytest.param({"jti": "j" * 1000}, 200, id="long-jti"),
+    ],
+)
+def test_assertion_lifetime_and_jti(
+    client: FlaskClient,
+    key_client: tuple[str, Ed25519PrivateKey],
+    clock: Any,
+    override: dict[str, Any],
+    status: int,
+) -> None:
+    claims = dict(override)
+    if "exp" in claims:
+        claims["exp"] = int(clock.now.timestamp()) + claims["exp"]
+    token = assertion(*key_client, clock.now, **claims)
+    response = client.post("/oauth/token", data=assertion_form(token))
+    assert response.status_code == status
+    if status == 200:  # and never twice
+        assert client.post("/oauth/token", data=assertion_form(token)).status_code == 401
+
+
+def test_a_jti_is_scoped_to_its_client(
+    client: FlaskClient, rt: Runtime, key_client: tuple[str, Ed25519PrivateKey], clock: Any
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    other = register_public_key(rt, "grand-bend-isd", pem.decode())
+    first = assertion(*key_client, clock.now, jti="shared")
+    second = assertion(other, key, clock.now, jti="shared")
+    assert client.post("/oauth/token", data=assertion_form(first)).status_code == 200
+    assert client.post("/oauth/token", data=assertion_form(second)).status_code == 200
+
+
+def test_used_jtis_are_kept_until_they_expire_then_purged(
+    client: FlaskClient, rt: Runtime, key_client: tuple[str, Ed25519PrivateKey], clock: Any
+) -> None:
+    used = assertion(*key_client, clock.now, exp=int(clock.now.timestamp()) + 120)
+    assert client.post("/oauth/token", data=assertion_form(used)).status_code == 200
+    clock.advance(seconds=119)
+    assert client.post("/oauth/token", data=assertion_form(used)).status_code == 401  # still remembered
+    assert count_rows(rt, "used_assertions") == 1
+    clock.advance(seconds=2)
+    fresh = assertion(*key_client, clock.now)
+    assert client.post("/oauth/token", data=assertion_form(fresh)).status_code == 200
+    assert count_rows(rt, "used_assertions") == 1  # the expired one is gone, the fresh one kept
+
+
+def test_two_sessions_remembering_one_jti_at_once_see_one_replay(rt: Runtime, clock: Any) -> None:
+    expires = clock.now + dt.timedelta(minutes=1)
+    outcome: list[bool] = []
+
+    def second() -> None:
+        with rt.sessions.begin() as session:
+            outcome.append(repo.remember_assertion(session, "c:race", expires, clock.now))
+
+    with rt.sessions.begin() as session:
+        assert repo.remember_assertion(session, "c:race", expires, clock.now)
+        racer = threading.Thread(target=second)
+        racer.start()
+        time.sleep(0.5)  # the second writer is now waiting on this transaction
+    racer.join(timeout=15)
+    assert outcome == [False]
+    assert count_rows(rt, "used_assertions") == 1

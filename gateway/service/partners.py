@@ -183,7 +183,8 @@ def authenticate_secret(rt: Runtime, client_id: str, client_secret: str) -> Prin
     return _principal(credential)
 
 
-def authenticate_assertion(rt: Runtime, assertion: str, audience: str) -> Principal:
+def authenticate_assertion(rt: Runtime, assertion: str) -> Principal:
+    """A signed client assertion addressed to this gateway's public token URL, used once."""
     try:
         client_id = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
     except jwt.PyJWTError as exc:
@@ -192,9 +193,9 @@ def authenticate_assertion(rt: Runtime, assertion: str, audience: str) -> Princi
         credential = repo.active_credential(session, str(client_id))
         if credential is None or credential.kind != "jwt-key" or not credential.public_key_pem:
             raise _refused()
-        claims = _verified_claims(assertion, credential, audience, rt.now())
+        claims = _verified_claims(assertion, credential, rt.settings.token_url, rt.now())
         expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
-        if not repo.remember_assertion(session, f"{client_id}:{claims['jti']}", expires, rt.now()):
+        if not repo.remember_assertion(session, _replay_key(client_id, claims["jti"]), expires, rt.now()):
             raise _refused()
     return _principal(credential)
 
@@ -203,6 +204,11 @@ def _principal(credential: Credential) -> Principal:
     return Principal(
         organization_id=credential.organization_id, client_id=credential.client_id, role=credential.role
     )
+
+
+def _replay_key(client_id: str, jti: str) -> str:
+    # A digest: the jti is the partner's text, of any length; the key column holds 200 characters.
+    return f"{client_id}:{hashlib.sha256(jti.encode()).hexdigest()}"
 
 
 def _verified_claims(
@@ -225,6 +231,8 @@ def _verified_claims(
         raise _refused() from exc
     if claims["sub"] != credential.client_id or not _fresh(claims, now, MAX_ASSERTION_LIFETIME):
         raise _refused()
+    if not isinstance(claims["jti"], str) or not claims["jti"].strip():
+        raise _refused()  # without a usable jti a replay could not be told apart
     return claims
 
 

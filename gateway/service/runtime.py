@@ -10,16 +10,19 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.artifacts import PROJECT_ROOT, Artifacts, load_artifacts
+from gateway.errors import InputInvalid, Issue
 from gateway.service.keys import KeyRing, load_keys
 from gateway.storage.db import make_engine, session_factory
 
 DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
 DEFAULT_MAX_BULK_PAYLOAD = 4 * 1024 * 1024 * 1024
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 def utc_now() -> dt.datetime:
@@ -40,6 +43,27 @@ class Settings:
     bulk_batch_size: int = 5000
     token_ttl_seconds: int = 300
     issuer: str = "spgw"
+    # The URL partners reach the gateway at (behind any proxy). Signed client assertions are
+    # addressed to its token endpoint; the request's Host header is never trusted for that.
+    public_base_url: str = DEFAULT_PUBLIC_URL
+
+    def __post_init__(self) -> None:
+        # A wrong public URL would refuse every signed assertion; say so at start-up instead.
+        parts = urlsplit(self.public_base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise InputInvalid(
+                "the gateway's public URL is not an absolute http(s) URL",
+                [
+                    Issue(
+                        path="GATEWAY_PUBLIC_URL",
+                        message="give the URL partners reach the gateway at, e.g. https://gateway.example.org",
+                    )
+                ],
+            )
+
+    @property
+    def token_url(self) -> str:
+        return self.public_base_url.rstrip("/") + "/oauth/token"
 
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> Settings:
@@ -52,6 +76,7 @@ class Settings:
             max_bulk_payload_bytes=int(
                 os.environ.get("GATEWAY_MAX_BULK_PAYLOAD_BYTES", DEFAULT_MAX_BULK_PAYLOAD)
             ),
+            public_base_url=os.environ.get("GATEWAY_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
         )
 
 

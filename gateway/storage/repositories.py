@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import AuditEntry, Checkpoint
@@ -66,8 +67,13 @@ def remember_assertion(session: Session, jti: str, expires_at: dt.datetime, now:
     session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
     if session.get(UsedAssertion, jti) is not None:
         return False
-    session.add(UsedAssertion(jti=jti, expires_at=expires_at))
-    session.flush()
+    # Two requests with one jti at once (PostgreSQL, read committed): both see no row, the
+    # second insert then fails on the key. That is a replay too, not a server error.
+    try:
+        with session.begin_nested():
+            session.add(UsedAssertion(jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
     return True
 
 

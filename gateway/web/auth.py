@@ -129,6 +129,6 @@ def _authenticate(rt: Runtime, presented: list[ClientCredentials]) -> Principal:
         return authenticate_secret(rt, "", "")
     credentials = presented[0]
     if credentials.method == "private_key_jwt":
-        # The assertion's audience is this endpoint's absolute URL (without a query).
-        return authenticate_assertion(rt, credentials.assertion, request.base_url)
+        # The audience is the configured public token URL, never one built from the Host header.
+        return authenticate_assertion(rt, credentials.assertion)
     return authenticate_secret(rt, credentials.client_id, credentials.client_secret)

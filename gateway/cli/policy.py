@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.agreements import agreements
 from gateway.core.policy_model import ACTIONS
 from gateway.errors import GatewayError, InputInvalid, Issue
-from gateway.service import agreements as agreement_service
 from gateway.service import consents as consent_service
 from gateway.service.explain import explain
 from gateway.service.runtime import Runtime
@@ -35,11 +35,6 @@ def _consent_line(c: dict[str, Any]) -> str:
     to = ",".join(c["recipients"])
     what = ",".join(c["categories"]) or ",".join(c["labels"])
     return f"{c['id']}  {c['state']:<13} {c['grantor']} -> {to}  {what}  ({','.join(c['purposes'])})"
-
-
-def _agreement_line(a: dict[str, Any]) -> str:
-    force = "in force" if a["inForce"] else "not in force"
-    return f"{a['id']}@{a['version']}  {a['status']:<10} {force:<12} {', '.join(a['parties'])}"
 
 
 @click.group()
@@ -154,54 +149,6 @@ def _instant(text: str | None) -> dt.datetime | None:
 def consents_export(ctx: click.Context, consent_id: str) -> None:
     """Print the consent as FHIR R4 Consent JSON (inactive, ending at its revocation, once revoked)."""
     click.echo(json.dumps(consent_service.export_consent(_open(ctx), consent_id), indent=2))
-
-
-@click.group()
-def agreements() -> None:
-    """Data-sharing agreements (MOUs / DSAs)."""
-
-
-@agreements.command("list")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@_handles_errors
-def agreements_list(ctx: click.Context, as_json: bool) -> None:
-    """List agreements with their version, status and whether they are in force today."""
-    found = [a.to_dict() for a in agreement_service.list_agreements(_open(ctx))]
-    _emit(found, as_json, lambda rows: "\n".join(_agreement_line(a) for a in rows) or "no agreements")
-
-
-@agreements.command("import")
-@click.argument("path", type=FILE)
-@click.option("--by", "by", required=True, help="The party importing it.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@_handles_errors
-def agreements_import(ctx: click.Context, path: Path, by: str, as_json: bool) -> None:
-    """Add or change an agreement from a YAML or JSON file (checked whole; version + 1 on change)."""
-    document = agreement_service.read_agreement_file(path)
-    summary = agreement_service.import_agreement(_open(ctx), document, by=by)
-    _emit(summary.to_dict(), as_json, _changed_text)
-
-
-@agreements.command("set-status")
-@click.argument("agreement_id")
-@click.argument("status", type=click.Choice(agreement_service.STATUSES))
-@click.option("--by", "by", required=True, help="The party making the change.")
-@click.option("--reason", required=True, help="Why (kept in the audit trail).")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-@_handles_errors
-def agreements_set_status(
-    ctx: click.Context, agreement_id: str, status: str, by: str, reason: str, as_json: bool
-) -> None:
-    """Set an agreement's status (draft, active, suspended, terminated: final), saying why."""
-    summary = agreement_service.set_status(_open(ctx), agreement_id, status, by=by, reason=reason)
-    _emit(summary.to_dict(), as_json, _changed_text)
-
-
-def _changed_text(a: dict[str, Any]) -> str:
-    return ("changed: " if a["changed"] else "unchanged: ") + _agreement_line(a)
 
 
 @click.group()

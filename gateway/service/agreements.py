@@ -1,17 +1,24 @@
-"""Data-sharing agreements (MOUs / DSAs) managed while the gateway runs.
+"""Data-sharing agreements (MOUs / DSAs): proposed, signed by every party, narrowed by any.
 
-An agreement is checked whole (the meta-schema, then the cross-checks of
-``artifacts.check_agreement_terms``) and every problem is reported at once. Only a party may
-import or change an agreement. Each change raises the version by one, so the policy version
-every decision records names the exact terms it read; ``terminated`` is final. Every change is
-audited (``agreement.changed``).
+The life cycle is ``proposed → active → suspended → terminated``, in versions:
+
+- A new agreement, or a new version that **widens** sharing (a party, purpose, role, category
+  or field more, a longer retention, a later end; ``core.agreement_change`` says which), is
+  ``proposed``: it has no effect until every party it names has signed that exact version
+  (``agreement_signing``). Until then the version in force stays in force.
+- A version that only **narrows** (suspend, terminate, a shorter term, fewer fields) takes effect
+  at once, whichever party makes it: withdrawing is always allowed. It withdraws pending
+  proposals, which were written against terms no longer in force.
+- ``terminated`` is final. Every change is audited; partner free text (a reason) is audited as
+  its digest and length only.
+
+A partner acts only on agreements that name it and proposes only agreements that name it; the
+administrator (the CLI, or an administrator credential) acts on any.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,40 +26,31 @@ import jsonschema
 import yaml
 from sqlalchemy.orm import Session
 
-from gateway.artifacts import agreement_from_doc, check_agreement_terms
+from gateway.artifacts import check_agreement_terms
+from gateway.core.agreement_change import compare, terms_digest, version_digest
 from gateway.core.canonical import digest
-from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue, NotFound
+from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue
 from gateway.service import audit
+from gateway.service.agreement_views import (
+    Acting,
+    AgreementView,
+    named_parties,
+    resolve_key,
+    scoped_key,
+    view,
+    visible_keys,
+)
 from gateway.service.runtime import Runtime
+from gateway.storage import agreement_store as store
 from gateway.storage import repositories as repo
-from gateway.storage.tables import AgreementRow
+from gateway.storage.tables import AgreementVersionRow
 
-STATUSES = ("draft", "active", "suspended", "terminated")
+STATUSES = ("active", "suspended", "terminated")
 FINAL = "terminated"
 MAX_REASON = 500
 MAX_ID = 80  # what the agreements table keeps
 
-
-@dataclass(frozen=True, kw_only=True)
-class AgreementSummary:
-    id: str
-    version: int
-    status: str
-    in_force: bool
-    parties: tuple[str, ...]
-    document: dict[str, Any]
-    changed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "version": self.version,
-            "status": self.status,
-            "inForce": self.in_force,
-            "parties": list(self.parties),
-            "changed": self.changed,
-            "document": self.document,
-        }
+__all__ = ["STATUSES", "Acting", "AgreementView", "import_agreement", "list_agreements", "set_status"]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -79,44 +77,151 @@ def read_agreement_file(path: Path) -> Any:
         raise InputInvalid(f"{path.name} cannot be read", [Issue(path=path.name, message=str(exc))]) from exc
 
 
-def list_agreements(rt: Runtime, *, party: str | None = None) -> list[AgreementSummary]:
-    """Every agreement, or only those ``party`` is a party to."""
+# -- reading --------------------------------------------------------------------------------
+
+
+def list_agreements(rt: Runtime, acting: Acting | None = None) -> list[AgreementView]:
+    """Every agreement the caller may see (the administrator: all)."""
+    acting = acting or Acting.administrator()
     with rt.sessions() as session:
-        rows = repo.agreement_rows(session)
-        found = [_summary(rt, row) for row in rows]
-    return [a for a in found if party is None or party in a.parties]
+        return [view(session, key, rt.now().date()) for key in visible_keys(session, acting)]
 
 
-def import_agreement(rt: Runtime, document: Any, *, by: str) -> AgreementSummary:
-    """Add an agreement, or change one (version + 1); the same terms again change nothing."""
+def show_agreement(rt: Runtime, agreement_id: str, acting: Acting) -> AgreementView:
+    with rt.sessions() as session:
+        return view(session, resolve_key(session, acting, agreement_id), rt.now().date())
+
+
+# -- proposing and changing -----------------------------------------------------------------
+
+
+def import_agreement(rt: Runtime, document: Any, *, acting: Acting) -> AgreementView:
+    """Propose an agreement or a new version of one; a version that only narrows applies at once."""
     with rt.sessions.begin() as session:
         _check(session, rt, document)
-        if by not in document["parties"]:
-            raise _not_a_party()
-        row = repo.get_agreement(session, document["id"])
-        if row is not None and _terms(row.document) == _terms(document) and by in row.document["parties"]:
-            return _summary(rt, row)
-        previous = _previous(row, by)
-        stored = {**document, "version": row.version + 1 if row is not None else document["version"]}
-        summary = _store(session, rt, stored, previous, by=by, change="imported", reason="")
+        if not acting.is_administrator and acting.organization not in document["parties"]:
+            raise AccessDenied(
+                "a partner may only propose an agreement that names it",
+                [Issue(path="$.parties", message="include your organization, or ask the administrator")],
+            )
+        key = _key_for(session, acting, document["id"])
+        result = _change(session, rt, key, document, acting, reason="")
     audit.checkpoint(rt)
-    return summary
+    return result
 
 
-def set_status(rt: Runtime, agreement_id: str, status: str, *, by: str, reason: str) -> AgreementSummary:
-    """Activate, suspend, return to draft or terminate an agreement, saying why."""
+def set_status(rt: Runtime, agreement_id: str, status: str, *, acting: Acting, reason: str) -> AgreementView:
+    """Suspend or terminate at once (any party); reactivating is a proposal every party signs."""
     _check_status_request(status, reason)
     with rt.sessions.begin() as session:
-        row = repo.get_agreement(session, agreement_id)
-        if row is None:
-            raise NotFound(f"agreement {agreement_id} does not exist")
-        if row.status == status and by in row.document["parties"]:
-            return _summary(rt, row)
-        previous = _previous(row, by)
-        stored = {**row.document, "status": status, "version": row.version + 1}
-        summary = _store(session, rt, stored, previous, by=by, change="status", reason=reason.strip())
+        key = resolve_key(session, acting, agreement_id)
+        current = _in_force(session, key)
+        if current is None:
+            result = _status_without_version(session, rt, key, status, acting, reason)
+        else:
+            changed = {**current.document, "status": status}
+            result = _change(session, rt, key, changed, acting, reason=reason.strip())
     audit.checkpoint(rt)
-    return summary
+    return result
+
+
+def _status_without_version(
+    session: Session, rt: Runtime, key: str, status: str, acting: Acting, reason: str
+) -> AgreementView:
+    """Nothing in force yet: terminating withdraws the proposal; anything else awaits signatures."""
+    if status != FINAL:
+        raise Conflict(
+            "this agreement has no version in force: every party must sign the proposal first",
+            [
+                Issue(
+                    path="status", message="sign the proposal (POST .../signatures), or terminate to withdraw"
+                )
+            ],
+        )
+    withdrawn = store.withdraw_pending(session, key, rt.now())
+    if withdrawn:
+        _audit(session, rt, "agreement.withdrawn", acting, key, {"versions": withdrawn, **_reason(reason)})
+    return view(session, key, rt.now().date(), effect="withdrawn" if withdrawn else "unchanged")
+
+
+def _change(
+    session: Session, rt: Runtime, key: str, document: dict[str, Any], acting: Acting, *, reason: str
+) -> AgreementView:
+    rows = store.versions(session, key)
+    current = next((row for row in rows if row.state == store.IN_FORCE), None)
+    pending = [row for row in rows if row.state == store.PROPOSED]
+    _check_not_final(current)
+    _check_may_act(acting, rows)
+    same = {terms_digest(row.document) for row in ([current] if current else []) + pending}
+    if terms_digest(document) in same:
+        return view(session, key, rt.now().date())
+    change = compare(current.document if current else None, document)
+    version = max((row.version for row in rows), default=int(document["version"]) - 1) + 1
+    stored = {**document, "version": version}
+    withdrawn = store.withdraw_pending(session, key, rt.now())
+    row = _version_row(rt, key, stored, acting, change.widens)
+    store.add_version(session, row)
+    details = {"version": version, "widens": list(change.widens), "narrows": list(change.narrows)}
+    details |= {"withdrawn": withdrawn, **_reason(reason)}
+    if change.needs_signatures:
+        _audit(session, rt, "agreement.proposed", acting, key, {**details, "versionDigest": row.digest})
+        return view(session, key, rt.now().date(), effect="proposed")
+    store.put_in_force(session, row, rt.now())
+    previous = {"version": current.version, "status": current.document["status"]} if current else None
+    _audit(
+        session,
+        rt,
+        "agreement.changed",
+        acting,
+        key,
+        {**details, "previous": previous, "change": "narrowing"},
+    )
+    return view(session, key, rt.now().date(), effect="in-force")
+
+
+def _version_row(
+    rt: Runtime, key: str, document: dict[str, Any], acting: Acting, widens: tuple[str, ...]
+) -> AgreementVersionRow:
+    return AgreementVersionRow(
+        key=key,
+        version=document["version"],
+        agreement_id=document["id"],
+        state=store.PROPOSED,
+        document=document,
+        digest=version_digest(document),
+        change="widening" if widens else "narrowing",
+        widens=list(widens),
+        proposed_by=acting.audit_actor,
+        created_at=rt.now(),
+        decided_at=None,
+    )
+
+
+def _key_for(session: Session, acting: Acting, agreement_id: str) -> str:
+    """The agreement this id names for the caller; a new one, scoped when the id is foreign."""
+    if visible_keys(session, acting, agreement_id):
+        return resolve_key(session, acting, agreement_id)
+    if acting.organization is None or not store.keys_for_id(session, agreement_id):
+        return agreement_id
+    # Taken by an agreement that does not name the caller: a key of its own, so no answer tells.
+    return scoped_key(agreement_id, acting.organization)
+
+
+def _in_force(session: Session, key: str) -> AgreementVersionRow | None:
+    return next((row for row in store.versions(session, key) if row.state == store.IN_FORCE), None)
+
+
+def _check_not_final(current: AgreementVersionRow | None) -> None:
+    if current is not None and current.document["status"] == FINAL:
+        raise Conflict(
+            f"agreement {current.agreement_id} is terminated; a terminated agreement cannot change",
+            [Issue(path="status", message="terminated is final: make a new agreement with a new id")],
+        )
+
+
+def _check_may_act(acting: Acting, rows: list[AgreementVersionRow]) -> None:
+    if rows and not acting.is_administrator and acting.organization not in named_parties(rows):
+        raise AccessDenied("only a party to an agreement may change it")
 
 
 def _check_status_request(status: str, reason: str) -> None:
@@ -131,58 +236,21 @@ def _check_status_request(status: str, reason: str) -> None:
         raise InputInvalid("invalid status change", issues)
 
 
-def _previous(row: AgreementRow | None, by: str) -> dict[str, Any] | None:
-    """The stored terms ``by`` may change: a party's, and never a terminated agreement's."""
-    if row is None:
-        return None
-    if by not in row.document["parties"]:
-        raise _not_a_party()
-    if row.status == FINAL:
-        raise Conflict(
-            f"agreement {row.id} is terminated; a terminated agreement cannot change",
-            [Issue(path="status", message="terminated is final: make a new agreement with a new id")],
-        )
-    return {"version": row.version, "status": row.status}
+def _reason(reason: str) -> dict[str, Any]:
+    # Free text from a partner: its digest and length prove what was said without repeating it.
+    return {"reasonDigest": digest(reason), "reasonLength": len(reason)} if reason else {}
 
 
-def _not_a_party() -> AccessDenied:
-    return AccessDenied("only a party to an agreement may import or change it")
-
-
-def _terms(document: dict[str, Any]) -> str:
-    # The version is the gateway's counter, not a term: the same terms again are no change.
-    return digest({k: v for k, v in document.items() if k != "version"})
-
-
-def _store(
-    session: Session,
-    rt: Runtime,
-    document: dict[str, Any],
-    previous: dict[str, Any] | None,
-    *,
-    by: str,
-    change: str,
-    reason: str,
-) -> AgreementSummary:
-    repo.upsert_agreement(session, document, rt.now())
-    row = repo.get_agreement(session, document["id"])
-    assert row is not None  # just written in this transaction
-    summary = _summary(rt, row, changed=True)
-    details: dict[str, Any] = {
-        "agreementId": summary.id,
-        "version": summary.version,
-        "status": summary.status,
-        "previous": previous,
-        "change": change,
-        "documentDigest": digest(document),
-    }
-    if reason:
-        # An operator's statement about a contract between organizations, never about a student.
-        details["reason"] = reason
+def _audit(
+    session: Session, rt: Runtime, kind: str, acting: Acting, key: str, details: dict[str, Any]
+) -> None:
+    entry = {"agreementId": key, **details}
     audit.record(
-        session, rt, [audit.AuditDraft(kind="agreement.changed", actor=by, subject="", details=details)]
+        session, rt, [audit.AuditDraft(kind=kind, actor=acting.audit_actor, subject="", details=entry)]
     )
-    return summary
+
+
+# -- checking a document --------------------------------------------------------------------
 
 
 def _check(session: Session, rt: Runtime, document: Any) -> None:
@@ -206,20 +274,3 @@ def _schema_issues(rt: Runtime, document: Any) -> list[Issue]:
         Issue(path=error.json_path, message=error.message)
         for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
     ]
-
-
-def _summary(rt: Runtime, row: AgreementRow, *, changed: bool = False) -> AgreementSummary:
-    agreement = agreement_from_doc(row.document)
-    return AgreementSummary(
-        id=row.id,
-        version=row.version,
-        status=row.status,
-        in_force=agreement.in_force(_today(rt)),
-        parties=tuple(sorted(agreement.parties)),
-        document=dict(row.document),
-        changed=changed,
-    )
-
-
-def _today(rt: Runtime) -> dt.date:
-    return rt.now().date()

@@ -14,6 +14,7 @@ from gateway.artifacts import load_world
 from gateway.errors import ArtifactInvalid, GatewayError, Issue
 from gateway.formats import parse_payload
 from gateway.service import audit, consents
+from gateway.service.agreement_signing import seed_signed
 from gateway.service.keys import ensure_keys
 from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime, Settings, open_runtime
@@ -64,7 +65,7 @@ def load_samples(rt: Runtime, folder: Path, report: InitReport) -> InitReport:
         for org in world.organizations:
             repo.upsert_organization(session, org, now)
         for doc in world.agreements:
-            repo.upsert_agreement(session, doc, now)
+            seed_signed(session, rt, doc, loaded_by="administrator:spgw-init")
         for consent in consents:
             _store_consent(session, rt, consent)
         audit.record(

@@ -86,6 +86,41 @@ class AgreementRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
+class AgreementVersionRow(Base):
+    """Every version of an agreement ever proposed, and what became of it.
+
+    ``key`` is the gateway's name for an agreement: the id its parties chose, scoped by the
+    proposer when that id is already taken by an agreement the proposer is not a party to (so
+    no answer reveals a foreign agreement's id). ``agreements`` holds the version in force."""
+
+    __tablename__ = "agreement_versions"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    agreement_id: Mapped[str] = mapped_column(String(80), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # proposed | in-force | superseded | withdrawn
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    digest: Mapped[str] = mapped_column(String(80))
+    change: Mapped[str] = mapped_column(String(20))  # new | widening | narrowing | seeded
+    widens: Mapped[list[str]] = mapped_column(Document, default=list)
+    proposed_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class AgreementSignatureRow(Base):
+    """One party's signature of one exact version (its digest), over HTTP or recorded from paper."""
+
+    __tablename__ = "agreement_signatures"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    organization_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signed_by: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(80))
+    method: Mapped[str] = mapped_column(String(20))  # credential | paper
+    recorded_by: Mapped[str] = mapped_column(String(120))
+    signed_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
 class ConsentRow(Base):
     """A consent as received (FHIR R4 Consent) plus what the gateway tracks about it."""
 
@@ -95,6 +130,9 @@ class ConsentRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     scope: Mapped[str] = mapped_column(String(40), default="patient-privacy")
     grantor: Mapped[str | None] = mapped_column(String(64))
+    # Who stored it (may revoke it), and the id as the recorder sent it (``id`` may be scoped).
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    local_id: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     document: Mapped[dict[str, Any]] = mapped_column(Document)
@@ -114,13 +152,22 @@ class Delivery(Base):
     role: Mapped[str] = mapped_column(String(60))
     categories: Mapped[list[str]] = mapped_column(Document)
     payload: Mapped[dict[str, Any]] = mapped_column(Document)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | sent | failed | cancelled
+    # The exact bytes every attempt sends, fixed when the referral is queued (``payload`` is
+    # their parsed form), so an agency can deduplicate retries by the idempotency key.
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_digest: Mapped[str] = mapped_column(String(80))
+    idempotency_key: Mapped[str] = mapped_column(String(80), index=True, unique=True)
+    # queued | sending | sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     decision_id: Mapped[str | None] = mapped_column(String(40))
     consent_ids: Mapped[list[str]] = mapped_column(Document, default=list)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     response_status: Mapped[int | None] = mapped_column(Integer)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(Timestamp, index=True)
+    # While 'sending': which claim holds the row, and until when (renewed by its heartbeat).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 

@@ -18,6 +18,8 @@ from gateway.errors import AccessDenied, InputInvalid, Issue, UnsupportedFormat
 from gateway.formats.records import load_json
 from gateway.service import agreements as agreement_service
 from gateway.service import consents as consent_service
+from gateway.service.agreement_signing import SignatureRequest, sign
+from gateway.service.agreement_views import Acting, AgreementView
 from gateway.service.explain import explain
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.policy_openapi import PATHS, SCHEMAS
@@ -103,32 +105,84 @@ def _instant(value: Any) -> dt.datetime | None:
 # -- agreements -----------------------------------------------------------------------------
 
 
+def _acting() -> Acting:
+    principal = current_principal()
+    if principal.is_administrator:
+        return Acting.administrator(principal.client_id)
+    return Acting.partner(principal.organization_id, principal.client_id)
+
+
+def _agreement_answer(result: AgreementView) -> tuple[Response, int]:
+    # 202: a proposal is accepted but binds nobody until every party has signed it.
+    return jsonify(result.to_dict()), 202 if result.effect in ("proposed", "signed") else 200
+
+
 @bp.get("/agreements")
 def get_agreements() -> Response:
-    found = agreement_service.list_agreements(current_runtime(), party=_caller())
+    found = agreement_service.list_agreements(current_runtime(), _acting())
     return jsonify({"agreements": [a.to_dict() for a in found]})
 
 
+@bp.get("/agreements/<agreement_id>")
+def get_agreement(agreement_id: str) -> Response:
+    return jsonify(agreement_service.show_agreement(current_runtime(), agreement_id, _acting()).to_dict())
+
+
 @bp.post("/agreements")
-def post_agreement() -> Response:
-    summary = agreement_service.import_agreement(current_runtime(), _body(), by=_caller())
-    return jsonify(summary.to_dict())
+def post_agreement() -> tuple[Response, int]:
+    return _agreement_answer(agreement_service.import_agreement(current_runtime(), _body(), acting=_acting()))
 
 
 @bp.post("/agreements/<agreement_id>/status")
-def post_agreement_status(agreement_id: str) -> Response:
+def post_agreement_status(agreement_id: str) -> tuple[Response, int]:
     body = _body()
+    _require_strings(body, ("status", "reason"), "a status change needs a status and a reason")
+    result = agreement_service.set_status(
+        current_runtime(), agreement_id, body["status"], acting=_acting(), reason=body["reason"]
+    )
+    return _agreement_answer(result)
+
+
+@bp.post("/agreements/<agreement_id>/signatures")
+def post_agreement_signature(agreement_id: str) -> tuple[Response, int]:
+    body = _body()
+    _require_strings(body, ("signedBy", "digest"), "a signature names its signer and the digest signed")
+    _check_signature_fields(body)
+    request_ = SignatureRequest(
+        agreement_id=agreement_id,
+        signed_by=body["signedBy"],
+        version=body.get("version"),
+        version_digest=body["digest"],
+        on_behalf_of=body.get("for"),
+    )
+    result = sign(current_runtime(), request_, acting=_acting())
+    return jsonify(result.to_dict()), 201 if result.changed else 200
+
+
+def _require_strings(body: dict[str, Any], names: tuple[str, ...], message: str) -> None:
     issues = [
         Issue(path=name, message="required: a string")
-        for name in ("status", "reason")
+        for name in names
         if not isinstance(body.get(name), str)
     ]
     if issues:
-        raise InputInvalid("a status change needs a status and a reason", issues)
-    summary = agreement_service.set_status(
-        current_runtime(), agreement_id, body["status"], by=_caller(), reason=body["reason"]
-    )
-    return jsonify(summary.to_dict())
+        raise InputInvalid(message, issues)
+
+
+def _check_signature_fields(body: dict[str, Any]) -> None:
+    issues = [
+        Issue(path=name, message="unknown field") for name in sorted(body) if name not in SIGNATURE_FIELDS
+    ]
+    version = body.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        issues.append(Issue(path="version", message="an integer"))
+    if "for" in body and not isinstance(body["for"], str):
+        issues.append(Issue(path="for", message="a string: the party that signed on paper"))
+    if issues:
+        raise InputInvalid("invalid signature", issues)
+
+
+SIGNATURE_FIELDS = frozenset({"signedBy", "digest", "version", "for"})
 
 
 # -- policy ---------------------------------------------------------------------------------

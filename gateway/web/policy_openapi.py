@@ -8,13 +8,13 @@ it imports the API modules, so importing it back would be circular.
 
 from __future__ import annotations
 
+from gateway.web import agreement_openapi
 from gateway.web.schema_parts import TEXT, Schema, closed_object, error_body, json_body, ref
 
 OPTIONAL_TEXT: Schema = {"type": ["string", "null"]}
 OPTIONAL_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 TEXTS: Schema = {"type": "array", "items": TEXT}
 FHIR_JSON = "application/fhir+json"
-AGREEMENT_STATUSES = ["draft", "active", "suspended", "terminated"]
 
 
 def _unauthorized() -> Schema:
@@ -57,20 +57,6 @@ def _consent_summary() -> Schema:
             "documentDigest": TEXT,
             "created": {"type": "boolean"},
             "cancelledDeliveries": {"type": "integer", "minimum": 0},
-        }
-    )
-
-
-def _agreement_summary() -> Schema:
-    return closed_object(
-        {
-            "id": TEXT,
-            "version": {"type": "integer", "minimum": 1},
-            "status": {"enum": AGREEMENT_STATUSES},
-            "inForce": {"type": "boolean"},
-            "parties": TEXTS,
-            "changed": {"type": "boolean", "description": "Whether this request changed it."},
-            "document": ref("AgreementDocument"),
         }
     )
 
@@ -167,9 +153,7 @@ SCHEMAS: dict[str, Schema] = {
             "recipient_roles",
         ],
     },
-    "AgreementSummary": _agreement_summary(),
-    "AgreementList": closed_object({"agreements": {"type": "array", "items": ref("AgreementSummary")}}),
-    "StatusChange": closed_object({"status": {"enum": AGREEMENT_STATUSES}, "reason": TEXT}),
+    **agreement_openapi.SCHEMAS,
     "ExplainRequest": _explain_request(),
     "Explanation": _explanation(),
 }
@@ -248,51 +232,6 @@ def _consent_paths() -> dict[str, Schema]:
     }
 
 
-def _agreement_paths() -> dict[str, Schema]:
-    return {
-        "/api/v1/agreements": {
-            "get": {
-                "operationId": "listAgreements",
-                "summary": "The agreements the caller is a party to.",
-                "responses": {
-                    "200": json_body(ref("AgreementList"), "The agreements."),
-                    "401": _unauthorized(),
-                },
-            },
-            "post": {
-                "operationId": "importAgreement",
-                "summary": "Add or change an agreement the caller is a party to (version + 1 on change).",
-                "requestBody": _body(ref("AgreementDocument")),
-                "responses": {
-                    "200": json_body(ref("AgreementSummary"), "Stored (changed tells whether it changed)."),
-                    "400": error_body("Invalid: every problem as an issue with its JSON path."),
-                    "401": _unauthorized(),
-                    "403": error_body("The caller is not a party."),
-                    "409": error_body("The agreement is terminated."),
-                    "415": error_body("The body is not JSON."),
-                },
-            },
-        },
-        "/api/v1/agreements/{agreement_id}/status": {
-            "post": {
-                "operationId": "setAgreementStatus",
-                "summary": "Activate, suspend, return to draft or terminate an agreement, saying why.",
-                "parameters": [_path("agreement_id", "The agreement's id.")],
-                "requestBody": _body(ref("StatusChange")),
-                "responses": {
-                    "200": json_body(ref("AgreementSummary"), "The agreement after the change."),
-                    "400": error_body("Unknown status or no reason."),
-                    "401": _unauthorized(),
-                    "403": error_body("The caller is not a party."),
-                    "404": error_body("No such agreement."),
-                    "409": error_body("The agreement is terminated: that is final."),
-                    "415": error_body("The body is not JSON."),
-                },
-            }
-        },
-    }
-
-
 def _explain_path() -> Schema:
     return {
         "post": {
@@ -316,6 +255,6 @@ def _explain_path() -> Schema:
 
 PATHS: dict[str, Schema] = {
     **_consent_paths(),
-    **_agreement_paths(),
+    **agreement_openapi.PATHS,
     "/api/v1/policy/explain": _explain_path(),
 }

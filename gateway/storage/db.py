@@ -13,6 +13,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -31,15 +32,35 @@ def _json_dumps(value: Any) -> str:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    """An engine whose JSON columns go through orjson: plan documents are the bulk of each write."""
+    """An engine whose JSON columns go through orjson: plan documents are the bulk of each write.
+
+    Bound parameters are student records: no error or log line of any engine may show them.
+    """
     url = normalise_url(url)
     options = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads, **options}
+    options["hide_parameters"] = True
     if url.startswith("sqlite"):
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    engine = create_engine(url, pool_pre_ping=True, **options)
+    event.listen(engine, "handle_error", _primary_message_only)
+    return engine
+
+
+def _primary_message_only(context: ExceptionContext) -> None:
+    """PostgreSQL's DETAIL quotes values ("Key (value)=(604822) already exists", "Failing row
+    contains (...)"): keep only the primary message, which names constraints and columns."""
+    original = context.original_exception
+    primary = getattr(getattr(original, "diag", None), "message_primary", None)
+    if not primary:
+        return
+    original.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        kind = type(original)
+        wrapped.args = (f"({kind.__module__}.{kind.__name__}) {primary}",)
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:

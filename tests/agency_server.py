@@ -1,10 +1,18 @@
 """A community agency for tests: a real HTTP server (Flask under waitress, in a daemon thread,
-on a free port) that records every request it receives and answers as scripted."""
+on a free port) that records every request it receives and answers as scripted.
+
+It deduplicates by ``Idempotency-Key`` as a real agency would (IETF
+draft-ietf-httpapi-idempotency-key-header): the first request with a key is processed (answered
+with the next scripted status) and kept when that status is 2xx; a repeat of a kept key with the
+same bytes is answered with the same 2xx again (``Idempotent-Replayed: true``) and not kept twice;
+a repeat while the first is still being processed is answered 409, a repeat with other bytes 422.
+It can hold its answers (``hold``/``release``) to play an agency that is slow to answer."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +20,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from waitress.server import create_server
+
+HOLD_LIMIT = 30.0  # a held answer goes out after this many seconds even if never released
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,16 +31,25 @@ class Received:
     body: bytes
     json: Any
 
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("Idempotency-Key")
+
 
 class Agency:
     """Answers the scripted statuses in order, then ``default``; remembers what it got."""
 
     def __init__(self) -> None:
-        self.received: list[Received] = []
+        self.received: list[Received] = []  # every request, repeats included, in arrival order
+        self.deliveries: dict[str, Received] = {}  # what it holds after deduplication, by key
+        self.answered: list[int] = []  # the status of each answer, in the order they were given
         self.script: list[int] = []
         self.default = 200
         self.base_url = ""
         self._lock = threading.Lock()
+        self._processing: set[str] = set()
+        self._open = threading.Event()
+        self._open.set()
 
     @property
     def endpoint(self) -> str:
@@ -40,9 +59,49 @@ class Agency:
         with self._lock:
             self.script.extend(statuses)
 
+    def hold(self) -> None:
+        """Keep every answer from now on until ``release`` (at most HOLD_LIMIT seconds)."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def wait_for_requests(self, count: int, timeout: float = 20.0) -> None:
+        """Return once ``count`` requests have arrived; fail the test after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the agency got {len(self.received)} requests, not {count}")
+            time.sleep(0.02)
+
     def _next_status(self) -> int:
         with self._lock:
             return self.script.pop(0) if self.script else self.default
+
+    def _receive(self, got: Received) -> int | None:
+        """The answer to a repeat (None: a first request, to be processed)."""
+        key = got.idempotency_key
+        with self._lock:
+            self.received.append(got)
+            if key is None:
+                return 400
+            kept = self.deliveries.get(key)
+            if kept is not None:
+                return 200 if kept.body == got.body else 422
+            if key in self._processing:
+                return 409
+            self._processing.add(key)
+            return None
+
+    def _process(self, got: Received) -> int:
+        self._open.wait(timeout=HOLD_LIMIT)
+        status = self._next_status()
+        with self._lock:
+            key = str(got.idempotency_key)
+            self._processing.discard(key)
+            if status < 300:
+                self.deliveries[key] = got  # kept before answering: the answer may never arrive
+        return status
 
     def app(self) -> Flask:
         app = Flask("test-agency")
@@ -55,10 +114,14 @@ class Agency:
                 body=request.get_data(),
                 json=request.get_json(silent=True),
             )
+            repeat = self._receive(got)
+            status = self._process(got) if repeat is None else repeat
             with self._lock:
-                self.received.append(got)
-            status = self._next_status()
-            return jsonify({"received": status < 300}), status
+                self.answered.append(status)
+            response = jsonify({"received": status < 300})
+            if repeat is not None and status < 300:
+                response.headers["Idempotent-Replayed"] = "true"
+            return response, status
 
         return app
 
@@ -73,6 +136,7 @@ def running_agency() -> Iterator[Agency]:
     try:
         yield agency
     finally:
+        agency.release()  # no held request may keep a server thread past the test
         server.close()
         server.task_dispatcher.shutdown()  # close() leaves the worker threads running
         thread.join(timeout=5)

@@ -19,7 +19,8 @@ from gateway.core.plan import iter_elements
 from gateway.core.policy import PART2_NOTICE
 from gateway.formats.fhir_consent import ORGANIZATION_SYSTEM, SIGNER_EXTENSION
 from gateway.service import delivery_worker
-from gateway.service.delivery_worker import LEASE, MAX_ATTEMPTS, backoff, deliver_due, token_jwks
+from gateway.service.delivery_lease import lease_length, new_owner
+from gateway.service.delivery_worker import MAX_ATTEMPTS, Claim, backoff, deliver_due, token_jwks
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
 from gateway.storage.tables import ConsentRow, Plan
@@ -67,8 +68,10 @@ def test_a_referral_is_delivered_with_exactly_the_shaped_payload(rt: Runtime, ag
     assert (sent.id, sent.status, sent.response_status, sent.attempts) == (queued.id, "sent", 200, 1)
     [got] = agency.received
     row = delivery(rt, queued.id)
+    assert got.body == row.body  # the bytes fixed at queue time
     assert got.json == row.payload
-    assert digest_bytes(got.body) == digest(row.payload) == sent.payload_digest
+    assert digest_bytes(got.body) == digest(row.payload) == row.body_digest == sent.payload_digest
+    assert "decisionIds" not in got.json["disclosure"]  # they name the time: audit only
     slots = {slot for slot, _ in iter_elements(got.json["plan"])}
     assert slots == {"student.name", "student.identifiers"}
     assert slots <= set(FIELD_SET)
@@ -170,14 +173,23 @@ def test_a_delivery_left_sending_by_a_dead_worker_is_taken_over(
     rt: Runtime, agency: Agency, clock: Clock
 ) -> None:
     queued = refer_lisa(rt)
+    lease = lease_length(rt.settings)
+    claim = Claim(owner=new_owner(), at=rt.now(), lease=lease)
     with rt.sessions.begin() as session:  # a worker claims it, then dies before sending
-        outgoing, _ = delivery_worker._claim(session, rt, rt.now(), 10)
+        outgoing, _ = delivery_worker._claim(session, rt, claim, 10)
     assert [o.delivery_id for o in outgoing] == [queued.id]
-    assert deliver_due(rt) == []  # leased
-    clock.advance(seconds=LEASE.total_seconds())
+    assert lease <= dt.timedelta(seconds=30)
+    clock.advance(seconds=lease.total_seconds() - 1)
+    assert deliver_due(rt) == []  # still leased
+    clock.advance(seconds=1)
     [taken_over] = deliver_due(rt)
     assert (taken_over.status, taken_over.attempts) == ("sent", 2)
     assert len(agency.received) == 1
+    attempts = [e["details"] for e in audit_entries(rt, "disclosure.attempted")]
+    assert [a["takeover"] for a in attempts] == [
+        None,
+        {"previousOwner": claim.owner, "leaseLapsedAt": (claim.at + lease).isoformat()},
+    ]
 
 
 def test_backoff_doubles_up_to_an_hour() -> None:

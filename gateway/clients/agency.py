@@ -12,10 +12,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-# Connect, then read. Short, because a sender holds a claimed delivery while it waits.
+# Connect, then read. Short, because a sender holds a claimed delivery while it waits: together
+# below the default delivery lease (20 s), whose heartbeat covers slower answers.
 DEFAULT_TIMEOUT = (3.0, 5.0)
-# Answers that say "later" rather than "no" (RFC 9110 408, RFC 8470 425, RFC 6585 429).
-RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
+# Answers that say "later" rather than "no" (RFC 9110 408, RFC 8470 425, RFC 6585 429), and 409:
+# the agency is still processing an earlier request with the same Idempotency-Key (IETF
+# draft-ietf-httpapi-idempotency-key-header); once that one is done, a retry gets its answer.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
 
 
 @dataclass(frozen=True, kw_only=True)

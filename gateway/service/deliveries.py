@@ -3,10 +3,13 @@
 ``refer`` decides what may go with the same per-element ``decide_disclosure`` a plan read uses
 (action ``disclose``, to the recipient organization and role), and in one transaction writes a
 ``queued`` delivery holding the shaped plan, its obligations and a referral header, plus the
-``disclosure.queued`` audit entry (ids, categories, basis and the payload digest; never values).
-A referral of which nothing may go is refused exactly as a denied plan read is. The worker
-(``delivery_worker.deliver_due``) decides again at send time; ``referrals`` takes the agency's
-status reports back into the plan.
+``disclosure.queued`` audit entry (ids, categories, basis, decision ids and the body digest; never
+values). The body is fixed then, as canonical JSON bytes with their digest and an idempotency key:
+every attempt sends exactly those bytes. Nothing in it changes per attempt or per decision (the
+decision ids, which name their time, are in the audit entries, not the body). A referral of which
+nothing may go is refused exactly as a denied plan read is. The worker
+(``delivery_worker.deliver_due``) decides again at send time and cancels what may no longer go;
+``referrals`` takes the agency's status reports back into the plan.
 """
 
 from __future__ import annotations
@@ -20,15 +23,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.core.canonical import digest
+from gateway.artifacts import Vocabulary
+from gateway.core.canonical import canonical_json, digest, digest_bytes
 from gateway.core.ids import derive_id
 from gateway.core.plan import iter_elements
 from gateway.core.policy import DISCLOSE
 from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit
-from gateway.service.plans import Disclosure, ReadRequest, decide_disclosure, not_visible, shared_obligations
+from gateway.service.plans import (
+    Disclosure,
+    ReadRequest,
+    decide_disclosure,
+    not_visible,
+    registered,
+    shared_obligations,
+)
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
+from gateway.service.terms import term_issues
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Delivery
 
@@ -84,7 +96,8 @@ class DeliverySummary:
 
 
 def summary_of(row: Delivery) -> DeliverySummary:
-    pending = row.status in (QUEUED, SENDING)
+    # While sending, the next attempt is due when the sender's lease lapses (if it ever does).
+    due = row.lease_until if row.status == SENDING else row.next_attempt_at if row.status == QUEUED else None
     return DeliverySummary(
         id=row.id,
         kind=row.kind,
@@ -97,10 +110,10 @@ def summary_of(row: Delivery) -> DeliverySummary:
         reason=row.reason,
         attempts=row.attempts,
         response_status=row.response_status,
-        next_attempt_at=row.next_attempt_at if pending else None,
+        next_attempt_at=due,
         categories=tuple(row.categories),
         consent_ids=tuple(row.consent_ids or ()),
-        payload_digest=digest(row.payload),
+        payload_digest=row.body_digest,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -166,8 +179,9 @@ def shape(session: Session, rt: Runtime, header: dict[str, Any]) -> Shaped:
         "referral": dict(header),
         "plan": disclosure.plan,
         "obligations": obligations,
+        # No decision ids: they name the time of each decision, and the body must be the same
+        # bytes at every attempt. The audit entries name them.
         "disclosure": {
-            "decisionIds": sorted({d.decision_id for d in disclosure.permitted}),
             "policyVersion": disclosure.policy.version,
             "basis": sorted({b for d in disclosure.permitted for b in d.basis}),
             "consentIds": disclosure.consent_ids,
@@ -201,11 +215,11 @@ def refer(
     note_code: str | None = None,
 ) -> DeliverySummary:
     """Queue a consented referral; the same referral while one is still queued returns that one."""
-    _check_referral(source_org, recipient_org, actor, role, purpose, note_code)
+    _check_referral(rt.artifacts.vocabulary, source_org, recipient_org, actor, role, purpose, note_code)
     try:
         student_id = resolve_student_ref(rt, student_ref)
     except NotFound as exc:
-        raise not_visible(student_ref) from exc
+        raise not_visible() from exc
     header = {
         "studentId": student_id,
         "source": source_org,
@@ -219,12 +233,18 @@ def refer(
         summary = _queue(session, rt, header)
     audit.checkpoint(rt)
     if summary is None:
-        raise not_visible(student_ref)
+        raise not_visible()
     return summary
 
 
 def _check_referral(
-    source_org: str, recipient_org: str, actor: str, role: str, purpose: str, note_code: str | None
+    vocabulary: Vocabulary,
+    source_org: str,
+    recipient_org: str,
+    actor: str,
+    role: str,
+    purpose: str,
+    note_code: str | None,
 ) -> None:
     values = {"source": source_org, "recipient": recipient_org, "actor": actor, "role": role}
     issues = [
@@ -236,6 +256,8 @@ def _check_referral(
         issues.append(Issue(path="recipient", message="a referral goes to another organization"))
     if note_code is not None and not NOTE_CODE.match(note_code):
         issues.append(Issue(path="reasonCode", message="a code of at most 64 letters, digits or ._:-"))
+    # Before the student is looked up, so a bad term gets the same answer for every student.
+    issues += term_issues(vocabulary, role=role, purpose=purpose)
     if issues:
         raise InputInvalid("the referral is incomplete", issues)
 
@@ -247,7 +269,9 @@ def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySum
     shaped = shape(session, rt, header)
     if shaped.payload is None or not known:
         # A referrer with no record of the student learns no more than a denied reader would.
-        audit.record(session, rt, [_refused_draft(header, shaped, known)])
+        # Audited under the canonical id of a registered student only, never what was typed.
+        subject = registered(session, header["studentId"])
+        audit.record(session, rt, [_refused_draft({**header, "studentId": subject}, shaped, known)])
         return None
     shaped.payload["referral"]["domain"] = _domain(shaped.payload["plan"], header.get("reasonCode"))
     existing = _same_queued(session, header, content_digest(shaped.payload))
@@ -289,6 +313,7 @@ def _new_delivery(rt: Runtime, header: dict[str, Any], shaped: Shaped) -> Delive
         "deliveryId": delivery_id,
         "created": now.isoformat(),
     }
+    body = canonical_json(shaped.payload)
     return Delivery(
         id=delivery_id,
         student_id=header["studentId"],
@@ -299,6 +324,9 @@ def _new_delivery(rt: Runtime, header: dict[str, Any], shaped: Shaped) -> Delive
         role=header["role"],
         categories=shaped.categories,
         payload=shaped.payload,
+        body=body,
+        body_digest=digest_bytes(body),
+        idempotency_key=delivery_id,
         status=QUEUED,
         reason=None,
         decision_id=shaped.first_decision_id,
@@ -326,7 +354,7 @@ def disclosure_details(row: Delivery, shaped: Shaped) -> dict[str, Any]:
         "consentIds": shaped.disclosure.consent_ids,
         "decisions": shaped.decision_ids,
         "policyVersion": shaped.disclosure.policy.version,
-        "payloadDigest": digest(row.payload),
+        "payloadDigest": row.body_digest,
     }
 
 

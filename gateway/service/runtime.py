@@ -22,6 +22,8 @@ from gateway.storage.db import make_engine, session_factory
 
 DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
 DEFAULT_MAX_BULK_PAYLOAD = 4 * 1024 * 1024 * 1024
+# How long a claimed delivery stays with its sender without a renewal (see delivery_lease).
+DEFAULT_DELIVERY_LEASE_SECONDS = 20.0
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
@@ -43,6 +45,7 @@ class Settings:
     bulk_batch_size: int = 5000
     token_ttl_seconds: int = 300
     issuer: str = "spgw"
+    delivery_lease_seconds: float = DEFAULT_DELIVERY_LEASE_SECONDS
     # The URL partners reach the gateway at (behind any proxy). Signed client assertions are
     # addressed to its token endpoint; the request's Host header is never trusted for that.
     public_base_url: str = DEFAULT_PUBLIC_URL
@@ -75,6 +78,9 @@ class Settings:
             max_payload_bytes=int(os.environ.get("GATEWAY_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD)),
             max_bulk_payload_bytes=int(
                 os.environ.get("GATEWAY_MAX_BULK_PAYLOAD_BYTES", DEFAULT_MAX_BULK_PAYLOAD)
+            ),
+            delivery_lease_seconds=float(
+                os.environ.get("GATEWAY_DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE_SECONDS)
             ),
             public_base_url=os.environ.get("GATEWAY_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
         )

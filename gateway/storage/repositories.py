@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -352,9 +352,8 @@ def agreement_rows(session: Session) -> list[AgreementRow]:
 
 # -- deliveries (the transactional outbox) ----------------------------------------------
 
-# A delivery being sent is 'sending' until its outcome is recorded; its next_attempt_at is then
-# the end of the sender's lease, after which another worker may take it over (a crashed worker).
-DELIVERY_CLAIMABLE = ("queued", "sending")
+# A delivery being sent is 'sending' until its outcome is recorded, held by a lease its sender
+# renews; once ``lease_until`` has passed (the sender died), another worker may take it over.
 
 
 def add_delivery(session: Session, delivery: Delivery) -> None:
@@ -386,18 +385,30 @@ def queued_deliveries_like(
 
 
 def claim_due_deliveries(session: Session, now: dt.datetime, limit: int) -> list[Delivery]:
-    """Due deliveries, locked; rows another worker holds are skipped (PostgreSQL SKIP LOCKED).
+    """Due deliveries (queued and due, or sending with a lapsed lease), locked; rows another
+    worker holds are skipped (PostgreSQL SKIP LOCKED).
 
     SQLite renders no FOR UPDATE; its writers are serialised by BEGIN IMMEDIATE instead.
     """
+    due = or_(
+        and_(Delivery.status == "queued", Delivery.next_attempt_at <= now),
+        and_(Delivery.status == "sending", Delivery.lease_until <= now),
+    )
     query = (
         select(Delivery)
-        .where(Delivery.status.in_(DELIVERY_CLAIMABLE), Delivery.next_attempt_at <= now)
+        .where(due)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))
+
+
+def renew_delivery_leases(session: Session, owner: str, until: dt.datetime) -> int:
+    """Extend the leases ``owner`` still holds to ``until``; how many it still holds."""
+    held = (Delivery.lease_owner == owner) & (Delivery.status == "sending")
+    result = session.execute(update(Delivery).where(held).values(lease_until=until))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def list_deliveries(

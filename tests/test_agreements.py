@@ -260,7 +260,7 @@ def test_a_foreign_id_is_scoped_not_revealed(rt: Runtime) -> None:
     own = propose(rt, takeover, FOOD_BANK)
     assert (own.id, own.effect, own.version) == (DSA, "proposed", None)
     original = agreements.show_agreement(rt, DSA, party(CLINIC))
-    assert (original.version, original.parties, original.proposal) == (1, (CLINIC, DISTRICT), None)
+    assert (original.version, original.parties, original.proposal) == (1, (DISTRICT, CLINIC), None)
     # Both are the district's: it addresses the plain id, the food bank its own.
     assert agreements.show_agreement(rt, DSA, party(FOOD_BANK)).proposal == own.proposal
 

@@ -19,6 +19,7 @@ from gateway.service.explain import explain
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
+from tests.agreement_helpers import ADMIN, agree
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import DISTRICT_IDS, LISA, send_demo
 
@@ -56,7 +57,9 @@ def test_the_answer_is_the_decision_and_what_it_read(lisa: Runtime) -> None:
     assert inputs["consentsConsidered"] == [c.id for c in consents.list_consents(lisa, LISA)]
     assert CLINIC_CONSENT in inputs["consentsConsidered"]
     in_force = [
-        a for a in agreements.list_agreements(lisa) if a.in_force and {CLINIC, DISTRICT} <= set(a.parties)
+        a
+        for a in agreements.list_agreements(lisa, ADMIN)
+        if a.in_force and {CLINIC, DISTRICT} <= set(a.parties)
     ]
     assert inputs["agreementsInForce"] == [f"{a.id}@{a.version}" for a in in_force]
     assert "gbisd-riverside-2026@1" in inputs["agreementsInForce"]
@@ -127,7 +130,7 @@ def test_part2_data_carries_the_notice_and_the_consent(lisa: Runtime) -> None:
     document["schedule"][0]["receives"].append("substance-use")
     # The clinic's schedule already sends substance-use data; the district must also receive it.
     assert "substance-use" in document["schedule"][1]["sends"]
-    agreements.import_agreement(lisa, document, by=CLINIC)
+    agree(lisa, document, by=CLINIC)
     request = {**SCREENING, "categories": ["substance-use"], "regimes": ["42CFRPart2"], "student_ref": LISA}
     assert explain(lisa, **request)["effect"] == "deny"
     # 42 CFR 2.14: Lisa (16) consents herself to share her substance-use records.

@@ -17,13 +17,14 @@ from flask.testing import FlaskClient
 
 from gateway.core.plan import iter_elements
 from gateway.errors import NotFound
-from gateway.service import agreements, consents, enforcement
+from gateway.service import consents, enforcement
 from gateway.service.explain import explain
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.web import create_app
+from tests.agreement_helpers import agree, suspend
 from tests.conftest import PROJECT_ROOT, Clock
 from tests.helpers import DISTRICT_IDS, LISA, demo_file, send_demo
 
@@ -125,7 +126,7 @@ def emergency_clause(rt: Runtime, clock: Clock) -> None:
     """The district and the clinic add health-or-safety emergencies to their agreement."""
     document = yaml.safe_load((SAMPLES / "agreements" / "gbisd-riverside-2026.yaml").read_text("utf-8"))
     document["purposes"] = [*document["purposes"], "emergency"]
-    agreements.import_agreement(rt, document, by=DISTRICT)
+    agree(rt, document, by=DISTRICT)
 
 
 def emergency_clause_and_revoked(rt: Runtime, clock: Clock) -> None:
@@ -140,7 +141,7 @@ def no_food_bank_consent(rt: Runtime, clock: Clock) -> None:
 
 
 def no_food_bank_agreement(rt: Runtime, clock: Clock) -> None:
-    agreements.set_status(rt, FOOD_BANK_AGREEMENT, "suspended", by=DISTRICT, reason="under review")
+    suspend(rt, FOOD_BANK_AGREEMENT, by=DISTRICT, reason="under review")
 
 
 def referral_consent(rt: Runtime, clock: Clock) -> None:
@@ -350,7 +351,7 @@ def test_inbound_runs_once_per_distinct_category_set(rt: Runtime, points: list[C
 
 def test_a_refused_inbound_ran_its_point(rt: Runtime, points: list[Call]) -> None:
     for agreement in ("gbisd-riverside-2026", "gbisd-northside-2026"):
-        agreements.set_status(rt, agreement, "suspended", by=DISTRICT, reason="audit finding")
+        suspend(rt, agreement, by=DISTRICT, reason="audit finding")
     assert send_demo(rt, "01").status == "rejected"
     assert [p for p, _ in points] == ["inbound"]
 

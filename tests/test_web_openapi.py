@@ -203,6 +203,44 @@ def terminated(w: World) -> None:
     assert answer.status_code == 200, answer.get_data(as_text=True)
 
 
+WIDER_DSA = {**DSA, "retention_days": 2000}
+ONE_DSA = f"{AGREEMENTS}/{DSA['id']}"
+SIGNATURES = AGREEMENTS + "/{agreement_id}/signatures"
+EMERGENCY = "/api/v1/plans/emergency-reads"
+THREAT = {"student": LISA_ID, "actor": "nurse-1", "role": "nurse", "threat": "anaphylaxis on a field trip"}
+
+
+def proposed(w: World, document: dict[str, Any] = WIDER_DSA) -> str:
+    """The district proposes a wider version; its digest, for the signatures."""
+    answer = w.client.post(AGREEMENTS, json=document, headers=w.auth("grand-bend-isd"))
+    assert answer.status_code == 202, answer.get_data(as_text=True)
+    return str(answer.get_json()["proposal"]["digest"])
+
+
+def signature(org: str | None, *, digest: str | None = None, **extra: Any) -> Request:
+    def build(w: World) -> dict[str, Any]:
+        body = {"signedBy": "Director", "digest": digest or proposed(w), **extra}
+        return post(ONE_DSA + "/signatures", body, org)(w)
+
+    return build
+
+
+def signed_twice(w: World) -> dict[str, Any]:
+    digest = proposed(w)
+    body = {"signedBy": "Director", "digest": digest}
+    assert (
+        w.client.post(ONE_DSA + "/signatures", json=body, headers=w.auth("grand-bend-isd")).status_code == 201
+    )
+    return post(ONE_DSA + "/signatures", body)(w)
+
+
+def emergency_clause(w: World) -> None:
+    digest = proposed(w, {**DSA, "purposes": [*DSA["purposes"], "emergency"]})
+    for org in ("grand-bend-isd", "riverside-health"):
+        body = {"signedBy": "Director", "digest": digest}
+        assert w.client.post(ONE_DSA + "/signatures", json=body, headers=w.auth(org)).status_code == 201
+
+
 POLICY_CASES: list[tuple[str, str, Request, int]] = [
     # consents
     (CONSENTS, "post", post(CONSENTS, CLINIC_CONSENT, "riverside-health", "application/fhir+json"), 200),
@@ -236,6 +274,7 @@ POLICY_CASES: list[tuple[str, str, Request, int]] = [
     (AGREEMENTS, "get", get(AGREEMENTS), 200),
     (AGREEMENTS, "get", get(AGREEMENTS, None), 401),
     (AGREEMENTS, "post", post(AGREEMENTS, DSA), 200),
+    (AGREEMENTS, "post", post(AGREEMENTS, WIDER_DSA), 202),
     (AGREEMENTS, "post", post(AGREEMENTS, {"id": "x"}), 400),
     (AGREEMENTS, "post", post(AGREEMENTS, DSA, None), 401),
     (AGREEMENTS, "post", post(AGREEMENTS, DSA, "northside-food-bank"), 403),
@@ -249,13 +288,20 @@ POLICY_CASES: list[tuple[str, str, Request, int]] = [
     ),
     (STATUS_PATH, "post", post(OLD_DSA_STATUS, {"status": "gone", "reason": ""}), 400),
     (STATUS_PATH, "post", post(OLD_DSA_STATUS, {}, None), 401),
+    (STATUS_PATH, "post", post(OLD_DSA_STATUS, ACTIVATE, "northside-food-bank"), 404),
+    (STATUS_PATH, "post", post(f"{AGREEMENTS}/nope/status", ACTIVATE), 404),
     (
         STATUS_PATH,
         "post",
-        post(OLD_DSA_STATUS, ACTIVATE, "northside-food-bank"),
-        403,
+        post(
+            OLD_DSA_STATUS,
+            ACTIVATE,
+            before=lambda w: w.client.post(
+                OLD_DSA_STATUS, json={"status": "suspended", "reason": "r"}, headers=w.auth()
+            ),
+        ),
+        202,
     ),
-    (STATUS_PATH, "post", post(f"{AGREEMENTS}/nope/status", ACTIVATE), 404),
     (
         STATUS_PATH,
         "post",
@@ -263,6 +309,23 @@ POLICY_CASES: list[tuple[str, str, Request, int]] = [
         409,
     ),
     (STATUS_PATH, "post", post(OLD_DSA_STATUS, b"x", content_type="text/plain"), 415),
+    (AGREEMENTS + "/{agreement_id}", "get", get(ONE_DSA), 200),
+    (AGREEMENTS + "/{agreement_id}", "get", get(ONE_DSA, None), 401),
+    (AGREEMENTS + "/{agreement_id}", "get", get(ONE_DSA, "northside-food-bank"), 404),
+    (SIGNATURES, "post", signature("grand-bend-isd"), 201),
+    (SIGNATURES, "post", signed_twice, 200),
+    (SIGNATURES, "post", signature("grand-bend-isd", digest="sha256:0", version=0), 400),
+    (SIGNATURES, "post", signature(None, digest="sha256:0"), 401),
+    (SIGNATURES, "post", signature("grand-bend-isd", **{"for": "riverside-health"}), 403),
+    (SIGNATURES, "post", signature("northside-food-bank", digest="sha256:0"), 404),
+    (SIGNATURES, "post", signature("grand-bend-isd", digest="sha256:0"), 409),
+    (SIGNATURES, "post", post(ONE_DSA + "/signatures", b"x", content_type="text/plain"), 415),
+    # emergency reads (FERPA 99.36)
+    (EMERGENCY, "post", post(EMERGENCY, THREAT, before=emergency_clause), 200),
+    (EMERGENCY, "post", post(EMERGENCY, {**THREAT, "threat": 7}), 400),
+    (EMERGENCY, "post", post(EMERGENCY, THREAT, None), 401),
+    (EMERGENCY, "post", post(EMERGENCY, {**THREAT, "student": "https://example.org/ids|0"}), 404),
+    (EMERGENCY, "post", post(EMERGENCY, b"x", content_type="text/plain"), 415),
     # explain
     (EXPLAIN, "post", post(EXPLAIN, {**EXPLAIN_BODY, "role": "coordinator", "student": LISA_ID}), 200),
     (EXPLAIN, "post", post(EXPLAIN, {"categories": "identity"}), 400),

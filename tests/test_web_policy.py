@@ -203,26 +203,65 @@ def test_each_partner_lists_only_its_agreements(
     assert all(org in a["parties"] for a in answer["agreements"])
 
 
-def test_a_party_changes_an_agreement_and_an_outsider_cannot(
+def test_a_widening_binds_once_each_party_signed_with_its_own_credentials(
     client: FlaskClient, auth: dict[str, Headers]
 ) -> None:
     document = yaml.safe_load((SAMPLES / "agreements" / "gbisd-riverside-2026.yaml").read_text("utf-8"))
-    document["retention_days"] = 30
+    document["retention_days"] = 2000
     refused = post(client, "/api/v1/agreements", auth[FOOD_BANK], document, "application/json")
     assert refused.status_code == 403
-    changed = post(client, "/api/v1/agreements", auth[CLINIC], document, "application/json")
-    assert (changed.status_code, changed.get_json()["version"], changed.get_json()["changed"]) == (
-        200,
-        2,
-        True,
+    proposed = post(client, "/api/v1/agreements", auth[CLINIC], document, "application/json")
+    assert (proposed.status_code, proposed.get_json()["version"], proposed.get_json()["effect"]) == (
+        202,
+        1,
+        "proposed",
     )
+    one = "/api/v1/agreements/gbisd-riverside-2026"
+    shown = client.get(one, headers=auth[DISTRICT]).get_json()
+    proposal = shown["proposal"]
+    assert (proposal["awaiting"], proposal["widens"]) == ([DISTRICT, CLINIC], ["retention_days"])
+    assert client.get(one, headers=auth[FOOD_BANK]).status_code == 404
+    signature = {"signedBy": "Dr. A. Chen, CMO", "digest": proposal["digest"]}
+    # A party signs for itself only; the food bank is not a party at all.
+    as_other = post(
+        client, one + "/signatures", auth[CLINIC], {**signature, "for": DISTRICT}, "application/json"
+    )
+    assert as_other.status_code == 403
+    outsider = post(client, one + "/signatures", auth[FOOD_BANK], signature, "application/json")
+    assert outsider.status_code == 404
+    first = post(client, one + "/signatures", auth[CLINIC], signature, "application/json")
+    assert (first.status_code, first.get_json()["version"], first.get_json()["proposal"]["awaiting"]) == (
+        201,
+        1,
+        [DISTRICT],
+    )
+    stale = post(
+        client, one + "/signatures", auth[DISTRICT], {**signature, "digest": "sha256:00"}, "application/json"
+    )
+    assert (stale.status_code, stale.get_json()["error"]["code"]) == (409, "conflict")
+    last = post(client, one + "/signatures", auth[DISTRICT], signature, "application/json")
+    assert (last.status_code, last.get_json()["version"], last.get_json()["effect"]) == (201, 2, "in-force")
+    assert client.get(one, headers=auth[CLINIC]).get_json()["document"]["retention_days"] == 2000
+
+
+def test_any_party_suspends_at_once(client: FlaskClient, auth: dict[str, Headers]) -> None:
     status = "/api/v1/agreements/gbisd-riverside-2026/status"
     suspended = post(
         client, status, auth[DISTRICT], {"status": "suspended", "reason": "audit"}, "application/json"
     )
-    assert (suspended.get_json()["status"], suspended.get_json()["inForce"]) == ("suspended", False)
+    assert (suspended.status_code, suspended.get_json()["status"], suspended.get_json()["inForce"]) == (
+        200,
+        "suspended",
+        False,
+    )
     missing = post(client, status, auth[DISTRICT], {"status": "active"}, "application/json")
     assert [i["path"] for i in missing.get_json()["error"]["issues"]] == ["reason"]
+    back = post(client, status, auth[CLINIC], {"status": "active", "reason": "resolved"}, "application/json")
+    assert (back.status_code, back.get_json()["status"], back.get_json()["effect"]) == (
+        202,
+        "suspended",
+        "proposed",
+    )
 
 
 # -- explain -------------------------------------------------------------------------------
@@ -284,6 +323,8 @@ ROUTES = [
     ("GET", "/api/v1/agreements"),
     ("POST", "/api/v1/agreements"),
     ("POST", "/api/v1/agreements/gbisd-riverside-2026/status"),
+    ("GET", "/api/v1/agreements/gbisd-riverside-2026"),
+    ("POST", "/api/v1/agreements/gbisd-riverside-2026/signatures"),
     ("POST", "/api/v1/policy/explain"),
 ]
 

@@ -12,11 +12,12 @@ travel with the answer.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.artifacts import Vocabulary
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
 from gateway.core.plan import iter_elements, without_elements
@@ -25,6 +26,8 @@ from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit, enforcement
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
+from gateway.service.terms import term_issues
+from gateway.service.students import NOT_AVAILABLE, resolve_in
 from gateway.storage import repositories as repo
 
 ElementKey = tuple[str, str, str, str]  # source, category, regime, sensitivity
@@ -62,7 +65,7 @@ class PlanView:
         }
 
 
-def _check_request(request: ReadRequest) -> None:
+def _check_request(request: ReadRequest, vocabulary: Vocabulary) -> None:
     missing = [
         Issue(path=name, message=f"required: say which {name} this read is for")
         for name in ("actor", "role", "purpose")
@@ -77,12 +80,18 @@ def _check_request(request: ReadRequest) -> None:
         raise InputInvalid("a plan read names its actor, role and purpose briefly", too_long)
     if request.purpose == "emergency" and not request.emergency_reason:
         missing.append(Issue(path="emergency_reason", message="an emergency read must state the threat"))
-    if missing:
-        raise InputInvalid("a plan read must name its actor, role and purpose", missing)
+    # Checked before the student is looked up: the answer to a bad term is the same for everyone.
+    issues = missing + term_issues(vocabulary, role=request.role, purpose=request.purpose)
+    if issues:
+        raise InputInvalid("a plan read must name its actor, role and purpose", issues)
 
 
-def not_visible(student_ref: str) -> NotFound:
-    return NotFound(f"no plan of student {student_ref} is available to this reader")
+def not_visible() -> NotFound:
+    # One answer, word for word, for an unknown identifier, an unknown student and a plan of
+    # which nothing may be shown: it names nothing the caller sent and no internal id.
+    return NotFound(
+        NOT_AVAILABLE, [Issue(path="student", message="check the identifier, the role and the purpose")]
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,9 +114,14 @@ class Disclosure:
         )
 
 
+def registered(session: Session, student_id: str) -> str:
+    """``student_id`` when it names a registered student, else "" (it may be anything typed)."""
+    return student_id if student_id and repo.student_exists(session, student_id) else ""
+
+
 def decide_disclosure(session: Session, rt: Runtime, request: ReadRequest) -> Disclosure:
     """Decide every element of the student's plan for ``request``, inside the caller's transaction."""
-    _check_request(request)
+    _check_request(request, rt.artifacts.vocabulary)
     row = repo.get_plan(session, request.student_id)
     policy = policy_set(session, rt)
     decisions: dict[ElementKey, Decision] = {}
@@ -118,16 +132,25 @@ def decide_disclosure(session: Session, rt: Runtime, request: ReadRequest) -> Di
     return Disclosure(plan=visible, version=row.version, decisions=decisions, policy=policy)
 
 
-def read_plan(rt: Runtime, request: ReadRequest) -> PlanView:
-    _check_request(request)
+def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = None) -> PlanView:
+    """The plan as this reader may see it. Given ``student_ref`` (stu-... or SYSTEM|VALUE), the
+    student is resolved in the same transaction, and an unknown one walks the same steps (decide,
+    audit, checkpoint) as a known one shown nothing, so neither answer nor timing tells them apart."""
+    _check_request(request, rt.artifacts.vocabulary)
     with rt.sessions.begin() as session:
+        if student_ref is not None:
+            request = replace(request, student_id=resolve_in(session, student_ref))
         disclosure = decide_disclosure(session, rt, request)
+        if not request.student_id:
+            consents_for(session, rt, "")  # the consent lookup a known student costs
+        # The audit names a registered student by canonical id, never what the caller typed.
+        audited = replace(request, student_id=registered(session, request.student_id))
         audit.record(
-            session, rt, [_audit_draft(request, disclosure.plan, disclosure.decisions, disclosure.policy)]
+            session, rt, [_audit_draft(audited, disclosure.plan, disclosure.decisions, disclosure.policy)]
         )
     audit.checkpoint(rt)
     if disclosure.plan is None:
-        raise not_visible(request.student_id)
+        raise not_visible()
     return PlanView(
         plan=disclosure.plan,
         version=disclosure.version,
@@ -234,6 +257,9 @@ def _audit_draft(
             "role": request.role,
             "purpose": request.purpose,
             "emergency": bool(request.emergency_reason),
+            # Flagged for the compliance report: a FERPA health-or-safety emergency disclosure.
+            "flags": ["ferpa-99.36-emergency"] if request.purpose == "emergency" else [],
+            "subjectResolved": bool(request.student_id),
             # 34 CFR 99.32(a)(5): the threat is recorded; the audit keeps its digest, not its words.
             "emergencyThreatDigest": digest(request.emergency_reason) if request.emergency_reason else None,
             "outcome": "disclosed" if visible else "nothing-disclosed",

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from gateway.errors import NotFound
+from sqlalchemy.orm import Session
+
+from gateway.errors import Issue, NotFound
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
+
+# The words of every plan answer that shows nothing (gateway.service.plans.not_visible).
+NOT_AVAILABLE = "no plan of this student is available to this reader"
 
 
 def resolve_student_ref(rt: Runtime, ref: str) -> str:
     """``stu-...`` as is; ``SYSTEM|VALUE`` through the link table."""
-    if "|" not in ref:
-        return ref
-    system, value = ref.rsplit("|", 1)
     with rt.sessions() as session:
-        found = repo.links_for(session, [(system, value)])
-    if (system, value) not in found:
+        found = resolve_in(session, ref) if "|" in ref else ref
+    if not found:
         # The same answer as a plan the reader may not see: no hint that the identifier is unknown.
-        raise NotFound(f"no plan of student {ref} is available to this reader")
-    return found[(system, value)]
+        raise NotFound(
+            NOT_AVAILABLE, [Issue(path="student", message="check the identifier, the role and the purpose")]
+        )
+    return found
+
+
+def resolve_in(session: Session, ref: str) -> str:
+    """The canonical id ``ref`` names, inside the caller's transaction; "" when none."""
+    if "|" not in ref:
+        return ref if repo.student_exists(session, ref) else ""
+    system, value = ref.rsplit("|", 1)
+    return repo.links_for(session, [(system, value)]).get((system, value), "")

@@ -144,7 +144,13 @@ def _status() -> Schema:
             "summary": "Suspend or terminate at once; reactivating is proposed to every party.",
             "parameters": [_path("agreement_id", "The agreement's id.")],
             "requestBody": _body(ref("StatusChange")),
-            "responses": _answers("The agreement after the change.", **{"404": NOT_AVAILABLE}),
+            "responses": {
+                status: answer
+                for status, answer in _answers(
+                    "The agreement after the change.", **{"404": NOT_AVAILABLE}
+                ).items()
+                if status != "403"  # any party may narrow; an outsider is told it does not exist
+            },
         }
     }
 

@@ -259,6 +259,31 @@ def _plan_path() -> Schema:
     }
 
 
+def _emergency_path() -> Schema:
+    body = {
+        "type": "object",
+        "properties": {"student": TEXT, "actor": TEXT, "role": TEXT, "threat": TEXT},
+        "required": ["student", "actor", "role", "threat"],
+        "additionalProperties": False,
+    }
+    return {
+        "post": {
+            "operationId": "emergencyRead",
+            "summary": "FERPA 34 CFR 99.36: read a plan in a health-or-safety emergency, stating the threat.",
+            "description": "Purpose 'emergency'; the threat is recorded as a digest and the read is flagged "
+            "for the compliance report. An agreement must list the emergency purpose.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": json_body(ref("PlanView"), "The visible plan and the decisions that allowed it."),
+                "400": error_body("A field missing, of the wrong type or unknown (each named as an issue)."),
+                "401": _unauthorized(),
+                "404": error_body("No plan, or nothing this reader may see: the same answer either way."),
+                "415": error_body("The body is not JSON."),
+            },
+        }
+    }
+
+
 def _message_paths() -> dict[str, Schema]:
     message_id = _path("message_id", "The id returned when the exchange was sent (messageId).")
     return {
@@ -373,6 +398,7 @@ def build_openapi() -> dict[str, Any]:
             **_public_paths(),
             "/api/v1/exchanges/{format_name}": _exchange_path(),
             "/api/v1/plans/{student}": _plan_path(),
+            "/api/v1/plans/emergency-reads": _emergency_path(),
             **_message_paths(),
             "/api/v1/audit/verify": {
                 "get": {

@@ -1,10 +1,15 @@
-"""Query parameters every listing endpoint reads the same way."""
+"""Query parameters every listing endpoint reads the same way, and JSON object bodies."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 
-from gateway.errors import InputInvalid, Issue
+from gateway.errors import InputInvalid, Issue, UnsupportedFormat
+from gateway.formats.records import load_json
+
+JSON_BODY_TYPES = ("application/json", "application/fhir+json")
 
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 2**31 - 1
 
@@ -27,3 +32,18 @@ def _int_arg(name: str, default: int) -> int | None:
     if raw is None or raw == "":
         return default
     return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+def json_object_body(*, required: bool = True) -> dict[str, Any]:
+    """The JSON object sent (strict: UTF-8, no duplicate keys); ``{}`` for an allowed empty body."""
+    raw = request.get_data()
+    if not raw.strip() and not required:
+        return {}
+    if request.mimetype not in JSON_BODY_TYPES:
+        raise UnsupportedFormat(
+            "send a JSON body", [Issue(path="Content-Type", message=f"use {' or '.join(JSON_BODY_TYPES)}")]
+        )
+    body = load_json(raw)
+    if not isinstance(body, dict):
+        raise InputInvalid("the body must be a JSON object", [Issue(path="$", message="expected an object")])
+    return body

@@ -14,14 +14,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from gateway.errors import AccessDenied, InputInvalid, Issue, UnsupportedFormat
-from gateway.formats.records import load_json
+from gateway.errors import AccessDenied, InputInvalid, Issue
 from gateway.service import agreements as agreement_service
 from gateway.service import consents as consent_service
 from gateway.service.agreement_signing import SignatureRequest, sign
 from gateway.service.agreement_views import Acting, AgreementView
 from gateway.service.explain import explain
 from gateway.web.auth import current_principal, current_runtime, require_principal
+from gateway.web.params import json_object_body
 from gateway.web.policy_openapi import PATHS, SCHEMAS
 
 JSON_BODY_TYPES = ("application/json", "application/fhir+json")
@@ -42,18 +42,7 @@ def _caller() -> str:
 
 
 def _body(*, required: bool = True) -> dict[str, Any]:
-    """The JSON object sent (strict: UTF-8, no duplicate keys); ``{}`` for an allowed empty body."""
-    raw = request.get_data()
-    if not raw.strip() and not required:
-        return {}
-    if request.mimetype not in JSON_BODY_TYPES:
-        raise UnsupportedFormat(
-            "send a JSON body", [Issue(path="Content-Type", message=f"use {' or '.join(JSON_BODY_TYPES)}")]
-        )
-    body = load_json(raw)
-    if not isinstance(body, dict):
-        raise InputInvalid("the body must be a JSON object", [Issue(path="$", message="expected an object")])
-    return body
+    return json_object_body(required=required)
 
 
 # -- consents -------------------------------------------------------------------------------

@@ -291,6 +291,37 @@ def test_explain_decides_for_the_caller_by_default(client: FlaskClient, auth: di
     )
 
 
+def test_explain_for_a_partner_tells_nothing_it_may_not_know(
+    client: FlaskClient, auth: dict[str, Headers]
+) -> None:
+    """The food bank asks about a known and an unknown student: no internal id, no birth date,
+    no consent that does not name it, and apart from ids and digests the same answer."""
+    send_lisa(client, auth)
+    body = {
+        "source": DISTRICT,
+        "categories": ["referral"],
+        "purpose": "referral-fulfillment",
+        "role": "case-worker",
+    }
+
+    def ask(student: str) -> dict[str, Any]:
+        answer = post(
+            client,
+            "/api/v1/policy/explain",
+            auth[FOOD_BANK],
+            {**body, "student": student},
+            "application/json",
+        )
+        assert answer.status_code == 200
+        return dict(answer.get_json())
+
+    known, unknown = ask(f"{DISTRICT_IDS}|604822"), ask(f"{DISTRICT_IDS}|000000")
+    for answer in (known, unknown):
+        assert (answer["inputs"]["student"], answer["inputs"]["birthDateKnown"]) == (None, None)
+        assert CLINIC_CONSENT not in json.dumps(answer)  # the clinic's consent names the district only
+    assert "stu-" not in json.dumps(known)
+
+
 @pytest.mark.parametrize(
     ("body", "status", "paths"),
     [

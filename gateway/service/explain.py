@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.core.canonical import digest
+from gateway.core.consent import Consent
 from gateway.core.policy import Decision, DecisionRequest, PolicySet, decide
 from gateway.core.policy_model import ACTIONS
 from gateway.errors import InputInvalid, Issue
@@ -44,7 +45,11 @@ def explain(
     action: str = "read",
     emergency_reason: str = "",
     asked_by: str = "",
+    partner_view: bool = False,
 ) -> dict[str, Any]:
+    """``partner_view``: the answer for a partner (over HTTP) holds only what that partner may
+    know: the consents that name it, and neither the student's internal id, nor whether the
+    student exists or has a known birth date. The administrator's CLI sees everything."""
     _check_shape(action, {"source": source, "recipient": recipient, "actor": actor, "asked_by": asked_by})
     now = rt.now()
     with rt.sessions.begin() as session:
@@ -65,11 +70,25 @@ def explain(
         )
         policy = policy_set(session, rt)
         consents = consents_for(session, rt, student_id) if student_id else ()
+        if partner_view:
+            consents = tuple(c for c in consents if asked_by in _parties(c))
         decision = decide(request, policy, consents, now)
         inputs = _inputs(request, policy, [c.id for c in consents], decision, now)
+        if partner_view:
+            inputs |= {"student": None, "birthDateKnown": None}
         audit.record(session, rt, [_draft(request, decision, policy, asked_by or actor)])
     audit.checkpoint(rt)
     return {**decision.to_dict(), "inputs": inputs}
+
+
+def _parties(consent: Consent) -> set[str]:
+    """The organizations a consent names: its grantor and every recipient of its provisions."""
+    found, pending = {consent.grantor}, [consent.provision]
+    while pending:
+        provision = pending.pop()
+        found |= set(provision.actors)
+        pending.extend(provision.children)
+    return found
 
 
 def _check_shape(action: str, names: dict[str, str]) -> None:

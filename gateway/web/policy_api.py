@@ -199,6 +199,7 @@ def post_explain() -> Response:
         action=body.get("action", "read"),
         emergency_reason=body.get("emergencyReason", ""),
         asked_by=caller,
+        partner_view=not current_principal().is_administrator,
     )
     return jsonify(answer)
 

@@ -85,7 +85,10 @@ def _explanation() -> Schema:
         "role": TEXT,
         "actor": TEXT,
         "student": OPTIONAL_TEXT,
-        "birthDateKnown": {"type": "boolean"},
+        "birthDateKnown": {
+            "type": ["boolean", "null"],
+            "description": "null for a partner: not its to know.",
+        },
         "emergency": {"type": "boolean"},
         "at": {"type": "string", "format": "date-time"},
         "consentsConsidered": TEXTS,

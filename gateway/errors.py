@@ -61,6 +61,14 @@ class InputInvalid(GatewayError):
     code = "input_invalid"
 
 
+class OutsideLimits(InputInvalid):
+    """The input is beyond what the gateway takes at its edge (``core.limits``: nesting, text
+    characters, lengths); each issue names where."""
+
+    status = 400
+    code = "input_invalid"
+
+
 class PayloadTooLarge(InputInvalid):
     status = 413
     code = "payload_too_large"

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from gateway.core.ids import derive_id, element_id_for
 from gateway.core.labels import Labels
+from gateway.core.limits import IDENTIFIER_SYSTEM_MAX, IDENTIFIER_VALUE_MAX
 from gateway.core.mapping_model import (
     Condition,
     FieldSpec,
@@ -141,9 +142,10 @@ def _source_id(run: _Run) -> str:
 
 def _subject(run: _Run) -> tuple[tuple[str, str], ...]:
     found: list[tuple[str, str]] = []
+    known_issues = len(run.issues)
     for spec in run.mapping.subject:
         found.extend(_subject_identifiers(run, spec))
-    if not found:
+    if not found and len(run.issues) == known_issues:
         paths = ", ".join(spec.value.text for spec in run.mapping.subject)
         run.issues.append(Issue(path=paths or "$", message="no student identifier found in the record"))
     return tuple(dict.fromkeys(found))
@@ -159,8 +161,23 @@ def _subject_identifiers(run: _Run, spec: SubjectSpec) -> list[tuple[str, str]]:
         for match in run.select(spec.value, item):
             value = _transformed(run, spec.transform, match)
             if system and value is not None:
+                problem = _identifier_problem(system, str(value))
+                if problem:
+                    run.issues.append(Issue(path=match.location, message=problem))
+                    continue
                 found.append((system, str(value)))
     return found
+
+
+def _identifier_problem(system: str, value: str) -> str | None:
+    """An identifier must fit the link table (``core.limits``); it is refused, never cut."""
+    for name, text, limit in (
+        ("value", value, IDENTIFIER_VALUE_MAX),
+        ("system", system, IDENTIFIER_SYSTEM_MAX),
+    ):
+        if len(text) > limit:
+            return f"an identifier {name} is at most {limit} characters (this one has {len(text)})"
+    return None
 
 
 def _subject_system(run: _Run, spec: SubjectSpec, item: Match | None) -> str | None:

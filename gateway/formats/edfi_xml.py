@@ -40,11 +40,12 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from gateway.core.limits import tree_issues
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.edfi_xml_convert import convert
 from gateway.formats.edfi_xml_schema import INTERCHANGES, NS, type_model, validator
 from gateway.formats.edfi_xml_tables import RESOURCES
-from gateway.formats.records import RecordProblem, SourceRecord, record
+from gateway.formats.records import RecordProblem, SourceRecord, record, xml_syntax_error
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,7 @@ def iter_records(
     try:
         yield from _walk(events, entity, tally)
     except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (exc.lineno, 0)
-        raise InputInvalid(
-            "payload is not well-formed XML",
-            [Issue(path=f"line {line} column {column}", message=f"{_without_values(exc.msg)}; fix the XML")],
-        ) from exc
+        raise xml_syntax_error(exc, f"{_without_values(exc.msg)}; fix the XML") from exc
     if tally.skipped:
         log.info("Ed-Fi XML elements not turned into records: %s", dict(tally.skipped))
 
@@ -174,6 +171,10 @@ class _Reader:
         except ValueError as exc:  # a value the XSD allows and Ed-Fi does not (a 5-digit year)
             self.tally.problems += 1
             return _problem(where, f"{exc}; send Ed-Fi values")
+        limits = tree_issues(data, f"{where}: $")
+        if limits:  # the XSD bounds most lengths; this keeps every format to the same edge
+            self.tally.problems += 1
+            return RecordProblem(location=where, issues=tuple(limits))
         self.tally.records += 1
         return record(resource, where, data)
 

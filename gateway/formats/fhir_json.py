@@ -21,7 +21,7 @@ from gateway.errors import InputInvalid, Issue
 from gateway.formats.fhir_bundle import bundle_records
 from gateway.formats.fhir_ndjson import BOM, iter_lines
 from gateway.formats.fhir_shape import is_resource_type
-from gateway.formats.fhir_validate import Found, check_resource
+from gateway.formats.fhir_validate import BINARY_KEYS, Found, check_resource
 from gateway.formats.records import ParseResult, RecordProblem, SourceRecord, load_json
 
 
@@ -42,7 +42,7 @@ def iter_fhir(stream: BinaryIO, entity: str | None = None) -> Iterator[Found]:
 
 
 def parse_document(payload: bytes, entity: str | None = None) -> list[Found]:
-    doc = load_json(payload)
+    doc = load_json(payload, binary_keys=BINARY_KEYS)
     if not isinstance(doc, dict):
         raise InputInvalid(
             "FHIR JSON must be a resource object",

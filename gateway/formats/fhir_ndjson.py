@@ -27,8 +27,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from gateway.core.limits import tree_issues
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.fhir_validate import (
+    BINARY_KEYS,
     Found,
     attachment_limit,
     finish,
@@ -99,11 +101,12 @@ def _load(text: bytes, where: str) -> Any:
         doc = orjson.loads(text)
         # Identical bytes back mean every object had each key once (a duplicate would be lost).
         if orjson.dumps(doc) == text:
-            return doc
+            issues = tree_issues(doc, where, binary_keys=BINARY_KEYS)
+            return RecordProblem(location=where, issues=tuple(issues)) if issues else doc
     except orjson.JSONDecodeError:
-        pass
+        pass  # also past orjson's own nesting limit: the strict loader says why
     try:
-        return load_json(text, where)
+        return load_json(text, where, binary_keys=BINARY_KEYS)
     except InputInvalid as exc:
         return RecordProblem(location=where, issues=exc.issues)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from gateway.core.limits import printable
+
 ERROR, WARNING, INFORMATION = "error", "warning", "information"
 # the gateway's error codes -> the FHIR IssueType
 ISSUE_TYPES = {
@@ -32,9 +34,13 @@ _ENTRY = re.compile(r"Bundle\.entry\[([0-9]+)\]")
 def issue(
     severity: str, code: str, diagnostics: str, where: str | None = None, root: str | None = None
 ) -> dict[str, Any]:
-    """``root``: the resource type a ``$`` location stands for (``$.birthDate`` is ``Patient.birthDate``)."""
-    found: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    """``root``: the resource type a ``$`` location stands for (``$.birthDate`` is ``Patient.birthDate``).
+
+    Texts may quote what the sender sent (a key, a URL segment): characters XML cannot carry are
+    replaced, so an answer in FHIR XML is always well-formed."""
+    found: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": printable(diagnostics)}
     if where:
+        where = printable(where)
         found["location"] = [where]
         expression = root + where[1:] if root and where.startswith("$") else where
         if _FHIRPATH.fullmatch(expression):

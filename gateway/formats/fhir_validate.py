@@ -34,6 +34,9 @@ ATTACHMENT_LIMIT_ENV = "GATEWAY_FHIR_MAX_ATTACHMENT_BYTES"
 DEFAULT_ATTACHMENT_LIMIT = 5 * 1024 * 1024
 R4_ADVICE = "this looks like FHIR R5; send R4 (4.0.1)"
 URN_UUID = "urn:uuid:"
+# base64Binary elements (Attachment.data, Binary.data, Signature.data): bounded by the attachment
+# limit, not by the text limit of core.limits
+BINARY_KEYS = frozenset({"data"})
 _ATTACHMENT_KEYS = frozenset(
     {"id", "extension", "contentType", "language", "data", "url", "size", "hash", "title", "creation"}
 )

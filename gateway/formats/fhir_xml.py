@@ -30,9 +30,11 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from gateway.errors import InputInvalid, Issue
+from gateway.core.limits import MAX_DEPTH, OUTSIDE, tree_issues
+from gateway.errors import InputInvalid, Issue, OutsideLimits
 from gateway.formats.fhir_shape import BOOLEAN, COMPLEX, DECIMAL, INTEGER, RESOURCE, XHTML, Element, elements
-from gateway.formats.fhir_validate import Found
+from gateway.formats.fhir_validate import BINARY_KEYS, Found
+from gateway.formats.records import xml_syntax_error
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -65,13 +67,33 @@ def parse_xml(payload: bytes, entity: str | None = None) -> list[Found]:
 
 
 def xml_to_json(payload: bytes) -> dict[str, Any]:
+    """The FHIR JSON of an XML resource, held to the same edge limits as JSON (``core.limits``)."""
     root = _root(payload)
     if root.tag != _F + etree.QName(root).localname:
         raise InputInvalid(
             "not FHIR XML",
             [Issue(path="/", message=f"the root element must be in the {FHIR_NS} namespace")],
         )
-    return resource(root)
+    _check_depth(root)
+    doc = resource(root)
+    issues = tree_issues(doc, "$", binary_keys=BINARY_KEYS)
+    if issues:
+        raise OutsideLimits(OUTSIDE, issues)
+    return doc
+
+
+# The first element nested deeper than MAX_DEPTH, found in C before the (recursive) conversion.
+_TOO_DEEP = etree.XPath("/*" * (MAX_DEPTH + 1) + "[1]")
+
+
+def _check_depth(root: etree._Element) -> None:
+    found = _TOO_DEEP(root.getroottree())
+    if found:
+        line = found[0].sourceline
+        raise OutsideLimits(
+            OUTSIDE,
+            [Issue(path=f"line {line}", message=f"elements nested deeper than {MAX_DEPTH} levels")],
+        )
 
 
 def _root(payload: bytes) -> etree._Element:
@@ -81,11 +103,7 @@ def _root(payload: bytes) -> etree._Element:
     try:
         root = etree.fromstring(payload, hardened_parser())
     except etree.XMLSyntaxError as exc:
-        line, column = exc.position if exc.position else (exc.lineno, 0)
-        raise InputInvalid(
-            "payload is not well-formed XML",
-            [Issue(path=f"line {line} column {column}", message="fix the XML (values are not quoted here)")],
-        ) from exc
+        raise xml_syntax_error(exc, "fix the XML (values are not quoted here)") from exc
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         _refuse_doctype()

@@ -2,7 +2,8 @@
 (OperationOutcome, response Bundles) and to build XML test payloads from JSON examples.
 
 Elements are written in the specification's order (``elements_sequence`` of the R4B model), so
-the XML is what the R4 schema expects.
+the XML is what the R4 schema expects. Characters XML 1.0 cannot carry (an answer quoting what a
+sender sent) are replaced by U+FFFD: the answer is always well-formed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 from lxml import etree
 
+from gateway.core.limits import printable
 from gateway.formats.fhir_shape import COMPLEX, PRIMITIVE, RESOURCE, XHTML, Element, elements
 from gateway.formats.fhir_xml import FHIR_NS, hardened_parser
 
@@ -36,7 +38,7 @@ def _fill(el: etree._Element, data: dict[str, Any], type_name: str, *, is_resour
     if not is_resource:
         for attr in ("id", "url") if type_name == "Extension" else ("id",):
             if attr in data:
-                el.set(attr, str(data[attr]))
+                el.set(attr, printable(str(data[attr])))
     for name, element in shape.items():
         if not is_resource and (name == "id" or (type_name == "Extension" and name == "url")):
             continue
@@ -70,9 +72,9 @@ def _xhtml(text: str) -> etree._Element:
 def _primitive(el: etree._Element, name: str, value: Any, ext: Any) -> None:
     child = etree.SubElement(el, _F + name)
     if isinstance(ext, dict) and "id" in ext:
-        child.set("id", str(ext["id"]))
+        child.set("id", printable(str(ext["id"])))
     if value is not None:
-        child.set("value", _text(value))
+        child.set("value", printable(_text(value)))
     for extension in (ext or {}).get("extension", []) if isinstance(ext, dict) else []:
         _fill(etree.SubElement(child, _F + "extension"), extension, "Extension", is_resource=False)
 

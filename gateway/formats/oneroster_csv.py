@@ -27,13 +27,16 @@ parser guarantees:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
+from gateway.core.limits import shown, text_problem
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_rows import row_issues, score_percent
 from gateway.formats.oneroster_tables import (
@@ -122,7 +125,14 @@ class Bundle:
                     )
                 ],
             )
-        rows = list(csv.reader(_text(self.zip, name)))
+        try:
+            with _readable(name):
+                rows = list(csv.reader(_text(self.zip, name)))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise InputInvalid(
+                "manifest.csv is not a valid OneRoster manifest",
+                [Issue(path="manifest.csv", message="not UTF-8 CSV; re-encode it as UTF-8")],
+            ) from exc
         props = {r[0].strip(): r[1].strip() for r in rows[1:] if len(r) >= 2}
         issues = _manifest_issues(props, rows[0] if rows else [])
         if issues:
@@ -148,7 +158,8 @@ class Bundle:
                     Issue(path=fname, message=f"declared {mode} in manifest.csv but not in the zip")
                 )
                 continue
-            header = _header(self.zip, self.prefix + fname)
+            with _readable(fname):
+                header = _header(self.zip, self.prefix + fname)
             issues.extend(_header_issues(specs[stem], header, fname))
             self.specs[stem], self.headers[stem] = specs[stem], header
             self._note_extensions(specs[stem], header, fname)
@@ -162,7 +173,7 @@ class Bundle:
         extra = [h for h in header if h not in spec.columns]
         if extra:
             self.info.notes.append(
-                Issue(path=fname, message=f"extension columns ignored: {', '.join(extra)}")
+                Issue(path=fname, message=f"extension columns ignored: {', '.join(map(shown, extra))}")
             )
 
     # -- rows --------------------------------------------------------------------------------
@@ -193,6 +204,10 @@ class Bundle:
             yield record(self._entity(stem, row.cells), where, self._joined(stem, row.cells))
 
     def _rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
+        with _readable(fname):
+            yield from self._read_rows(stem, spec, fname)
+
+    def _read_rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
         header = self.headers[stem]
         stream = _text(self.zip, self.prefix + fname)
         reader = csv.reader(stream)
@@ -234,7 +249,8 @@ class Bundle:
         cells = {
             h: v.strip() for h, v in zip(header, fields, strict=False) if h in spec.columns and v.strip()
         }
-        return _Row(line=line, cells=cells, problems=tuple(row_issues(spec, cells, where)))
+        problems = [*_text_issues(cells, where), *row_issues(spec, cells, where)]
+        return _Row(line=line, cells=cells, problems=tuple(problems))
 
     # -- classification and joins -----------------------------------------------------------
 
@@ -295,13 +311,50 @@ class Bundle:
         return out
 
 
+def _text_issues(cells: dict[str, str], where: str) -> Iterator[Issue]:
+    """Cells are held to the edge limits (``core.limits``): storable text, bounded length."""
+    for column, value in cells.items():
+        problem = text_problem(value)
+        if problem:
+            yield Issue(path=f"{where} column {column}", message=f"this cell {problem}")
+
+
 def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:
     try:
-        return zipfile.ZipFile(stream)
-    except zipfile.BadZipFile as exc:
+        zf = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise InputInvalid(
             "the OneRoster payload is not a zip file",
             [Issue(path="$", message="send the bundle as a zip with manifest.csv at its root")],
+        ) from exc
+    encrypted = [shown(i.filename) for i in zf.infolist() if i.flag_bits & 0x1]
+    if encrypted:
+        raise InputInvalid(
+            "the OneRoster zip is encrypted",
+            [Issue(path=name, message="send the bundle unencrypted (over TLS)") for name in encrypted],
+        )
+    return zf
+
+
+# What a damaged zip entry raises while it is read: a bad CRC, broken deflate data, a cut-off
+# entry, a compression method this Python cannot read.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+
+
+@contextlib.contextmanager
+def _readable(fname: str) -> Iterator[None]:
+    try:
+        yield
+    except _DAMAGED as exc:
+        raise InputInvalid(
+            "the OneRoster zip cannot be read",
+            [
+                Issue(
+                    path=shown(fname),
+                    message="the zip entry is damaged, or compressed in a way the gateway cannot "
+                    "read (use deflate); zip the bundle again",
+                )
+            ],
         ) from exc
 
 
@@ -357,5 +410,7 @@ def _manifest_issues(props: dict[str, str], header: list[str]) -> list[Issue]:
         issues.append(Issue(path="manifest.csv manifest.version", message="must be 1.0"))
     for key, value in sorted(props.items()):
         if key.startswith("file.") and value not in MODES:
-            issues.append(Issue(path=f"manifest.csv {key}", message=f"must be one of {', '.join(MODES)}"))
+            issues.append(
+                Issue(path=f"manifest.csv {shown(key)}", message=f"must be one of {', '.join(MODES)}")
+            )
     return issues

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from gateway.core.canonical import digest, digest_bytes
-from gateway.errors import InputInvalid, Issue
+from gateway.core.limits import MAX_DEPTH, OUTSIDE, shown, tree_issues
+from gateway.errors import InputInvalid, Issue, OutsideLimits
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,17 +48,31 @@ def record_digest(data: Any) -> str:
         return digest(data)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
         if key in found:
-            raise ValueError(f"duplicate key '{key}'")
+            raise _DuplicateKey(f"duplicate key '{shown(key)}'")
         found[key] = value
     return found
 
 
-def load_json(text: bytes | str, where: str = "$") -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN. Errors name line and column."""
+def load_json(text: bytes | str, where: str = "$", *, binary_keys: frozenset[str] = frozenset()) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN, and within the edge limits
+    (``core.limits``: nesting, text characters and lengths). Errors name line and column, or the
+    JSON path of each string or level over a limit."""
+    doc = _decode(text, where)
+    issues = tree_issues(doc, where, binary_keys=binary_keys)
+    if issues:
+        raise OutsideLimits(OUTSIDE, issues)
+    return doc
+
+
+def _decode(text: bytes | str, where: str) -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8-sig")
@@ -66,6 +81,12 @@ def load_json(text: bytes | str, where: str = "$") -> Any:
         raise InputInvalid(
             "payload is not UTF-8 text",
             [Issue(path=f"{where} byte {exc.start}", message="re-encode as UTF-8")],
+        ) from exc
+    except RecursionError as exc:
+        # The decoder recurses per level: far past MAX_DEPTH it runs out of stack first.
+        raise OutsideLimits(
+            OUTSIDE,
+            [Issue(path=where, message=f"nested deeper than {MAX_DEPTH} levels of arrays and objects")],
         ) from exc
     except json.JSONDecodeError as exc:
         raise InputInvalid(
@@ -77,11 +98,35 @@ def load_json(text: bytes | str, where: str = "$") -> Any:
                 )
             ],
         ) from exc
-    except ValueError as exc:
+    except _DuplicateKey as exc:
         raise InputInvalid(
             "payload is not valid JSON",
             [Issue(path=where, message=f"{exc}; send each key once")],
         ) from exc
+    except ValueError as exc:  # NaN / Infinity, or an integer of more than 4,300 digits
+        raise InputInvalid(
+            "payload is not valid JSON",
+            [Issue(path=where, message=_value_error(exc))],
+        ) from exc
+
+
+def _value_error(exc: ValueError) -> str:
+    if "digits" in str(exc):
+        return "a number with more than 4300 digits; send it as a string"
+    return str(exc)
+
+
+def xml_syntax_error(exc: Any, advice: str) -> InputInvalid:
+    """An lxml ``XMLSyntaxError`` as the gateway's error, at its line and column. libxml2 stops at
+    256 levels of nesting (no ``huge_tree``): that is the nesting limit, said as such."""
+    line, column = exc.position if exc.position else (exc.lineno, 0)
+    where = f"line {line} column {column}"
+    if "Excessive depth" in str(exc.msg):
+        return OutsideLimits(
+            OUTSIDE,
+            [Issue(path=where, message=f"elements nested deeper than {MAX_DEPTH} levels")],
+        )
+    return InputInvalid("payload is not well-formed XML", [Issue(path=where, message=advice)])
 
 
 def _reject_constant(name: str) -> Any:

@@ -84,10 +84,16 @@ def _code_issues(document: dict[str, Any]) -> list[Issue]:
     issues = []
     if not FHIR_ID.fullmatch(str(document.get("id") or "")):
         issues.append(Issue(path="Consent.id", message="required: 1 to 64 letters, digits, '-' or '.'"))
-    if document.get("status") not in CONSENT_STATES:
+    # Any JSON may stand here (the model's verdict on its type is reported beside): compare only
+    # strings, walk only objects and arrays.
+    status = document.get("status")
+    if not isinstance(status, str) or status not in CONSENT_STATES:
         issues.append(Issue(path="Consent.status", message=f"one of {', '.join(sorted(CONSENT_STATES))}"))
-    for i, coding in enumerate(document.get("scope", {}).get("coding", [])):
-        if coding.get("system") == SCOPE_SYSTEM and coding.get("code") not in SCOPES:
+    scope = document.get("scope")
+    codings = scope.get("coding") if isinstance(scope, dict) else None
+    for i, coding in enumerate(codings if isinstance(codings, list) else []):
+        code = coding.get("code") if isinstance(coding, dict) else None
+        if isinstance(coding, dict) and coding.get("system") == SCOPE_SYSTEM and code not in SCOPES:
             issues.append(
                 Issue(path=f"Consent.scope.coding[{i}].code", message=f"one of {', '.join(SCOPES)}")
             )

@@ -10,6 +10,7 @@ from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.web import auth, delivery_api, fhir_api, policy_api
 from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
+from gateway.web.limits import StrictJSONProvider, check_url
 
 
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -20,6 +21,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.config["MAX_CONTENT_LENGTH"] = rt.settings.max_payload_bytes
     app.config.update(config or {})
     app.extensions[auth.RUNTIME_KEY] = rt
+    app.json = StrictJSONProvider(app)
+    app.before_request(check_url)  # the edge limits for the URL, before any view or token check
     register_error_handlers(app)
     app.register_blueprint(auth.bp)
     for blueprint in (*BLUEPRINTS, policy_api.bp, delivery_api.bp):

@@ -14,6 +14,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from gateway.core.limits import printable
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,11 @@ def error_codes() -> list[str]:
 def render_error(
     status: int, *, code: str, message: str, issues: list[dict[str, str]], **extra: Any
 ) -> Response:
-    """The one error body; ``extra`` keys (e.g. ``messageId``) go inside the error object."""
-    response = jsonify({"error": {"code": code, "message": message, "issues": issues, **extra}})
+    """The one error body; ``extra`` keys (e.g. ``messageId``) go inside the error object. Texts
+    may quote what the sender sent (a key, a URL segment): control characters are replaced."""
+    shown_issues = [{k: printable(v) for k, v in issue.items()} for issue in issues]
+    body = {"code": code, "message": printable(message), "issues": shown_issues, **extra}
+    response = jsonify({"error": body})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = _challenge()

@@ -13,6 +13,8 @@ stored message's id: 202.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any
 
 import orjson
@@ -42,6 +44,7 @@ WIRE_FORMATS = {
 _FORMAT_PARAM = {"json": FHIR_JSON, "xml": FHIR_XML, FHIR_JSON: FHIR_JSON, FHIR_XML: FHIR_XML}
 STATUS = {"mapped": 200, "partial": 200, "held": 202, "ignored": 200}
 
+log = logging.getLogger(__name__)
 bp = Blueprint("fhir", __name__, url_prefix="/fhir/r4")
 bp.before_request(require_principal)
 
@@ -139,3 +142,13 @@ def _gateway_error(error: GatewayError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
     return render(error_outcome(HTTP_CODES.get(code, "http_error"), exc.description or exc.name, []), code)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    # Logged by type, route and frames, never the exception's message (it may quote the body's
+    # PHI); answered as FHIR, like every error here.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unhandled %s in %s %s\n%s", type(exc).__name__, request.method, request.url_rule, frames)
+    message = "the gateway could not complete the request; it has been logged"
+    return render(error_outcome("internal_error", message, []), 500)

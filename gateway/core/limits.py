@@ -1,0 +1,119 @@
+"""What the gateway accepts at its edge, in one place, and the pure checks of parsed values.
+
+Every parser (JSON, NDJSON, FHIR XML, Ed-Fi XML, OneRoster CSV) and every HTTP parameter is held
+to these limits before anything else reads the input, and a refusal names where (a JSON path,
+a line, a column), never the value. Why each limit:
+
+- nesting: a deeply nested document makes recursive readers (the JSON decoder, the FHIR XML
+  conversion, the R4 models, the mapping engine) exhaust the stack; real records nest far less;
+- text: every string must be storable and renderable: PostgreSQL text and JSONB cannot hold NUL,
+  XML 1.0 cannot carry other C0 controls, lone UTF-16 surrogates or U+FFFE/U+FFFF, and none of
+  them is text a partner means to send. Tab, line feed and carriage return are text;
+- lengths: identifiers are stored in ``student_links`` (system 300, value 200 characters); the
+  request's labels in ``messages`` (format 40, entity 80, Content-Type 100); other strings in
+  JSON documents, bounded to keep one value from being most of a payload;
+- numbers: a JSON number that overflows to infinity, or an integer beyond 64 bits, cannot be
+  stored as a JSON document again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from gateway.errors import Issue
+
+MAX_DEPTH = 64  # nested arrays and objects (JSON), nested elements (XML)
+MAX_TEXT = 1024 * 1024  # characters in one string value (binary fields have their own limit)
+MAX_KEY = 256  # characters in one object key or element name
+MAX_PARAMETER = 1000  # characters in one URL path segment or query value
+MAX_ISSUES = 20  # issues reported per document: enough to fix it, not a copy of it
+IDENTIFIER_SYSTEM_MAX = 300  # student_links.system
+IDENTIFIER_VALUE_MAX = 200  # student_links.value
+LABELS = {"format": 40, "entity": 80, "Content-Type": 100}  # messages.format / entity / content_type
+OUTSIDE = "payload is outside the gateway's limits"  # the message of every refusal by a limit
+SHOWN = 120  # characters of a sender's own text (a key, a name) echoed in a message
+
+# XML 1.0 Char (https://www.w3.org/TR/xml/#charsets): what both XML and PostgreSQL can carry.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what JSON documents are stored with (orjson)
+_NOT_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def text_problem(text: str, *, limit: int | None = None, binary: bool = False) -> str | None:
+    """Why ``text`` cannot be taken (None when it can); names the character, never the text.
+    ``limit``: the most characters (``MAX_TEXT`` when not given); ``binary``: no length limit
+    (an encoded binary has its own)."""
+    limit = MAX_TEXT if limit is None else limit
+    if not binary and len(text) > limit:
+        return f"is longer than {limit} characters"
+    bad = _NOT_TEXT.search(text)
+    if bad is None:
+        return None
+    what, why = _character(ord(bad.group()))
+    return f"holds {what} at character {bad.start() + 1}{why}; remove it"
+
+
+def _character(code: int) -> tuple[str, str]:
+    if code == 0:
+        return "a NUL character (U+0000)", ", which cannot be stored"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone UTF-16 surrogate (U+{code:04X})", ", which is not a character"
+    if code < 0x20:
+        return f"the control character U+{code:04X}", ""
+    return f"U+{code:04X}", ", which is not a text character"
+
+
+def shown(text: str, limit: int = SHOWN) -> str:
+    """A sender's own text fit to be echoed in an error (and in XML): every character XML cannot
+    carry replaced by U+FFFD, and at most ``limit`` characters."""
+    cleaned = _NOT_TEXT.sub("\ufffd", text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """``shown`` without the length cut: for messages the gateway wrote around such text."""
+    return _NOT_TEXT.sub("\ufffd", text)
+
+
+def tree_issues(value: Any, where: str = "$", *, binary_keys: frozenset[str] = frozenset()) -> list[Issue]:
+    """Every limit a parsed JSON value breaks (at most ``MAX_ISSUES``), each at its JSON path.
+
+    ``binary_keys``: keys whose string values are encoded binaries (FHIR ``data``), bounded by
+    their own limit; their characters are still checked."""
+    issues: list[Issue] = []
+    for issue in _walk(value, where, 1, binary_keys, False):
+        issues.append(issue)
+        if len(issues) >= MAX_ISSUES:
+            break
+    return issues
+
+
+def _walk(value: Any, where: str, depth: int, binary: frozenset[str], is_binary: bool) -> Iterator[Issue]:
+    if isinstance(value, str):
+        problem = text_problem(value, binary=is_binary)
+        if problem:
+            yield Issue(path=where, message=f"this string {problem}")
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        yield Issue(path=where, message="a number too large for JSON (it overflows to infinity)")
+        return
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value <= _INT_MAX:
+        yield Issue(path=where, message="an integer beyond 64 bits cannot be stored; send it as a string")
+        return
+    if not isinstance(value, dict | list):
+        return
+    if depth > MAX_DEPTH:
+        yield Issue(path=where, message=f"nested deeper than {MAX_DEPTH} levels of arrays and objects")
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{where}[{index}]", depth + 1, binary, False)
+        return
+    for key, item in value.items():
+        problem = text_problem(key, limit=MAX_KEY)
+        if problem:
+            yield Issue(path=where, message=f"a key {problem}")
+            continue
+        yield from _walk(item, f"{where}.{key}", depth + 1, binary, key in binary)

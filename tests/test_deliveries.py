@@ -146,6 +146,8 @@ def test_a_revoked_consent_cancels_the_queued_delivery(rt: Runtime, agency: Agen
     assert agency.received == []
     [entry] = audit_entries(rt, "disclosure.cancelled")
     assert entry["details"]["deliveryId"] == queued.id
+    assert entry["details"]["reasonCode"] == "disclosure-denied"
+    assert entry["details"]["earlierAttemptUnconfirmed"] is False
     assert deliver_due(rt) == []
 
 
@@ -168,15 +170,46 @@ def test_the_parents_consent_stops_counting_when_the_student_turns_18(
     assert "must now come from the student" in (cancelled.reason or "")
 
 
-def test_the_body_is_decided_and_shaped_when_it_is_sent(rt: Runtime, agency: Agency) -> None:
+def test_the_body_is_fixed_when_queued_and_decided_again_when_sent(rt: Runtime, agency: Agency) -> None:
     queued = refer_lisa(rt)
-    at_queue = {e["id"] for _, e in iter_elements(delivery(rt, queued.id).payload["plan"])}
+    at_queue = delivery(rt, queued.id)
     send_demo(rt, "04")  # the clinic's screening arrives (a need, but outside the agreement)
     set_endpoint(rt, agency.endpoint)
     deliver_due(rt)
     [got] = agency.received
-    assert {e["id"] for _, e in iter_elements(got.json["plan"])} == at_queue
+    assert got.body == at_queue.body  # the very bytes stored at queue time
+    assert {e["id"] for _, e in iter_elements(got.json["plan"])} == {
+        e["id"] for _, e in iter_elements(at_queue.payload["plan"])
+    }
     assert got.json["plan"]["needs"] == []  # sdoh-screening is not scheduled to the food bank
+
+
+def test_when_less_may_go_than_the_body_holds_it_is_cancelled_not_reshaped(
+    rt: Runtime, agency: Agency
+) -> None:
+    queued = refer_lisa(rt)
+    body = delivery(rt, queued.id).payload
+    identifiers = sorted(e["id"] for e in body["plan"]["student"]["identifiers"])
+    amend_agreement(rt, field_sets={"referral-fulfillment": {"case-worker": ["student.name"]}})
+    [cancelled] = deliver_due(rt)
+    assert cancelled.status == "cancelled"
+    assert (cancelled.reason or "").startswith("the queued body holds more than may go now")
+    assert agency.received == []  # the name alone may go, but not as a different body
+    [entry] = audit_entries(rt, "disclosure.cancelled")
+    details = entry["details"]
+    assert (details["reasonCode"], details["narrowing"]) == ("disclosure-narrowed", "elements-withdrawn")
+    assert details["elementIds"] == identifiers
+    assert details["bodyDigest"] == delivery(rt, queued.id).body_digest
+
+
+def test_a_shorter_retention_since_queueing_cancels_the_delivery(rt: Runtime, agency: Agency) -> None:
+    refer_lisa(rt)
+    amend_agreement(rt, retention_days=30)
+    [cancelled] = deliver_due(rt)
+    assert cancelled.status == "cancelled"
+    [entry] = audit_entries(rt, "disclosure.cancelled")
+    assert entry["details"]["narrowing"] == "obligations-added"
+    assert agency.received == []
 
 
 def test_listing_the_outbox(rt: Runtime, agency: Agency) -> None:

@@ -6,7 +6,9 @@ import copy
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import jwt
@@ -19,9 +21,10 @@ from gateway.core.plan import iter_elements
 from gateway.core.policy import PART2_NOTICE
 from gateway.formats.fhir_consent import ORGANIZATION_SYSTEM, SIGNER_EXTENSION
 from gateway.service import delivery_worker
+from gateway.service.deliveries import DeliverySummary
 from gateway.service.delivery_lease import lease_length, new_owner
 from gateway.service.delivery_worker import MAX_ATTEMPTS, Claim, backoff, deliver_due, token_jwks
-from gateway.service.runtime import Runtime, Settings
+from gateway.service.runtime import Runtime, Settings, utc_now
 from gateway.service.setup import initialise
 from gateway.storage.tables import ConsentRow, Plan
 from tests.agency_server import Agency, closed_port_url, running_agency
@@ -117,6 +120,15 @@ def test_a_server_error_is_retried_after_the_backoff(rt: Runtime, agency: Agency
     [second] = deliver_due(rt)
     assert (second.status, second.attempts, second.response_status) == ("sent", 2, 200)
     assert [r.headers["Idempotency-Key"] for r in agency.received] == [queued.id, queued.id]
+    # Decided again at each attempt (new decision ids, in the audit), the same bytes each time.
+    first_body, second_body = (r.body for r in agency.received)
+    assert first_body == second_body == delivery(rt, queued.id).body
+    tokens = [verified_claims(rt, r.headers["Authorization"].split()[1], rt.now()) for r in agency.received]
+    assert tokens[0]["jti"] != tokens[1]["jti"]
+    attempts = [e["details"] for e in audit_entries(rt, "disclosure.attempted")]
+    assert [a["attempt"] for a in attempts] == [1, 2]
+    assert attempts[0]["decisions"] != attempts[1]["decisions"]
+    assert {a["payloadDigest"] for a in attempts} == {delivery(rt, queued.id).body_digest}
 
 
 def test_a_client_error_fails_the_delivery(rt: Runtime, agency: Agency) -> None:
@@ -125,7 +137,8 @@ def test_a_client_error_fails_the_delivery(rt: Runtime, agency: Agency) -> None:
     [failed] = deliver_due(rt)
     assert (failed.status, failed.response_status) == ("failed", 400)
     assert failed.reason == "attempt 1 failed: the agency answered HTTP 400"
-    assert [e["details"]["responseStatus"] for e in audit_entries(rt, "disclosure.failed")] == [400]
+    [entry] = audit_entries(rt, "disclosure.failed")
+    assert (entry["details"]["responseStatus"], entry["details"]["reasonCode"]) == (400, "refused-by-agency")
 
 
 def test_too_many_requests_is_retried_not_failed(rt: Runtime, agency: Agency) -> None:
@@ -190,6 +203,27 @@ def test_a_delivery_left_sending_by_a_dead_worker_is_taken_over(
         None,
         {"previousOwner": claim.owner, "leaseLapsedAt": (claim.at + lease).isoformat()},
     ]
+
+
+def test_a_live_sender_keeps_its_lease_while_the_agency_is_slow(rt: Runtime, agency: Agency) -> None:
+    # Real time: a 1 s lease, and an agency that takes 2.5 s to answer (within the read timeout).
+    live = replace(rt, clock=utc_now, settings=replace(rt.settings, delivery_lease_seconds=1.0))
+    queued = refer_lisa(rt)
+    agency.hold()
+    done: list[DeliverySummary] = []
+    sender = threading.Thread(target=lambda: done.extend(deliver_due(live)))
+    sender.start()
+    agency.wait_for_requests(1)
+    until = time.monotonic() + 2.5
+    while time.monotonic() < until:
+        assert deliver_due(live) == []  # the heartbeat renewed the lease: nothing to take over
+        time.sleep(0.1)
+    agency.release()
+    sender.join(timeout=20)
+    assert [(s.id, s.status) for s in done] == [(queued.id, "sent")]
+    assert len(agency.received) == 1
+    assert len(audit_entries(rt, "disclosure.delivered")) == 1
+    assert delivery(rt, queued.id).lease_owner is None
 
 
 def test_backoff_doubles_up_to_an_hour() -> None:

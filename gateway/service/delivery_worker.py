@@ -386,5 +386,6 @@ def _retry_or_fail(
         return []
     given_up = f"; gave up after {row.attempts} attempts" if retryable else ""
     row.status, row.reason = FAILED, f"attempt {row.attempts} failed: {problem}{given_up}"
-    details = {**_details(row, grounds), "responseStatus": row.response_status, "reason": row.reason}
+    code = "attempts-exhausted" if retryable else "refused-by-agency"  # the row keeps the words
+    details = {**_details(row, grounds), "responseStatus": row.response_status, "reasonCode": code}
     return [audit.AuditDraft(kind="disclosure.failed", actor=WORKER, subject=row.student_id, details=details)]

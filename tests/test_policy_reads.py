@@ -166,7 +166,6 @@ Reader = tuple[str, str, str]  # organization, role, purpose
 COORDINATOR: Reader = (DISTRICT, "coordinator", "care-coordination")
 TEACHER: Reader = (DISTRICT, "teacher", "care-coordination")
 RESEARCHER: Reader = (DISTRICT, "coordinator", "research")
-MARKETER: Reader = (DISTRICT, "coordinator", "marketing")
 CLINICIAN: Reader = (CLINIC, "clinician", "treatment")
 SCHOOL_EMERGENCY: Reader = (DISTRICT, "coordinator", "emergency")
 CLINIC_EMERGENCY: Reader = (CLINIC, "clinician", "emergency")
@@ -205,7 +204,6 @@ READS: list[Any] = [
     # nothing at all: one answer
     pytest.param(no_food_bank_consent, CASE_WORKER, None, id="no consent"),
     pytest.param(no_food_bank_agreement, CASE_WORKER, None, id="no agreement in force"),
-    pytest.param(nothing, MARKETER, None, id="unknown purpose, even for own records"),
 ]
 
 
@@ -277,7 +275,7 @@ def test_a_denied_read_is_the_same_answer_whatever_the_reason(lisa: Runtime) -> 
         return response.status_code, response.headers["Content-Type"], response.get_data(as_text=True)
 
     answers = {
-        "unknown purpose": answer(purpose="marketing"),
+        "purpose not agreed": answer(purpose="research"),
         "unknown student": answer("stu-" + "a" * 26),
     }
     no_food_bank_consent(lisa, Clock())
@@ -363,7 +361,7 @@ def test_a_read_runs_once_per_distinct_element_key(lisa: Runtime, points: list[C
 
 
 def test_a_read_that_ends_not_found_still_ran_every_element(lisa: Runtime, points: list[Call]) -> None:
-    assert visible(lisa, FOOD_BANK, "case-worker", "marketing") is None
+    assert visible(lisa, FOOD_BANK, "case-worker", "research") is None
     assert [p for p, _ in points] == ["read"] * len(element_keys(lisa))
     assert {k for _, k in points} == element_keys(lisa)
 
@@ -376,5 +374,5 @@ def test_an_export_runs_the_export_point(lisa: Runtime, points: list[Call]) -> N
     assert [p for p, _ in points] == ["export"] * len(element_keys(lisa))
     points.clear()
     with pytest.raises(NotFound):
-        export_plan(lisa, dataclasses.replace(request, organization_id=FOOD_BANK, purpose="marketing"))
+        export_plan(lisa, dataclasses.replace(request, organization_id=FOOD_BANK, purpose="research"))
     assert [p for p, _ in points] == ["export"] * len(element_keys(lisa))

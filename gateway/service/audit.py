@@ -27,7 +27,7 @@ from gateway.core.audit import (
     seal,
     verify_chain,
 )
-from gateway.core.canonical import canonical_json
+from gateway.core.canonical import canonical_json, digest_bytes
 from gateway.errors import AuditBroken
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
@@ -39,6 +39,12 @@ class AuditDraft:
     actor: str
     subject: str
     details: Mapping[str, Any]
+
+
+def free_text(text: str) -> dict[str, Any]:
+    """What an audit entry keeps of a partner's free text: proof of what was said, not the words
+    (a note or reason can name the student or describe their health)."""
+    return {"digest": digest_bytes(text.encode("utf-8")), "length": len(text)}
 
 
 def record(session: Session, rt: Runtime, drafts: list[AuditDraft]) -> list[AuditEntry]:

@@ -23,15 +23,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.artifacts import Vocabulary
 from gateway.core.canonical import canonical_json, digest, digest_bytes
 from gateway.core.ids import derive_id
 from gateway.core.plan import iter_elements
 from gateway.core.policy import DISCLOSE
 from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit
-from gateway.service.plans import Disclosure, ReadRequest, decide_disclosure, not_visible, shared_obligations
+from gateway.service.plans import (
+    Disclosure,
+    ReadRequest,
+    decide_disclosure,
+    not_visible,
+    registered,
+    shared_obligations,
+)
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
+from gateway.service.terms import term_issues
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Delivery
 
@@ -206,11 +215,11 @@ def refer(
     note_code: str | None = None,
 ) -> DeliverySummary:
     """Queue a consented referral; the same referral while one is still queued returns that one."""
-    _check_referral(source_org, recipient_org, actor, role, purpose, note_code)
+    _check_referral(rt.artifacts.vocabulary, source_org, recipient_org, actor, role, purpose, note_code)
     try:
         student_id = resolve_student_ref(rt, student_ref)
     except NotFound as exc:
-        raise not_visible(student_ref) from exc
+        raise not_visible() from exc
     header = {
         "studentId": student_id,
         "source": source_org,
@@ -224,12 +233,18 @@ def refer(
         summary = _queue(session, rt, header)
     audit.checkpoint(rt)
     if summary is None:
-        raise not_visible(student_ref)
+        raise not_visible()
     return summary
 
 
 def _check_referral(
-    source_org: str, recipient_org: str, actor: str, role: str, purpose: str, note_code: str | None
+    vocabulary: Vocabulary,
+    source_org: str,
+    recipient_org: str,
+    actor: str,
+    role: str,
+    purpose: str,
+    note_code: str | None,
 ) -> None:
     values = {"source": source_org, "recipient": recipient_org, "actor": actor, "role": role}
     issues = [
@@ -241,6 +256,8 @@ def _check_referral(
         issues.append(Issue(path="recipient", message="a referral goes to another organization"))
     if note_code is not None and not NOTE_CODE.match(note_code):
         issues.append(Issue(path="reasonCode", message="a code of at most 64 letters, digits or ._:-"))
+    # Before the student is looked up, so a bad term gets the same answer for every student.
+    issues += term_issues(vocabulary, role=role, purpose=purpose)
     if issues:
         raise InputInvalid("the referral is incomplete", issues)
 
@@ -252,7 +269,9 @@ def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySum
     shaped = shape(session, rt, header)
     if shaped.payload is None or not known:
         # A referrer with no record of the student learns no more than a denied reader would.
-        audit.record(session, rt, [_refused_draft(header, shaped, known)])
+        # Audited under the canonical id of a registered student only, never what was typed.
+        subject = registered(session, header["studentId"])
+        audit.record(session, rt, [_refused_draft({**header, "studentId": subject}, shaped, known)])
         return None
     shaped.payload["referral"]["domain"] = _domain(shaped.payload["plan"], header.get("reasonCode"))
     existing = _same_queued(session, header, content_digest(shaped.payload))

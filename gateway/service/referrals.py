@@ -224,5 +224,7 @@ def _draft(
             "elementId": element["id"],
             "reportDigest": element["provenance"]["sourceRecord"]["digest"],
             "planVersion": version,
+            # The agency's own words may describe the family: proof of them, not the text.
+            **({"outcome": audit.free_text(report.outcome)} if report.outcome else {}),
         },
     )

@@ -29,6 +29,8 @@ SAMPLE = PROJECT_ROOT / "consent_policies" / "samples" / "consents" / f"{CLINIC_
 CLINIC, DISTRICT, FOOD_BANK = "riverside-health", "grand-bend-isd", "northside-food-bank"
 LISA_REF = f"{DISTRICT_IDS}|604822"  # born 2010-03-14: 16 at the clock's start (2026-11-23)
 MARCUS = f"{DISTRICT_IDS}|604834"
+CONTACT_IDS = "https://grandbend.example.org/ns/contactUniqueId"
+MOTHER = (CONTACT_IDS, "777822")  # Lisa's mother: linked by the district's contact association (08)
 
 
 def clinic_consent(**changes: Any) -> dict[str, Any]:
@@ -50,8 +52,9 @@ def without(path: str, document: dict[str, Any] | None = None) -> dict[str, Any]
 
 @pytest.fixture
 def lisa(rt: Runtime) -> Runtime:
-    """The demo world with Lisa's school record, clinic patient record and screening."""
-    for prefix in ("01", "05", "04"):
+    """The demo world with Lisa's school record, clinic patient record and screening, and the
+    district's record that links her mother (who signed the sample consents)."""
+    for prefix in ("01", "05", "04", "08"):
         send_demo(rt, prefix)
     return rt
 
@@ -74,6 +77,7 @@ def record(rt: Runtime, **changes: Any) -> consents.ConsentSummary:
         "categories": ["identity", "referral"],
         "purposes": ["referral-fulfillment"],
         "signer_role": "parent",
+        "signer_identifier": MOTHER,
         "signed_at": dt.date(2026, 11, 1),
         "expires": dt.date(2027, 10, 31),
         "labels": ["FERPA"],
@@ -317,7 +321,7 @@ def test_an_earlier_revocation_time_moves_it_earlier(lisa: Runtime, clock: Clock
         pytest.param(dt.datetime(2027, 1, 1, tzinfo=dt.UTC), CLINIC, InputInvalid, id="in the future"),
         pytest.param(dt.datetime(2025, 1, 1, tzinfo=dt.UTC), CLINIC, InputInvalid, id="before signing"),
         pytest.param(dt.datetime(2026, 1, 1), CLINIC, InputInvalid, id="no offset"),
-        pytest.param(None, DISTRICT, AccessDenied, id="by a recipient"),
+        pytest.param(None, FOOD_BANK, AccessDenied, id="by an organization it does not name"),
     ],
 )
 def test_a_revocation_that_cannot_hold_changes_nothing(
@@ -331,6 +335,29 @@ def test_a_revocation_that_cannot_hold_changes_nothing(
 def test_an_unknown_consent_cannot_be_revoked(rt: Runtime) -> None:
     with pytest.raises(NotFound):
         consents.revoke_consent(rt, "consent-nope", by=CLINIC)
+
+
+# (who revokes the clinic's consent to share with the district, who asked, what happens)
+REVOCATION_RIGHTS = [
+    pytest.param(CLINIC, "parent", None, id="the recorder, for a parent"),
+    pytest.param(DISTRICT, "student", None, id="a recipient it names, for the student"),
+    pytest.param(FOOD_BANK, "organization", AccessDenied, id="an organization it does not name"),
+    pytest.param(CLINIC, "uncle", InputInvalid, id="an unknown requester"),
+]
+
+
+@pytest.mark.parametrize(("by", "requested_by", "refused"), REVOCATION_RIGHTS)
+def test_who_may_revoke_and_who_asked(
+    rt: Runtime, by: str, requested_by: str, refused: type[Exception] | None
+) -> None:
+    if refused is not None:
+        with pytest.raises(refused):
+            consents.revoke_consent(rt, CLINIC_CONSENT, by=by, requested_by=requested_by)
+        return
+    consents.revoke_consent(rt, CLINIC_CONSENT, by=by, requested_by=requested_by)
+    with rt.sessions() as session:
+        [entry] = repo.audit_entries(session, "consent.revoked", 10, 0)
+    assert (entry.actor, entry.details["revokedBy"], entry.details["requestedBy"]) == (by, by, requested_by)
 
 
 def delivery(rt: Runtime, delivery_id: str, status: str, consent_ids: list[str]) -> Delivery:
@@ -455,7 +482,7 @@ def test_cli_records_lists_revokes_and_exports(spgw) -> None:
     code, output = spgw(
         "consents", "record", MARCUS, "--grantor", DISTRICT, "--to", FOOD_BANK, "--category", "identity",
         "--purpose", "referral-fulfillment", "--signer", "parent", "--signed", signed,
-        "--expires", expires, "--json",
+        "--signer-system", CONTACT_IDS, "--signer-value", "777834", "--expires", expires, "--json",
     )  # fmt: skip
     assert code == 0, output
     consent_id = json.loads(output)["id"]

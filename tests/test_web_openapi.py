@@ -268,7 +268,7 @@ POLICY_CASES: list[tuple[str, str, Request, int]] = [
         400,
     ),
     (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}, None), 401),
-    (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}), 403),
+    (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {"requestedBy": "uncle"}), 400),
     (CONSENT_PATH + "/revoke", "post", post(f"{CONSENTS}/{CONSENT}/revoke", {}, "northside-food-bank"), 404),
     # agreements
     (AGREEMENTS, "get", get(AGREEMENTS), 200),

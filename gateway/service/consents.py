@@ -125,6 +125,8 @@ def store_consent(
         scope=consent.scope,
         grantor=consent.grantor,
         signed_at=consent.signed_at,
+        recorded_by=recorded_by,
+        local_id=consent.id,
         document=copy.deepcopy(document),
         updated_at=rt.now(),
     )
@@ -158,8 +160,13 @@ def record_consent(
     labels: tuple[str, ...] | list[str] = (),
     deny: bool = False,
     recorded_by: str,
+    signer_identifier: tuple[str, str] | None = None,
+    relationship: str | None = None,
 ) -> ConsentSummary:
-    """Write what the family signed as a FHIR Consent and import it (checked like any import)."""
+    """Write what the family signed as a FHIR Consent and import it (checked like any import).
+
+    A parent or guardian is named by ``signer_identifier`` (system, value), which a guardian link
+    to the student must know (issue 10); ``relationship`` is an HL7 v3 RoleCode."""
     form = ConsentForm(
         patient=_patient_identifier(rt, student_ref, grantor),
         grantor=grantor,
@@ -171,6 +178,8 @@ def record_consent(
         expires=expires,
         labels=tuple(labels),
         deny=deny,
+        signer_identifier=signer_identifier,
+        relationship=relationship,
     )
     return import_consent(rt, consent_document(form, rt.artifacts.codes), recorded_by=recorded_by)
 
@@ -201,8 +210,22 @@ def _patient_identifier(rt: Runtime, student_ref: str, grantor: str) -> tuple[st
 # -- revoke, list, export -----------------------------------------------------------------
 
 
-def revoke_consent(rt: Runtime, consent_id: str, *, at: dt.datetime | None = None, by: str) -> ConsentSummary:
-    """Revocation takes effect from ``at`` (default now) on; revoking again changes nothing."""
+REQUESTERS = ("organization", "student", "parent", "guardian", "legal-representative")
+
+
+def revoke_consent(
+    rt: Runtime,
+    consent_id: str,
+    *,
+    at: dt.datetime | None = None,
+    by: str,
+    requested_by: str = "organization",
+) -> ConsentSummary:
+    """Revocation takes effect from ``at`` (default now) on; revoking again changes nothing.
+
+    A partner may revoke a consent it recorded or one that names it as a recipient (a family
+    may withdraw through either side); ``requested_by`` says who asked, and is audited."""
+    _check_requester(requested_by)
     now = rt.now()
     when = at or now
     with rt.sessions.begin() as session:
@@ -210,8 +233,8 @@ def revoke_consent(rt: Runtime, consent_id: str, *, at: dt.datetime | None = Non
         if row is None:
             raise NotFound(f"consent {consent_id} does not exist")
         current = consent_from_row(rt, row)
-        if by != current.grantor:
-            raise _not_grantor()
+        if by not in {row.recorded_by or current.grantor, *_actors(current.provision)}:
+            raise _not_revoker()
         _check_revocation_time(current, when, now)
         revoked_at = revoke(current, when).revoked_at
         if revoked_at == row.revoked_at:
@@ -220,9 +243,23 @@ def revoke_consent(rt: Runtime, consent_id: str, *, at: dt.datetime | None = Non
         reason = f"consent {consent_id} was revoked"
         cancelled = repo.cancel_queued_deliveries(session, consent_id, reason, now)
         summary = replace(_summary(rt, row), cancelled_deliveries=cancelled)
-        audit.record(session, rt, [_revoked_draft(summary, by)])
+        audit.record(session, rt, [_revoked_draft(summary, by, requested_by)])
     audit.checkpoint(rt)
     return summary
+
+
+def _check_requester(requested_by: str) -> None:
+    if requested_by not in REQUESTERS:
+        raise InputInvalid(
+            "say who asked for the revocation",
+            [Issue(path="requestedBy", message=f"one of {', '.join(REQUESTERS)}")],
+        )
+
+
+def _not_revoker() -> AccessDenied:
+    return AccessDenied(
+        "only the organization that recorded a consent, or a recipient it names, may revoke it"
+    )
 
 
 def _check_revocation_time(consent: Consent, when: dt.datetime, now: dt.datetime) -> None:
@@ -347,13 +384,15 @@ def _recorded_draft(summary: ConsentSummary, recorded_by: str) -> audit.AuditDra
     )
 
 
-def _revoked_draft(summary: ConsentSummary, by: str) -> audit.AuditDraft:
+def _revoked_draft(summary: ConsentSummary, by: str, requested_by: str) -> audit.AuditDraft:
     return audit.AuditDraft(
         kind="consent.revoked",
         actor=by,
         subject=summary.student_id or "",
         details={
             "consentId": summary.id,
+            "revokedBy": by,
+            "requestedBy": requested_by,
             "revokedAt": _iso(summary.revoked_at),
             "cancelledDeliveries": summary.cancelled_deliveries,
         },

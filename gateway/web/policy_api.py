@@ -72,10 +72,15 @@ def get_consent(consent_id: str) -> Response:
 @bp.post("/consents/<consent_id>/revoke")
 def post_revoke(consent_id: str) -> Response:
     rt, caller = current_runtime(), _caller()
-    at = _instant(_body(required=False).get("at"))
+    body = _body(required=False)
+    requested_by = body.get("requestedBy", "organization")
+    if not isinstance(requested_by, str):
+        raise InputInvalid("invalid revocation", [Issue(path="requestedBy", message="a string")])
     # A consent the caller neither grants nor receives is answered as not existing.
     consent_service.export_consent(rt, consent_id, party=caller)
-    summary = consent_service.revoke_consent(rt, consent_id, at=at, by=caller)
+    summary = consent_service.revoke_consent(
+        rt, consent_id, at=_instant(body.get("at")), by=caller, requested_by=requested_by
+    )
     return jsonify(summary.to_dict())
 
 

@@ -140,7 +140,16 @@ SCHEMAS: dict[str, Schema] = {
     },
     "ConsentSummary": _consent_summary(),
     "ConsentList": closed_object({"consents": {"type": "array", "items": ref("ConsentSummary")}}),
-    "RevokeRequest": closed_object({"at": {"type": "string", "format": "date-time"}}, optional=("at",)),
+    "RevokeRequest": closed_object(
+        {
+            "at": {"type": "string", "format": "date-time"},
+            "requestedBy": {
+                "enum": ["organization", "student", "parent", "guardian", "legal-representative"],
+                "description": "Who asked for the revocation (default: the calling organization).",
+            },
+        },
+        optional=("at", "requestedBy"),
+    ),
     "AgreementDocument": {
         "type": "object",
         "description": "A data-sharing agreement, checked against schemas/meta/agreement.schema.json.",
@@ -217,7 +226,7 @@ def _consent_paths() -> dict[str, Schema]:
         "/api/v1/consents/{consent_id}/revoke": {
             "post": {
                 "operationId": "revokeConsent",
-                "summary": "Revoke a consent as its grantor, from now (or an earlier 'at') on.",
+                "summary": "Revoke a consent the caller recorded or receives, from now (or an earlier 'at').",
                 "description": "Revoking again changes nothing. Queued deliveries relying on it stop.",
                 "parameters": [consent_id],
                 "requestBody": _body(ref("RevokeRequest"), required=False),
@@ -227,7 +236,6 @@ def _consent_paths() -> dict[str, Schema]:
                         "'at' is not a date-time with offset, is in the future or before signing."
                     ),
                     "401": _unauthorized(),
-                    "403": error_body("The caller receives this consent but does not grant it."),
                     "404": error_body(not_yours),
                 },
             }

@@ -369,9 +369,10 @@ CASES: list[tuple[str, str, Request, int]] = [
     (
         "/api/v1/plans/{student}",
         "get",
-        get(PLAN, "northside-food-bank", **{**COORDINATOR, "purpose": "x"}),
+        get(PLAN, "northside-food-bank", **{**COORDINATOR, "purpose": "research"}),
         404,
     ),
+    ("/api/v1/plans/{student}", "get", get(PLAN, **{**COORDINATOR, "purpose": "x"}), 400),
     # messages
     ("/api/v1/messages", "get", get("/api/v1/messages"), 200),
     ("/api/v1/messages", "get", get("/api/v1/messages", limit="none"), 400),

@@ -217,7 +217,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "requestBody": _body("ReferralRequest"),
             "responses": {
                 "202": json_body(ref("Delivery"), "Queued (or already queued): the delivery."),
-                "400": error_body("A field is missing or malformed (each named as an issue)."),
+                "400": error_body(
+                    "A field is missing or malformed, or the role or purpose is not in the vocabulary "
+                    "(each named as an issue)."
+                ),
                 "401": UNAUTHORIZED,
                 "404": error_body(
                     "No plan, or nothing may go to this recipient: the same answer either way."

@@ -130,8 +130,9 @@ def _token_request() -> Schema:
             "client_assertion_type": {"const": ASSERTION_TYPE, "description": "private_key_jwt"},
             "client_assertion": {
                 "type": "string",
-                "description": "private_key_jwt: a JWT with iss = sub = client id, aud = this endpoint's "
-                "URL, exp at most 5 minutes ahead, a jti never used before.",
+                "description": "private_key_jwt: a JWT with iss = sub = client id, aud = the gateway's "
+                "public token URL (GATEWAY_PUBLIC_URL + /oauth/token, never the Host header's), exp at most "
+                "5 minutes ahead, a jti (a non-empty string) never used before.",
             },
         },
         "required": ["grant_type"],
@@ -251,7 +252,10 @@ def _plan_path() -> Schema:
             ],
             "responses": {
                 "200": json_body(ref("PlanView"), "The visible plan and the decisions that allowed it."),
-                "400": error_body("actor, role or purpose is missing (each named as an issue)."),
+                "400": error_body(
+                    "actor, role or purpose is missing, or the role or purpose is not in the vocabulary "
+                    "(each named as an issue, with the allowed terms)."
+                ),
                 "401": _unauthorized(),
                 "404": error_body("No plan, or nothing this reader may see: the same answer either way."),
             },

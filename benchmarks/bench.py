@@ -312,6 +312,7 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
         cases.append(fhir_case())
     cases.extend(optional_cases(args.quick, args.fhir))
     cases.append(decisions_case())
+    cases.append(Case(name="denial timing sqlite", argv=("-m", "benchmarks.run_denials")))
     return cases, skipped
 
 

@@ -12,6 +12,7 @@ travel with the answer.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,8 +27,8 @@ from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit, enforcement
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
-from gateway.service.terms import term_issues
 from gateway.service.students import NOT_AVAILABLE, resolve_in
+from gateway.service.terms import term_issues
 from gateway.storage import repositories as repo
 
 ElementKey = tuple[str, str, str, str]  # source, category, regime, sensitivity
@@ -137,6 +138,7 @@ def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = No
     student is resolved in the same transaction, and an unknown one walks the same steps (decide,
     audit, checkpoint) as a known one shown nothing, so neither answer nor timing tells them apart."""
     _check_request(request, rt.artifacts.vocabulary)
+    started = time.monotonic()
     with rt.sessions.begin() as session:
         if student_ref is not None:
             request = replace(request, student_id=resolve_in(session, student_ref))
@@ -150,6 +152,7 @@ def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = No
         )
     audit.checkpoint(rt)
     if disclosure.plan is None:
+        _pad(started, rt.settings.denial_floor_ms)
         raise not_visible()
     return PlanView(
         plan=disclosure.plan,
@@ -158,6 +161,13 @@ def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = No
         policy_version=disclosure.policy.version,
         obligations=shared_obligations(disclosure.permitted),
     )
+
+
+def _pad(started: float, floor_ms: int) -> None:
+    # Real time, not the runtime's clock: this is about what a caller can measure.
+    left = floor_ms / 1000 - (time.monotonic() - started)
+    if left > 0:
+        time.sleep(left)
 
 
 def export_plan(rt: Runtime, request: ReadRequest) -> PlanView:

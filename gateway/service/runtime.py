@@ -24,6 +24,7 @@ DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
 DEFAULT_MAX_BULK_PAYLOAD = 4 * 1024 * 1024 * 1024
 # How long a claimed delivery stays with its sender without a renewal (see delivery_lease).
 DEFAULT_DELIVERY_LEASE_SECONDS = 20.0
+DEFAULT_STALE_AFTER_SECONDS = 900
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
@@ -46,9 +47,15 @@ class Settings:
     token_ttl_seconds: int = 300
     issuer: str = "spgw"
     delivery_lease_seconds: float = DEFAULT_DELIVERY_LEASE_SECONDS
+    # A message ``received`` with no progress for this long is taken for interrupted even when
+    # its process cannot be checked (another host); batches show progress every few seconds.
+    stale_after_seconds: int = DEFAULT_STALE_AFTER_SECONDS
     # The URL partners reach the gateway at (behind any proxy). Signed client assertions are
     # addressed to its token endpoint; the request's Host header is never trusted for that.
     public_base_url: str = DEFAULT_PUBLIC_URL
+    # A plan answer that shows nothing takes at least this long, so that its timing does not
+    # tell a known student from an unknown one (the work differs by a few milliseconds).
+    denial_floor_ms: int = 15
 
     def __post_init__(self) -> None:
         # A wrong public URL would refuse every signed assertion; say so at start-up instead.
@@ -83,6 +90,10 @@ class Settings:
                 os.environ.get("GATEWAY_DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE_SECONDS)
             ),
             public_base_url=os.environ.get("GATEWAY_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
+            denial_floor_ms=int(os.environ.get("GATEWAY_DENIAL_FLOOR_MS", "15")),
+            stale_after_seconds=int(
+                os.environ.get("GATEWAY_STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS)
+            ),
         )
 
 

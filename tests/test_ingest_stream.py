@@ -135,14 +135,21 @@ def test_an_altered_payload_file_is_refused_on_replay(rt):
 
 def test_http_payloads_stay_in_the_row_under_the_http_limit(rt):
     small_limit = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, max_payload_bytes=50))
+    payload = json.dumps(events(3)).encode()
     summary = ingest(
         small_limit,
         source_org="grand-bend-isd",
         format_name="edfi-json",
-        payload=json.dumps(events(3)).encode(),
+        payload=payload,
         entity="studentSchoolAttendanceEvents",
     )
-    assert summary.outcome["error"]["code"] == "payload_too_large"
+    # The staged message itself is refused (no second message), with its payload kept in the row.
+    assert (summary.status, summary.outcome["error"]["code"]) == ("rejected", "payload_too_large")
+    row = message_row(rt, summary.message_id)
+    assert (row.status, row.payload, row.payload_file) == ("rejected", payload, None)
+    again = replay(small_limit, summary.message_id)
+    assert (again.message_id, again.status) == (summary.message_id, "rejected")
+    assert count_rows(rt, "messages") == 1
 
 
 def test_a_bulk_file_over_the_bulk_limit_is_refused_before_staging(rt, tmp_path):

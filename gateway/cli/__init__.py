@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from gateway.service import audit as audit_service
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
 from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
+from gateway.service.message_state import recover_interrupted
 from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
@@ -25,6 +27,7 @@ from gateway.service.setup import initialise
 from gateway.service.students import resolve_student_ref
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 
 def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -39,8 +42,20 @@ def _handles_errors(func: F) -> F:
         except GatewayError as exc:
             click.echo(json.dumps(exc.to_dict(), indent=2), err=True)
             sys.exit(2 if exc.status < 500 else 1)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise  # usage errors and exits are click's to render
+        except Exception as exc:
+            # The same error shape, never a traceback: the exception's message may quote PHI.
+            log.error("%s failed with %s", func.__name__, type(exc).__name__, exc_info=_debugging())
+            error = {"code": "internal_error", "message": f"the command failed ({type(exc).__name__})"}
+            click.echo(json.dumps({"error": {**error, "issues": []}}, indent=2), err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _debugging() -> bool:
+    return log.isEnabledFor(logging.DEBUG)
 
 
 def _runtime(ctx: click.Context) -> Runtime:
@@ -97,7 +112,14 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 
     from gateway.web import create_app
 
-    app = create_app(runtime=_runtime(ctx))
+    rt = _runtime(ctx)
+    # Runs a previous server left unfinished (killed, host lost) are failed and replayable now.
+    interrupted = recover_interrupted(rt)
+    if interrupted:
+        click.echo(
+            f"{len(interrupted)} interrupted message(s) marked failed; replay them with spgw messages replay"
+        )
+    app = create_app(runtime=rt)
     click.echo(f"Serving on http://{host}:{port} (OpenAPI at /openapi.json)")
     waitress_serve(app, host=host, port=port, threads=threads)
 

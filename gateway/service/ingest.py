@@ -17,10 +17,21 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gateway.core.canonical import digest_bytes
-from gateway.errors import AccessDenied, GatewayError, InputInvalid, Issue, NotFound, PayloadTooLarge
+from gateway.core.limits import LABELS, text_problem
+from gateway.errors import AccessDenied, GatewayError, InputInvalid, Issue, PayloadTooLarge
 from gateway.formats import StreamItem, stream_payload
 from gateway.formats.records import RecordProblem, SourceRecord
-from gateway.service import attendance, audit, payloads
+from gateway.service import attendance, payloads
+from gateway.service.message_state import (
+    RECEIVED,
+    Finished,
+    claim,
+    finish,
+    finish_failed,
+    finish_rejected,
+    heartbeat,
+    recover_interrupted,
+)
 from gateway.service.outcomes import FAILED, REJECTED, REPLAYABLE, RecordOutcome, Tally
 from gateway.service.pipeline import Exchange, run_batch
 from gateway.service.policies import policy_set
@@ -184,57 +195,51 @@ def _add_message(
     return message.id
 
 
-# argument -> (the name users know it by, the most the message store keeps)
-_LIMITS = {"format_name": ("format", 40), "entity": ("entity", 80), "content_type": ("Content-Type", 100)}
+# argument -> the name users know it by (its most characters: core.limits.LABELS)
+_LABELS = {"format_name": "format", "entity": "entity", "content_type": "Content-Type"}
 
 
 def _check_labels(**labels: str | None) -> None:
     """The request's own labels must fit their columns; the payload itself is never refused here."""
-    issues = [
-        Issue(
-            path=_LIMITS[name][0], message=f"at most {_LIMITS[name][1]} characters; use the documented name"
-        )
-        for name, value in labels.items()
-        if value is not None and len(value) > _LIMITS[name][1]
-    ]
+    issues = []
+    for name, value in labels.items():
+        label = _LABELS[name]
+        problem = None if value is None else text_problem(value, limit=LABELS[label])
+        if problem:
+            issues.append(Issue(path=label, message=f"{problem}; use the documented name"))
     if issues:
-        raise InputInvalid("request labels are too long", issues)
+        raise InputInvalid("request labels are too long or not text", issues)
 
 
 def record_oversized(rt: Runtime, *, source_org: str, format_name: str, size: int | None) -> IngestSummary:
     """An oversized body is refused unread; the refusal itself is stored and audited."""
-    limit = rt.settings.max_payload_bytes
     message_id = stage(rt, source_org=source_org, format_name=format_name, payload=b"")
-    error = PayloadTooLarge(
-        f"payload of {size if size is not None else 'unknown'} bytes exceeds the {limit}-byte limit",
-        [
-            Issue(
-                path="body",
-                message=f"split it into payloads under {limit} bytes, or send a bulk file",
-            )
-        ],
-    )
-    return _finish_rejected(rt, message_id, error)
+    error = _too_large(size, rt.settings.max_payload_bytes)
+    return _summary(message_id, finish_rejected(rt, message_id, error))
 
 
 def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> IngestSummary:
-    message = _claim(rt, message_id)
-    bulk = message.payload_file is not None
-    limit = rt.settings.max_bulk_payload_bytes if bulk else rt.settings.max_payload_bytes
-    if message.size > limit:
-        return record_oversized(
-            rt,
-            source_org=message.organization_id,
-            format_name=message.format,
-            size=message.size,
-        )
+    """Run a stored message; it always ends with a final status (see ``message_state``)."""
+    message = claim(rt, message_id)
+    tally = Tally()
+    try:
+        done = _process(rt, message, tally, progress)
+    except Exception as exc:  # any fault: failed with its type as the reason code, replayable
+        done = finish_failed(rt, message_id, exc, tally)
+    return _summary(message_id, done)
+
+
+def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | None) -> Finished:
+    refusal = _refusal(rt, message)
+    if refusal is not None:
+        return finish_rejected(rt, message.id, refusal)
     try:
         exchange = _exchange(rt, message)
         stream = payloads.open_payload(rt, message.payload, message.payload_file, message.payload_digest)
     except GatewayError as exc:
-        return _finish_rejected(rt, message_id, exc)
+        return finish_rejected(rt, message.id, exc)
     message.payload = b""  # the stream has its own copy; keep one, not two
-    tally = Tally()
+    bulk = message.payload_file is not None
     size = rt.settings.bulk_batch_size if bulk else rt.settings.batch_size
     with stream:
         try:
@@ -244,25 +249,38 @@ def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> I
             # Nothing landed: the whole payload is refused, as before it was streamed. Otherwise
             # what landed stays, and the rest of the payload is reported unreadable.
             if not tally.counts:
-                return _finish_rejected(rt, message_id, exc)
+                return finish_rejected(rt, message.id, exc)
             tally.add(_unreadable_rest(exc))
     if tally.attendance_students:
         trigger = attendance.Trigger(
-            source_org=exchange.source_org, message_id=message_id, received_at=exchange.received_at
+            source_org=exchange.source_org, message_id=message.id, received_at=exchange.received_at
         )
         tally.changed += attendance.derive(rt, tally.attendance_students, trigger)
-    return _finish(rt, message_id, tally)
+    return finish(rt, message.id, tally)
 
 
-def _claim(rt: Runtime, message_id: str) -> Message:
-    with rt.sessions.begin() as session:
-        message = repo.get_message(session, message_id)
-        if message is None:
-            raise NotFound(f"message {message_id} does not exist")
-        message.attempts += 1
-        session.flush()
-        session.expunge(message)
-    return message
+def _refusal(rt: Runtime, message: Message) -> GatewayError | None:
+    """A payload over its limit is refused again on every replay, on the same message: one
+    staged while oversized by its size, one refused unread (not stored) by its stored error."""
+    limit = rt.settings.max_bulk_payload_bytes if message.payload_file else rt.settings.max_payload_bytes
+    if message.size > limit:
+        return _too_large(message.size, limit)
+    error = (message.outcome or {}).get("error") or {}
+    if not message.payload and message.payload_file is None and error.get("code") == PayloadTooLarge.code:
+        issues = [Issue(path=i["path"], message=i["message"]) for i in error.get("issues", [])]
+        return PayloadTooLarge(str(error.get("message", "")), issues)
+    return None
+
+
+def _too_large(size: int | None, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"payload of {size if size is not None else 'unknown'} bytes exceeds the {limit}-byte limit",
+        [Issue(path="body", message=f"split it into payloads under {limit} bytes, or send a bulk file")],
+    )
+
+
+def _summary(message_id: str, done: Finished) -> IngestSummary:
+    return IngestSummary(message_id=message_id, status=done.status, reason=done.reason, outcome=done.outcome)
 
 
 def _unreadable_rest(exc: GatewayError) -> RecordOutcome:
@@ -364,11 +382,12 @@ def _exchange(rt: Runtime, message: Message) -> Exchange:
 def _run_one_batch(rt: Runtime, exchange: Exchange, batch: list[SourceRecord]) -> list[RecordOutcome]:
     try:
         with rt.sessions.begin() as session:
+            heartbeat(session, rt, exchange.message_id)
             return run_batch(session, rt, exchange, batch, policy_set(session, rt))
     except Exception as exc:
         if len(batch) == 1:
             _log_failure(exc, exchange, batch[0])
-            return [_failed(batch[0])]
+            return [_failed(batch[0], exc)]
     # Isolate the failing record by halving: everything else of the batch still lands, and a
     # large bulk batch costs a few retries, not one transaction per record.
     half = (len(batch) + 1) // 2
@@ -387,78 +406,15 @@ def _log_failure(exc: Exception, exchange: Exchange, rec: SourceRecord) -> None:
     )
 
 
-def _failed(rec: SourceRecord) -> RecordOutcome:
+def _failed(rec: SourceRecord, exc: Exception) -> RecordOutcome:
+    code = type(exc).__name__  # never its message: it may quote the record's values
     return RecordOutcome(
         location=rec.location,
         status=FAILED,
-        reason="internal error while processing the record; it is kept and can be replayed once fixed",
+        reason=f"internal error ({code}) while processing the record; it is kept and can be replayed "
+        "once fixed",
+        reason_code=code,
     )
-
-
-def _finish(rt: Runtime, message_id: str, tally: Tally) -> IngestSummary:
-    status, reason, outcome = tally.status(), tally.reason(), tally.to_outcome()
-    with rt.sessions.begin() as session:
-        message = repo.get_message(session, message_id)
-        assert message is not None
-        message.status, message.reason, message.outcome, message.updated_at = (
-            status,
-            reason,
-            outcome,
-            rt.now(),
-        )
-    audit.checkpoint(rt)
-    return IngestSummary(message_id=message_id, status=status, reason=reason, outcome=outcome)
-
-
-def _finish_rejected(rt: Runtime, message_id: str, error: GatewayError) -> IngestSummary:
-    """The whole payload is refused: store why, and audit the refusal (ids and digests only)."""
-    outcome = {
-        "accepted": 0,
-        "rejected": 1,
-        "held": 0,
-        "failed": 0,
-        "ignored": 0,
-        "elementsChanged": 0,
-        "students": 0,
-        "records": [
-            {
-                "location": "$",
-                "status": REJECTED,
-                "reason": error.message,
-                "issues": [i.to_dict() for i in error.issues],
-            }
-        ],
-        "error": error.to_dict()["error"],
-    }
-    with rt.sessions.begin() as session:
-        message = repo.get_message(session, message_id)
-        assert message is not None
-        message.status, message.reason, message.outcome, message.updated_at = (
-            REJECTED,
-            error.message,
-            outcome,
-            rt.now(),
-        )
-        audit.record(
-            session,
-            rt,
-            [
-                audit.AuditDraft(
-                    kind="exchange.rejected",
-                    actor=message.organization_id,
-                    subject="",
-                    details={
-                        "messageId": message_id,
-                        "format": message.format,
-                        "payloadDigest": message.payload_digest,
-                        "code": error.code,
-                        "size": message.size,
-                    },
-                )
-            ],
-        )
-    audit.checkpoint(rt)
-    return IngestSummary(message_id=message_id, status=REJECTED, reason=error.message, outcome=outcome)
 
 
 def replay(rt: Runtime, message_id: str, progress: Progress | None = None) -> IngestSummary:
@@ -466,6 +422,12 @@ def replay(rt: Runtime, message_id: str, progress: Progress | None = None) -> In
 
 
 def replay_where(rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE) -> list[IngestSummary]:
+    """Replay every message with one of ``statuses``. Interrupted runs are found first (they are
+    ``failed`` then); asking for ``received`` replays those just found too, never a message still
+    in progress."""
+    recovered = recover_interrupted(rt)
     with rt.sessions() as session:
-        ids = repo.message_ids_with_status(session, statuses)
+        ids = repo.message_ids_with_status(session, tuple(s for s in statuses if s != RECEIVED))
+    if RECEIVED in statuses:
+        ids += [message_id for message_id in recovered if message_id not in ids]
     return [process(rt, message_id) for message_id in ids]

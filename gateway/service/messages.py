@@ -1,10 +1,14 @@
-"""The message store as users see it: list, show, and (in ingest) replay."""
+"""The message store as users see it: list, show, and (in ingest) replay.
+
+``reasonCode`` says why a message failed: the type name of the exception that stopped it, or
+``Interrupted`` for a run whose process ended (see ``message_state``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gateway.errors import InputInvalid, Issue, NotFound
+from gateway.service.message_state import recover_interrupted
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Message
@@ -27,6 +31,7 @@ def _summary(message: Message) -> dict[str, Any]:
         "updatedAt": message.updated_at.isoformat(),
         "attempts": message.attempts,
         "counts": {k: outcome.get(k, 0) for k in ("accepted", "rejected", "held", "failed", "ignored")},
+        "reasonCode": outcome.get("reasonCode"),
     }
 
 
@@ -42,6 +47,7 @@ def list_messages(
             "unknown message status",
             [Issue(path="status", message=f"use one of {', '.join(STATUSES)}")],
         )
+    recover_interrupted(rt)  # a run that died is listed as failed (Interrupted), not as in progress
     with rt.sessions() as session:
         rows = repo.list_messages(session, status, limit, offset, source)
     return [_summary(m) for m in rows]

@@ -27,6 +27,7 @@ class RecordOutcome:
     changed: int = 0
     decision_id: str | None = None
     attendance: bool = False  # an accepted event or enrollment: the attendance summary may change
+    reason_code: str | None = None  # failed by an exception: its type name (never its message)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -36,6 +37,8 @@ class RecordOutcome:
         }
         if self.issues:
             body["issues"] = [i.to_dict() for i in self.issues]
+        if self.reason_code:
+            body["reasonCode"] = self.reason_code
         return body
 
 
@@ -48,9 +51,11 @@ class Tally:
     students: set[str] = field(default_factory=set)
     attendance_students: set[str] = field(default_factory=set)
     changed: int = 0
+    reason_code: str | None = None  # of the first record failed by an exception
 
     def add(self, outcome: RecordOutcome) -> None:
         self.counts[outcome.status] += 1
+        self.reason_code = self.reason_code or outcome.reason_code
         self.changed += outcome.changed
         if outcome.student_id and outcome.status == ACCEPTED:
             self.students.add(outcome.student_id)
@@ -80,7 +85,7 @@ class Tally:
         return f"{', '.join(parts)}; first: {first}"
 
     def to_outcome(self) -> dict[str, Any]:
-        return {
+        outcome: dict[str, Any] = {
             "accepted": self.counts[ACCEPTED],
             "rejected": self.counts[REJECTED],
             "held": self.counts[HELD],
@@ -90,3 +95,6 @@ class Tally:
             "students": len(self.students),
             "records": self.problems,
         }
+        if self.reason_code:
+            outcome["reasonCode"] = self.reason_code
+        return outcome

@@ -110,8 +110,18 @@ def add_message(session: Session, message: Message) -> None:
     session.flush()
 
 
-def get_message(session: Session, message_id: str) -> Message | None:
-    return session.get(Message, message_id)
+def get_message(session: Session, message_id: str, *, for_update: bool = False) -> Message | None:
+    return session.get(Message, message_id, with_for_update=for_update)
+
+
+def touch_message(session: Session, message_id: str, now: dt.datetime) -> None:
+    session.execute(update(Message).where(Message.id == message_id).values(updated_at=now))
+
+
+def in_flight_messages(session: Session) -> list[tuple[str, dict[str, Any], dt.datetime]]:
+    """(id, outcome, updated_at) of every ``received`` message, without its payload."""
+    query = select(Message.id, Message.outcome, Message.updated_at).where(Message.status == "received")
+    return [(row.id, row.outcome, row.updated_at) for row in session.execute(query)]
 
 
 def list_messages(

@@ -52,6 +52,11 @@ def _path(name: str, description: str) -> Schema:
 
 
 OPTIONAL_TEXT = {"type": ["string", "null"]}
+REASON_CODE = {
+    "type": "string",
+    "description": "Why processing failed: the type name of the exception that stopped it (never its "
+    "message), or Interrupted when the process running it ended; the message can be replayed.",
+}
 
 
 def _schemas() -> dict[str, Schema]:
@@ -90,8 +95,9 @@ def _schemas() -> dict[str, Schema]:
                 "status": {"enum": RECORD_STATUSES},
                 "reason": TEXT,
                 "issues": {"type": "array", "items": ref("Issue")},
+                "reasonCode": REASON_CODE,
             },
-            optional=("issues",),
+            optional=("issues", "reasonCode"),
         ),
         "IngestSummary": _ingest_summary(),
         "PlanView": _plan_view(),
@@ -158,8 +164,9 @@ def _ingest_summary() -> Schema:
                 "description": "Records that were not accepted (at most 1000 listed; counts stay exact).",
             },
             "error": ref("ErrorDetail"),
+            "reasonCode": REASON_CODE,
         },
-        optional=("error",),
+        optional=("error", "reasonCode"),
     )
 
 
@@ -201,6 +208,7 @@ def _message_properties() -> Schema:
         "updatedAt": {"type": "string", "format": "date-time"},
         "attempts": COUNT,
         "counts": ref("MessageCounts"),
+        "reasonCode": {**REASON_CODE, "type": ["string", "null"]},
     }
 
 
@@ -215,6 +223,10 @@ def _summary_responses() -> dict[str, Schema]:
         "413": error_body("The body is larger than the gateway accepts; the refusal is stored."),
         "415": error_body("Unknown format, or a body refused whose Content-Type is not a JSON type."),
         "422": error_body("Every record was refused or failed: issues per record, and error.messageId."),
+        "500": error_body(
+            "An internal error stopped processing: the message is kept as failed (error.messageId, "
+            "reasonCode) and can be replayed once the fault is fixed."
+        ),
     }
 
 

@@ -337,6 +337,30 @@ def test_an_unknown_consent_cannot_be_revoked(rt: Runtime) -> None:
         consents.revoke_consent(rt, "consent-nope", by=CLINIC)
 
 
+def food_bank_consent(consent_id: str, **changes: Any) -> dict[str, Any]:
+    """The district's referral consent turned around: the food bank lets the district know."""
+    path = PROJECT_ROOT / "consent_policies" / "samples" / "consents" / "consent-0002-gbisd-to-northside.json"
+    document = json.loads(path.read_text("utf-8"))
+    document["organization"][0]["identifier"]["value"] = FOOD_BANK
+    document["provision"]["actor"][0]["reference"]["identifier"]["value"] = DISTRICT
+    return {**document, "id": consent_id, **changes}
+
+
+def test_a_foreign_consent_id_is_scoped_not_revealed(rt: Runtime) -> None:
+    """The food bank records a consent under the clinic's consent id: no 409 tells it that id is
+    taken; each organization reads its own, and the clinic's is untouched."""
+    clinic_doc = consents.export_consent(rt, CLINIC_CONSENT, party=CLINIC)
+    own = consents.import_consent(rt, food_bank_consent(CLINIC_CONSENT), recorded_by=FOOD_BANK)
+    assert (own.id, own.created, own.grantor) == (CLINIC_CONSENT, True, FOOD_BANK)
+    assert consents.export_consent(rt, CLINIC_CONSENT, party=CLINIC) == clinic_doc
+    mine = consents.export_consent(rt, CLINIC_CONSENT, party=FOOD_BANK)
+    assert (mine["id"], mine["organization"][0]["identifier"]["value"]) == (CLINIC_CONSENT, FOOD_BANK)
+    # Within its own organization the id is taken: a different consent under it is a conflict.
+    changed = food_bank_consent(CLINIC_CONSENT, dateTime="2025-09-19T10:00:00Z")
+    with pytest.raises(Conflict):
+        consents.import_consent(rt, changed, recorded_by=FOOD_BANK)
+
+
 # (who revokes the clinic's consent to share with the district, who asked, what happens)
 REVOCATION_RIGHTS = [
     pytest.param(CLINIC, "parent", None, id="the recorder, for a parent"),
@@ -372,6 +396,9 @@ def delivery(rt: Runtime, delivery_id: str, status: str, consent_ids: list[str])
         role="case-worker",
         categories=["identity", "referral"],
         payload={},
+        body=b"{}",
+        body_digest="sha256:" + "0" * 64,
+        idempotency_key=delivery_id,
         status=status,
         consent_ids=consent_ids,
         attempts=0,
@@ -488,9 +515,11 @@ def test_cli_records_lists_revokes_and_exports(spgw) -> None:
     consent_id = json.loads(output)["id"]
     code, output = spgw("consents", "list", "--student", MARCUS)
     assert (code, consent_id in output, "active" in output) == (0, True, True)
-    code, output = spgw("consents", "revoke", consent_id, "--by", FOOD_BANK)
+    code, output = spgw("consents", "revoke", consent_id, "--by", CLINIC)
     assert (code, json.loads(output)["error"]["code"]) == (2, "access_denied")
-    code, output = spgw("consents", "revoke", consent_id, "--by", DISTRICT, "--json")
+    code, output = spgw(
+        "consents", "revoke", consent_id, "--by", FOOD_BANK, "--requested-by", "parent", "--json"
+    )
     assert (code, json.loads(output)["state"]) == (0, "revoked")
     code, output = spgw("consents", "export", consent_id)
     assert (code, json.loads(output)["status"]) == (0, "inactive")

@@ -81,6 +81,9 @@ def _import_text(result: dict[str, Any]) -> str:
 @click.option("--category", "categories", multiple=True, required=True)
 @click.option("--purpose", "purposes", multiple=True, required=True)
 @click.option("--signer", type=click.Choice(["parent", "guardian", "student"]), required=True)
+@click.option("--signer-system", help="A parent's or guardian's identifier system (as their guardian link).")
+@click.option("--signer-value", help="A parent's or guardian's identifier in that system.")
+@click.option("--relationship", help="A parent's or guardian's HL7 v3 RoleCode (default PRN or GUARD).")
 @click.option("--signed", type=DAY, required=True, help="The day it was signed (YYYY-MM-DD).")
 @click.option("--expires", type=DAY, required=True, help="The last day it holds (YYYY-MM-DD).")
 @click.option("--deny", is_flag=True, help="The family refuses this sharing (a deny consent).")
@@ -95,12 +98,17 @@ def consents_record(ctx: click.Context, /, student: str, **options: Any) -> None
         _open(ctx),
         student_ref=student,
         signer_role=options.pop("signer"),
+        signer_identifier=_signer_identifier(options.pop("signer_system"), options.pop("signer_value")),
         signed_at=options.pop("signed").date(),
         expires=options.pop("expires").date(),
         recorded_by=options["grantor"],
         **options,
     )
     _emit(summary.to_dict(), as_json, lambda c: f"recorded {_consent_line(c)}")
+
+
+def _signer_identifier(system: str | None, value: str | None) -> tuple[str, str] | None:
+    return (system, value) if system and value else None
 
 
 @consents.command("list")
@@ -116,14 +124,25 @@ def consents_list(ctx: click.Context, student: str | None, as_json: bool) -> Non
 
 @consents.command("revoke")
 @click.argument("consent_id")
-@click.option("--by", "by", required=True, help="The organization recording the revocation (the grantor).")
+@click.option("--by", "by", required=True, help="The organization revoking: its recorder or a recipient.")
+@click.option(
+    "--requested-by",
+    type=click.Choice(consent_service.REQUESTERS),
+    default="organization",
+    show_default=True,
+    help="Who asked for the revocation (audited).",
+)
 @click.option("--at", "at", help="When it took effect (ISO 8601 with offset); default now.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_handles_errors
-def consents_revoke(ctx: click.Context, consent_id: str, by: str, at: str | None, as_json: bool) -> None:
+def consents_revoke(
+    ctx: click.Context, consent_id: str, by: str, requested_by: str, at: str | None, as_json: bool
+) -> None:
     """Revoke a consent from its time on; queued deliveries relying on it are cancelled."""
-    summary = consent_service.revoke_consent(_open(ctx), consent_id, at=_instant(at), by=by)
+    summary = consent_service.revoke_consent(
+        _open(ctx), consent_id, at=_instant(at), by=by, requested_by=requested_by
+    )
     _emit(
         summary.to_dict(),
         as_json,

@@ -110,16 +110,17 @@ def store_consent(
     consent = check_consent(session, rt, document)
     if recorded_by != consent.grantor:
         raise _not_grantor()
-    existing = repo.get_consent(session, consent.id)
+    key = _key_for(session, rt, consent.id, recorded_by)
+    existing = repo.get_consent(session, key)
     if existing is not None:
         if digest(existing.document) != digest(document):
             raise Conflict(
                 f"consent {consent.id} already exists with other content; a changed consent needs a new id",
-                [Issue(path="Consent.id", message="already used by a different consent")],
+                [Issue(path="Consent.id", message="already used by a different consent of yours")],
             )
         return _summary(rt, existing), None
     row = ConsentRow(
-        id=consent.id,
+        id=key,
         student_id=consent.student_id or None,
         status=consent.status,
         scope=consent.scope,
@@ -133,6 +134,36 @@ def store_consent(
     repo.add_consent(session, row)
     summary = _summary(rt, row, created=True)
     return summary, _recorded_draft(summary, recorded_by)
+
+
+def _key_for(session: Session, rt: Runtime, consent_id: str, organization: str) -> str:
+    """The stored key of a consent id chosen by ``organization``: the id itself, unless another
+    organization's consent already holds it; then a key scoped to the recorder, so that no 409
+    reveals a consent the caller has no part in (a clash among its own is a 409)."""
+    taken = repo.get_consent(session, consent_id)
+    if taken is None or organization in _row_parties(rt, taken):
+        return consent_id
+    return scoped_consent_key(consent_id, organization)
+
+
+def scoped_consent_key(consent_id: str, organization: str) -> str:
+    # FHIR ids hold no '~', so a scoped key never collides with a chosen id.
+    return f"{consent_id}~{digest(organization)[7:15]}"
+
+
+def _row_parties(rt: Runtime, row: ConsentRow) -> set[str]:
+    """The organizations a stored consent names, and the one that recorded it."""
+    consent = consent_from_row(rt, row)
+    return {row.recorded_by or consent.grantor, consent.grantor, *_actors(consent.provision)}
+
+
+def _find(session: Session, consent_id: str, party: str | None) -> ConsentRow | None:
+    """The consent ``consent_id`` names for ``party``: its own scoped one first, then the plain id."""
+    if party is not None:
+        own = repo.get_consent(session, scoped_consent_key(consent_id, party))
+        if own is not None:
+            return own
+    return repo.get_consent(session, consent_id)
 
 
 def grantor_of(rt: Runtime, document: dict[str, Any]) -> str:
@@ -229,7 +260,7 @@ def revoke_consent(
     now = rt.now()
     when = at or now
     with rt.sessions.begin() as session:
-        row = repo.get_consent(session, consent_id)
+        row = _find(session, consent_id, by)
         if row is None:
             raise NotFound(f"consent {consent_id} does not exist")
         current = consent_from_row(rt, row)
@@ -241,7 +272,7 @@ def revoke_consent(
             return _summary(rt, row)
         row.revoked_at, row.status, row.updated_at = revoked_at, "inactive", now
         reason = f"consent {consent_id} was revoked"
-        cancelled = repo.cancel_queued_deliveries(session, consent_id, reason, now)
+        cancelled = repo.cancel_queued_deliveries(session, row.id, reason, now)
         summary = replace(_summary(rt, row), cancelled_deliveries=cancelled)
         audit.record(session, rt, [_revoked_draft(summary, by, requested_by)])
     audit.checkpoint(rt)
@@ -304,7 +335,7 @@ def _rows_for(session: Session, rt: Runtime, student_ref: str | None) -> list[Co
 def export_consent(rt: Runtime, consent_id: str, *, party: str | None = None) -> dict[str, Any]:
     """The stored FHIR Consent; once revoked, ``inactive`` and ending no later than the revocation."""
     with rt.sessions() as session:
-        row = repo.get_consent(session, consent_id)
+        row = _find(session, consent_id, party)
         summary = _summary(rt, row) if row is not None else None
         document = copy.deepcopy(row.document) if row is not None else {}
     if summary is None or (party is not None and party not in summary.parties):
@@ -325,7 +356,7 @@ def _summary(rt: Runtime, row: ConsentRow, *, created: bool = False) -> ConsentS
     consent = consent_from_row(rt, row)
     root = consent.provision
     return ConsentSummary(
-        id=row.id,
+        id=row.local_id or row.id,
         student_id=row.student_id,
         status=consent.status,
         state=_state(consent, rt.now()),

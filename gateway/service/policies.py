@@ -8,6 +8,7 @@ from gateway.artifacts import agreement_from_doc
 from gateway.core.consent import Consent
 from gateway.core.policy import PolicySet
 from gateway.formats.fhir_consent import read_consent
+from gateway.service import guardians
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import ConsentRow
@@ -29,12 +30,16 @@ def consent_from_row(rt: Runtime, row: ConsentRow) -> Consent:
     parsed = read_consent(row.document, rt.artifacts.codes, student_id=row.student_id or "")
     consent = parsed.consent
     # Revocation counts from its time on: keep the time, and let validity checks compare it to now.
-    return Consent(**{**consent.__dict__, "revoked_at": row.revoked_at, "status": row.status})
+    # The stored key names it in decisions: a chosen id scoped apart from another partner's.
+    return Consent(**{**consent.__dict__, "id": row.id, "revoked_at": row.revoked_at, "status": row.status})
 
 
 def consents_for(session: Session, rt: Runtime, student_id: str) -> tuple[Consent, ...]:
+    """The student's consents, each parent's or guardian's marked linked when a guardian link
+    names its signer (core.consent counts a RelatedPerson's signature only then)."""
     link_pending_consents(session, rt)
-    return tuple(consent_from_row(rt, row) for row in repo.consents_for_student(session, student_id))
+    rows = repo.consents_for_student(session, student_id)
+    return guardians.with_links(session, (consent_from_row(rt, row) for row in rows))
 
 
 def link_pending_consents(session: Session, rt: Runtime) -> int:

@@ -17,6 +17,7 @@ import jsonschema
 import jsonschema_rs
 import yaml
 
+from gateway.core.guardians import AUTHORITY_TABLES, check_authority_table
 from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
 from gateway.core.policy import Agreement, ScheduleEntry
 from gateway.core.screening import build_instruments
@@ -120,6 +121,7 @@ def load_artifacts(root: Path = PROJECT_ROOT) -> Artifacts:
     vocabulary = _load_vocabulary(c)
     codes = _load_codes(c)
     _check_screening_instruments(c, codes)
+    _check_authority_tables(c, codes)
     mappings = _load_mappings(c, frozenset(codes), vocabulary)
     plan_schema = c.read(root / "schemas" / "success-plan.schema.json")
     element_validators = _element_validators(c, plan_schema) if plan_schema else {}
@@ -218,6 +220,19 @@ def _check_screening_instruments(c: _Collector, codes: dict[str, dict[str, Any]]
         build_instruments(codes["screening-instruments"], "mappings/codes/screening-instruments.yaml")
     except ArtifactInvalid as exc:
         c.issues.extend(exc.issues)
+
+
+def _check_authority_tables(c: _Collector, codes: dict[str, dict[str, Any]]) -> None:
+    """Who may consent (issue 10): these crosswalks map codes to parent, guardian or none."""
+    for name in AUTHORITY_TABLES:
+        if name not in codes:
+            where = f"mappings/codes/{name}.yaml"
+            c.issues.append(Issue(path=where, message="missing: who may consent needs it"))
+            continue
+        c.issues.extend(
+            Issue(path=f"mappings/codes/{name}.yaml: $.entries", message=problem)
+            for problem in check_authority_table(codes[name])
+        )
 
 
 def _load_mappings(

@@ -25,8 +25,9 @@ PUBLIC_BENEFIT = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 
 def prepare(rt: Runtime, endpoint: str) -> None:
-    """Exchanges 01, 02 and 05, a consent that covers referrals, and the agency's endpoint."""
-    for prefix in ("01", "02", "05"):
+    """Exchanges 01, 02, 05 and 08 (the district links Lisa's mother, who signed the sample
+    consents), a consent that covers referrals, and the agency's endpoint."""
+    for prefix in ("01", "02", "05", "08"):
         send_demo(rt, prefix)
     consent_covers_referrals(rt)
     set_endpoint(rt, endpoint)

@@ -144,6 +144,8 @@ def test_demo_runs_end_to_end(spgw, tmp_path):
 
 def test_plan_export_carries_obligations_and_keeps_to_the_field_set(initialised, tmp_path):
     initialised("ingest", "edfi-json", str(demo_file("01")), "--source", "grand-bend-isd", "--json")
+    # Lisa's mother, who signed the referral consent, linked by the district's contact association.
+    initialised("ingest", "edfi-json", str(demo_file("08")), "--source", "grand-bend-isd", "--json")
     initialised("ingest", "fhir-json", str(demo_file("05")), "--source", "riverside-health", "--json")
     code, output = initialised(
         "plan",

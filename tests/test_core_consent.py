@@ -51,6 +51,8 @@ CONSENT = Consent(
     signer_role="parent",
     grantor=GBISD,
     provision=ROOT,
+    signer_ids=(("https://grandbend.example.org/ns/contactUniqueId", "777822"),),
+    signer_linked=True,  # the service found the guardian link
 )
 QUERY = ConsentQuery(
     student_id=STUDENT,
@@ -150,7 +152,38 @@ VALIDITY = [
     # who signed (R5)
     pytest.param((consent(signer_role="guardian"),), {}, PERMIT, "permits", id="guardian for a minor"),
     pytest.param(
-        (consent(signer_role="legal-representative"),), {}, PERMIT, "permits", id="legal representative"
+        (consent(signer_role="legal-representative"),),
+        {},
+        NONE,
+        "may not consent",
+        id="a legal representative is not a parent or guardian",
+    ),
+    pytest.param(
+        (consent(signer_linked=False),), {}, NONE, "not linked to the student", id="parent without a link"
+    ),
+    pytest.param(
+        (consent(signer_role="guardian", signer_linked=False),),
+        {},
+        NONE,
+        "spgw students guardians link",
+        id="guardian without a link: the reason says how to link",
+    ),
+    pytest.param(
+        (consent(signer_role="related-person"),), {}, PERMIT, "permits", id="linked, named by identifier only"
+    ),
+    pytest.param(
+        (consent(signer_role="related-person", signer_linked=False),),
+        {},
+        NONE,
+        "not linked",
+        id="named by identifier only, no link",
+    ),
+    pytest.param(
+        (consent(signer_role=None, signer_note="Consent.performer: relationship GRMTH gives no authority"),),
+        {},
+        NONE,
+        "GRMTH gives no authority",
+        id="a grandmother: the reading's reason is the decision's",
     ),
     pytest.param(
         (consent(),),

@@ -154,6 +154,7 @@ PARENT = Consent(
     scope="patient-privacy",
     signed_at=NOW - 60 * DAY,
     signer_role="parent",
+    signer_linked=True,  # a guardian link names the parent (the service looks it up)
     grantor=GBISD,
     provision=Provision(
         type=PERMIT,
@@ -1031,6 +1032,7 @@ def consents(
         grantor=st.just(request.source_org),
         provision=root,
         revoked_at=st.sampled_from((None,) * 6 + (MOMENTS[2], MOMENTS[-1])),
+        signer_linked=st.sampled_from((True, True, True, False)),  # an unlinked parent counts for nothing
     )
 
 
@@ -1091,6 +1093,7 @@ def applicable(draw: st.DrawFn, request: DecisionRequest, policy: PolicySet) -> 
         student_id=STUDENT,
         status="active",
         signer_role=signer,
+        signer_linked=True,
         revoked_at=None,
         provision=dataclasses.replace(root, actions=ANY, labels=ANY),
     )

@@ -118,6 +118,7 @@ def test_a_referral_of_which_nothing_may_go_looks_like_a_denied_read(
 
 def test_a_referrer_without_records_of_the_student_is_refused(rt: Runtime) -> None:
     send_demo(rt, "01")  # the district's records only: the clinic knows nothing of Lisa
+    send_demo(rt, "08")  # and the district's link of Lisa's mother, who signed the consent
     consent_covers_referrals(rt)
     with pytest.raises(NotFound):
         refer_lisa(rt, source_org=CLINIC)

@@ -305,10 +305,12 @@ def relabel_clinic_identifiers_as_part2(rt: Runtime) -> None:
         consent = session.get(ConsentRow, REFERRAL_CONSENT)
         assert consent is not None
         clinic = {"identifier": {"system": ORGANIZATION_SYSTEM, "value": "riverside-health"}}
+        signed_by_lisa = {k: v for k, v in consent.document.items() if k != "contained"}
         consent.document = {
-            **consent.document,
+            **signed_by_lisa,
             "organization": [clinic],  # the clinic discloses its own records
             "extension": [{"url": SIGNER_EXTENSION, "valueCode": "student"}],
+            "performer": [{"reference": "Patient/rh-55810"}],  # the extension alone is no signer
         }
 
 

@@ -64,6 +64,7 @@ def test_same_input_twice_changes_nothing(rt):
 
 def test_unlinked_record_is_held_then_replayed_after_the_link_arrives(rt):
     send_demo(rt, "01")
+    send_demo(rt, "08")  # Lisa's mother, who signed the clinic's consent, linked by the district
     held = send_demo(rt, "04")
     assert held.status == "held"
     assert "no student is linked" in held.outcome["records"][0]["reason"]

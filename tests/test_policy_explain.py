@@ -40,7 +40,7 @@ SCREENING: dict[str, Any] = {
 
 @pytest.fixture
 def lisa(rt: Runtime) -> Runtime:
-    for prefix in ("01", "05", "04"):
+    for prefix in ("01", "05", "04", "08"):  # 08: the district links Lisa's mother, who signed
         send_demo(rt, prefix)
     return rt
 

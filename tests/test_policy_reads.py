@@ -43,7 +43,7 @@ SCREENING = frozenset({"domains.familyBasicNeeds.facts@clinic", "needs@clinic"})
 @pytest.fixture
 def lisa(rt: Runtime) -> Runtime:
     """The demo world with Lisa's school record, clinic patient record and screening."""
-    for prefix in ("01", "05", "04"):
+    for prefix in ("01", "05", "04", "08"):  # 08: the district links Lisa's mother, who signed
         send_demo(rt, prefix)
     return rt
 
@@ -113,6 +113,8 @@ def on(day: dt.date) -> Callable[[Runtime, Clock], None]:
 def adult_consents(rt: Runtime, clock: Clock) -> None:
     on(dt.date(2028, 3, 14))(rt, clock)
     own = clinic_consent(id="consent-own", dateTime="2028-03-14T10:00:00Z")
+    del own["contained"]  # Lisa signs herself: the Patient, not her mother
+    own["performer"] = [{"reference": "Patient/rh-55810"}]
     own["extension"] = [
         {
             "url": "https://success-plan-gateway.org/fhir/StructureDefinition/signer-role",
@@ -154,6 +156,7 @@ def referral_consent(rt: Runtime, clock: Clock) -> None:
         categories=["identity", "referral"],
         purposes=["referral-fulfillment"],
         signer_role="parent",
+        signer_identifier=("https://grandbend.example.org/ns/contactUniqueId", "777822"),
         signed_at=dt.date(2026, 11, 1),
         expires=dt.date(2027, 10, 31),
         recorded_by=DISTRICT,

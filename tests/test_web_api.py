@@ -179,6 +179,12 @@ def test_every_record_refused_is_422_with_issues_per_record(
 
 def test_held_exchange_is_202_and_replays_once_linked(client: FlaskClient, auth: dict[str, Headers]) -> None:
     send_students(client, auth)
+    # Lisa's mother, who signed the clinic's consent, linked by the district's contact association.
+    mother = demo_file("studentContactAssociations")
+    linked = send(
+        client, auth[DISTRICT], mother, "edfi-json", "studentContactAssociations", "application/json"
+    )
+    assert linked.status_code == 200
     held = send(client, auth[CLINIC], demo_file("screening"))
     assert held.status_code == 202
     assert held.get_json()["status"] == "held"

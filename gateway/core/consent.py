@@ -4,7 +4,10 @@ A consent (imported from FHIR R4 Consent) holds a root provision (permit or deny
 provisions that carve exceptions out of it. Evaluation, per data category:
 
 1. only **valid** consents count: status active, signed, not revoked at ``now``, inside their
-   period, and signed by someone who may consent for this student and this data (R5);
+   period, and signed by someone who may consent for this student and this data (R5): the
+   student when of age (or alone for Part 2 data where state law lets minors consent), else a
+   parent or guardian whom an education record or an administrator links to the student (the
+   service looks the link up and sets ``signer_linked``; core only reads the value);
 2. a consent **applies** when its root provision matches the request (recipient, action,
    purpose, data category, security label);
 3. within one consent **scope**, the most recent applicable consent wins (R20, as LEAP's
@@ -22,8 +25,17 @@ from dataclasses import dataclass, replace
 from gateway.core.canonical import digest
 
 PERMIT, DENY, NONE = "permit", "deny", "none"
-PARENT_ROLES = frozenset({"parent", "guardian", "legal-representative"})
+PARENT_ROLES = frozenset({"parent", "guardian"})
 STUDENT_ROLE = "student"
+# A RelatedPerson named only by identifier: the consent states no relationship, so the
+# relationship (and with it the authority) is the one of the guardian link, when there is one.
+RELATED_PERSON = "related-person"
+NOT_LINKED = (
+    "the RelatedPerson who signed (Consent.performer) is not linked to the student as parent or "
+    "guardian: the link comes from an education record (an Ed-Fi student contact or parent "
+    "association, a OneRoster parent or guardian user) or from an administrator "
+    "(spgw students guardians link)"
+)
 AGE_OF_MAJORITY = 18
 PART2 = "42CFRPart2"
 
@@ -48,10 +60,14 @@ class Consent:
     status: str  # active | inactive | draft | proposed | rejected | entered-in-error
     scope: str  # patient-privacy | research | treatment | adr
     signed_at: dt.datetime | None
-    signer_role: str | None  # parent | guardian | legal-representative | student
+    signer_role: str | None  # student | parent | guardian | related-person; None: no authority
     grantor: str  # the organization the consent lets disclose
     provision: Provision
     revoked_at: dt.datetime | None = None
+    signer_ids: tuple[tuple[str, str], ...] = ()  # a RelatedPerson signer's (system, value)s
+    # Set by the service from the guardian links; a parent's signature counts only when True.
+    signer_linked: bool = False
+    signer_note: str | None = None  # why the performer gives no authority, as read
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,12 +113,14 @@ def signer_problem(consent: Consent, query: ConsentQuery, day: dt.date) -> str |
         if adult or minor_alone:
             return None
         return "signed by the student, who is under 18 and may not consent alone for this data"
-    if consent.signer_role in PARENT_ROLES:
+    if consent.signer_role in PARENT_ROLES or consent.signer_role == RELATED_PERSON:
         if adult:
             return "the student is 18 or older: consent must now come from the student"
         if minor_alone:
             return "42 CFR 2.14: only the minor may consent to disclose these records"
-        return None
+        return None if consent.signer_linked else NOT_LINKED
+    if consent.signer_note:
+        return consent.signer_note
     return f"signer role '{consent.signer_role}' may not consent"
 
 
@@ -206,6 +224,8 @@ def fingerprint(consent: Consent) -> str:
             "scope": consent.scope,
             "signedAt": str(consent.signed_at),
             "signer": consent.signer_role,
+            "signerIds": sorted(f"{system}|{value}" for system, value in consent.signer_ids),
+            "signerLinked": consent.signer_linked,
             "grantor": consent.grantor,
             "revokedAt": str(consent.revoked_at),
             "provision": _provision_doc(consent.provision),
@@ -233,7 +253,8 @@ def missing_elements(consent: Consent) -> tuple[str, ...]:
         ("what data (provision.class or provision.securityLabel)", bool(root.classes or root.labels)),
         ("to whom (provision.actor)", bool(root.actors)),
         ("for what purpose (provision.purpose)", bool(root.purposes)),
-        ("signature (performer)", consent.signer_role is not None),
+        # A performer that gives no authority is reported on its own (signer_note), not as missing.
+        ("signature (performer)", consent.signer_role is not None or consent.signer_note is not None),
         ("date (dateTime)", consent.signed_at is not None),
         ("expiry (provision.period.end)", root.end is not None),
         ("student (patient)", bool(consent.student_id)),

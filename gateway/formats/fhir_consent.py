@@ -4,8 +4,9 @@ Import reads the provision tree (type, period, actor, action, purpose, class, se
 nested provisions). Purposes arrive as HL7 v3 ActReason codes and security labels as
 v3-Confidentiality / v3-ActCode codes; both are translated through crosswalk tables in
 ``mappings/codes/``. Data categories travel as ``class`` codings in the gateway's own system.
-Who signed is read from the performer: a ``Patient`` reference is the student, a
-``RelatedPerson`` a parent or guardian.
+Who signed is read from the performer by ``fhir_signer``: a ``Patient`` is the student, a
+``RelatedPerson`` a parent or guardian only when its relationship says so (and, at every
+decision, only when a guardian link names them).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Any
 
 from gateway.core.consent import Consent, Provision
 from gateway.errors import Issue
+from gateway.formats.fhir_signer import SIGNER_EXTENSION, read_signer
+
+__all__ = ["CATEGORY_SYSTEM", "ORGANIZATION_SYSTEM", "SIGNER_EXTENSION", "ParsedConsent", "read_consent"]
 
 CATEGORY_SYSTEM = "https://success-plan-gateway.org/data-categories"
 ORGANIZATION_SYSTEM = "https://success-plan-gateway.org/organizations"
-SIGNER_EXTENSION = "https://success-plan-gateway.org/fhir/StructureDefinition/signer-role"
-SIGNER_ROLES = {"Patient": "student", "RelatedPerson": "parent"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,17 +108,6 @@ def _organization(reference: Mapping[str, Any]) -> str | None:
     return ref.split("/", 1)[1] if ref.startswith("Organization/") else None
 
 
-def _signer(doc: Mapping[str, Any]) -> str | None:
-    for extension in doc.get("extension", []):
-        if extension.get("url") == SIGNER_EXTENSION:
-            return str(extension.get("valueCode"))
-    performers = doc.get("performer", [])
-    if not performers:
-        return None
-    kind = str(performers[0].get("reference", "")).split("/", 1)[0]
-    return SIGNER_ROLES.get(kind)
-
-
 def _patient_identifier(doc: Mapping[str, Any]) -> tuple[str, str] | None:
     identifier = doc.get("patient", {}).get("identifier", {})
     if identifier.get("system") and identifier.get("value"):
@@ -130,13 +121,18 @@ def read_consent(
     """A validated FHIR R4 Consent resource as a gateway consent, with every problem found."""
     reader = _Reader(codes)
     organizations = [_organization(o) for o in doc.get("organization", [])]
+    signer = read_signer(doc, codes)
+    if signer.note:
+        reader.issues.append(Issue(path="Consent.performer", message=signer.note))
     consent = Consent(
         id=str(doc.get("id", "")),
         student_id=student_id,
         status=str(doc.get("status", "")),
         scope=next((c.get("code", "") for c in doc.get("scope", {}).get("coding", [])), "patient-privacy"),
         signed_at=reader.when(doc.get("dateTime"), "Consent.dateTime"),
-        signer_role=_signer(doc),
+        signer_role=signer.role,
+        signer_ids=signer.ids,
+        signer_note=signer.note,
         grantor=next((o for o in organizations if o), ""),
         provision=reader.provision(doc.get("provision", {}), "Consent.provision"),
     )

@@ -17,7 +17,8 @@ parser guarantees:
 - **Records**: ``entity`` is the file stem; ``data`` is the row's non-empty defined cells by
   column name (an empty CSV cell and a missing one cannot be told apart). Rows that do not
   speak of a student are records of ``nonstudent-users`` / ``nonstudent-enrollments``
-  (1.1 ``role``; 1.2 ``roles.csv``), and ``delta`` rows marked ``tobedeleted`` / ``inactive`` are
+  (1.1 ``role``; 1.2 ``roles.csv``), a family user naming students is one ``family-users``
+  record per student (``oneroster_family``), and ``delta`` rows marked ``tobedeleted`` / ``inactive`` are
   records of ``deactivations`` (applied as retractions by ``gateway.service.oneroster``).
   A student's enrollment carries its class and course (``_class``); a result its line item
   (``_lineItem``) and where its score sits in the line item's range (``_scorePercent``, 0-100),
@@ -38,6 +39,15 @@ from typing import IO, Any, BinaryIO
 
 from gateway.core.limits import shown, text_problem
 from gateway.errors import InputInvalid, Issue
+from gateway.formats.oneroster_family import (
+    ANY_STUDENT,
+    FAMILY_ROLES,
+    FAMILY_USERS,
+    agents,
+    family_records,
+    family_role,
+    pairs_of,
+)
 from gateway.formats.oneroster_rows import row_issues, score_percent
 from gateway.formats.oneroster_tables import (
     DEACTIVATING,
@@ -103,6 +113,7 @@ class Bundle:
         self.headers: dict[str, list[str]] = {}
         self.reference: dict[str, dict[str, dict[str, str]]] = {}
         self.student_ids: set[str] = set()
+        self.family_roles: dict[str, str] = {}  # 1.2: user -> parent | guardian | relative
 
     def items(self) -> Iterator[StreamItem]:
         self._read_manifest()
@@ -192,6 +203,8 @@ class Bundle:
                 seen.add(source_id)
             where = f"{fname} line {row.line}"
             if row.problems:
+                if stem == "users" and source_id:  # a rejected row never removes a guardian link
+                    self.info.seen.setdefault(FAMILY_USERS, set()).add(f"{source_id}|{ANY_STUDENT}")
                 yield RecordProblem(location=where, issues=row.problems)
                 continue
             if mode == "delta" and row.cells.get("status") in DEACTIVATING:
@@ -201,7 +214,12 @@ class Bundle:
             if keep:
                 kept[row.cells["sourcedId"]] = row.cells
                 self._note_role(stem, row.cells)
-            yield record(self._entity(stem, row.cells), where, self._joined(stem, row.cells))
+            entity = self._entity(stem, row.cells)
+            if entity == FAMILY_USERS:
+                self.info.seen.setdefault(FAMILY_USERS, set()).update(pairs_of(row.cells))
+                yield from family_records(where, row.cells, family_role(row.cells, self.family_roles) or "")
+                continue
+            yield record(entity, where, self._joined(stem, row.cells))
 
     def _rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
         with _readable(fname):
@@ -257,6 +275,10 @@ class Bundle:
     def _note_role(self, stem: str, cells: dict[str, str]) -> None:
         if stem == "roles" and cells.get("role") == "student":
             self.student_ids.add(cells["userSourcedId"])
+        if stem == "roles" and cells.get("role") in FAMILY_ROLES:
+            user = cells["userSourcedId"]
+            if cells.get("roleType") == "primary" or user not in self.family_roles:
+                self.family_roles[user] = cells["role"]
 
     def _entity(self, stem: str, cells: dict[str, str]) -> str:
         if stem == "users":
@@ -265,7 +287,10 @@ class Bundle:
                 if self.info.version == "1.1"
                 else cells["sourcedId"] in self.student_ids
             )
-            return stem if student else NONSTUDENT + stem
+            if student:
+                return stem
+            family = family_role(cells, self.family_roles) and agents(cells)
+            return FAMILY_USERS if family else NONSTUDENT + stem
         if stem == "enrollments" and cells.get("role") != "student":
             return NONSTUDENT + stem
         return stem

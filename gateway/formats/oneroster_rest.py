@@ -5,7 +5,7 @@ References become the CSV's ``*SourcedId`` columns (``{"user": {"sourcedId": "x"
 ``userSourcedId``), lists of references comma lists (``orgs`` -> ``orgSourcedIds``), string lists
 comma lists (``grades``), ``userIds`` the CSV's ``{type:identifier}`` list, and a 1.2 user's
 ``roles[]`` its primary ``role``. ``metadata`` and other nested extensions are left out. Entities
-and statuses are classified as for CSV (``nonstudent-users``, ``deactivations``).
+and statuses are classified as for CSV (``nonstudent-users``, ``family-users``, ``deactivations``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_csv import DEACTIVATIONS, NONSTUDENT
+from gateway.formats.oneroster_family import agents, family_records, family_role
 from gateway.formats.oneroster_rows import row_issues
 from gateway.formats.oneroster_tables import DEACTIVATING, SPECS, FileSpec
 from gateway.formats.records import RecordProblem, SourceRecord, load_json, record
@@ -76,6 +77,8 @@ def iter_records(stream: BinaryIO, entity: str | None = None) -> Iterator[Stream
             yield RecordProblem(location=where, issues=tuple(issues))
         elif row.get("status") in DEACTIVATING:
             yield record(DEACTIVATIONS, where, {"file": stem, **row})
+        elif (role := _family(stem, row)) is not None:
+            yield from family_records(where, row, role)
         else:
             yield record(_entity(stem, row), where, row)
 
@@ -142,6 +145,11 @@ def _roles(roles: list[Any]) -> dict[str, str]:
         return {}
     names = sorted({str(r["role"]) for r in found})
     return {"role": str(primary["role"]), "roleNames": ",".join(names)}
+
+
+def _family(stem: str, row: dict[str, Any]) -> str | None:
+    role = family_role(row, {}) if stem == "users" else None
+    return role if role and agents(row) else None
 
 
 def _entity(stem: str, row: dict[str, Any]) -> str:

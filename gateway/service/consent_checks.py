@@ -4,7 +4,8 @@ A consent must be a valid R4 Consent with an id; it must have every required ele
 (34 CFR 99.30, 45 CFR 164.508(c), 42 CFR 2.31, as ``core.consent.missing_elements`` lists
 them); its codes, data categories and partners must be known, since a term the gateway cannot
 read would silently widen a grant; and, when the student and their birth date are known, the
-signer must be someone who may consent for this data at the signing time (R5, 42 CFR 2.14).
+signer must be someone who may consent for this data at the signing time (R5, 42 CFR 2.14):
+a parent or guardian only when a guardian link names them for the student (issue 10).
 """
 
 from __future__ import annotations
@@ -17,11 +18,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.core.consent import PART2, Consent, ConsentQuery, Provision, missing_elements, signer_problem
+from gateway.core.consent import (
+    NOT_LINKED,
+    PART2,
+    Consent,
+    ConsentQuery,
+    Provision,
+    missing_elements,
+    signer_problem,
+)
 from gateway.core.policy import PolicySet
 from gateway.errors import InputInvalid, Issue
 from gateway.formats import parse_payload
 from gateway.formats.fhir_consent import CATEGORY_SYSTEM, ORGANIZATION_SYSTEM, read_consent
+from gateway.service import guardians
 from gateway.service.consent_forms import SCOPE_SYSTEM
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
@@ -49,7 +59,7 @@ def check_consent(session: Session, rt: Runtime, document: Any) -> Consent:
         *_known_terms(rt, policy, document, consent),
     ]
     if not issues:
-        issues.extend(_signer_issues(session, policy, consent))
+        issues.extend(_signer_issues(session, policy, guardians.with_links(session, [consent])[0]))
     if issues:
         raise InputInvalid(
             f"consent {consent.id or '(no id)'} is incomplete or invalid: {len(issues)} problem(s); "
@@ -167,7 +177,12 @@ def _actor_organization(reference: dict[str, Any]) -> str | None:
 
 
 def _signer_issues(session: Session, policy: PolicySet, consent: Consent) -> list[Issue]:
-    """R5 at the signing time, when the student and their birth date are known."""
+    """R5 at the signing time, when the student and their birth date are known.
+
+    A parent or guardian of a known student must be linked to them already (issue 10); for a
+    student not known yet the consent is kept, and counts only once a link names its signer."""
+    if consent.student_id and guardians.needs_link(consent) and not consent.signer_linked:
+        return [Issue(path="Consent.performer", message=NOT_LINKED)]
     birth = birth_date(session, consent.student_id) if consent.student_id else None
     if birth is None or consent.signed_at is None:
         return []  # checked again at every decision, once the birth date is known

@@ -18,6 +18,7 @@ from gateway.core.canonical import digest
 from gateway.core.ids import derive_id
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.fhir_consent import CATEGORY_SYSTEM, ORGANIZATION_SYSTEM, SIGNER_EXTENSION
+from gateway.formats.fhir_signer import ROLE_CODE_SYSTEM
 
 SDOHCC_PROFILE = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/SDOHCC-Consent"
 SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -28,6 +29,7 @@ CONSENT_ACTION = "http://terminology.hl7.org/CodeSystem/consentaction"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 CONFIDENTIALITY_CODES = frozenset({"U", "L", "M", "N", "R", "V"})
 SIGNERS = {"parent": "RelatedPerson", "guardian": "RelatedPerson", "student": "Patient"}
+RELATIONSHIPS = {"parent": "PRN", "guardian": "GUARD"}  # v3 RoleCode when the form names none
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,9 @@ class ConsentForm:
     expires: dt.date
     labels: tuple[str, ...] = ()
     deny: bool = False
+    # A parent or guardian is named by the identifier a guardian link knows them by (issue 10).
+    signer_identifier: tuple[str, str] | None = None
+    relationship: str | None = None  # HL7 v3 RoleCode; default PRN (parent) or GUARD (guardian)
 
 
 def consent_document(form: ConsentForm, codes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -83,6 +88,15 @@ def _form_issues(form: ConsentForm) -> list[Issue]:
     issues = []
     if form.signer_role not in SIGNERS:
         issues.append(Issue(path="signer", message=f"one of {', '.join(sorted(SIGNERS))}"))
+    named = form.signer_identifier is not None and all(form.signer_identifier)
+    if SIGNERS.get(form.signer_role) == "RelatedPerson" and not named:
+        issues.append(
+            Issue(
+                path="signerIdentifier",
+                message="a parent or guardian is named by an identifier (system and value) their "
+                "guardian link to the student has",
+            )
+        )
     if isinstance(form.signed_at, dt.datetime) and form.signed_at.tzinfo is None:
         issues.append(Issue(path="signed", message="give a time with its UTC offset"))
     signed_day = form.signed_at.date() if isinstance(form.signed_at, dt.datetime) else form.signed_at
@@ -102,7 +116,7 @@ def _body(form: ConsentForm, purposes: tuple[str, ...], labels: tuple[str, ...])
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"identifier": {"system": system, "value": value}},
         "dateTime": form.signed_at.isoformat(),
-        "performer": [{"type": SIGNERS.get(form.signer_role, "RelatedPerson"), "display": form.signer_role}],
+        **_signer(form, (system, value)),
         "organization": [_organization(form.grantor)],
         "provision": {
             "type": "deny" if form.deny else "permit",
@@ -114,6 +128,21 @@ def _body(form: ConsentForm, purposes: tuple[str, ...], labels: tuple[str, ...])
             **({"securityLabel": [_label(code) for code in labels]} if labels else {}),
         },
     }
+
+
+def _signer(form: ConsentForm, patient: tuple[str, str]) -> dict[str, Any]:
+    """The student as the Patient, or the parent or guardian as a contained RelatedPerson."""
+    if form.signer_role == "student" or form.signer_identifier is None:
+        return {"performer": [{"type": "Patient", "display": form.signer_role}]}
+    code = form.relationship or RELATIONSHIPS.get(form.signer_role, "PRN")
+    related = {
+        "resourceType": "RelatedPerson",
+        "id": "signer",
+        "identifier": [{"system": form.signer_identifier[0], "value": form.signer_identifier[1]}],
+        "patient": {"identifier": {"system": patient[0], "value": patient[1]}},
+        "relationship": [{"coding": [{"system": ROLE_CODE_SYSTEM, "code": code}]}],
+    }
+    return {"contained": [related], "performer": [{"reference": "#signer", "display": form.signer_role}]}
 
 
 def _organization(org: str) -> dict[str, Any]:

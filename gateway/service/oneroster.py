@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.core.guardians import oneroster_absent
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_csv import BundleInfo, inspect_bundle
+from gateway.formats.oneroster_family import FAMILY_USERS
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.retractions import RetractionSummary, known_source_ids, retract_records
 from gateway.service.runtime import Runtime
@@ -111,7 +113,35 @@ def apply_manifest(
                     message_id=message_id,
                 )
             )
-    return tuple(done)
+    family = _family_retraction(rt, source_org, info, message_id)
+    return tuple(done) + ((family,) if family is not None else ())
+
+
+def _family_retraction(
+    rt: Runtime, source_org: str, info: BundleInfo, message_id: str
+) -> RetractionSummary | None:
+    """Family users (one record per student they name) whose users row no longer names that
+    student, or is gone from a bulk file or marked tobedeleted: their guardian links go."""
+    mode = info.modes.get("users", "absent")
+    if mode not in ("bulk", "delta"):
+        return None
+    gone = oneroster_absent(
+        known_source_ids(rt, source_org=source_org, entity=FAMILY_USERS),
+        mode=mode,
+        rows=info.seen.get("users", set()),
+        pairs=info.seen.get(FAMILY_USERS, set()),
+        deactivated=info.deactivated.get("users", set()),
+    )
+    if not gone:
+        return None
+    return retract_records(
+        rt,
+        source_org=source_org,
+        entity=FAMILY_USERS,
+        source_ids=sorted(gone),
+        reason=f"no longer named by the {mode} users.csv",
+        message_id=message_id,
+    )
 
 
 def bundle_bytes(path_or_bytes: Path | str | bytes) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
+from gateway.core.guardians import GUARDIAN_MAPPINGS
 from gateway.core.identity import resolve_student
 from gateway.core.mapping import (
     MappingContext,
@@ -31,7 +32,7 @@ from gateway.errors import Issue, MappingFailed
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service import attendance as attendance_store
-from gateway.service import enforcement
+from gateway.service import enforcement, guardians
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
@@ -72,12 +73,17 @@ def run_batch(
     mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
     elements = _identify(session, exchange, mapped, outcomes, now)
     events = _take_events(exchange, mapped, elements)
+    _leave_out_guardian_records(mapped, elements)
     _merge(session, rt, elements, mapped, outcomes, now)
     _store_events(session, rt, events, mapped, outcomes, now)
+    links = _store_guardian_links(session, rt, exchange, mapped, outcomes, now)
     _index_sources(session, exchange, mapped, outcomes, now)
     _mark_attendance_inputs(mapped, outcomes)
     ordered = [outcomes[i] for i in sorted(outcomes)]
-    record(session, rt, [_audit_draft(exchange, ordered, policy)])
+    drafts = [_audit_draft(exchange, ordered, policy)]
+    if links is not None and (links.linked or links.removed):
+        drafts.append(guardians.links_draft(exchange.source_org, exchange.message_id, links))
+    record(session, rt, drafts)
     return ordered
 
 
@@ -268,6 +274,19 @@ def _take_events(
     return events
 
 
+def _leave_out_guardian_records(
+    mapped: dict[int, _Mapped], by_student: dict[str, list[tuple[int, PlanElement]]]
+) -> None:
+    """A contact, parent or family-user record is reference data (a guardian link, stored after
+    the merge), not plan content: its element never reaches the plan."""
+    for student_id, items in list(by_student.items()):
+        kept = [(i, e) for i, e in items if mapped[i].result.mapping_id not in GUARDIAN_MAPPINGS]
+        if kept:
+            by_student[student_id] = kept
+        else:
+            del by_student[student_id]
+
+
 def _event_school(item: _Mapped, element: PlanElement) -> str | None:
     if item.result.mapping_id not in EVENT_MAPPINGS or element.slot != FACTS:
         return None
@@ -302,6 +321,42 @@ def _store_events(
         keep.append(item)
         outcomes[item.index] = dataclasses.replace(outcome, changed=outcome.changed + 1)
     attendance_store.store_events(session, keep, now)
+
+
+def _store_guardian_links(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+    now: dt.datetime,
+) -> guardians.BatchLinks | None:
+    """Accepted contact, parent and family-user records link a parent or guardian to their
+    student, beside the plan (service/guardians.py); a record that links nobody says why."""
+    accepted = [
+        guardians.AcceptedRecord(
+            index=i,
+            student_id=outcomes[i].student_id or "",
+            mapping_id=item.result.mapping_id,
+            entity=item.record.entity,
+            source_id=item.result.source_id,
+            data=item.record.data,
+        )
+        for i, item in mapped.items()
+        if outcomes[i].status == ACCEPTED and outcomes[i].student_id
+    ]
+    links = guardians.record_links(
+        session,
+        source_org=exchange.source_org,
+        message_id=exchange.message_id,
+        identifier_systems=exchange.partner.get("identifier_systems", {}),
+        codes=rt.artifacts.codes,
+        records=accepted,
+        now=now,
+    )
+    for index, note in (links.notes if links is not None else {}).items():
+        outcomes[index] = dataclasses.replace(outcomes[index], reason=note)
+    return links
 
 
 def _mark_attendance_inputs(mapped: dict[int, _Mapped], outcomes: dict[int, RecordOutcome]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from gateway.core.canonical import digest
 from gateway.core.plan import without_source_records
-from gateway.service import attendance, audit
+from gateway.service import attendance, audit, guardians
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import SourceRecordRow
@@ -76,6 +76,8 @@ def retract_records(
                 removed += len(outcome.changed)
         # Attendance events live beside the plan (service/attendance.py): they leave with it.
         removed += attendance.retract_events(session, source_org, entity, by_student)
+        # So do the guardian links a contact association or family user made (service/guardians.py).
+        removed += guardians.retract(session, source_org, entity, [row.source_id for row in rows])
         summary = RetractionSummary(
             source_org=source_org,
             entity=entity,

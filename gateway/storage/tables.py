@@ -303,6 +303,29 @@ class AttendanceEventRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
+class GuardianLinkRow(Base):
+    """A person with authority to consent for a student (a parent or legal guardian), named by an
+    identifier, and what links them: an education record (Ed-Fi contact or parent association,
+    OneRoster family user, kept with its source record so a delete or absence removes the link)
+    or an administrator (``linked_by``). Reference data beside the plan, like attendance rows."""
+
+    __tablename__ = "guardian_links"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), index=True)
+    person_system: Mapped[str] = mapped_column(String(300))
+    person_value: Mapped[str] = mapped_column(String(200))
+    relationship: Mapped[str] = mapped_column(String(200))  # the source's code (descriptor, role, RoleCode)
+    authority: Mapped[str] = mapped_column(String(20))  # parent | guardian
+    source: Mapped[str] = mapped_column(String(20))  # edfi | oneroster | administrator
+    source_org: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(String(80))
+    source_id: Mapped[str | None] = mapped_column(Text)
+    linked_by: Mapped[str | None] = mapped_column(String(200))
+    message_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
 Index("ix_messages_status_received", Message.status, Message.received_at)
 Index(
     "ix_source_records_org_entity", SourceRecordRow.source_org, SourceRecordRow.entity, SourceRecordRow.status
@@ -313,3 +336,5 @@ Index(
     AttendanceEventRow.school,
     AttendanceEventRow.school_year,
 )
+Index("ix_guardian_links_person", GuardianLinkRow.person_system, GuardianLinkRow.person_value)
+Index("ix_guardian_links_source", GuardianLinkRow.source_org, GuardianLinkRow.entity)

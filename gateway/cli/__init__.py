@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -225,15 +226,26 @@ def plan() -> None:
 @click.option(
     "--actor", default="cli-user", show_default=True, help="Who is reading, within the organization."
 )
+@click.option("--emergency-reason", default="", help="For purpose 'emergency': the threat (FERPA 99.36).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_handles_errors
 def plan_show(
-    ctx: click.Context, student: str, org: str, role: str, purpose: str, actor: str, as_json: bool
+    ctx: click.Context,
+    student: str,
+    org: str,
+    role: str,
+    purpose: str,
+    actor: str,
+    emergency_reason: str,
+    as_json: bool,
 ) -> None:
     """Show the parts of STUDENT's plan (stu-... or SYSTEM|VALUE) this reader may see."""
     rt = _runtime(ctx)
-    view = read_plan(rt, _read_request(rt, student, org, role, purpose, actor))
+    request = replace(
+        _read_request(rt, student, org, role, purpose, actor), emergency_reason=emergency_reason
+    )
+    view = read_plan(rt, request)
     click.echo(json.dumps(view.to_dict() if as_json else view.plan, indent=2))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from gateway.cli import main
 from gateway.errors import InputInvalid, NotFound
 from gateway.service import consents
+from gateway.service.edfi_sync import offered_by
 from gateway.service.explain import explain
 from gateway.service.guardian_links import link_guardian, list_guardians
 from gateway.service.ingest import ingest
@@ -435,3 +436,20 @@ def test_a_recorded_consent_names_the_parent_it_needs(lisa: Runtime) -> None:
     summary = consents.record_consent(lisa, **terms, signer_identifier=(CONTACTS, "777840"))
     document = consents.export_consent(lisa, summary.id)
     assert document["contained"][0]["relationship"][0]["coding"][0]["code"] == "PRN"
+
+
+@pytest.mark.parametrize(
+    ("data_models", "asked"),
+    [
+        pytest.param((("Ed-Fi", "5.0.0"),), ["studentContactAssociations"], id="DS 5: contacts"),
+        pytest.param((("Ed-Fi", "4.0.0"),), ["studentParentAssociations"], id="DS 4: parents"),
+        pytest.param(
+            (("TPDM", "1.1.0"),), ["studentContactAssociations", "studentParentAssociations"], id="unknown"
+        ),
+    ],
+)
+def test_a_default_ed_fi_pull_asks_for_the_family_resource_of_the_servers_data_standard(
+    data_models: tuple[tuple[str, str], ...], asked: list[str]
+) -> None:
+    names = ["students", "studentContactAssociations", "studentParentAssociations"]
+    assert offered_by(names, data_models) == ["students", *asked]

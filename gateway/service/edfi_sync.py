@@ -12,6 +12,7 @@ watermark where it was and the next run pulls the same window again (re-ingest i
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ Progress = Callable[[str, int, int | None], None]  # resource, records so far, t
 
 # Students register the plan; associations link records to schools; everything else follows.
 _FIRST = ("students", "studentSchoolAssociations", "studentEducationOrganizationAssociations")
+_BEFORE_DS5, _SINCE_DS5 = frozenset({"studentParentAssociations"}), frozenset({"studentContactAssociations"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +53,18 @@ def mapped_resources(rt: Runtime) -> list[str]:
     names = [entity for (fmt, entity) in rt.artifacts.mappings if fmt == FORMAT]
     rank = {name: i for i, name in enumerate(_FIRST)}
     return sorted(names, key=lambda n: (rank.get(n, len(_FIRST)), n))
+
+
+def offered_by(names: list[str], data_models: tuple[tuple[str, str], ...]) -> list[str]:
+    """The resources the ODS/API's Ed-Fi data model has: DS 5 renamed parents to contacts, so a
+    default pull asks a DS 4 server for studentParentAssociations and a DS 5+ one for
+    studentContactAssociations (an unknown data model is asked for both)."""
+    version = next((v for name, v in data_models if name == "Ed-Fi"), "")
+    major = re.match(r"\d+", version)
+    if major is None:
+        return names
+    left_out = _BEFORE_DS5 if int(major.group()) >= 5 else _SINCE_DS5
+    return [name for name in names if name not in left_out]
 
 
 def feed_name(base_url: str) -> str:
@@ -87,7 +101,9 @@ def pull_edfi(
     )
     feed = feed_name(base_url)
     with client:
-        client.discover()
+        discovery = client.discover()
+        if resources is None:
+            chosen = offered_by(chosen, discovery.data_models)
         plan = _plan(_watermark(rt, source_org, feed), client.available_change_versions(), full)
         tallies = (
             []

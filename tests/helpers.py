@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import requests
 from sqlalchemy import text
 
 from gateway.core.ids import student_id_for
@@ -44,3 +46,16 @@ def coordinator_view(rt: Runtime, student: str = LISA) -> dict:
 def count_rows(rt: Runtime, table: str) -> int:
     with rt.engine.connect() as connection:
         return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def partner_headers(base_url: str, rt: Runtime) -> dict[str, dict[str, str]]:
+    """Bearer headers of every demo partner, each token taken over real HTTP (client_secret_post)."""
+    credentials = json.loads((rt.settings.home / "demo-credentials.json").read_text("utf-8"))
+    found = {}
+    for org, secret in credentials.items():
+        answer = requests.post(
+            f"{base_url}/oauth/token", data={"grant_type": "client_credentials", **secret}, timeout=10
+        )
+        answer.raise_for_status()
+        found[org] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return found

@@ -3,9 +3,7 @@ them, each refusal naming where (a JSON path, a line, a column) and never echoin
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 import pytest
 
@@ -13,17 +11,22 @@ from gateway.core import limits
 from gateway.core.limits import MAX_DEPTH, MAX_KEY, MAX_TEXT, shown, text_problem, tree_issues
 from gateway.errors import InputInvalid, OutsideLimits
 from gateway.formats import parse_payload
-from gateway.formats.fhir_xml_write import to_xml
 from gateway.formats.records import load_json
+from tests.limit_payloads import (
+    MANIFEST,
+    PATIENT,
+    USERS_HEADER,
+    edfi_json,
+    fhir_json,
+    fhir_ndjson,
+    fhir_xml,
+    interchange_student,
+    nested,
+    oneroster_csv,
+    zip_of,
+)
 
 NUL, CONTROL, SURROGATE, NONCHAR = "\x00", "\x01", "\ud800", "\ufffe"
-
-
-def nested(depth: int, leaf: object = 1) -> object:
-    value = leaf
-    for _ in range(depth - 1):
-        value = [value]
-    return [value] if depth else value
 
 
 # -- text_problem: what a string may hold ------------------------------------------------------
@@ -140,49 +143,6 @@ def test_a_duplicate_key_is_named_without_its_control_characters() -> None:
 
 # -- every parser, the same limits ----------------------------------------------------------------
 
-STUDENT = {
-    "studentUniqueId": "604822",
-    "firstName": "Lisa",
-    "lastSurname": "Woods",
-    "birthDate": "2008-09-13",
-}
-PATIENT = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Woods"}]}
-USERS_HEADER = (
-    "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,"
-    "familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password"
-)
-MANIFEST = "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.users,bulk\n"
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, body in files.items():
-            zf.writestr(name, body)
-    return buffer.getvalue()
-
-
-def edfi_json(bad: str) -> bytes:
-    return json.dumps([{**STUDENT, "firstName": bad}]).encode()
-
-
-def fhir_json(bad: str) -> bytes:
-    return json.dumps({**PATIENT, "name": [{"family": bad}]}).encode()
-
-
-def fhir_ndjson(bad: str) -> bytes:
-    return json.dumps(PATIENT).encode() + b"\n" + fhir_json(bad) + b"\n"
-
-
-def fhir_xml(bad: str) -> bytes:
-    return to_xml({**PATIENT, "name": [{"family": bad}]})
-
-
-def oneroster_csv(bad: str) -> bytes:
-    row = f"900001,,,true,s-1,student,stu1,,{bad},Tester,,,,,,,10,"
-    return zip_of({"manifest.csv": MANIFEST.encode(), "users.csv": f"{USERS_HEADER}\n{row}\n".encode()})
-
-
 # (format, entity, payload builder, where the bad value is)
 TEXT_FORMATS = [
     pytest.param("edfi-json", "students", edfi_json, "$[0].firstName", id="edfi-json"),
@@ -243,14 +203,6 @@ def test_ed_fi_xml_records_are_held_to_the_text_limit_after_conversion(monkeypat
     monkeypatch.setattr(limits, "MAX_TEXT", 10)
     [problem] = parse_payload("edfi-xml", interchange_student("Lisa Sybil W")).problems
     assert [i.path for i in problem.issues] == ["InterchangeStudent/Student[1] (line 1): $.firstName"]
-
-
-def interchange_student(first: str, extra: str = "") -> bytes:
-    return (
-        '<InterchangeStudent xmlns="http://ed-fi.org/5.2.0"><Student><StudentUniqueId>604822</StudentUniqueId>'
-        f"<Name><FirstName>{first}</FirstName><MiddleName>Sybil</MiddleName><LastSurname>Woods</LastSurname>"
-        f"</Name>{extra}<BirthData><BirthDate>2008-09-13</BirthDate></BirthData></Student></InterchangeStudent>"
-    ).encode()
 
 
 def deep_xml(root: str, namespace: str, depth: int) -> bytes:

@@ -78,7 +78,7 @@ def _decode(text: bytes | str, where: str) -> Any:
             text = text.decode("utf-8-sig")
         return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
-        raise InputInvalid(
+        raise OutsideLimits(
             "payload is not UTF-8 text",
             [Issue(path=f"{where} byte {exc.start}", message="re-encode as UTF-8")],
         ) from exc

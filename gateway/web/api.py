@@ -23,7 +23,7 @@ from gateway.service.messages import list_messages, show_message
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import error_response, render_error, status_for_code
-from gateway.web.openapi import JSON_TYPES, build_openapi
+from gateway.web.openapi import FORMAT_TYPES, JSON_TYPES, build_openapi
 from gateway.web.params import json_object_body, paging
 
 log = logging.getLogger(__name__)
@@ -69,17 +69,18 @@ def post_exchange(format_name: str) -> Response:
         entity=entity,
         content_type=request.content_type,
     )
-    if summary.status in SUCCESS_STATUS or request.mimetype in JSON_TYPES:
+    accepted = FORMAT_TYPES.get(format_name, JSON_TYPES)
+    if summary.status in SUCCESS_STATUS or request.mimetype in accepted:
         return render_summary(summary)
     # Every body is stored and judged by its parser (nothing is lost); when it is refused and it
-    # was not declared as JSON, the declared type is the likely cause, so the answer names it.
-    return error_response(_unsupported_type(), messageId=summary.message_id)
+    # was not declared as its format's type, the declared type is the likely cause: named.
+    return error_response(_unsupported_type(accepted), messageId=summary.message_id)
 
 
-def _unsupported_type() -> UnsupportedFormat:
+def _unsupported_type(accepted: tuple[str, ...]) -> UnsupportedFormat:
     return UnsupportedFormat(
         "the payload was stored and refused: its Content-Type is not accepted",
-        [Issue(path="Content-Type", message=f"send one of {', '.join(JSON_TYPES)}")],
+        [Issue(path="Content-Type", message=f"send one of {', '.join(accepted)}")],
     )
 
 

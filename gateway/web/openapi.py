@@ -24,6 +24,21 @@ JSON_TYPES = (
     "application/x-ndjson",
     "application/fhir+ndjson",
 )
+XML_TYPES = ("application/xml", "text/xml", "application/fhir+xml")
+ZIP_TYPES = ("application/zip", "application/octet-stream")
+# The media types each wire format is sent as; a refused body sent as another type is answered
+# 415 naming Content-Type (the likely cause), otherwise with the parser's own problems.
+FORMAT_TYPES: dict[str, tuple[str, ...]] = {
+    "edfi-json": JSON_TYPES[:2],
+    "fhir-json": JSON_TYPES,
+    "fhir-ndjson": JSON_TYPES,
+    "fhir": JSON_TYPES + XML_TYPES,
+    "fhir-xml": XML_TYPES,
+    "edfi-xml": XML_TYPES[:2],
+    "oneroster-csv": ZIP_TYPES,
+    "oneroster": ZIP_TYPES,
+    "oneroster-rest": JSON_TYPES[:1],
+}
 PLAN_SCHEMA_ID = "https://success-plan-gateway.org/schemas/success-plan/1.0.0"
 SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed", "ignored"]
 RECORD_STATUSES = ["accepted", "rejected", "held", "failed", "ignored"]
@@ -232,7 +247,8 @@ def _summary_responses() -> dict[str, Schema]:
 
 def _exchange_path() -> Schema:
     content: dict[str, Schema] = {kind: {"schema": {}} for kind in JSON_TYPES[:2]}
-    content.update({kind: {"schema": {"type": "string"}} for kind in JSON_TYPES[2:]})
+    content.update({kind: {"schema": {"type": "string"}} for kind in JSON_TYPES[2:] + XML_TYPES})
+    content.update({kind: {"schema": {"type": "string", "format": "binary"}} for kind in ZIP_TYPES})
     return {
         "post": {
             "operationId": "postExchange",

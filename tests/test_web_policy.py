@@ -13,6 +13,7 @@ import yaml
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from tests.helpers import DISTRICT_IDS, demo_file
@@ -246,6 +247,45 @@ def test_a_widening_binds_once_each_party_signed_with_its_own_credentials(
     last = post(client, one + "/signatures", auth[DISTRICT], signature, "application/json")
     assert (last.status_code, last.get_json()["version"], last.get_json()["effect"]) == (201, 2, "in-force")
     assert client.get(one, headers=auth[CLINIC]).get_json()["document"]["retention_days"] == 2000
+
+
+@pytest.fixture
+def administrator(client: FlaskClient, rt: Runtime) -> Headers:
+    issued = create_secret(rt, DISTRICT, role="administrator")
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": issued.client_secret,
+    }
+    token = client.post("/oauth/token", data=form).get_json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_administrator_sees_every_agreement_and_records_paper_signatures(
+    client: FlaskClient, auth: dict[str, Headers], administrator: Headers
+) -> None:
+    listed = client.get("/api/v1/agreements", headers=administrator).get_json()["agreements"]
+    documents = (yaml.safe_load(path.read_text("utf-8")) for path in (SAMPLES / "agreements").glob("*.yaml"))
+    assert sorted(a["id"] for a in listed) == sorted(doc["id"] for doc in documents)
+    document = yaml.safe_load((SAMPLES / "agreements" / "gbisd-northside-2026.yaml").read_text("utf-8"))
+    document["retention_days"] = 3000
+    proposal = post(client, "/api/v1/agreements", auth[FOOD_BANK], document, "application/json").get_json()[
+        "proposal"
+    ]
+    one = "/api/v1/agreements/gbisd-northside-2026/signatures"
+    for party in proposal["awaiting"]:
+        body = {"signedBy": f"Director, {party}", "digest": proposal["digest"], "for": party}
+        answer = post(client, one, administrator, body, "application/json")
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+    shown = client.get("/api/v1/agreements/gbisd-northside-2026", headers=auth[FOOD_BANK]).get_json()
+    assert (shown["version"], {s["method"] for s in shown["signatures"]}) == (2, {"paper"})
+    # The administrator must say for whom; a partner may not sign on paper for another.
+    assert post(
+        client, one, administrator, {"signedBy": "x", "digest": "d"}, "application/json"
+    ).status_code in (
+        400,
+        409,
+    )
 
 
 def test_any_party_suspends_at_once(client: FlaskClient, auth: dict[str, Headers]) -> None:

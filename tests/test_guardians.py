@@ -16,6 +16,8 @@ from sqlalchemy import text
 
 from gateway.cli import main
 from gateway.errors import InputInvalid, NotFound
+from gateway.formats.oneroster_csv import read_bundle
+from gateway.formats.records import SourceRecord
 from gateway.service import consents
 from gateway.service.edfi_sync import offered_by
 from gateway.service.explain import explain
@@ -453,3 +455,34 @@ def test_a_default_ed_fi_pull_asks_for_the_family_resource_of_the_servers_data_s
 ) -> None:
     names = ["students", "studentContactAssociations", "studentParentAssociations"]
     assert offered_by(names, data_models) == ["students", *asked]
+
+
+# -- OneRoster family users as records ------------------------------------------------------
+
+
+def _entities(payload: bytes) -> list[tuple[str, str, str]]:
+    _, items = read_bundle(payload)
+    return [
+        (item.entity, item.data.get("role", ""), item.data.get("_agentSourcedId", ""))
+        for item in items
+        if isinstance(item, SourceRecord)
+    ]
+
+
+def test_a_1_1_family_user_is_one_record_per_student_and_one_naming_none_is_not_family() -> None:
+    payload = family_bundle(("777001", "parent", "604822,604834"), ("777002", "relative", "604822"))
+    payload_none = family_bundle(("777003", "guardian", ""))
+    assert _entities(payload) == [
+        ("family-users", "parent", "604822"),
+        ("family-users", "parent", "604834"),
+        ("family-users", "relative", "604822"),
+    ]
+    assert _entities(payload_none) == [("nonstudent-users", "guardian", "")]
+
+
+def test_a_1_2_family_role_comes_from_roles_csv() -> None:
+    folder = PROJECT_ROOT / "tests" / "fixtures" / "oneroster" / "v1p2-delta"
+    files = {p.name: p.read_text("utf-8") for p in folder.glob("*.csv")}
+    files["users.csv"] += "777001,active,2025-10-01T08:00:00Z,true,g1,,Gi,Guardian,,,,,,900001,,,,,,,s-1,\n"
+    files["roles.csv"] += "ro-9,active,2025-10-01T08:00:00Z,777001,primary,guardian,,,s-1,\n"
+    assert ("family-users", "guardian", "900001") in _entities(zip_files(files))

@@ -7,13 +7,15 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from helpers import DISTRICT_IDS
 from oneroster_helpers import SOURCE, elements_from, plan_of, register_students
-from oneroster_server import CLIENT_ID, CLIENT_SECRET, enrollment_12, running_oneroster, user_12
+from oneroster_server import CLIENT_ID, CLIENT_SECRET, enrollment_12, ref, running_oneroster, user_12
 
 from gateway.cli import main
 from gateway.clients.oneroster_api import OneRosterClient, collection_path
 from gateway.errors import UpstreamFailed
 from gateway.formats import parse_payload
+from gateway.service.guardian_links import list_guardians
 from gateway.service.oneroster_pull import pull_oneroster
 
 
@@ -225,6 +227,22 @@ def test_a_pull_maps_into_the_same_plans_as_csv_and_retracts_what_is_gone(rt, se
     again = _pull(rt, service, resources=("enrollments",))
     assert again.resources[0].retracted == 2  # e-2 no longer listed, e-1 tobedeleted
     assert elements_from(plan_of(rt, "900001"), "enrollments") == []
+
+
+def test_a_pulled_guardian_is_linked_while_the_users_collection_names_the_student(rt, service):
+    register_students(rt, "900001", "900002")
+    guardian = user_12("777001", role="guardian")
+    students = [user_12("900001"), user_12("900002")]
+    service.collections["users"] = [
+        *students,
+        {**guardian, "agents": [ref("user", "900001"), ref("user", "900002")]},
+    ]
+    _pull(rt, service, resources=("users",))
+    assert [len(list_guardians(rt, f"{DISTRICT_IDS}|{s}")) for s in ("900001", "900002")] == [1, 1]
+    service.collections["users"] = [*students, {**guardian, "agents": [ref("user", "900002")]}]
+    again = _pull(rt, service, resources=("users",))
+    assert again.resources[0].retracted == 1  # the link to 900001 is gone
+    assert [len(list_guardians(rt, f"{DISTRICT_IDS}|{s}")) for s in ("900001", "900002")] == [0, 1]
 
 
 def test_a_pull_that_fails_part_way_retracts_nothing(rt, service):

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.clients.oneroster_api import VERSIONS, OneRosterClient
+from gateway.core.guardians import oneroster_absent
+from gateway.formats.oneroster_family import FAMILY_USERS, family_role, pairs_of
+from gateway.formats.oneroster_rest import flatten
 from gateway.formats.oneroster_tables import DEACTIVATING
 from gateway.service.ingest import ingest
 from gateway.service.retractions import known_source_ids, retract_records
@@ -117,6 +120,7 @@ def _pull_collection(
     summary = CollectionSummary(resource=name)
     seen: set[str] = set()
     deleted: set[str] = set()
+    pairs: set[str] = set()  # family user|student pairs the users collection lists
     last_message = ""
     for page in api.pages(name, page_size=page_size):
         if page.count == 0 and summary.pages:
@@ -129,12 +133,34 @@ def _pull_collection(
             summary.counts[counted] += int(result.outcome.get(counted, 0))
         present, gone = _source_ids(page.body)
         seen, deleted = seen | present, deleted | gone
+        pairs |= _family_pairs(page.body) if name == "users" else set()
         last_message = result.message_id
         if progress is not None:
             progress(name, summary.records, page.total)
     if name in COMPLETE_SETS and last_message:
         summary.retracted = _retract(rt, source_org, name, seen, deleted, last_message)
+    if name == "users" and last_message:
+        summary.retracted += _retract_family(rt, source_org, seen | deleted, pairs, deleted, last_message)
     return summary
+
+
+def _retract_family(
+    rt: Runtime, source_org: str, rows: set[str], pairs: set[str], deleted: set[str], message_id: str
+) -> int:
+    """Family users the whole users collection no longer lists with a student: their links go."""
+    known = known_source_ids(rt, source_org=source_org, entity=FAMILY_USERS)
+    gone = oneroster_absent(known, mode="bulk", rows=rows, pairs=pairs, deactivated=deleted)
+    if not gone:
+        return 0
+    done = retract_records(
+        rt,
+        source_org=source_org,
+        entity=FAMILY_USERS,
+        source_ids=sorted(gone),
+        reason="no longer listed with this student by the OneRoster service's users collection",
+        message_id=message_id,
+    )
+    return done.records
 
 
 def _retract(
@@ -155,13 +181,27 @@ def _retract(
     return done.records
 
 
-def _source_ids(body: bytes) -> tuple[set[str], set[str]]:
-    """The page's sourcedIds: those it lists as live, and those marked tobedeleted / inactive."""
+def _rows(body: bytes) -> list[dict[str, Any]]:
     try:
         parsed = json.loads(body)
     except ValueError:
-        return set(), set()
+        return []
     items = next((v for v in parsed.values() if isinstance(v, list)), []) if isinstance(parsed, dict) else []
-    rows = [i for i in items if isinstance(i, dict) and i.get("sourcedId")]
+    return [i for i in items if isinstance(i, dict) and i.get("sourcedId")]
+
+
+def _family_pairs(body: bytes) -> set[str]:
+    """``user|student`` of the page's live family users (as ``oneroster_family`` reads them)."""
+    found: set[str] = set()
+    for item in _rows(body):
+        row = flatten(item)
+        if row.get("status") not in DEACTIVATING and family_role(row, {}):
+            found |= pairs_of(row)
+    return found
+
+
+def _source_ids(body: bytes) -> tuple[set[str], set[str]]:
+    """The page's sourcedIds: those it lists as live, and those marked tobedeleted / inactive."""
+    rows = _rows(body)
     deleted = {str(i["sourcedId"]) for i in rows if i.get("status") in DEACTIVATING}
     return {str(i["sourcedId"]) for i in rows} - deleted, deleted

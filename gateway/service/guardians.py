@@ -14,14 +14,14 @@ student (``with_links``); the decision itself stays in ``core.consent``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from gateway.core.consent import PARENT_ROLES, RELATED_PERSON, Consent
-from gateway.core.guardians import LINKING, GuardianClaim, claim_of, link_id
+from gateway.core.guardians import GUARDIAN_MAPPINGS, LINKING, GuardianClaim, claim_of, link_id
 from gateway.service.audit import AuditDraft
 from gateway.storage import guardians as store
 
@@ -46,6 +46,17 @@ class BatchLinks:
     removed: int
     notes: dict[int, str]  # record index -> why it made no link
     students: tuple[str, ...]
+
+
+def leave_out(by_student: dict[str, list[tuple[int, Any]]], mapping_of: Callable[[int], str]) -> None:
+    """A contact, parent or family-user record is reference data (a guardian link, stored after
+    the merge), not plan content: its element never reaches the plan."""
+    for student_id, items in list(by_student.items()):
+        kept = [(i, e) for i, e in items if mapping_of(i) not in GUARDIAN_MAPPINGS]
+        if kept:
+            by_student[student_id] = kept
+        else:
+            del by_student[student_id]
 
 
 def record_links(

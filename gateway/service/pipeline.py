@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
-from gateway.core.guardians import GUARDIAN_MAPPINGS
 from gateway.core.identity import resolve_student
 from gateway.core.mapping import (
     MappingContext,
@@ -73,7 +72,7 @@ def run_batch(
     mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
     elements = _identify(session, exchange, mapped, outcomes, now)
     events = _take_events(exchange, mapped, elements)
-    _leave_out_guardian_records(mapped, elements)
+    guardians.leave_out(elements, lambda i: mapped[i].result.mapping_id)
     _merge(session, rt, elements, mapped, outcomes, now)
     _store_events(session, rt, events, mapped, outcomes, now)
     links = _store_guardian_links(session, rt, exchange, mapped, outcomes, now)
@@ -272,19 +271,6 @@ def _take_events(
         else:
             del by_student[student_id]
     return events
-
-
-def _leave_out_guardian_records(
-    mapped: dict[int, _Mapped], by_student: dict[str, list[tuple[int, PlanElement]]]
-) -> None:
-    """A contact, parent or family-user record is reference data (a guardian link, stored after
-    the merge), not plan content: its element never reaches the plan."""
-    for student_id, items in list(by_student.items()):
-        kept = [(i, e) for i, e in items if mapped[i].result.mapping_id not in GUARDIAN_MAPPINGS]
-        if kept:
-            by_student[student_id] = kept
-        else:
-            del by_student[student_id]
 
 
 def _event_school(item: _Mapped, element: PlanElement) -> str | None:

@@ -94,6 +94,13 @@ def world(rt: Runtime) -> World:
         content_type="application/json",
         headers=headers["grand-bend-isd"],
     )
+    # Lisa's mother, who signed the sample consents, is linked by the district's contact record.
+    client.post(
+        "/api/v1/exchanges/edfi-json?entity=studentContactAssociations",
+        data=demo("studentContactAssociations"),
+        content_type="application/json",
+        headers=headers["grand-bend-isd"],
+    )
     held = client.post(
         "/api/v1/exchanges/fhir-json",
         data=demo("screening"),

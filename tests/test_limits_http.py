@@ -6,68 +6,21 @@ never a 500. One gateway serves the whole module: each row is independent of the
 from __future__ import annotations
 
 import json
-import os
-import threading
-import uuid
-from collections.abc import Iterator
-from dataclasses import replace
-from typing import Any
-from urllib.parse import quote
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from waitress.server import create_server
 
 from gateway.core.limits import MAX_DEPTH, MAX_KEY, MAX_TEXT
-from gateway.service.runtime import Settings
-from gateway.service.setup import initialise
-from gateway.storage.db import normalise_url
-from gateway.web import create_app
-from tests.conftest import PROJECT_ROOT, Clock
-from tests.helpers import partner_headers
 from tests.limit_payloads import PATIENT, STUDENT, fhir_xml, interchange_student, nested, oneroster_csv
+from tests.served import Served, served_fixture  # noqa: F401  (the module's gateway)
 
 DISTRICT, CLINIC = "grand-bend-isd", "riverside-health"
 JSON = "application/json"
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, dict[str, str]]]]:
-    """The demo world served over HTTP once for the module (SQLite, or a PostgreSQL schema)."""
-    tmp = tmp_path_factory.mktemp("limits")
-    url, drop = _database(tmp)
-    settings = Settings(home=tmp / "home", database_url=url, artifacts_root=PROJECT_ROOT)
-    runtime, _ = initialise(settings, with_samples=True)
-    runtime = replace(runtime, clock=Clock())
-    server: Any = create_server(create_app(runtime=runtime), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
-    yield base, partner_headers(base, runtime)
-    server.close()
-    server.task_dispatcher.shutdown()
-    thread.join(timeout=5)
-    runtime.engine.dispose()
-    drop()
-
-
-def _database(tmp: Any) -> tuple[str, Any]:
-    base = os.environ.get("GATEWAY_TEST_DATABASE_URL")
-    if not base:
-        return f"sqlite:///{tmp / 'gateway.db'}", lambda: None
-    base, schema = normalise_url(base), "t_" + uuid.uuid4().hex[:16]
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}", drop
+@pytest.fixture
+def gateway(served: Served) -> tuple[str, dict[str, dict[str, str]]]:
+    return served.base_url, served.headers
 
 
 def error_paths(answer: requests.Response) -> list[str]:

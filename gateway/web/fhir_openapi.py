@@ -60,11 +60,20 @@ def _outcome(description: str) -> Schema:
     return _answer(ref("OperationOutcome"), description)
 
 
+FHIR_ERROR = _outcome(
+    "The payload is not FHIR R4 (or a transaction had a problem), or a parameter is outside "
+    "the gateway's limits: nothing was written."
+)
+FHIR_NOT_FOUND = _outcome("The URL names no R4 resource type.")
 _ERRORS = {
-    "400": _outcome("The payload is not FHIR R4 (or a transaction had a problem): nothing was written."),
+    "400": FHIR_ERROR,
     "401": _outcome("No valid bearer token."),
     "413": _outcome("The body is over the payload limit; the refusal is stored."),
     "422": _outcome("Every record was refused; each issue names its location."),
+    "500": _outcome(
+        "An internal error stopped processing: the message is kept as failed (its id in the last issue) "
+        "and can be replayed once the fault is fixed."
+    ),
 }
 _FORMAT = {
     "name": "_format",
@@ -110,7 +119,7 @@ OPENAPI_PATHS: dict[str, Schema] = {
             "201": _outcome("Mapped into the plan."),
             "200": _outcome("Stored, deliberately not mapped or partly mapped."),
             "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
-            "404": _outcome("The URL names no R4 resource type."),
+            "404": FHIR_NOT_FOUND,
         },
         parameters=[
             {

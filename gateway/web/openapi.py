@@ -7,6 +7,7 @@ keeps it true: every route is documented, and real answers validate against thei
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import gateway
@@ -14,6 +15,7 @@ from gateway.service.messages import STATUSES
 from gateway.service.partners import ASSERTION_TYPE
 from gateway.web import delivery_api, policy_api
 from gateway.web.errors import error_codes
+from gateway.web.fhir_openapi import FHIR_ERROR, FHIR_NOT_FOUND
 from gateway.web.fhir_openapi import OPENAPI_PATHS as FHIR_PATHS
 from gateway.web.fhir_openapi import OPENAPI_SCHEMAS as FHIR_SCHEMAS
 from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
@@ -414,6 +416,27 @@ def _security_schemes() -> dict[str, Schema]:
     }
 
 
+def _with_limit_answers(paths: dict[str, Schema]) -> dict[str, Schema]:
+    """Every path segment and query value is held to the edge limits before any view runs
+    (``web/limits.py``): an operation with query parameters may answer 400 naming one, with path
+    parameters 404 (nothing can be named so). A copy: the modules' own documents stay as written."""
+    found = copy.deepcopy(paths)
+    for path, item in found.items():
+        for operation in item.values():
+            kinds = {p.get("in") for p in operation.get("parameters", [])}
+            responses = operation["responses"]
+            fhir = path.startswith("/fhir/")
+            if "query" in kinds:
+                responses.setdefault("400", FHIR_ERROR if fhir else error_body(_LIMITS_400))
+            if "path" in kinds:
+                responses.setdefault("404", FHIR_NOT_FOUND if fhir else error_body(_LIMITS_404))
+    return found
+
+
+_LIMITS_400 = "A query value is outside the gateway's limits (a control character, over 1000 characters)."
+_LIMITS_404 = "Nothing of that name (a path segment outside the limits names nothing either)."
+
+
 def build_openapi() -> dict[str, Any]:
     """The whole document; ``/openapi.json`` serves it."""
     return {
@@ -426,28 +449,30 @@ def build_openapi() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"oauth2": []}],
-        "paths": {
-            **_public_paths(),
-            "/api/v1/exchanges/{format_name}": _exchange_path(),
-            "/api/v1/plans/{student}": _plan_path(),
-            "/api/v1/plans/emergency-reads": _emergency_path(),
-            **_message_paths(),
-            "/api/v1/audit/verify": {
-                "get": {
-                    "operationId": "verifyAudit",
-                    "summary": "Verify the audit hash chain and its signed checkpoints.",
-                    "responses": {
-                        "200": json_body(
-                            ref("AuditReport"), "The report; ok is false when a break is found."
-                        ),
-                        "401": _unauthorized(),
-                    },
-                }
-            },
-            **policy_api.OPENAPI_PATHS,
-            **delivery_api.OPENAPI_PATHS,
-            **FHIR_PATHS,
-        },
+        "paths": _with_limit_answers(
+            {
+                **_public_paths(),
+                "/api/v1/exchanges/{format_name}": _exchange_path(),
+                "/api/v1/plans/{student}": _plan_path(),
+                "/api/v1/plans/emergency-reads": _emergency_path(),
+                **_message_paths(),
+                "/api/v1/audit/verify": {
+                    "get": {
+                        "operationId": "verifyAudit",
+                        "summary": "Verify the audit hash chain and its signed checkpoints.",
+                        "responses": {
+                            "200": json_body(
+                                ref("AuditReport"), "The report; ok is false when a break is found."
+                            ),
+                            "401": _unauthorized(),
+                        },
+                    }
+                },
+                **policy_api.OPENAPI_PATHS,
+                **delivery_api.OPENAPI_PATHS,
+                **FHIR_PATHS,
+            }
+        ),
         "components": {
             "schemas": {
                 **_schemas(),

@@ -79,6 +79,12 @@ def test_json_limits_answer_4xx_naming_the_place(gateway, url, partner, content_
 # -- each exchange format, a value no column can store ------------------------------------------
 
 PATIENT_LINE = json.dumps(PATIENT).encode()
+EVENT = {
+    "studentReference": {"studentUniqueId": "604822"},
+    "schoolReference": {"schoolId": 255901001},
+    "eventDate": "2021-09-01",
+    "attendanceEventCategoryDescriptor": "uri://ed-fi.org/AttendanceEventCategoryDescriptor#Tardy",
+}
 
 
 def ndjson(bad: str) -> bytes:
@@ -104,6 +110,15 @@ FORMAT_CASES = [
         422,
         "$.studentUniqueId",
         id="edfi-json identifier over student_links.value",
+    ),
+    pytest.param(
+        "edfi-json",
+        "studentSchoolAttendanceEvents",
+        json.dumps([EVENT | {"schoolReference": {"schoolId": "9" * 41}}]).encode(),
+        JSON,
+        422,
+        "$.schoolReference.schoolId",
+        id="edfi-json school over attendance_events.school",
     ),
     pytest.param(
         "fhir-json",

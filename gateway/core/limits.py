@@ -9,9 +9,10 @@ a line, a column), never the value. Why each limit:
 - text: every string must be storable and renderable: PostgreSQL text and JSONB cannot hold NUL,
   XML 1.0 cannot carry other C0 controls, lone UTF-16 surrogates or U+FFFE/U+FFFF, and none of
   them is text a partner means to send. Tab, line feed and carriage return are text;
-- lengths: identifiers are stored in ``student_links`` (system 300, value 200 characters); the
-  request's labels in ``messages`` (format 40, entity 80, Content-Type 100); other strings in
-  JSON documents, bounded to keep one value from being most of a payload;
+- lengths: identifiers are stored in ``student_links`` (system 300, value 200 characters), an
+  attendance event's school in ``attendance_events`` (40), the request's labels in ``messages``
+  (format 40, entity 80, Content-Type 100); other strings in JSON documents, bounded to keep one
+  value from being most of a payload;
 - numbers: a JSON number that overflows to infinity, or an integer beyond 64 bits, cannot be
   stored as a JSON document again.
 """
@@ -32,6 +33,7 @@ MAX_PARAMETER = 1000  # characters in one URL path segment or query value
 MAX_ISSUES = 20  # issues reported per document: enough to fix it, not a copy of it
 IDENTIFIER_SYSTEM_MAX = 300  # student_links.system
 IDENTIFIER_VALUE_MAX = 200  # student_links.value
+SCHOOL_ID_MAX = 40  # attendance_events.school: the school an attendance event names
 LABELS = {"format": 40, "entity": 80, "Content-Type": 100}  # messages.format / entity / content_type
 OUTSIDE = "payload is outside the gateway's limits"  # the message of every refusal by a limit
 SHOWN = 120  # characters of a sender's own text (a key, a name) echoed in a message

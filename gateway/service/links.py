@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.core.canonical import digest
+from gateway.core.limits import IDENTIFIER_SYSTEM_MAX, IDENTIFIER_VALUE_MAX
 from gateway.errors import Conflict, InputInvalid, Issue, NotFound
 from gateway.service import audit
 from gateway.service.ingest import IngestSummary, replay
@@ -68,7 +69,10 @@ def _replay_held(rt: Runtime) -> tuple[IngestSummary, ...]:
 def _check(system: str, value: str) -> None:
     issues = [
         Issue(path=name, message=f"give the identifier's {name} (at most {limit} characters)")
-        for name, text, limit in (("system", system, 300), ("value", value, 200))
+        for name, text, limit in (
+            ("system", system, IDENTIFIER_SYSTEM_MAX),
+            ("value", value, IDENTIFIER_VALUE_MAX),
+        )
         if not text.strip() or len(text) > limit
     ]
     if issues:

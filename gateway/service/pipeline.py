@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
 from gateway.core.identity import resolve_student
+from gateway.core.limits import SCHOOL_ID_MAX
 from gateway.core.mapping import (
     MappingContext,
     MappingResult,
@@ -114,6 +115,10 @@ def _map_and_decide(
         except MappingFailed as exc:
             outcomes[index] = _rejected(rec, exc.message, exc.issues)
             continue
+        school_issue = _school_issue(result, rec)
+        if school_issue is not None:
+            outcomes[index] = _rejected(rec, "the attendance event cannot be stored", (school_issue,))
+            continue
         categories = result.categories | {mapping.labels.category}
         decision = decisions.get(categories)
         if decision is None:
@@ -130,6 +135,15 @@ def _map_and_decide(
             continue
         mapped[index] = _Mapped(record=rec, result=result, decision=decision)
     return mapped
+
+
+def _school_issue(result: MappingResult, rec: SourceRecord) -> Issue | None:
+    """An attendance event is stored under its school (``core.limits.SCHOOL_ID_MAX``): refused, never cut."""
+    school = school_of(result.mapping_id, rec.data) if result.mapping_id in EVENT_MAPPINGS else None
+    if school is None or len(school) <= SCHOOL_ID_MAX:
+        return None
+    path = "$." + ".".join(EVENT_MAPPINGS[result.mapping_id])
+    return Issue(path=path, message=f"a school id is at most {SCHOOL_ID_MAX} characters")
 
 
 def _context(rt: Runtime, exchange: Exchange, rec: SourceRecord) -> MappingContext:

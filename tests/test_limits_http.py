@@ -291,3 +291,39 @@ def test_the_answer_never_echoes_a_control_character(gateway):
     from lxml import etree
 
     etree.fromstring(answer.content)
+
+
+# -- a consent whose elements have the wrong JSON type: 400 naming the element, never a TypeError --
+
+CONSENT = {"resourceType": "Consent", "id": "c-types", "status": "active"}
+
+
+@pytest.mark.parametrize(
+    ("element", "value", "path"),
+    [
+        pytest.param("status", {}, "Consent.status", id="status {}"),
+        pytest.param("status", [], "Consent.status", id="status []"),
+        pytest.param("status", 5, "Consent.status", id="status 5"),
+        pytest.param("scope", [], "Consent.scope", id="scope []"),
+        pytest.param("scope", None, "Consent.scope", id="scope null"),
+        pytest.param("scope", {"coding": [1]}, "Consent.scope.coding[0]", id="scope.coding [1]"),
+        pytest.param("scope", {"coding": "x"}, "Consent.scope.coding", id="scope.coding 'x'"),
+        pytest.param("provision", [], "Consent.provision", id="provision []"),
+        pytest.param("provision", "x", "Consent.provision", id="provision 'x'"),
+        pytest.param("id", {}, "Consent.id", id="id {}"),
+        pytest.param("performer", {}, "Consent.performer", id="performer {}"),
+        pytest.param("organization", [1], "Consent.organization[0]", id="organization [1]"),
+        pytest.param("patient", 1, "Consent.patient", id="patient 1"),
+        pytest.param("dateTime", [], "Consent.dateTime", id="dateTime []"),
+    ],
+)
+def test_a_consent_element_of_the_wrong_type_is_named(gateway, element, value, path):
+    base, headers = gateway
+    answer = requests.post(
+        f"{base}/api/v1/consents",
+        data=json.dumps({**CONSENT, element: value}),
+        headers={**headers[CLINIC], "Content-Type": JSON},
+        timeout=30,
+    )
+    assert answer.status_code == 400, answer.text[:300]
+    assert path in error_paths(answer)

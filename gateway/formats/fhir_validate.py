@@ -175,6 +175,10 @@ def _model_issues(exc: ValidationError, resource_type: str, where: str) -> tuple
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
+    # A value of the wrong JSON type where a FHIR type is expected ends in pydantic's own "root"
+    # (the models' RootModel wrapper): the element is the place, not that wrapper.
+    if loc and loc[-1] == "root":
+        loc = loc[:-1]
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
 
 

@@ -39,6 +39,16 @@ class SignatureRequest:
     on_behalf_of: str | None = None  # the administrator's paper signature: for which party
 
 
+@dataclass(frozen=True, kw_only=True)
+class Signer:
+    """Who signed which party's name, how, and who entered it into the gateway."""
+
+    organization: str
+    method: str  # credential | paper
+    signed_by: str
+    recorded_by: str
+
+
 def sign(rt: Runtime, request: SignatureRequest, *, acting: Acting) -> AgreementView:
     _check_request(request)
     with rt.sessions.begin() as session:
@@ -51,7 +61,13 @@ def sign(rt: Runtime, request: SignatureRequest, *, acting: Acting) -> Agreement
                 f"{organization} is not a party to version {row.version}",
                 [Issue(path="organization", message="only a party named in the version signs it")],
             )
-        result = _record(session, rt, row, organization, method, request.signed_by.strip(), acting)
+        signer = Signer(
+            organization=organization,
+            method=method,
+            signed_by=request.signed_by.strip(),
+            recorded_by=acting.audit_actor,
+        )
+        result = _record(session, rt, row, signer, acting)
     audit.checkpoint(rt)
     return result
 
@@ -113,48 +129,34 @@ def _check_digest(row: AgreementVersionRow, request: SignatureRequest) -> None:
 
 
 def _record(
-    session: Session,
-    rt: Runtime,
-    row: AgreementVersionRow,
-    organization: str,
-    method: str,
-    signed_by: str,
-    acting: Acting,
+    session: Session, rt: Runtime, row: AgreementVersionRow, signer: Signer, acting: Acting
 ) -> AgreementView:
     signed = {s.organization_id for s in store.signatures(session, row.key, row.version)}
-    if organization in signed:
+    if signer.organization in signed:
         return view(session, row.key, rt.now().date())
-    _add_signature(session, rt, row, organization, method, signed_by, acting.audit_actor)
-    details = _signature_details(row, organization, method, signed_by)
+    _add_signature(session, rt, row, signer)
+    details = _signature_details(row, signer)
     drafts = [
         audit.AuditDraft(kind="agreement.signed", actor=acting.audit_actor, subject="", details=details)
     ]
-    awaiting = set(row.document["parties"]) - signed - {organization}
+    awaiting = set(row.document["parties"]) - signed - {signer.organization}
     if not awaiting:
         drafts.append(_in_force_draft(session, rt, row, acting))
     audit.record(session, rt, drafts)
     return view(session, row.key, rt.now().date(), effect="signed" if awaiting else "in-force")
 
 
-def _add_signature(
-    session: Session,
-    rt: Runtime,
-    row: AgreementVersionRow,
-    organization: str,
-    method: str,
-    signed_by: str,
-    recorded_by: str,
-) -> None:
+def _add_signature(session: Session, rt: Runtime, row: AgreementVersionRow, signer: Signer) -> None:
     store.add_signature(
         session,
         AgreementSignatureRow(
             key=row.key,
             version=row.version,
-            organization_id=organization,
-            signed_by=signed_by,
+            organization_id=signer.organization,
+            signed_by=signer.signed_by,
             digest=row.digest,
-            method=method,
-            recorded_by=recorded_by,
+            method=signer.method,
+            recorded_by=signer.recorded_by,
             signed_at=rt.now(),
         ),
     )
@@ -179,16 +181,14 @@ def _in_force_draft(
     return audit.AuditDraft(kind="agreement.changed", actor=acting.audit_actor, subject="", details=details)
 
 
-def _signature_details(
-    row: AgreementVersionRow, organization: str, method: str, signed_by: str
-) -> dict[str, Any]:
+def _signature_details(row: AgreementVersionRow, signer: Signer) -> dict[str, Any]:
     # The signer's name stays in the signature row; the audit proves it by digest.
     return {
         "agreementId": row.key,
         "version": row.version,
-        "organization": organization,
-        "method": method,
-        "signedByDigest": digest(signed_by),
+        "organization": signer.organization,
+        "method": signer.method,
+        "signedByDigest": digest(signer.signed_by),
         "versionDigest": row.digest,
     }
 
@@ -216,5 +216,6 @@ def seed_signed(session: Session, rt: Runtime, document: dict[str, Any], *, load
     )
     store.add_version(session, row)
     for party in sorted(stored["parties"]):
-        _add_signature(session, rt, row, party, PAPER, SEEDED_SIGNER, loaded_by)
+        signer = Signer(organization=party, method=PAPER, signed_by=SEEDED_SIGNER, recorded_by=loaded_by)
+        _add_signature(session, rt, row, signer)
     store.put_in_force(session, row, rt.now())

@@ -97,8 +97,10 @@ def base_url(rt: Runtime) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
+    # Stop the worker threads first (close() leaves them running): one still finishing an answer
+    # would otherwise write to the trigger close() has just closed (EBADF in a thread).
+    server.task_dispatcher.shutdown()
     server.close()
-    server.task_dispatcher.shutdown()  # close() leaves the worker threads running
     thread.join(timeout=5)
     assert not thread.is_alive()
 

@@ -3,7 +3,9 @@
 The payload is committed to the message store before anything can fail. Processing runs in
 batch transactions; if a batch fails unexpectedly it is rolled back and retried one record per
 transaction, so the failing record is isolated and everything else lands. The message ends
-with a status and a reason, and can be replayed after a fix (re-running is idempotent).
+with a status and a reason, and can be replayed after a fix (re-running is idempotent); an
+exception that stops it ends it ``failed``, and a run whose process died is found later
+(``message_state``): no message stays ``received``.
 """
 
 from __future__ import annotations

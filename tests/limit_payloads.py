@@ -57,7 +57,9 @@ def fhir_xml(bad: str) -> bytes:
 
 def oneroster_csv(bad: str) -> bytes:
     row = f"900001,,,true,s-1,student,stu1,,{bad},Tester,,,,,,,10,"
-    return zip_of({"manifest.csv": MANIFEST.encode(), "users.csv": f"{USERS_HEADER}\n{row}\n".encode()})
+    # A lone surrogate is written as the bytes a careless encoder writes (CESU-style, not UTF-8).
+    users = f"{USERS_HEADER}\n{row}\n".encode("utf-8", "surrogatepass")
+    return zip_of({"manifest.csv": MANIFEST.encode(), "users.csv": users})
 
 
 def interchange_student(first: str, extra: str = "") -> bytes:

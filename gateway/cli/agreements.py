@@ -16,16 +16,9 @@ from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.service import agreements as agreement_service
 from gateway.service.agreement_signing import SignatureRequest, sign
 from gateway.service.agreement_views import Acting
-from gateway.service.runtime import Runtime
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 CLI = Acting.administrator("cli")
-
-
-def _open(ctx: click.Context) -> Runtime:
-    rt = _runtime(ctx)
-    ctx.call_on_close(rt.engine.dispose)
-    return rt
 
 
 def agreement_line(a: dict[str, Any]) -> str:
@@ -54,7 +47,7 @@ def agreements() -> None:
 @_handles_errors
 def agreements_list(ctx: click.Context, as_json: bool) -> None:
     """List agreements: version in force, status, whether in force today, pending proposals."""
-    found = [a.to_dict() for a in agreement_service.list_agreements(_open(ctx), CLI)]
+    found = [a.to_dict() for a in agreement_service.list_agreements(_runtime(ctx), CLI)]
     _emit(found, as_json, lambda rows: "\n".join(agreement_line(a) for a in rows) or "no agreements")
 
 
@@ -65,7 +58,7 @@ def agreements_list(ctx: click.Context, as_json: bool) -> None:
 @_handles_errors
 def agreements_show(ctx: click.Context, agreement_id: str, as_json: bool) -> None:
     """One agreement: who has and has not signed its pending version."""
-    found = agreement_service.show_agreement(_open(ctx), agreement_id, CLI)
+    found = agreement_service.show_agreement(_runtime(ctx), agreement_id, CLI)
     _emit(found.to_dict(), as_json, agreement_line)
 
 
@@ -80,7 +73,7 @@ def agreements_import(ctx: click.Context, path: Path, as_json: bool) -> None:
     A new agreement or a widening version waits for every party's signature; a version that
     only narrows applies at once."""
     document = agreement_service.read_agreement_file(path)
-    result = agreement_service.import_agreement(_open(ctx), document, acting=CLI)
+    result = agreement_service.import_agreement(_runtime(ctx), document, acting=CLI)
     _emit(result.to_dict(), as_json, _effect_text)
 
 
@@ -95,7 +88,7 @@ def agreements_set_status(
     ctx: click.Context, agreement_id: str, status: str, reason: str, as_json: bool
 ) -> None:
     """Suspend or terminate (final) at once; reactivating is proposed to every party."""
-    result = agreement_service.set_status(_open(ctx), agreement_id, status, acting=CLI, reason=reason)
+    result = agreement_service.set_status(_runtime(ctx), agreement_id, status, acting=CLI, reason=reason)
     _emit(result.to_dict(), as_json, _effect_text)
 
 
@@ -125,5 +118,5 @@ def agreements_sign(
         version_digest=digest,
         on_behalf_of=party,
     )
-    result = sign(_open(ctx), request, acting=CLI)
+    result = sign(_runtime(ctx), request, acting=CLI)
     _emit(result.to_dict(), as_json, _effect_text)

@@ -11,14 +11,6 @@ import click
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.service.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
 from gateway.service.delivery_worker import deliver_due
-from gateway.service.runtime import Runtime
-
-
-def _open(ctx: click.Context) -> Runtime:
-    """The runtime, with its connections closed when the command ends (no pool left to the GC)."""
-    rt = _runtime(ctx)
-    ctx.call_on_close(rt.engine.dispose)
-    return rt
 
 
 def _line(d: dict[str, Any]) -> str:
@@ -58,7 +50,7 @@ def refer_command(
 ) -> None:
     """Queue a consented referral of STUDENT (stu-... or SYSTEM|VALUE) for delivery."""
     summary = refer(
-        _open(ctx),
+        _runtime(ctx),
         student_ref=student,
         source_org=source,
         recipient_org=recipient,
@@ -81,7 +73,7 @@ def refer_command(
 @_handles_errors
 def deliver_command(ctx: click.Context, once: bool, limit: int, interval: float, as_json: bool) -> None:
     """Run the outbox worker: decide again and send due deliveries (until Ctrl-C unless --once)."""
-    rt = _open(ctx)
+    rt = _runtime(ctx)
     if once:
         _emit(_dicts(deliver_due(rt, limit=limit)), as_json, lambda rows: _lines(rows, "nothing due"))
         return
@@ -108,7 +100,7 @@ def deliveries_group() -> None:
 @click.pass_context
 @_handles_errors
 def deliveries_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    rows = list_deliveries(_open(ctx), status=status, limit=limit)
+    rows = list_deliveries(_runtime(ctx), status=status, limit=limit)
     _emit(_dicts(rows), as_json, lambda rs: _lines(rs, "no deliveries"))
 
 

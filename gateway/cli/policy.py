@@ -23,14 +23,6 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _open(ctx: click.Context) -> Runtime:
-    # Close the engine with the command: PostgreSQL connections are returned at once rather
-    # than whenever the garbage collector gets to them.
-    rt = _runtime(ctx)
-    ctx.call_on_close(rt.engine.dispose)
-    return rt
-
-
 def _consent_line(c: dict[str, Any]) -> str:
     to = ",".join(c["recipients"])
     what = ",".join(c["categories"]) or ",".join(c["labels"])
@@ -50,7 +42,7 @@ def consents() -> None:
 @_handles_errors
 def consents_import(ctx: click.Context, paths: tuple[Path, ...], by: str, as_json: bool) -> None:
     """Import FHIR Consent files; each is checked whole and stored, or refused with its problems."""
-    rt = _open(ctx)
+    rt = _runtime(ctx)
     results = [_import_one(rt, path, by) for path in paths]
     _emit(results, as_json, lambda rs: "\n".join(_import_text(r) for r in rs))
     if any("error" in r for r in results):
@@ -95,7 +87,7 @@ def consents_record(ctx: click.Context, /, student: str, **options: Any) -> None
     """Record what a family signed for STUDENT (stu-... or SYSTEM|VALUE) as a FHIR Consent."""
     as_json = options.pop("as_json")
     summary = consent_service.record_consent(
-        _open(ctx),
+        _runtime(ctx),
         student_ref=student,
         signer_role=options.pop("signer"),
         signer_identifier=_signer_identifier(options.pop("signer_system"), options.pop("signer_value")),
@@ -118,7 +110,7 @@ def _signer_identifier(system: str | None, value: str | None) -> tuple[str, str]
 @_handles_errors
 def consents_list(ctx: click.Context, student: str | None, as_json: bool) -> None:
     """List consents (a student's with --student): state, grantor -> recipients, data, purposes."""
-    found = [c.to_dict() for c in consent_service.list_consents(_open(ctx), student)]
+    found = [c.to_dict() for c in consent_service.list_consents(_runtime(ctx), student)]
     _emit(found, as_json, lambda cs: "\n".join(_consent_line(c) for c in cs) or "no consents")
 
 
@@ -141,7 +133,7 @@ def consents_revoke(
 ) -> None:
     """Revoke a consent from its time on; queued deliveries relying on it are cancelled."""
     summary = consent_service.revoke_consent(
-        _open(ctx), consent_id, at=_instant(at), by=by, requested_by=requested_by
+        _runtime(ctx), consent_id, at=_instant(at), by=by, requested_by=requested_by
     )
     _emit(
         summary.to_dict(),
@@ -167,7 +159,7 @@ def _instant(text: str | None) -> dt.datetime | None:
 @_handles_errors
 def consents_export(ctx: click.Context, consent_id: str) -> None:
     """Print the consent as FHIR R4 Consent JSON (inactive, ending at its revocation, once revoked)."""
-    click.echo(json.dumps(consent_service.export_consent(_open(ctx), consent_id), indent=2))
+    click.echo(json.dumps(consent_service.export_consent(_runtime(ctx), consent_id), indent=2))
 
 
 @click.group()
@@ -192,7 +184,7 @@ def policy() -> None:
 @_handles_errors
 def policy_explain(ctx: click.Context, /, as_json: bool, **inputs: Any) -> None:
     """Show what the decision point would decide for this request, and why."""
-    _emit(explain(_open(ctx), **inputs), as_json, _explain_text)
+    _emit(explain(_runtime(ctx), **inputs), as_json, _explain_text)
 
 
 def _explain_text(d: dict[str, Any]) -> str:

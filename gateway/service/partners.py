@@ -5,9 +5,11 @@ client secret (stored as a scrypt hash) or a signed JWT client assertion (``priv
 as in SMART Backend Services: ``exp`` at most five minutes ahead, ``jti`` never reused). They
 get a short-lived access token signed by the gateway's own key; every API call carries it.
 
-Each credential has a role: ``partner`` (exchanges of its own organization) or
-``administrator`` (operating the gateway). The token carries the role, so the API can tell them
-apart without a database read; issuing an administrator credential is audited.
+Each credential has a role: ``partner`` (exchanges of its own organization), ``administrator``
+(operating the gateway) or ``compliance`` (a compliance officer: reads the audit, the reports and
+the accountings of every organization, and nothing else). The token carries the role, so the API
+can tell them apart without a database read; issuing an administrator or compliance credential
+is audited.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ MAX_ASSERTION_LIFETIME = dt.timedelta(minutes=5)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 PARTNER = "partner"
 ADMINISTRATOR = "administrator"
-ROLES = (PARTNER, ADMINISTRATOR)
+COMPLIANCE = "compliance"
+ROLES = (PARTNER, ADMINISTRATOR, COMPLIANCE)
+# Roles whose issuance is audited: who may operate or oversee the gateway is a fact to prove later.
+AUDITED_ROLES = frozenset({ADMINISTRATOR, COMPLIANCE})
 # Credentials are issued on the gateway host (CLI, init), by whoever operates it.
 OPERATOR = "operator"
 
@@ -51,6 +56,10 @@ class Principal:
     @property
     def is_administrator(self) -> bool:
         return self.role == ADMINISTRATOR
+
+    @property
+    def is_compliance(self) -> bool:
+        return self.role == COMPLIANCE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,10 +143,9 @@ def _add_credential(rt: Runtime, credential: Credential) -> None:
     with rt.sessions.begin() as session:
         _require_org(session, credential.organization_id)
         repo.add_credential(session, credential)
-        if credential.role == ADMINISTRATOR:
-            # Who can operate the gateway is itself a fact worth proving later.
+        if credential.role in AUDITED_ROLES:
             audit.record(session, rt, [_issued_draft(credential)])
-    if credential.role == ADMINISTRATOR:
+    if credential.role in AUDITED_ROLES:
         audit.checkpoint(rt)
 
 

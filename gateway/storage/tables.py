@@ -170,6 +170,8 @@ class Delivery(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    # When the body (and payload) copy was purged at the end of its agreement's retention.
+    purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class Message(Base):
@@ -193,6 +195,8 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[dt.datetime] = mapped_column(Timestamp, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    # When the payload copy was purged at the end of its agreement's retention (digest kept).
+    purged_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class Student(Base):
@@ -239,6 +243,8 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(80))
+    # Roots of the perfect Merkle subtrees over entries 1..seq, largest first (RFC 6962).
+    frontier: Mapped[list[str] | None] = mapped_column(Document)
 
 
 class AuditCheckpoint(Base):
@@ -248,6 +254,26 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[str] = mapped_column(String(40))
     key_id: Mapped[str] = mapped_column(String(80))
     signature: Mapped[str] = mapped_column(String(200))
+    root: Mapped[str | None] = mapped_column(String(80))  # the Merkle tree root of entries 1..seq
+    reason: Mapped[str | None] = mapped_column(String(20))  # entries | minutes | shutdown | manual
+
+
+class CheckpointWitness(Base):
+    """The outbox of signed tree heads on their way to a witness (a partner, a transparency log)."""
+
+    __tablename__ = "checkpoint_witnesses"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    checkpoint_seq: Mapped[int] = mapped_column(Integer)
+    witness: Mapped[str] = mapped_column(String(120))
+    endpoint: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20))  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
 class SourceRecordRow(Base):
@@ -326,6 +352,8 @@ class GuardianLinkRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
+Index("ix_audit_entries_recorded_at", AuditEntryRow.recorded_at)
+Index("ix_checkpoint_witnesses_due", CheckpointWitness.status, CheckpointWitness.next_attempt_at)
 Index("ix_messages_status_received", Message.status, Message.received_at)
 Index(
     "ix_source_records_org_entity", SourceRecordRow.source_org, SourceRecordRow.entity, SourceRecordRow.status

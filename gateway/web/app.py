@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.web import auth, delivery_api, fhir_api, policy_api
+from gateway.web import audit_api, auth, delivery_api, fhir_api, fhir_audit_api, policy_api, report_api
 from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
 from gateway.web.limits import StrictJSONProvider, check_url
@@ -25,7 +25,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.before_request(check_url)  # the edge limits for the URL, before any view or token check
     register_error_handlers(app)
     app.register_blueprint(auth.bp)
-    for blueprint in (*BLUEPRINTS, policy_api.bp, delivery_api.bp):
+    for blueprint in (*BLUEPRINTS, policy_api.bp, delivery_api.bp, audit_api.bp, report_api.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(fhir_api.bp)  # FHIR R4 endpoints answer with OperationOutcomes
+    app.register_blueprint(fhir_audit_api.bp)
     return app

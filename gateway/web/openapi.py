@@ -13,7 +13,7 @@ from typing import Any
 import gateway
 from gateway.service.messages import STATUSES
 from gateway.service.partners import ASSERTION_TYPE
-from gateway.web import delivery_api, policy_api
+from gateway.web import audit_api, delivery_api, fhir_audit_api, policy_api, report_api
 from gateway.web.errors import error_codes
 from gateway.web.fhir_openapi import FHIR_ERROR, FHIR_NOT_FOUND
 from gateway.web.fhir_openapi import OPENAPI_PATHS as FHIR_PATHS
@@ -470,7 +470,10 @@ def build_openapi() -> dict[str, Any]:
                 },
                 **policy_api.OPENAPI_PATHS,
                 **delivery_api.OPENAPI_PATHS,
+                **audit_api.OPENAPI_PATHS,
+                **report_api.OPENAPI_PATHS,
                 **FHIR_PATHS,
+                **fhir_audit_api.OPENAPI_PATHS,
             }
         ),
         "components": {
@@ -478,7 +481,10 @@ def build_openapi() -> dict[str, Any]:
                 **_schemas(),
                 **policy_api.OPENAPI_SCHEMAS,
                 **delivery_api.OPENAPI_SCHEMAS,
+                **audit_api.OPENAPI_SCHEMAS,
+                **report_api.OPENAPI_SCHEMAS,
                 **FHIR_SCHEMAS,
+                **fhir_audit_api.OPENAPI_SCHEMAS,
             },
             "securitySchemes": _security_schemes(),
         },

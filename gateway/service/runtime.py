@@ -56,6 +56,14 @@ class Settings:
     # A plan answer that shows nothing takes at least this long, so that its timing does not
     # tell a known student from an unknown one (the work differs by a few milliseconds).
     denial_floor_ms: int = 15
+    # A signed tree head is due when this many entries or this many minutes have passed since
+    # the last one (whichever comes first); the newest head is always signed at shutdown.
+    checkpoint_every_entries: int = 256
+    checkpoint_every_minutes: float = 5.0
+    # Where each signed head is also delivered (name=url pairs): a copy outside the gateway.
+    audit_witnesses: tuple[tuple[str, str], ...] = ()
+    # How often ``spgw deliver`` runs the retention purge of stored payload copies.
+    retention_interval_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         # A wrong public URL would refuse every signed assertion; say so at start-up instead.
@@ -94,7 +102,30 @@ class Settings:
             stale_after_seconds=int(
                 os.environ.get("GATEWAY_STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS)
             ),
+            checkpoint_every_entries=int(os.environ.get("GATEWAY_CHECKPOINT_EVERY_ENTRIES", "256")),
+            checkpoint_every_minutes=float(os.environ.get("GATEWAY_CHECKPOINT_EVERY_MINUTES", "5")),
+            audit_witnesses=_witnesses(os.environ.get("GATEWAY_AUDIT_WITNESSES", "")),
+            retention_interval_seconds=float(os.environ.get("GATEWAY_RETENTION_INTERVAL_SECONDS", "3600")),
         )
+
+
+def _witnesses(text: str) -> tuple[tuple[str, str], ...]:
+    """``name=https://...`` pairs, comma separated."""
+    found = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, url = part.partition("=")
+        if not sep or not name.strip() or urlsplit(url.strip()).scheme not in ("http", "https"):
+            raise InputInvalid(
+                "a witness is not name=http(s)-URL",
+                [
+                    Issue(
+                        path="GATEWAY_AUDIT_WITNESSES",
+                        message="e.g. partner=https://witness.example.org/heads",
+                    )
+                ],
+            )
+        found.append((name.strip(), url.strip()))
+    return tuple(found)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,7 +69,14 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=database_url, artifacts_root=PROJECT_ROOT)
+    # A tree head after every audited commit, as tests of tampering expect; tests of the real
+    # cadence (tests/test_audit_heads.py) set their own.
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        artifacts_root=PROJECT_ROOT,
+        checkpoint_every_entries=1,
+    )
 
 
 @pytest.fixture

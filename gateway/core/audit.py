@@ -7,7 +7,16 @@ the entries in sequence order and reports each break by kind:
 - ``deleted``: a sequence number is missing;
 - ``reordered``: an entry's content is valid for a different sequence number;
 - ``broken-link``: an entry does not name its predecessor's hash;
-- ``truncated``: a signed checkpoint names an entry the log no longer has.
+- ``truncated``: a signed checkpoint names an entry the log no longer has;
+- ``fork``: a head kept elsewhere names another tree than the log's at its size;
+- ``rollback``: a head kept elsewhere is larger than the log and every head the log keeps itself
+  (the log and its checkpoint file were restored to an older state together);
+
+and, as a warning of its own rather than a break, ``unsigned``: entries after the last signed
+head, which nothing outside the database vouches for yet.
+
+The same pass builds the RFC 6962 tree over the entries' hashes, so each signed head's root is
+checked against the tree recomputed at its size.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.canonical import canonical_json, digest_bytes
+from gateway.core.merkle import TreeBuilder, leaf_of
 
 GENESIS_HASH = "sha256:" + "0" * 64
 
@@ -51,6 +61,8 @@ class Checkpoint:
     seq: int
     hash: str
     signed_at: str
+    root: str | None = None  # None on heads signed before the Merkle tree (chain hash only)
+    kept: bool = False  # a head kept outside the gateway (``verify --against``)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +81,8 @@ class ChainReport:
     head_seq: int
     head_hash: str
     breaks: tuple[Break, ...] = field(default=())
+    root: str = ""
+    warnings: tuple[Break, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -80,7 +94,9 @@ class ChainReport:
             "entries": self.entries,
             "headSeq": self.head_seq,
             "headHash": self.head_hash,
+            "root": self.root,
             "breaks": [b.to_dict() for b in self.breaks],
+            "warnings": [w.to_dict() for w in self.warnings],
         }
 
 
@@ -95,43 +111,60 @@ def seal(entry: AuditEntry) -> AuditEntry:
 
 def verify_chain(entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint] = ()) -> ChainReport:
     """Walk ``entries`` (in ascending ``seq``) once; report every break found."""
+    points = list(checkpoints)
+    wanted = {p.seq for p in points}
+    tree = TreeBuilder()
     breaks: list[Break] = []
     bad_hash: list[AuditEntry] = []
-    hashes: dict[int, str] = {}
+    at_size: dict[int, tuple[str, str]] = {}  # seq -> (chain hash, tree root) for the heads
     prev_seq, prev_hash, count, prev_bad = 0, GENESIS_HASH, 0, False
     for entry in entries:
         count += 1
         if entry.seq != prev_seq + 1:
-            missing = f"{prev_seq + 1}" if entry.seq == prev_seq + 2 else f"{prev_seq + 1}..{entry.seq - 1}"
-            breaks.append(
-                Break(
-                    seq=prev_seq + 1,
-                    kind="deleted",
-                    message=f"entries {missing} are missing",
-                )
-            )
+            breaks.append(_gap(prev_seq, entry.seq))
         bad = entry_hash(entry) != entry.hash
         if bad:
             bad_hash.append(entry)
         # After a bad entry its stored hash proves nothing, so the next link is not judged by it.
         elif entry.prev_hash != prev_hash and entry.seq == prev_seq + 1 and not prev_bad:
             breaks.append(
-                Break(
-                    seq=entry.seq,
-                    kind="broken-link",
-                    message="does not name its predecessor's hash",
-                )
+                Break(seq=entry.seq, kind="broken-link", message="does not name its predecessor's hash")
             )
-        hashes[entry.seq] = entry.hash
+        tree.add(_leaf(entry.hash))
+        if entry.seq in wanted:
+            at_size[entry.seq] = (entry.hash, "sha256:" + tree.root().hex())
         prev_seq, prev_hash, prev_bad = entry.seq, entry.hash, bad
     breaks.extend(_classify(bad_hash))
-    breaks.extend(_check_points(checkpoints, hashes, prev_seq))
+    breaks.extend(_check_points(points, at_size, prev_seq))
     return ChainReport(
         entries=count,
         head_seq=prev_seq,
         head_hash=prev_hash,
         breaks=tuple(sorted(breaks, key=lambda b: b.seq)),
+        root="sha256:" + tree.root().hex(),
+        warnings=_unsigned(points, prev_seq),
     )
+
+
+def _leaf(chain_hash: str) -> bytes:
+    try:
+        return leaf_of(chain_hash)
+    except ValueError:
+        # An edited hash that is not even a digest still takes its place in the tree.
+        return chain_hash.encode("utf-8")
+
+
+def _gap(prev_seq: int, seq: int) -> Break:
+    missing = f"{prev_seq + 1}" if seq == prev_seq + 2 else f"{prev_seq + 1}..{seq - 1}"
+    return Break(seq=prev_seq + 1, kind="deleted", message=f"entries {missing} are missing")
+
+
+def _unsigned(points: list[Checkpoint], head: int) -> tuple[Break, ...]:
+    signed = max((p.seq for p in points if not p.kept and p.seq <= head), default=0)
+    if signed >= head:
+        return ()
+    span = f"{signed + 1}" if signed + 1 == head else f"{signed + 1}..{head}"
+    return (Break(seq=signed + 1, kind="unsigned", message=f"entries {span} are after the last signed head"),)
 
 
 def _classify(bad: list[AuditEntry]) -> list[Break]:
@@ -161,24 +194,39 @@ def _classify(bad: list[AuditEntry]) -> list[Break]:
     return found
 
 
-def _check_points(checkpoints: Iterable[Checkpoint], hashes: Mapping[int, str], head: int) -> list[Break]:
+def _check_points(points: list[Checkpoint], at_size: Mapping[int, tuple[str, str]], head: int) -> list[Break]:
+    own_top = max((p.seq for p in points if not p.kept), default=0)
     found = []
-    for point in checkpoints:
+    for point in points:
         if point.seq > head:
+            found.append(_beyond(point, head, rolled_back=point.kept and own_top <= head))
+            continue
+        hash_at, root_at = at_size.get(point.seq, ("", ""))
+        if point.seq not in at_size:
+            continue  # the entry itself is missing: reported as deleted
+        if hash_at != point.hash or (point.root is not None and root_at != point.root):
             found.append(
                 Break(
                     seq=point.seq,
-                    kind="truncated",
-                    message=f"signed checkpoint of {point.signed_at} names entry {point.seq}, "
-                    f"but the log ends at {head}",
+                    kind="fork",
+                    message="a head kept elsewhere names another tree at this size",
                 )
-            )
-        elif point.seq in hashes and hashes[point.seq] != point.hash:
-            found.append(
-                Break(
-                    seq=point.seq,
-                    kind="edited",
-                    message="entry differs from its signed checkpoint",
-                )
+                if point.kept
+                else Break(seq=point.seq, kind="edited", message="entry differs from its signed checkpoint")
             )
     return found
+
+
+def _beyond(point: Checkpoint, head: int, *, rolled_back: bool) -> Break:
+    if rolled_back:
+        return Break(
+            seq=point.seq,
+            kind="rollback",
+            message=f"a head kept elsewhere, signed {point.signed_at}, covers {point.seq} entries; "
+            f"the log and its own heads end at {head}",
+        )
+    return Break(
+        seq=point.seq,
+        kind="truncated",
+        message=f"signed checkpoint of {point.signed_at} names entry {point.seq}, but the log ends at {head}",
+    )

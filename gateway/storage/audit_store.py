@@ -1,0 +1,131 @@
+"""Queries of the audit log's tree heads and their witness outbox (the chain rows themselves are
+appended by repositories.append_audit, kept there for its many callers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.core.audit import AuditEntry
+from gateway.core.merkle import Frontier, TreeBuilder, leaf_hash, leaf_of
+from gateway.core.tree_head import TreeHead
+from gateway.storage.tables import AuditCheckpoint, AuditEntryRow, AuditHead, CheckpointWitness
+
+
+def frontier_of(session: Session, head: AuditHead | None) -> Frontier:
+    """The head's frontier; rebuilt once from the hashes for a log written before the tree."""
+    if head is None:
+        return Frontier()
+    if head.frontier is not None:
+        return Frontier.from_hex(head.seq, head.frontier)
+    tree = TreeBuilder()
+    for chain_hash in session.scalars(select(AuditEntryRow.hash).order_by(AuditEntryRow.seq)):
+        tree.add(leaf_of(chain_hash))
+    return tree.frontier()
+
+
+def stream_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
+    """Every entry in seq order, read as plain rows (no ORM identity map: one pass over millions)."""
+    columns = (
+        AuditEntryRow.seq,
+        AuditEntryRow.recorded_at,
+        AuditEntryRow.kind,
+        AuditEntryRow.actor,
+        AuditEntryRow.subject,
+        AuditEntryRow.details,
+        AuditEntryRow.prev_hash,
+        AuditEntryRow.hash,
+    )
+    result = session.execute(select(*columns).order_by(AuditEntryRow.seq).execution_options(yield_per=batch))
+    for seq, recorded_at, kind, actor, subject, details, prev_hash, chain_hash in result:
+        yield AuditEntry(
+            seq=seq,
+            recorded_at=recorded_at,
+            kind=kind,
+            actor=actor,
+            subject=subject,
+            details=details,
+            prev_hash=prev_hash,
+            hash=chain_hash,
+        )
+
+
+def leaf_hashes(session: Session, size: int) -> list[bytes]:
+    """The RFC 6962 leaf hashes of entries 1..size, for proofs."""
+    query = select(AuditEntryRow.hash).where(AuditEntryRow.seq <= size).order_by(AuditEntryRow.seq)
+    return [leaf_hash(leaf_of(h)) for h in session.scalars(query)]
+
+
+def latest_head(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+
+
+def head_at(session: Session, size: int) -> AuditCheckpoint | None:
+    return session.get(AuditCheckpoint, size)
+
+
+def add_head(session: Session, head: TreeHead) -> bool:
+    """Store a signed head; False when one of that size is already stored (two signers raced)."""
+    if session.get(AuditCheckpoint, head.size) is not None:
+        return False
+    session.add(
+        AuditCheckpoint(
+            seq=head.size,
+            hash=head.hash,
+            signed_at=head.time,
+            key_id=head.key_id,
+            signature=head.signature,
+            root=head.root,
+            reason=head.reason,
+        )
+    )
+    session.flush()
+    return True
+
+
+def head_of(row: AuditCheckpoint) -> TreeHead:
+    return TreeHead(
+        size=row.seq,
+        root=row.root or "",
+        hash=row.hash,
+        time=row.signed_at,
+        key_id=row.key_id,
+        signature=row.signature,
+        reason=row.reason,
+    )
+
+
+# -- the witness outbox -----------------------------------------------------------------
+
+
+def queue_witness(session: Session, row: CheckpointWitness) -> None:
+    session.add(row)
+
+
+def due_witness_rows(session: Session, now: dt.datetime, limit: int = 50) -> list[CheckpointWitness]:
+    query = (
+        select(CheckpointWitness)
+        .where(CheckpointWitness.status == "queued", CheckpointWitness.next_attempt_at <= now)
+        .order_by(CheckpointWitness.checkpoint_seq, CheckpointWitness.witness)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def acknowledged_size(session: Session, witness: str) -> int:
+    """The largest head this witness acknowledged (0: none yet)."""
+    query = (
+        select(CheckpointWitness.checkpoint_seq)
+        .where(CheckpointWitness.witness == witness, CheckpointWitness.status == "sent")
+        .order_by(CheckpointWitness.checkpoint_seq.desc())
+        .limit(1)
+    )
+    return int(session.scalar(query) or 0)
+
+
+def witness_rows(session: Session) -> list[CheckpointWitness]:
+    query = select(CheckpointWitness).order_by(CheckpointWitness.checkpoint_seq, CheckpointWitness.witness)
+    return list(session.scalars(query))

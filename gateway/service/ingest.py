@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from gateway.core.canonical import digest_bytes
 from gateway.core.limits import LABELS, text_problem
-from gateway.errors import AccessDenied, GatewayError, InputInvalid, Issue, PayloadTooLarge
+from gateway.errors import AccessDenied, Conflict, GatewayError, InputInvalid, Issue, PayloadTooLarge
 from gateway.formats import StreamItem, stream_payload
 from gateway.formats.records import RecordProblem, SourceRecord
 from gateway.service import attendance, payloads
@@ -39,6 +39,7 @@ from gateway.service.pipeline import Exchange, run_batch
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
+from gateway.storage import retention_store
 from gateway.storage.tables import Message
 
 log = logging.getLogger(__name__)
@@ -420,7 +421,20 @@ def _failed(rec: SourceRecord, exc: Exception) -> RecordOutcome:
 
 
 def replay(rt: Runtime, message_id: str, progress: Progress | None = None) -> IngestSummary:
+    _refuse_purged(rt, message_id)
     return process(rt, message_id, progress)
+
+
+def _refuse_purged(rt: Runtime, message_id: str) -> None:
+    """A message whose payload copy the retention purge removed cannot run again: say so (409)
+    instead of running it over empty bytes."""
+    with rt.sessions() as session:
+        purged = retention_store.purged_at_of(session, message_id)
+    if purged is not None:
+        raise Conflict(
+            f"message {message_id}: payload purged under retention on {purged.date().isoformat()}; "
+            "it cannot be replayed (its digest and metadata are kept)"
+        )
 
 
 def replay_where(rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE) -> list[IngestSummary]:
@@ -430,6 +444,7 @@ def replay_where(rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE) -> list[In
     recovered = recover_interrupted(rt)
     with rt.sessions() as session:
         ids = repo.message_ids_with_status(session, tuple(s for s in statuses if s != RECEIVED))
-    if RECEIVED in statuses:
-        ids += [message_id for message_id in recovered if message_id not in ids]
-    return [process(rt, message_id) for message_id in ids]
+        if RECEIVED in statuses:
+            ids += [message_id for message_id in recovered if message_id not in ids]
+        purged = retention_store.purged_message_ids(session, ids)  # nothing left to run
+    return [process(rt, message_id) for message_id in ids if message_id not in purged]

@@ -21,6 +21,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from gateway.web.openapi import build_openapi
@@ -88,6 +89,17 @@ def world(rt: Runtime) -> World:
     for org, secret in secrets.items():
         token = client.post("/oauth/token", data={"grant_type": "client_credentials", **secret})
         headers[org] = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
+    # A compliance credential of the district, for the audit's compliance-only operations.
+    issued = create_secret(rt, "grand-bend-isd", role="compliance")
+    token = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": issued.client_id,
+            "client_secret": issued.client_secret,
+        },
+    )
+    headers["compliance"] = {"Authorization": f"Bearer {token.get_json()['access_token']}"}
     client.post(
         "/api/v1/exchanges/edfi-json?entity=students",
         data=demo("students"),
@@ -389,8 +401,11 @@ CASES: list[tuple[str, str, Request, int]] = [
     (MESSAGE + "/replay", "post", held("/replay"), 202),
     (MESSAGE + "/replay", "post", held("/replay", org="grand-bend-isd"), 404),
     # audit
-    ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify"), 200),
+    ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify", "compliance"), 200),
     ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify", None), 401),
+    ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify"), 403),
+    ("/api/v1/audit/checkpoint", "get", get("/api/v1/audit/checkpoint"), 200),
+    ("/api/v1/audit/checkpoint", "get", get("/api/v1/audit/checkpoint", None), 401),
     *POLICY_CASES,
 ]
 

@@ -121,7 +121,10 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
         )
     app = create_app(runtime=rt)
     click.echo(f"Serving on http://{host}:{port} (OpenAPI at /openapi.json)")
-    waitress_serve(app, host=host, port=port, threads=threads)
+    from gateway.service.audit import signs_on_exit
+
+    with signs_on_exit(rt):  # the newest audit head is signed on the way out, SIGTERM included
+        waitress_serve(app, host=host, port=port, threads=threads)
 
 
 @main.command()
@@ -380,6 +383,9 @@ def _register_command_groups() -> None:
     from gateway.cli import audit
 
     audit.register(main)
+    from gateway.cli import reports
+
+    reports.register(main)
 
 
 _register_command_groups()

@@ -9,8 +9,10 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.service.audit import signs_on_exit
 from gateway.service.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
 from gateway.service.delivery_worker import deliver_due
+from gateway.service.witness import deliver_heads
 
 
 def _line(d: dict[str, Any]) -> str:
@@ -74,18 +76,22 @@ def refer_command(
 def deliver_command(ctx: click.Context, once: bool, limit: int, interval: float, as_json: bool) -> None:
     """Run the outbox worker: decide again and send due deliveries (until Ctrl-C unless --once)."""
     rt = _runtime(ctx)
-    if once:
-        _emit(_dicts(deliver_due(rt, limit=limit)), as_json, lambda rows: _lines(rows, "nothing due"))
-        return
-    try:
-        while True:
-            done = deliver_due(rt, limit=limit)
-            if done:
-                _emit(_dicts(done), as_json, lambda rows: _lines(rows, ""))
-            if len(done) < limit:  # the queue is drained: wait before looking again
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+    # The newest audit head is signed on the way out (SIGTERM and Ctrl-C included).
+    with signs_on_exit(rt):
+        if once:
+            _emit(_dicts(deliver_due(rt, limit=limit)), as_json, lambda rows: _lines(rows, "nothing due"))
+            deliver_heads(rt, limit=limit)
+            return
+        try:
+            while True:
+                done = deliver_due(rt, limit=limit)
+                deliver_heads(rt, limit=limit)  # signs a head when due, sends heads to witnesses
+                if done:
+                    _emit(_dicts(done), as_json, lambda rows: _lines(rows, ""))
+                if len(done) < limit:  # the queue is drained: wait before looking again
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            click.echo("stopped", err=True)
 
 
 @click.group("deliveries")

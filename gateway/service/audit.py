@@ -11,11 +11,13 @@ rows, or the checkpoint rows with them, or restoring an older database, is detec
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -244,6 +246,24 @@ def _trusted(head: TreeHead, publics: Mapping[str, Any], *, kept: bool) -> tuple
     if not key_files.verifies(public, data, head.signature):
         return None, "checkpoint signature does not verify"
     return point, ""
+
+
+@contextlib.contextmanager
+def signs_on_exit(rt: Runtime) -> Iterator[None]:
+    """Sign the newest head when the block ends: normally, on Ctrl-C, or on SIGTERM (turned into
+    SystemExit here so the block unwinds instead of the process dying unsigned)."""
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    try:
+        yield
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        checkpoint(rt, reason="shutdown")
 
 
 def rotate_key(rt: Runtime, actor: str) -> tuple[str, str]:

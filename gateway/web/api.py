@@ -15,7 +15,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import gateway
 from gateway.errors import InputInvalid, Issue, UnsupportedFormat
-from gateway.service.audit import verify
 from gateway.service.exchanges import receive
 from gateway.service.health import check
 from gateway.service.ingest import IngestSummary, record_oversized, replay
@@ -180,12 +179,6 @@ def post_replay(message_id: str) -> Response:
     # Only the sender may replay its message; someone else's is reported as not existing.
     show_message(rt, message_id, source=current_principal().organization_id)
     return render_summary(replay(rt, message_id))
-
-
-@api.get("/audit/verify")
-def get_audit_verify() -> Response:
-    # A broken chain is a finding, not a failed request: 200 with ``ok: false`` and the breaks.
-    return jsonify(verify(current_runtime()).to_dict())
 
 
 BLUEPRINTS = (public, api)

@@ -130,16 +130,6 @@ def _schemas() -> dict[str, Schema]:
                 "offset": COUNT,
             }
         ),
-        "AuditBreak": closed_object({"seq": {"type": "integer"}, "kind": TEXT, "message": TEXT}),
-        "AuditReport": closed_object(
-            {
-                "ok": {"type": "boolean"},
-                "entries": COUNT,
-                "headSeq": COUNT,
-                "headHash": TEXT,
-                "breaks": {"type": "array", "items": ref("AuditBreak")},
-            }
-        ),
     }
 
 
@@ -456,18 +446,6 @@ def build_openapi() -> dict[str, Any]:
                 "/api/v1/plans/{student}": _plan_path(),
                 "/api/v1/plans/emergency-reads": _emergency_path(),
                 **_message_paths(),
-                "/api/v1/audit/verify": {
-                    "get": {
-                        "operationId": "verifyAudit",
-                        "summary": "Verify the audit hash chain and its signed checkpoints.",
-                        "responses": {
-                            "200": json_body(
-                                ref("AuditReport"), "The report; ok is false when a break is found."
-                            ),
-                            "401": _unauthorized(),
-                        },
-                    }
-                },
                 **policy_api.OPENAPI_PATHS,
                 **delivery_api.OPENAPI_PATHS,
                 **audit_api.OPENAPI_PATHS,

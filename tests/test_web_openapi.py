@@ -406,6 +406,13 @@ CASES: list[tuple[str, str, Request, int]] = [
     ("/api/v1/audit/verify", "get", get("/api/v1/audit/verify"), 403),
     ("/api/v1/audit/checkpoint", "get", get("/api/v1/audit/checkpoint"), 200),
     ("/api/v1/audit/checkpoint", "get", get("/api/v1/audit/checkpoint", None), 401),
+    # FHIR AuditEvent export
+    ("/fhir/r4/AuditEvent", "get", get("/fhir/r4/AuditEvent", "compliance"), 200),
+    ("/fhir/r4/AuditEvent", "get", get("/fhir/r4/AuditEvent", date="x2026"), 400),
+    ("/fhir/r4/AuditEvent", "get", get("/fhir/r4/AuditEvent", None), 401),
+    ("/fhir/r4/AuditEvent/{resource_id}", "get", get("/fhir/r4/AuditEvent/spgw-audit-1", "compliance"), 200),
+    ("/fhir/r4/AuditEvent/{resource_id}", "get", get("/fhir/r4/AuditEvent/spgw-audit-1"), 404),
+    ("/fhir/r4/AuditEvent/{resource_id}", "get", get("/fhir/r4/AuditEvent/x", None), 401),
     *POLICY_CASES,
 ]
 

@@ -14,6 +14,9 @@ def audit_group() -> None:
 
 
 def register(main: click.Group) -> None:
-    from gateway.cli import audit_log  # noqa: F401  (verify, checkpoint, rotate-key)
+    from gateway.cli import (
+        audit_export,  # noqa: F401  (export: FHIR AuditEvents)
+        audit_log,  # noqa: F401  (verify, checkpoint, rotate-key)
+    )
 
     main.add_command(audit_group)

@@ -255,6 +255,8 @@ def note(line: dict[str, Any]) -> str:
         return f"{line['plans']} plans"
     if line.get("bench") == "edfi-xml":
         return f"{line['bytes'] / 1e6:.0f} MB, baseline RSS {line['baseline_rss_mb']:.0f} MB"
+    if str(line.get("bench", "")).startswith("audit-"):
+        return str(line.get("note", ""))
     return f"median of {line['rounds']}" if "rounds" in line else ""
 
 
@@ -313,6 +315,11 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
     cases.extend(optional_cases(args.quick, args.fhir))
     cases.append(decisions_case())
     cases.append(Case(name="denial timing sqlite", argv=("-m", "benchmarks.run_denials")))
+    # The audit log: 100k entries in a quick run, the reported 1M figure otherwise.
+    entries = "100000" if args.quick else "1000000"
+    cases.extend(
+        Case(name=f"audit {db}", argv=("-m", "benchmarks.run_audit", "--entries", entries, db)) for db in dbs
+    )
     return cases, skipped
 
 

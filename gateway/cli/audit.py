@@ -15,6 +15,7 @@ def audit_group() -> None:
 
 def register(main: click.Group) -> None:
     from gateway.cli import (
+        audit_disclosures,  # noqa: F401  (disclosures: the accounting of disclosures)
         audit_export,  # noqa: F401  (export: FHIR AuditEvents)
         audit_log,  # noqa: F401  (verify, checkpoint, rotate-key)
     )

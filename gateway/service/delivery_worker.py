@@ -52,7 +52,7 @@ import gateway
 from gateway.clients.agency import AgencyAnswer, endpoint_problem, post_delivery
 from gateway.core.delivery_body import narrowing
 from gateway.errors import GatewayError
-from gateway.service import audit
+from gateway.service import audit, disclosures
 from gateway.service.deliveries import (
     CANCELLED,
     FAILED,
@@ -86,6 +86,7 @@ class Grounds:
     policy_version: str
     basis: tuple[str, ...]
     consent_ids: tuple[str, ...]
+    rules: tuple[str, ...] = ()  # the permits' matched rules: the agreement versions relied on
 
 
 def grounds_of(shaped: Shaped) -> Grounds:
@@ -94,6 +95,7 @@ def grounds_of(shaped: Shaped) -> Grounds:
         policy_version=shaped.disclosure.policy.version,
         basis=tuple(shaped.basis),
         consent_ids=tuple(shaped.disclosure.consent_ids),
+        rules=tuple(r for d in shaped.disclosure.permitted for r in d.matched_rules),
     )
 
 
@@ -343,7 +345,7 @@ def _record(rt: Runtime, item: Outgoing, answer: AgencyAnswer, now: dt.datetime)
         if answer.delivered:
             # Whichever attempt's 2xx arrives first is the proof; the same key answered again
             # (a takeover's retry, deduplicated by the agency) adds no second entry.
-            drafts = [] if row.status == SENT else [_delivered(row, item, answer, now)]
+            drafts = [] if row.status == SENT else _delivered(row, item, answer, now)
         elif row.status != SENDING or row.lease_owner != item.owner:
             drafts = []  # another worker took the delivery over after our lease lapsed
         else:
@@ -354,13 +356,15 @@ def _record(rt: Runtime, item: Outgoing, answer: AgencyAnswer, now: dt.datetime)
         return summary_of(row)
 
 
-def _delivered(row: Delivery, item: Outgoing, answer: AgencyAnswer, now: dt.datetime) -> audit.AuditDraft:
+def _delivered(
+    row: Delivery, item: Outgoing, answer: AgencyAnswer, now: dt.datetime
+) -> list[audit.AuditDraft]:
     # Recorded even if the row moved meanwhile (a takeover, a cancellation): these bytes did
     # reach the agency.
     row.status, row.reason, row.response_status, row.updated_at = SENT, None, answer.status, now
     _release(row)
     details = _details(row, item.grounds)
-    return audit.AuditDraft(
+    lifecycle = audit.AuditDraft(
         kind="disclosure.delivered",
         actor=WORKER,
         subject=row.student_id,
@@ -371,6 +375,25 @@ def _delivered(row: Delivery, item: Outgoing, answer: AgencyAnswer, now: dt.date
             "disclosedAt": now.isoformat(),
         },
     )
+    record = disclosures.referral_record(
+        disclosures.Delivered(
+            delivery_id=row.id,
+            source=row.source_org,
+            recipient=row.recipient_org,
+            role=row.role,
+            purpose=row.purpose,
+            categories=tuple(row.categories),
+            basis=item.grounds.basis,
+            consent_ids=item.grounds.consent_ids,
+            decision_ids=item.grounds.decision_ids,
+            rules=item.grounds.rules,
+            policy_version=item.grounds.policy_version,
+            payload_digest=row.body_digest,
+            disclosed_at=now.isoformat(),
+            attempt=item.attempt,
+        )
+    )
+    return [lifecycle, disclosures.disclosure_draft(record, actor=WORKER, subject=row.student_id)]
 
 
 def _retry_or_fail(

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.core import accounting as core_accounting
 from gateway.core.ids import student_id_for
 from gateway.errors import GatewayError
+from gateway.service.accounting import accounting_for
 from gateway.service.audit import verify
+from gateway.service.audit_access import OPERATOR_READER
 from gateway.service.deliveries import refer
 from gateway.service.delivery_worker import deliver_due
 from gateway.service.ingest import IngestSummary, ingest, replay_where
@@ -75,11 +78,15 @@ def run_demo(home: Path, artifacts_root: Path, say: Say) -> dict[str, Any]:
         f"Audit chain: {'verified' if chain.ok else 'BROKEN'}, {chain.entries} entries, "
         f"head {chain.head_hash[:19]}..."
     )
+    # The compliance officer's question last: who received what about this student, and why.
+    acc = accounting_for(rt, OPERATOR_READER, student)
+    say(core_accounting.table(acc))
     return {
         "exchanges": [r.to_dict() for r in results],
         "reads": reads,
         "deliveries": deliveries,
         "audit": chain.to_dict(),
+        "accounting": acc.to_dict(),
     }
 
 

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 from gateway.artifacts import Vocabulary
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
+from gateway.core.disclosure import PLAN_EXPORT, PLAN_READ
 from gateway.core.plan import iter_elements, without_elements
 from gateway.core.policy import DISCLOSE, EXPORT, READ, Decision, DecisionRequest, PolicySet
 from gateway.errors import InputInvalid, Issue, NotFound
-from gateway.service import audit, enforcement
+from gateway.service import audit, disclosures, enforcement
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.service.students import NOT_AVAILABLE, resolve_in
@@ -147,9 +148,8 @@ def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = No
             consents_for(session, rt, "")  # the consent lookup a known student costs
         # The audit names a registered student by canonical id, never what the caller typed.
         audited = replace(request, student_id=registered(session, request.student_id))
-        audit.record(
-            session, rt, [_audit_draft(audited, disclosure.plan, disclosure.decisions, disclosure.policy)]
-        )
+        drafts = [_audit_draft(audited, disclosure.plan, disclosure.decisions, disclosure.policy)]
+        audit.record(session, rt, drafts + _two_entries(audited, disclosure))
     audit.checkpoint(rt)
     if disclosure.plan is None:
         _pad(started, rt.settings.denial_floor_ms)
@@ -248,6 +248,46 @@ def shared_obligations(decisions: list[Decision]) -> tuple[dict[str, Any], ...]:
             if obligation.get("type") != "keep-only":
                 found.setdefault(digest(dict(obligation)), dict(obligation))
     return tuple(found[k] for k in sorted(found))
+
+
+def _two_entries(request: ReadRequest, disclosure: Disclosure) -> list[audit.AuditDraft]:
+    """Each decision once and, when the read showed something, one disclosure entry."""
+    actor = f"{request.organization_id}/{request.actor}"
+    decided = [
+        (
+            d,
+            disclosures.Asked(
+                action=request.action,
+                source=key[0],
+                recipient=request.organization_id,
+                role=request.role,
+                purpose=request.purpose,
+                categories=(key[1],),
+            ),
+        )
+        for key, d in sorted(disclosure.decisions.items(), key=lambda kd: kd[1].decision_id)
+    ]
+    drafts = disclosures.decision_drafts(decided, actor=actor, subject=request.student_id)
+    if disclosure.plan is None or not request.student_id:
+        return drafts
+    elements = [
+        (str(e["id"]), str(e["provenance"]["sourceOrganization"]), str(e["labels"]["category"]))
+        for _, e in iter_elements(disclosure.plan)
+        if "labels" in e and "provenance" in e
+    ]
+    record = disclosures.plan_record(
+        flow=PLAN_EXPORT if request.action == EXPORT else PLAN_READ,
+        student_id=request.student_id,
+        recipient=request.organization_id,
+        role=request.role,
+        actor=request.actor,
+        purpose=request.purpose,
+        elements=elements,
+        permitted=disclosure.permitted,
+        policy_version=disclosure.policy.version,
+        emergency_reason=request.emergency_reason,
+    )
+    return [*drafts, disclosures.disclosure_draft(record, actor=actor, subject=request.student_id)]
 
 
 def _audit_draft(

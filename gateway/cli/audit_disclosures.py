@@ -1,0 +1,60 @@
+"""`spgw audit disclosures STUDENT`: the accounting of disclosures (34 CFR 99.32, 45 CFR 164.528)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import click
+
+from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.audit import audit_group
+from gateway.core import accounting as core
+from gateway.core.csv_safe import safe_row
+from gateway.service.accounting import accounting_for
+from gateway.service.audit_access import OPERATOR_READER
+
+
+def to_csv(acc: core.Accounting) -> str:
+    """Every cell through csv_safe: an id chosen by a partner never becomes a formula."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for row in core.csv_rows(acc):
+        writer.writerow(safe_row(row))
+    return out.getvalue()
+
+
+@audit_group.command("disclosures")
+@click.argument("student")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC, inclusive).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC, inclusive).")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True)
+@click.option("--family", is_flag=True, help="The family's copy: without internal entries and denials.")
+@click.pass_context
+@_handles_errors
+def disclosures_command(
+    ctx: click.Context,
+    student: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    as_json: bool,
+    as_csv: bool,
+    family: bool,
+) -> None:
+    """Who received what about STUDENT (a stu-... id or SYSTEM|VALUE), when, why, on what basis."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    acc = accounting_for(
+        _runtime(ctx),
+        OPERATOR_READER,
+        student,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+        family=family,
+    )
+    if as_csv:
+        click.echo(to_csv(acc), nl=False)
+        return
+    _emit(acc.to_dict() if as_json else acc, as_json, core.table)

@@ -1,0 +1,175 @@
+"""The decision and disclosure audit entries, built in one place for every flow.
+
+Each policy decision is audited once (kind ``decision``, deduplicated by decision id within
+the drafts a transaction writes) and, when data moves, one ``disclosure`` entry per flow and
+student (gateway/core/disclosure.py). Plan reads and exports, emergency reads and the delivery
+worker's accepted referrals all call these builders, so the accounting of disclosures, the
+AuditEvent export and the flow reports read one shape. Ids, codes and digests only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from gateway.core.canonical import digest
+from gateway.core.disclosure import (
+    DECISION,
+    DISCLOSURE,
+    REFERRAL,
+    DecisionRecord,
+    DisclosureRecord,
+    agreements_of,
+)
+from gateway.core.policy import Decision
+from gateway.service import audit
+
+
+@dataclass(frozen=True, kw_only=True)
+class Asked:
+    """Who asked for what, as a decision entry names it."""
+
+    action: str
+    source: str
+    recipient: str
+    role: str
+    purpose: str
+    categories: tuple[str, ...]
+
+
+def consent_ids_of(rules: Iterable[str]) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for rule in rules:
+        if rule.startswith("consent:"):
+            found.setdefault(rule.split(":", 1)[1].split("#", 1)[0], None)
+    return tuple(found)
+
+
+def decision_record(decision: Decision, asked: Asked) -> DecisionRecord:
+    return DecisionRecord(
+        decision_id=decision.decision_id,
+        effect=decision.effect,
+        action=asked.action,
+        source=asked.source,
+        recipient=asked.recipient,
+        role=asked.role,
+        purpose=asked.purpose,
+        categories=asked.categories,
+        basis=decision.basis,
+        obligations=tuple(dict(o) for o in decision.obligations),
+        rules=decision.matched_rules,
+        reasons=decision.reasons,
+        policy_version=decision.policy_version,
+        agreements=agreements_of(decision.matched_rules),
+        consent_ids=consent_ids_of(decision.matched_rules),
+    )
+
+
+def decision_drafts(
+    decided: Sequence[tuple[Decision, Asked]], *, actor: str, subject: str, seen: set[str] | None = None
+) -> list[audit.AuditDraft]:
+    """One ``decision`` entry per decision id; ``seen`` carries the ids already written."""
+    written = seen if seen is not None else set()
+    drafts = []
+    for decision, asked in decided:
+        if decision.decision_id in written:
+            continue
+        written.add(decision.decision_id)
+        drafts.append(
+            audit.AuditDraft(
+                kind=DECISION,
+                actor=actor,
+                subject=subject,
+                details=decision_record(decision, asked).to_details(),
+            )
+        )
+    return drafts
+
+
+def disclosure_draft(record: DisclosureRecord, *, actor: str, subject: str) -> audit.AuditDraft:
+    return audit.AuditDraft(kind=DISCLOSURE, actor=actor, subject=subject, details=record.to_details())
+
+
+def plan_record(
+    *,
+    flow: str,
+    student_id: str,
+    recipient: str,
+    role: str,
+    actor: str,
+    purpose: str,
+    elements: Sequence[tuple[str, str, str]],  # (element id, source, category) disclosed
+    permitted: Sequence[Decision],
+    policy_version: str,
+    emergency_reason: str = "",
+) -> DisclosureRecord:
+    """A plan read or export that showed something: what it showed and what that rested on."""
+    rules = [r for d in permitted for r in d.matched_rules]
+    ids = sorted(e[0] for e in elements)
+    return DisclosureRecord(
+        disclosure_id="dis-"
+        + digest([flow, student_id, recipient, actor, ids, [d.decision_id for d in permitted]])[-24:],
+        flow=flow,
+        sources=tuple(sorted({e[1] for e in elements})),
+        recipient=recipient,
+        recipient_role=role,
+        actor=actor,
+        purpose=purpose,
+        legal_basis=tuple(sorted({b for d in permitted for b in d.basis})),
+        categories=tuple(sorted({e[2] for e in elements})),
+        elements=tuple(ids),
+        record_count=len(ids),
+        payload_digest=digest(ids),
+        redactions=(),
+        agreements=agreements_of(rules),
+        consent_ids=consent_ids_of(rules),
+        decision_ids=tuple(sorted({d.decision_id for d in permitted})),
+        policy_version=policy_version,
+        # 34 CFR 99.32(a)(5): the threat is recorded; the audit keeps its digest, not its words.
+        emergency_threat_digest=digest(emergency_reason) if emergency_reason else None,
+        extra={"flags": ["ferpa-99.36-emergency"]} if purpose == "emergency" else {},
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivered:
+    """A referral the agency accepted, as the worker knows it at that moment."""
+
+    delivery_id: str
+    source: str
+    recipient: str
+    role: str
+    purpose: str
+    categories: tuple[str, ...]
+    basis: tuple[str, ...]
+    consent_ids: tuple[str, ...]
+    decision_ids: tuple[str, ...]
+    rules: tuple[str, ...]
+    policy_version: str
+    payload_digest: str
+    disclosed_at: str
+    attempt: int
+
+
+def referral_record(d: Delivered) -> DisclosureRecord:
+    return DisclosureRecord(
+        disclosure_id=d.delivery_id,
+        flow=REFERRAL,
+        sources=(d.source,),
+        recipient=d.recipient,
+        recipient_role=d.role,
+        actor="delivery-worker",
+        purpose=d.purpose,
+        legal_basis=d.basis,
+        categories=d.categories,
+        elements=(),  # the worker knows the body by digest only; its categories name what went
+        record_count=1,
+        payload_digest=d.payload_digest,
+        redactions=(),
+        agreements=agreements_of(d.rules),
+        consent_ids=d.consent_ids,
+        decision_ids=d.decision_ids,
+        policy_version=d.policy_version,
+        disclosed_at=d.disclosed_at,
+        extra={"attempt": d.attempt},
+    )

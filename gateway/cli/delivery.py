@@ -12,6 +12,7 @@ from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.service.audit import signs_on_exit
 from gateway.service.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
 from gateway.service.delivery_worker import deliver_due
+from gateway.service.retention import run_if_due
 from gateway.service.witness import deliver_heads
 
 
@@ -81,11 +82,13 @@ def deliver_command(ctx: click.Context, once: bool, limit: int, interval: float,
         if once:
             _emit(_dicts(deliver_due(rt, limit=limit)), as_json, lambda rows: _lines(rows, "nothing due"))
             deliver_heads(rt, limit=limit)
+            run_if_due(rt)  # the retention purge, every Settings.retention_interval_seconds
             return
         try:
             while True:
                 done = deliver_due(rt, limit=limit)
                 deliver_heads(rt, limit=limit)  # signs a head when due, sends heads to witnesses
+                run_if_due(rt)  # the retention purge, every Settings.retention_interval_seconds
                 if done:
                     _emit(_dicts(done), as_json, lambda rows: _lines(rows, ""))
                 if len(done) < limit:  # the queue is drained: wait before looking again

@@ -126,6 +126,20 @@ def run_retention(rt: Runtime, *, now: dt.datetime | None = None) -> RetentionSu
     )
 
 
+def run_if_due(rt: Runtime, *, now: dt.datetime | None = None) -> RetentionSummary | None:
+    """The purge, when ``retention_interval_seconds`` have passed since it last ran (kept in the
+    database, so ``spgw deliver --once`` from cron and a long-running worker share one cadence)."""
+    now = now or rt.now()
+    with rt.sessions() as session:
+        last = store.last_run(session)
+    if last is not None and (now - last).total_seconds() < rt.settings.retention_interval_seconds:
+        return None
+    summary = run_retention(rt, now=now)
+    with rt.sessions.begin() as session:
+        store.mark_run(session, now)
+    return summary
+
+
 def _purge_batch(rt: Runtime, batch: Sequence[Verdict], now: dt.datetime) -> tuple[list[str], list[str]]:
     by_id = {(v.copy.kind, v.copy.id): v for v in batch}
     files: list[str] = []

@@ -22,6 +22,7 @@ from gateway.storage.tables import (
     ConsentRow,
     Delivery,
     Message,
+    SyncState,
 )
 
 
@@ -129,3 +130,23 @@ def signers_by_version(session: Session) -> dict[tuple[str, int], set[str]]:
     for key, version, organization in rows:
         found.setdefault((key, version), set()).add(organization)
     return found
+
+
+# -- when the purge last ran (``spgw deliver`` runs it every retention interval) -------------
+
+_LAST_RUN = ("gateway", "retention")
+
+
+def last_run(session: Session) -> dt.datetime | None:
+    row = session.get(SyncState, _LAST_RUN)
+    return row.updated_at if row is not None else None
+
+
+def mark_run(session: Session, at: dt.datetime) -> None:
+    row = session.get(SyncState, _LAST_RUN, with_for_update=True)
+    if row is None:
+        session.add(
+            SyncState(source_org=_LAST_RUN[0], feed=_LAST_RUN[1], watermark=None, details={}, updated_at=at)
+        )
+    else:
+        row.updated_at = at

@@ -19,7 +19,7 @@ from gateway.service.audit_access import OPERATOR_READER
 def to_csv(acc: core.Accounting) -> str:
     """Every cell through csv_safe: an id chosen by a partner never becomes a formula."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # RFC 4180 line ends: a cell holding a CR is quoted too
     for row in core.csv_rows(acc):
         writer.writerow(safe_row(row))
     return out.getvalue()

@@ -137,7 +137,8 @@ def test_three_reads_for_one_purpose_are_one_row_of_three(lisa: Runtime, clock: 
     acc = accounting_for(lisa, OPERATOR_READER, LISA)
     (row,) = [r for r in acc.rows if r.recipient == FOOD_BANK]
     assert (row.count, row.first_date, row.last_date) == (3, days[0], days[-1])
-    assert row.purpose == "referral-fulfillment" and row.consent_ids
+    assert row.purpose == "referral-fulfillment"
+    assert row.consent_ids
 
 
 def test_a_read_that_showed_nothing_writes_decisions_only(lisa: Runtime) -> None:
@@ -155,7 +156,8 @@ def test_a_partner_sees_only_its_own_disclosures_and_denials(lisa: Runtime) -> N
     read(lisa, DISTRICT, "coordinator", "care-coordination")
     read(lisa, FOOD_BANK, "case-worker", "research")
     mine = accounting_for(lisa, partner(FOOD_BANK), LISA)
-    assert mine.rows == () and {d.recipient for d in mine.denials} == {FOOD_BANK}
+    assert mine.rows == ()
+    assert {d.recipient for d in mine.denials} == {FOOD_BANK}
     clinic = accounting_for(lisa, partner(CLINIC), LISA)
     assert {r.recipient for r in clinic.rows} == {DISTRICT}  # the clinic's records went there
 
@@ -177,9 +179,10 @@ def test_cli_prints_table_json_and_csv(lisa: Runtime, monkeypatch: pytest.Monkey
     runner = CliRunner()
     table = runner.invoke(main, [*home, "audit", "disclosures", LISA])
     assert table.exit_code == 0, table.output
-    assert DISTRICT in table.output and "care-coordination" in table.output
+    assert DISTRICT in table.output
+    assert "care-coordination" in table.output
     as_csv = runner.invoke(main, [*home, "audit", "disclosures", LISA, "--csv", "--from", "2000-01-01"])
-    assert list(csv.reader(io.StringIO(as_csv.output)))[0][0] == "date"
+    assert next(iter(csv.reader(io.StringIO(as_csv.output))))[0] == "date"
     as_json = runner.invoke(main, [*home, "audit", "disclosures", LISA, "--json", "--family"])
     assert '"family": true' in as_json.output
     both = runner.invoke(main, [*home, "audit", "disclosures", LISA, "--csv", "--json"])

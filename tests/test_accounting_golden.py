@@ -1,0 +1,61 @@
+"""The golden accounting: the demo world's student, checked field by field against what the demo
+did (the reads that showed something, the referral deliveries the agency accepted, the denials),
+and against tests/golden/accounting/*.json for the fields that do not depend on the clock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.service.demo import run_demo
+from tests.conftest import PROJECT_ROOT
+
+GOLDEN = Path(__file__).parent / "golden" / "accounting"
+STABLE = ("recipient", "recipientRole", "purpose", "legalBasis", "description", "agreements", "consentIds")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    lines: list[str] = []
+    result = run_demo(tmp_path_factory.mktemp("demo"), PROJECT_ROOT, lines.append)
+    result["said"] = lines
+    return result
+
+
+def test_every_read_that_showed_something_is_one_row(demo: dict[str, Any]) -> None:
+    rows = demo["accounting"]["disclosures"]
+    shown = [r for r in demo["reads"] if "counts" in r]
+    assert sorted(r["recipient"] for r in rows if r["flow"] == "plan.read") == sorted(
+        r["reader"] for r in shown
+    )
+    for row in rows:
+        assert row["count"] == 1
+        assert row["decisionIds"]
+        assert row["date"] == row["lastDate"]
+
+
+def test_only_accepted_deliveries_are_disclosures(demo: dict[str, Any]) -> None:
+    sent = {d["id"] for d in demo["deliveries"] if d.get("status") == "sent"}
+    rows = demo["accounting"]["disclosures"]
+    assert {i for r in rows if r["flow"] == "referral" for i in r["disclosureIds"]} == sent
+
+
+def test_denied_reads_are_listed_for_the_officer(demo: dict[str, Any]) -> None:
+    denied = {r["reader"] for r in demo["reads"] if "error" in r}
+    assert denied <= {d["recipient"] for d in demo["accounting"]["denials"]}
+    assert "research" in {d["purpose"] for d in demo["accounting"]["denials"]}
+
+
+def test_the_demo_ends_with_the_table(demo: dict[str, Any]) -> None:
+    assert demo["said"][-1].startswith("Accounting of disclosures for stu-")
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.json")), ids=lambda p: p.stem)
+def test_golden_fields(demo: dict[str, Any], path: Path) -> None:
+    expected = json.loads(path.read_text("utf-8"))
+    got = [{k: r[k] for k in STABLE} | {"internal": r["internal"]} for r in demo["accounting"]["disclosures"]]
+    assert got == expected["disclosures"]
+    assert demo["accounting"]["student"] == expected["student"]

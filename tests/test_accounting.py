@@ -11,7 +11,6 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli.audit_disclosures import to_csv
 from gateway.core import accounting as core
 from gateway.core.disclosure import INBOUND, PLAN_READ, REFERRAL, DisclosureRecord
 from gateway.errors import NotFound
@@ -106,7 +105,7 @@ def test_family_copy_leaves_out_internal_rows_and_denials() -> None:
 @pytest.mark.parametrize("value", ["=HYPERLINK(1)", "@SUM(A1)", "+1", "-1", "\tx", "\rx"])
 def test_csv_cells_never_start_a_formula(value: str) -> None:
     timed = [core.Timed(recorded_at="2026-09-01T00:00:00+00:00", record=record(recipient=value))]
-    rows = list(csv.reader(io.StringIO(to_csv(core.build(LISA, timed)), newline="")))
+    rows = list(csv.reader(io.StringIO(core.to_csv(core.build(LISA, timed)), newline="")))
     assert rows[1][3] == "'" + value
 
 

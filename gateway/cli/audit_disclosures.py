@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.cli.audit import audit_group
 from gateway.core import accounting as core
-from gateway.core.csv_safe import safe_row
 from gateway.service.accounting import accounting_for
 from gateway.service.audit_access import OPERATOR_READER
-
-
-def to_csv(acc: core.Accounting) -> str:
-    """Every cell through csv_safe: an id chosen by a partner never becomes a formula."""
-    out = io.StringIO()
-    writer = csv.writer(out)  # RFC 4180 line ends: a cell holding a CR is quoted too
-    for row in core.csv_rows(acc):
-        writer.writerow(safe_row(row))
-    return out.getvalue()
 
 
 @audit_group.command("disclosures")
@@ -55,6 +43,6 @@ def disclosures_command(
         family=family,
     )
     if as_csv:
-        click.echo(to_csv(acc), nl=False)
+        click.echo(core.to_csv(acc), nl=False)
         return
     _emit(acc.to_dict() if as_json else acc, as_json, core.table)

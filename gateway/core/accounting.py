@@ -12,10 +12,13 @@ them out, and never shows the denied requests.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gateway.core.csv_safe import safe_row
 from gateway.core.disclosure import INBOUND, DecisionRecord, DisclosureRecord
 
 HIPAA_WINDOW_YEARS = 6  # 164.528(a)(3): an individual may ask for six years before the request
@@ -286,3 +289,13 @@ def csv_rows(acc: Accounting) -> list[tuple[str, ...]]:
             for r in acc.rows
         ),
     ]
+
+
+def to_csv(acc: Accounting) -> str:
+    """Every cell through core/csv_safe: an id chosen by a partner never becomes a formula.
+    RFC 4180 line ends, so a cell holding a carriage return is quoted too."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in csv_rows(acc):
+        writer.writerow(safe_row(row))
+    return out.getvalue()

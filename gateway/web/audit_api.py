@@ -5,12 +5,15 @@ Registered by the app factory; documented in OPENAPI_PATHS.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
-from gateway.errors import AccessDenied, NotFound
+from gateway.core.accounting import to_csv
+from gateway.errors import AccessDenied, InputInvalid, Issue, NotFound
 from gateway.service import audit
+from gateway.service.accounting import accounting_for
 from gateway.service.audit_access import reader_of, record_read
 from gateway.service.partners import AUDITED_ROLES
 from gateway.web.auth import current_principal, current_runtime, require_principal
@@ -104,6 +107,130 @@ OPENAPI_SCHEMAS.update(
                 "note": TEXT,
             },
             optional=("reason",),
+        ),
+    }
+)
+
+
+# -- the accounting of disclosures for one student (34 CFR 99.32, 45 CFR 164.528) -------------
+
+_DATE_PARAM = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+
+def _accounting_date(name: str) -> dt.date | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return dt.date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise InputInvalid("invalid accounting parameters", [Issue(path=name, message="a date as YYYY-MM-DD")])
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = request.args.get(name, allowed[0]) or allowed[0]
+    if value not in allowed:
+        raise InputInvalid("invalid accounting parameters", [Issue(path=name, message=" or ".join(allowed))])
+    return value
+
+
+@bp.get("/api/v1/audit/disclosures/<path:student>")
+def get_audit_disclosures(student: str) -> Response:
+    # A compliance credential sees every organization's disclosures; a partner only its own. An
+    # unknown student answers as one with nothing visible (see service/accounting).
+    require_principal()
+    start, end = _accounting_date("from"), _accounting_date("to")
+    family = _choice("family", ("false", "true")) == "true"
+    fmt = _choice("format", ("json", "csv"))
+    acc = accounting_for(
+        current_runtime(), reader_of(current_principal()), student, start=start, end=end, family=family
+    )
+    if fmt == "csv":
+        return Response(to_csv(acc), mimetype="text/csv")
+    return jsonify(acc.to_dict())
+
+
+_IDS = {"type": "array", "items": TEXT}
+_NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
+OPENAPI_PATHS["/api/v1/audit/disclosures/{student}"] = {
+    "get": {
+        "operationId": "getAccountingOfDisclosures",
+        "summary": "The accounting of disclosures for one student (FERPA 34 CFR 99.32, HIPAA 45 CFR "
+        "164.528): repeats summarised, internal rows marked, denied requests for the compliance officer.",
+        "parameters": [
+            {
+                "name": "student",
+                "in": "path",
+                "required": True,
+                "schema": TEXT,
+                "description": "A stu-... id or SYSTEM|VALUE.",
+            },
+            {"name": "from", "in": "query", "schema": _DATE_PARAM, "description": "First day (UTC)."},
+            {"name": "to", "in": "query", "schema": _DATE_PARAM, "description": "Last day (UTC)."},
+            {"name": "family", "in": "query", "schema": {"enum": ["true", "false"]}},
+            {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
+        ],
+        "responses": {
+            "200": {
+                "description": "The accounting (a partner sees only the disclosures it made or received).",
+                "content": {
+                    "application/json": {"schema": ref("AccountingOfDisclosures")},
+                    "text/csv": {"schema": TEXT},
+                },
+            },
+            "400": error_body("A date that is not YYYY-MM-DD, or an unknown family or format value."),
+            "401": _UNAUTHORIZED,
+            "404": error_body("A path segment beyond the edge limits."),
+        },
+    }
+}
+OPENAPI_SCHEMAS.update(
+    {
+        "AccountingRow": closed_object(
+            {
+                "date": TEXT,
+                "lastDate": TEXT,
+                "count": COUNT,
+                "recipient": TEXT,
+                "recipientRole": TEXT,
+                "flow": TEXT,
+                "sources": _IDS,
+                "purpose": TEXT,
+                "legalBasis": _IDS,
+                "description": closed_object(
+                    {"categories": _IDS, "elementCount": COUNT, "recordCount": COUNT}
+                ),
+                "agreements": _IDS,
+                "consentIds": _IDS,
+                "decisionIds": _IDS,
+                "disclosureIds": _IDS,
+                "emergency": {"type": "boolean"},
+                "internal": {"type": "boolean"},
+            }
+        ),
+        "AccountingDenial": closed_object(
+            {
+                "date": TEXT,
+                "recipient": TEXT,
+                "role": TEXT,
+                "purpose": TEXT,
+                "action": TEXT,
+                "reasons": _IDS,
+                "decisionId": TEXT,
+            }
+        ),
+        "AccountingOfDisclosures": closed_object(
+            {
+                "student": TEXT,
+                "from": _NULLABLE_DATE,
+                "to": _NULLABLE_DATE,
+                "family": {"type": "boolean"},
+                "window": TEXT,
+                "disclosures": {"type": "array", "items": ref("AccountingRow")},
+                "denials": {"type": "array", "items": ref("AccountingDenial")},
+            }
         ),
     }
 )

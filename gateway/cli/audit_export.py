@@ -69,8 +69,9 @@ def audit_export_cmd(
                 out.write(orjson.dumps(event) + b"\n")
             return
         # A Bundle is written entry by entry too: no list of the range is held.
-        out.write(b'{"resourceType":"Bundle","type":"collection","entry":[')
-        for i, event in enumerate(export.events(rt, OPERATOR_READER, query)):
+        out.write(b'{"resourceType":"Bundle","type":"collection"')
+        n = 0
+        for n, event in enumerate(export.events(rt, OPERATOR_READER, query), start=1):
             item = {"fullUrl": f"AuditEvent/{event['id']}", "resource": event}
-            out.write((b"," if i else b"") + orjson.dumps(item))
-        out.write(b"]}\n")
+            out.write((b',"entry":[' if n == 1 else b",") + orjson.dumps(item))
+        out.write(b"]}\n" if n else b"}\n")  # FHIR JSON has no empty arrays

@@ -276,5 +276,6 @@ def bundle(
         if kind == "searchset":
             item["search"] = {"mode": "match"}
         entries.append(item)
-    doc["entry"] = entries
+    if entries:  # FHIR JSON has no empty arrays
+        doc["entry"] = entries
     return doc

@@ -10,8 +10,9 @@ before the first event is answered.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +113,7 @@ def visible(reader: AuditReader, entry: AuditEntry) -> bool:
     return False  # lifecycle entries belong to the gateway's operators
 
 
-def entries(rt: Runtime, reader: AuditReader, query: ExportQuery) -> Iterator[AuditEntry]:
+def entries(rt: Runtime, reader: AuditReader, query: ExportQuery) -> Generator[AuditEntry]:
     """The entries ``reader`` may see that match ``query``, in seq order, batch by batch."""
     stmt = select(*_COLUMNS).where(AuditEntryRow.seq > query.after_seq, *_date_clauses(query.dates))
     if query.kinds:
@@ -124,9 +125,12 @@ def entries(rt: Runtime, reader: AuditReader, query: ExportQuery) -> Iterator[Au
     if query.seq is not None:
         stmt = stmt.where(AuditEntryRow.seq == query.seq)
     stmt = stmt.order_by(AuditEntryRow.seq).execution_options(yield_per=BATCH)
-    with rt.sessions() as session:
+    with contextlib.ExitStack() as stack:
+        session = stack.enter_context(rt.sessions())
         # plain rows, no ORM identity map: memory is one batch whatever the range
-        for seq, recorded_at, kind, actor, subject, details, prev_hash, chain_hash in session.execute(stmt):
+        # the result is closed before the session: on PostgreSQL it is a server-side cursor
+        rows = stack.enter_context(contextlib.closing(session.execute(stmt)))
+        for seq, recorded_at, kind, actor, subject, details, prev_hash, chain_hash in rows:
             entry = AuditEntry(
                 seq=seq,
                 recorded_at=recorded_at,
@@ -169,9 +173,12 @@ def page(
     """Up to ``count`` events and the cursor (last seq) of the next page, None at the end."""
     found: list[dict[str, Any]] = []
     last = None
-    for entry in entries(rt, reader, query):
-        if len(found) == count:
-            return found, last
-        found.append(audit_event(entry))
-        last = entry.seq
+    # closed here, not by the garbage collector: on PostgreSQL yield_per holds a server-side
+    # cursor, which must go before its connection does
+    with contextlib.closing(entries(rt, reader, query)) as stream:
+        for entry in stream:
+            if len(found) == count:
+                return found, last
+            found.append(audit_event(entry))
+            last = entry.seq
     return found, None

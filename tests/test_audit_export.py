@@ -3,6 +3,7 @@ the NDJSON stream in bounded memory, and the export itself audited."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import tracemalloc
@@ -289,3 +290,39 @@ def test_ndjson_streams_in_bounded_memory(rt: Runtime) -> None:
     # 4,000 events of ~2 KB each would be ~8 MB held; a stream holds about one batch of rows.
     assert peak < 8 * 1024 * 1024, peak
     print(f"\nndjson export: {n / elapsed:.0f} AuditEvents/s, peak {peak / 1e6:.1f} MB")
+
+
+def test_real_flows_export_as_their_patterns(rt: Runtime) -> None:
+    """A plan read and a denied read, through the real flows, come out as BALP events."""
+    from gateway.errors import GatewayError
+    from gateway.formats.fhir_audit_event import bundle
+    from gateway.service.plans import ReadRequest, read_plan
+    from tests.helpers import LISA, coordinator_view, send_demo
+
+    for prefix in ("01", "02", "05", "08"):
+        send_demo(rt, prefix)
+    coordinator_view(rt)
+    denied = ReadRequest(
+        student_id=LISA,
+        organization_id="northside-food-bank",
+        actor="v",
+        role="coordinator",
+        purpose="research",
+    )
+    with contextlib.suppress(GatewayError):
+        read_plan(rt, denied)
+    events = list(export.events(rt, OPERATOR_READER, export.ExportQuery()))
+    Bundle.model_validate(bundle(events, kind="collection"))
+    outcomes = {(e["type"]["code"], e["outcome"]) for e in events}
+    assert ("110113", "0") in outcomes  # a permit
+    assert ("110113", "4") in outcomes  # the denial
+    flows = {detail(e["entity"][1])["flow"] for e in events if e["type"]["code"] == "110106"}
+    assert {"inbound", "plan.read"} <= flows
+    reads = [
+        e for e in events if e["type"]["code"] == "110106" and detail(e["entity"][1])["flow"] == "plan.read"
+    ]
+    data = detail(reads[0]["entity"][1])
+    assert codes(reads[0]["agent"]) == ["110153", "110152"]
+    assert data["payloadDigest"]
+    assert reads[0]["entity"][0]["what"]["identifier"]["value"] == LISA
+    assert "Lisa" not in json.dumps(events)

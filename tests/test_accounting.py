@@ -135,6 +135,7 @@ def test_three_reads_for_one_purpose_are_one_row_of_three(lisa: Runtime, clock: 
         clock.advance(days=1)
     acc = accounting_for(lisa, OPERATOR_READER, LISA)
     (row,) = [r for r in acc.rows if r.recipient == FOOD_BANK]
+    assert all(r.internal for r in acc.rows if r.flow == INBOUND)
     assert (row.count, row.first_date, row.last_date) == (3, days[0], days[-1])
     assert row.purpose == "referral-fulfillment"
     assert row.consent_ids
@@ -143,7 +144,7 @@ def test_three_reads_for_one_purpose_are_one_row_of_three(lisa: Runtime, clock: 
 def test_a_read_that_showed_nothing_writes_decisions_only(lisa: Runtime) -> None:
     assert read(lisa, FOOD_BANK, "case-worker", "research") == ()
     acc = accounting_for(lisa, OPERATOR_READER, LISA)
-    assert acc.rows == ()
+    assert [r.flow for r in acc.rows] == [INBOUND]  # only what the partners sent the gateway
     assert {d.purpose for d in acc.denials} == {"research"}
 
 
@@ -158,7 +159,7 @@ def test_a_partner_sees_only_its_own_disclosures_and_denials(lisa: Runtime) -> N
     assert mine.rows == ()
     assert {d.recipient for d in mine.denials} == {FOOD_BANK}
     clinic = accounting_for(lisa, partner(CLINIC), LISA)
-    assert {r.recipient for r in clinic.rows} == {DISTRICT}  # the clinic's records went there
+    assert {r.recipient for r in clinic.rows} == {DISTRICT, "gateway"}  # its records went there
 
 
 def test_an_unknown_student_answers_as_one_with_nothing_visible(lisa: Runtime) -> None:

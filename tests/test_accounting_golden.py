@@ -31,7 +31,7 @@ def test_every_read_that_showed_something_is_one_row(demo: dict[str, Any]) -> No
     assert sorted(r["recipient"] for r in rows if r["flow"] == "plan.read") == sorted(
         r["reader"] for r in shown
     )
-    for row in rows:
+    for row in (r for r in rows if r["flow"] == "plan.read"):
         assert row["count"] == 1
         assert row["decisionIds"]
         assert row["date"] == row["lastDate"]
@@ -41,6 +41,14 @@ def test_only_accepted_deliveries_are_disclosures(demo: dict[str, Any]) -> None:
     sent = {d["id"] for d in demo["deliveries"] if d.get("status") == "sent"}
     rows = demo["accounting"]["disclosures"]
     assert {i for r in rows if r["flow"] == "referral" for i in r["disclosureIds"]} == sent
+
+
+def test_inbound_rows_are_the_exchanges_about_the_student_and_internal(demo: dict[str, Any]) -> None:
+    inbound = [r for r in demo["accounting"]["disclosures"] if r["flow"] == "inbound"]
+    assert inbound
+    assert all(r["internal"] for r in inbound)
+    messages = {e["messageId"] for e in demo["exchanges"]}
+    assert {i.split(":")[0] for r in inbound for i in r["disclosureIds"]} <= messages
 
 
 def test_denied_reads_are_listed_for_the_officer(demo: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from gateway.core.canonical import digest
 from gateway.core.disclosure import (
     DECISION,
     DISCLOSURE,
+    INBOUND,
     REFERRAL,
     DecisionRecord,
     DisclosureRecord,
@@ -23,6 +24,8 @@ from gateway.core.disclosure import (
 )
 from gateway.core.policy import Decision
 from gateway.service import audit
+
+GATEWAY = "gateway"  # the recipient of inbound flows: the gateway, acting for its parties
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,3 +176,42 @@ def referral_record(d: Delivered) -> DisclosureRecord:
         disclosed_at=d.disclosed_at,
         extra={"attempt": d.attempt},
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Received:
+    """What one inbound exchange brought about one student."""
+
+    student_id: str
+    source: str
+    message_id: str
+    payload_digest: str
+    records: int
+    decision_ids: tuple[str, ...]
+    policy_version: str
+
+
+def inbound_draft(r: Received) -> audit.AuditDraft:
+    """The source disclosed records to the gateway, which holds them for its parties (internal in
+    the accounting). Written with the exchange's summary entry, in the same ``audit.record`` call."""
+    record = DisclosureRecord(
+        disclosure_id=f"{r.message_id}:{r.student_id}",
+        flow=INBOUND,
+        sources=(r.source,),
+        recipient=GATEWAY,
+        recipient_role=GATEWAY,
+        actor=r.source,
+        purpose="ingest",
+        legal_basis=(),
+        categories=(),
+        elements=(),
+        record_count=r.records,
+        payload_digest=r.payload_digest,
+        redactions=(),
+        agreements=(),
+        consent_ids=(),
+        decision_ids=r.decision_ids,
+        policy_version=r.policy_version,
+        extra={"messageId": r.message_id},
+    )
+    return disclosure_draft(record, actor=r.source, subject=r.student_id)

@@ -32,7 +32,7 @@ from gateway.errors import Issue, MappingFailed
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service import attendance as attendance_store
-from gateway.service import enforcement, guardians
+from gateway.service import disclosures, enforcement, guardians
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
@@ -80,7 +80,7 @@ def run_batch(
     _index_sources(session, exchange, mapped, outcomes, now)
     _mark_attendance_inputs(mapped, outcomes)
     ordered = [outcomes[i] for i in sorted(outcomes)]
-    drafts = [_audit_draft(exchange, ordered, policy)]
+    drafts = [_audit_draft(exchange, ordered, policy), *_inbound_drafts(exchange, ordered, policy)]
     if links is not None and (links.linked or links.removed):
         drafts.append(guardians.links_draft(exchange.source_org, exchange.message_id, links))
     record(session, rt, drafts)
@@ -432,6 +432,28 @@ def _with_decision(outcome: RecordOutcome, decision: Decision) -> RecordOutcome:
         issues=outcome.issues,
         decision_id=decision.decision_id,
     )
+
+
+def _inbound_drafts(exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet) -> list[AuditDraft]:
+    """One disclosure entry per student the exchange brought records about (service/disclosures)."""
+    by_student: dict[str, list[RecordOutcome]] = {}
+    for o in outcomes:
+        if o.student_id and o.status == ACCEPTED:
+            by_student.setdefault(o.student_id, []).append(o)
+    return [
+        disclosures.inbound_draft(
+            disclosures.Received(
+                student_id=student,
+                source=exchange.source_org,
+                message_id=exchange.message_id,
+                payload_digest=exchange.payload_digest,
+                records=len(found),
+                decision_ids=tuple(sorted({o.decision_id for o in found if o.decision_id})),
+                policy_version=policy.version,
+            )
+        )
+        for student, found in sorted(by_student.items())
+    ]
 
 
 def _audit_draft(exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet) -> AuditDraft:

@@ -86,12 +86,18 @@ def _denial() -> DecisionRecord:
 
 
 @pytest.fixture
-def world(rt: Runtime) -> Runtime:
-    """The demo exchanges and a read, plus disclosure and decision entries in the contract's shape
-    (core/disclosure.py), a revoked consent and a proposed, unsigned agreement version."""
+def baseline(rt: Runtime) -> dict:
+    """The report over the real flows only: the demo exchanges and the coordinator's read."""
     for prefix in ("01", "02", "05", "08"):
         send_demo(rt, prefix)
     coordinator_view(rt)
+    return flow_report(rt, OPERATOR_READER, start=START, end=END, by="pair")
+
+
+@pytest.fixture
+def world(rt: Runtime, baseline: dict) -> Runtime:
+    """The demo exchanges and a read, plus disclosure and decision entries in the contract's shape
+    (core/disclosure.py), a revoked consent and a proposed, unsigned agreement version."""
     drafts = [
         (
             "disclosure",
@@ -121,24 +127,23 @@ def world(rt: Runtime) -> Runtime:
     return rt
 
 
-def test_the_whole_report(world: Runtime) -> None:
+def _rows(report: dict) -> dict[tuple[str, str], tuple[int, int]]:
+    return {(f["source"], f["recipient"]): (f["disclosures"], f["records"]) for f in report["flows"]}
+
+
+def test_the_whole_report(world: Runtime, baseline: dict) -> None:
     report = flow_report(world, OPERATOR_READER, start=START, end=END, by="pair")
     assert report["scope"] == "all"
-    # the coordinator's real read (one disclosure, its decisions) plus the entries written above
-    totals = {"disclosures": 4, "records": 11, "decisions": 4, "denials": 2, "emergencies": 1}
-    assert report["totals"] == totals
-    assert [(f["source"], f["recipient"], f["disclosures"], f["records"]) for f in report["flows"]] == [
-        (DISTRICT, DISTRICT, 1, 6),
-        (DISTRICT, FOOD_BANK, 1, 1),
-        (CLINIC, DISTRICT, 2, 4),
-    ]
-    denials = [
-        (d["reason"], d["source"], d["recipient"], d["purpose"], d["denials"]) for d in report["denials"]
-    ]
-    assert denials == [
-        ("no-agreement", CLINIC, DISTRICT, "care-coordination", 1),  # the read: the clinic's identity data
-        ("no-agreement", CLINIC, FOOD_BANK, "research", 1),
-    ]
+    # the entries the fixture wrote, on top of what the real flows (exchanges, the read) wrote
+    added = {"disclosures": 3, "records": 5, "decisions": 1, "denials": 1, "emergencies": 1}
+    assert {k: report["totals"][k] - baseline["totals"][k] for k in added} == added
+    before, after = _rows(baseline), _rows(report)
+    assert after[(CLINIC, DISTRICT)][0] - before.get((CLINIC, DISTRICT), (0, 0))[0] == 2
+    assert after[(DISTRICT, FOOD_BANK)][0] - before.get((DISTRICT, FOOD_BANK), (0, 0))[0] == 1
+    assert (DISTRICT, DISTRICT) in before  # the coordinator's real read of the district's records
+    denials = {(d["reason"], d["source"], d["recipient"], d["purpose"]) for d in report["denials"]}
+    assert ("no-agreement", CLINIC, FOOD_BANK, "research") in denials
+    assert ("no-agreement", CLINIC, DISTRICT, "care-coordination") in denials  # the real read's
     assert report["consents"]["revoked"] == ["consent-0002-gbisd-to-northside"]
     (unsigned,) = report["agreements"]["unsigned"]
     assert unsigned["id"] == "gbisd-riverside-2026"
@@ -146,7 +151,7 @@ def test_the_whole_report(world: Runtime) -> None:
     assert [e["id"] for e in report["emergencies"]] == ["dis-3"]
     assert report["retention"] == {"pastRetention": 0, "pastRetentionPending": 0, "purged": 0}
     assert LISA not in json.dumps(report)
-    (read,) = [e for e in audit_entries(world, "audit.read") if e["details"]["what"] == "report.flows"]
+    *_, read = [e for e in audit_entries(world, "audit.read") if e["details"]["what"] == "report.flows"]
     assert read["details"]["query"] == {"from": "2026-11-01", "to": "2026-11-30", "by": "pair"}
 
 
@@ -192,6 +197,10 @@ def test_invalid_parameters(world: Runtime, start: dt.date, end: dt.date, by: st
         flow_report(world, OPERATOR_READER, start=start, end=end, by=by)
 
 
+def _whole(rt: Runtime) -> int:
+    return int(flow_report(rt, OPERATOR_READER, start=START, end=END, by="pair")["totals"]["disclosures"])
+
+
 def _cli(rt: Runtime, *args: str) -> str:
     env = {"GATEWAY_DATABASE_URL": rt.settings.database_url}
     result = CliRunner().invoke(
@@ -204,7 +213,9 @@ def _cli(rt: Runtime, *args: str) -> str:
 def test_cli_text_json_and_formula_safe_csv(world: Runtime) -> None:
     dates = ("--from", "2026-11-01", "--to", "2026-11-30")
     assert "no-agreement" in _cli(world, "report", "flows", *dates)
-    assert json.loads(_cli(world, "report", "flows", *dates, "--json"))["totals"]["disclosures"] == 4
+    assert json.loads(_cli(world, "report", "flows", *dates, "--json"))["totals"]["disclosures"] == _whole(
+        world
+    )
     with world.sessions.begin() as session:
         bad = _disclosure(9, "=HYPERLINK(1)", DISTRICT, "care-coordination", ["health"])
         audit.record(
@@ -250,7 +261,7 @@ def test_http_compliance_credential_gets_the_whole_report(world: Runtime) -> Non
     client, auth = _http(world, DISTRICT, "compliance")
     body = checked(client.get(f"{FLOWS}?from=2026-11-01&to=2026-11-30&by=pair", headers=auth), FLOWS, 200)  # type: ignore[attr-defined]
     assert body["scope"] == "all"
-    assert body["totals"]["disclosures"] == 4
+    assert body["totals"]["disclosures"] == _whole(world)
     checked(client.get(f"{FLOWS}?from=2026-13-01", headers=auth), FLOWS, 400)  # type: ignore[attr-defined]
     checked(client.get(f"{FLOWS}?by=student", headers=auth), FLOWS, 400)  # type: ignore[attr-defined]
     checked(client.get(FLOWS), FLOWS, 401)  # type: ignore[attr-defined]

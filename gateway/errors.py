@@ -125,6 +125,14 @@ class AuditBroken(GatewayError):
     code = "audit_broken"
 
 
+class AuditUnavailable(GatewayError):
+    """The audit entry could not be written, so nothing was stored, answered or sent (fail
+    closed). Retrying later is safe: the exchange did not happen."""
+
+    status = 503
+    code = "audit_unavailable"
+
+
 class StorageUnavailable(GatewayError):
     status = 503
     code = "storage_unavailable"

@@ -22,14 +22,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import GENESIS_HASH, AuditEntry, Break, ChainReport, Checkpoint, seal, verify_chain
 from gateway.core.canonical import canonical_json, digest_bytes
 from gateway.core.merkle import leaf_hash, leaf_of
 from gateway.core.tree_head import HeadFormatError, TreeHead, from_dict
-from gateway.errors import AuditBroken
+from gateway.errors import AuditBroken, AuditUnavailable
 from gateway.service import keys as key_files
 from gateway.service import witness
 from gateway.service.runtime import Runtime
@@ -81,7 +81,21 @@ def record(session: Session, rt: Runtime, drafts: list[AuditDraft]) -> list[Audi
         prev = entry.hash
     repo.append_audit(session, head, entries)
     head.frontier = frontier.to_hex()
+    _flush_audit(session)
     return entries
+
+
+def _flush_audit(session: Session) -> None:
+    """Write the entries now, so a refused audit write stops the flow here with its own error
+    (503, nothing stored, answered or sent) instead of surfacing at commit as an unknown fault."""
+    try:
+        session.flush()
+    except DBAPIError as exc:
+        if "audit_" not in str(exc.statement or ""):
+            raise  # another table's write failed: not the audit's to explain
+        raise AuditUnavailable(
+            "the audit trail could not be written, so nothing was stored or sent; retry later"
+        ) from exc
 
 
 def _checkpoint_file(rt: Runtime) -> Path:

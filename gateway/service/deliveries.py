@@ -29,7 +29,7 @@ from gateway.core.ids import derive_id
 from gateway.core.plan import iter_elements
 from gateway.core.policy import DISCLOSE
 from gateway.errors import InputInvalid, Issue, NotFound
-from gateway.service import audit
+from gateway.service import audit, disclosures
 from gateway.service.plans import (
     Disclosure,
     ReadRequest,
@@ -271,7 +271,8 @@ def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySum
         # A referrer with no record of the student learns no more than a denied reader would.
         # Audited under the canonical id of a registered student only, never what was typed.
         subject = registered(session, header["studentId"])
-        audit.record(session, rt, [_refused_draft({**header, "studentId": subject}, shaped, known)])
+        refused = _refused_draft({**header, "studentId": subject}, shaped, known)
+        audit.record(session, rt, [*decision_drafts(header, shaped, subject), refused])
         return None
     shaped.payload["referral"]["domain"] = _domain(shaped.payload["plan"], header.get("reasonCode"))
     existing = _same_queued(session, header, content_digest(shaped.payload))
@@ -279,7 +280,8 @@ def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySum
         return summary_of(existing)
     row = _new_delivery(rt, header, shaped)
     repo.add_delivery(session, row)
-    audit.record(session, rt, [queued_draft(row, shaped)])
+    drafts = decision_drafts(header, shaped, row.student_id)
+    audit.record(session, rt, [*drafts, queued_draft(row, shaped)])
     return summary_of(row)
 
 
@@ -342,20 +344,27 @@ def _new_delivery(rt: Runtime, header: dict[str, Any], shaped: Shaped) -> Delive
 # -- audit drafts (ids, categories, digests: never values) ----------------------------------
 
 
-def disclosure_details(row: Delivery, shaped: Shaped) -> dict[str, Any]:
-    return {
-        "deliveryId": row.id,
-        "source": row.source_org,
-        "recipient": row.recipient_org,
-        "purpose": row.purpose,
-        "role": row.role,
-        "categories": shaped.categories,
-        "basis": shaped.basis,
-        "consentIds": shaped.disclosure.consent_ids,
-        "decisions": shaped.decision_ids,
-        "policyVersion": shaped.disclosure.policy.version,
-        "payloadDigest": row.body_digest,
-    }
+def grounds_of(shaped: Shaped) -> disclosures.Grounds:
+    return disclosures.Grounds(
+        decision_ids=tuple(shaped.decision_ids),
+        policy_version=shaped.disclosure.policy.version,
+        basis=tuple(shaped.basis),
+        consent_ids=tuple(shaped.disclosure.consent_ids),
+        rules=tuple(r for d in shaped.disclosure.permitted for r in d.matched_rules),
+    )
+
+
+def decision_drafts(header: dict[str, Any], shaped: Shaped, subject: str) -> list[audit.AuditDraft]:
+    """Each decision behind a referral's body, once (kind ``decision``)."""
+    return disclosures.element_decision_drafts(
+        shaped.disclosure.decisions,
+        action=DISCLOSE,
+        recipient=header["recipient"],
+        role=header["role"],
+        purpose=header["purpose"],
+        actor=f"{header['source']}/{header['requestedBy']}",
+        subject=subject,
+    )
 
 
 def queued_draft(row: Delivery, shaped: Shaped) -> audit.AuditDraft:
@@ -363,7 +372,7 @@ def queued_draft(row: Delivery, shaped: Shaped) -> audit.AuditDraft:
         kind="disclosure.queued",
         actor=f"{row.source_org}/{row.payload['referral']['requestedBy']}",
         subject=row.student_id,
-        details=disclosure_details(row, shaped),
+        details=disclosures.delivery_details(row, grounds_of(shaped)),
     )
 
 
@@ -378,10 +387,8 @@ def _refused_draft(header: dict[str, Any], shaped: Shaped, known: bool) -> audit
             "purpose": header["purpose"],
             "role": header["role"],
             "referrerHoldsRecords": known,
-            "decisions": [
-                {"id": d.decision_id, "effect": d.effect, "rules": list(d.matched_rules)}
-                for d in sorted(decisions, key=lambda d: d.decision_id)
-            ],
+            # The decisions themselves are their own entries, written with this one.
+            "decisions": sorted(d.decision_id for d in decisions),
             "policyVersion": shaped.disclosure.policy.version,
         },
     )

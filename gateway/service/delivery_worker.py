@@ -61,10 +61,13 @@ from gateway.service.deliveries import (
     SENT,
     DeliverySummary,
     Shaped,
+    decision_drafts,
+    grounds_of,
     shape,
     summary_of,
 )
 from gateway.service.delivery_lease import heartbeat, lease_length, new_owner
+from gateway.service.disclosures import Grounds, delivery_details
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Delivery
@@ -76,27 +79,6 @@ TOKEN_TTL = dt.timedelta(seconds=60)
 WORKER = "spgw-delivery-worker"
 # Why a queued delivery was cancelled instead of sent (audit reason codes).
 DENIED, NARROWED = "disclosure-denied", "disclosure-narrowed"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Grounds:
-    """What one attempt rests on, decided at its claim: named in the audit, never in the body."""
-
-    decision_ids: tuple[str, ...]
-    policy_version: str
-    basis: tuple[str, ...]
-    consent_ids: tuple[str, ...]
-    rules: tuple[str, ...] = ()  # the permits' matched rules: the agreement versions relied on
-
-
-def grounds_of(shaped: Shaped) -> Grounds:
-    return Grounds(
-        decision_ids=tuple(shaped.decision_ids),
-        policy_version=shaped.disclosure.policy.version,
-        basis=tuple(shaped.basis),
-        consent_ids=tuple(shaped.disclosure.consent_ids),
-        rules=tuple(r for d in shaped.disclosure.permitted for r in d.matched_rules),
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,6 +161,8 @@ def _claim(
     drafts: list[audit.AuditDraft] = []
     for row in repo.claim_due_deliveries(session, claim.at, limit):
         shaped = shape(session, rt, row.payload["referral"])
+        # Re-decided at its claim: these are new decisions, each audited once.
+        drafts.extend(decision_drafts(row.payload["referral"], shaped, row.student_id))
         stop = _stop(row, shaped)
         problem = endpoint_problem(endpoints.get(row.recipient_org))
         if stop is not None:
@@ -239,7 +223,7 @@ def _attempted(row: Delivery, claim: Claim, grounds: Grounds) -> audit.AuditDraf
     takeover = None
     if row.status == SENDING:
         takeover = {"previousOwner": row.lease_owner, "leaseLapsedAt": _iso(row.lease_until)}
-    details = {**_details(row, grounds), "attempt": row.attempts + 1, "leaseOwner": claim.owner}
+    details = {**delivery_details(row, grounds), "attempt": row.attempts + 1, "leaseOwner": claim.owner}
     return audit.AuditDraft(
         kind="disclosure.attempted",
         actor=WORKER,
@@ -266,24 +250,6 @@ def _take(row: Delivery, shaped: Shaped, endpoint: str, claim: Claim) -> Outgoin
         owner=claim.owner,
         grounds=grounds,
     )
-
-
-def _details(row: Delivery, grounds: Grounds) -> dict[str, Any]:
-    """The disclosure as an audit entry names it: ids, codes and digests only."""
-    return {
-        "deliveryId": row.id,
-        "source": row.source_org,
-        "recipient": row.recipient_org,
-        "purpose": row.purpose,
-        "role": row.role,
-        "categories": list(row.categories),
-        "basis": list(grounds.basis),
-        "consentIds": list(grounds.consent_ids),
-        "decisions": list(grounds.decision_ids),
-        "policyVersion": grounds.policy_version,
-        "payloadDigest": row.body_digest,
-        "idempotencyKey": row.idempotency_key,
-    }
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -363,7 +329,7 @@ def _delivered(
     # reach the agency.
     row.status, row.reason, row.response_status, row.updated_at = SENT, None, answer.status, now
     _release(row)
-    details = _details(row, item.grounds)
+    details = delivery_details(row, item.grounds)
     lifecycle = audit.AuditDraft(
         kind="disclosure.delivered",
         actor=WORKER,
@@ -410,5 +376,5 @@ def _retry_or_fail(
     given_up = f"; gave up after {row.attempts} attempts" if retryable else ""
     row.status, row.reason = FAILED, f"attempt {row.attempts} failed: {problem}{given_up}"
     code = "attempts-exhausted" if retryable else "refused-by-agency"  # the row keeps the words
-    details = {**_details(row, grounds), "responseStatus": row.response_status, "reasonCode": code}
+    details = {**delivery_details(row, grounds), "responseStatus": row.response_status, "reasonCode": code}
     return [audit.AuditDraft(kind="disclosure.failed", actor=WORKER, subject=row.student_id, details=details)]

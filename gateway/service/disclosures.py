@@ -9,8 +9,9 @@ AuditEvent export and the flow reports read one shape. Ids, codes and digests on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.core.canonical import digest
 from gateway.core.disclosure import (
@@ -24,6 +25,7 @@ from gateway.core.disclosure import (
 )
 from gateway.core.policy import Decision
 from gateway.service import audit
+from gateway.storage.tables import Delivery
 
 GATEWAY = "gateway"  # the recipient of inbound flows: the gateway, acting for its parties
 
@@ -87,6 +89,67 @@ def decision_drafts(
             )
         )
     return drafts
+
+
+def element_decision_drafts(
+    decisions: Mapping[Any, Decision],  # ElementKey: (source organization, category, ...)
+    *,
+    action: str,
+    recipient: str,
+    role: str,
+    purpose: str,
+    actor: str,
+    subject: str,
+) -> list[audit.AuditDraft]:
+    """The decision entries of a plan-shaped disclosure (a read, an export, a referral's body):
+    its decisions are keyed by (source organization, category, ...)."""
+    decided = [
+        (
+            d,
+            Asked(
+                action=action,
+                source=key[0],
+                recipient=recipient,
+                role=role,
+                purpose=purpose,
+                categories=(key[1],),
+            ),
+        )
+        for key, d in sorted(decisions.items(), key=lambda kd: kd[1].decision_id)
+    ]
+    return decision_drafts(decided, actor=actor, subject=subject)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grounds:
+    """What a referral (queued, or one attempt decided at its claim) rests on: named in the audit,
+    never in the body."""
+
+    decision_ids: tuple[str, ...]
+    policy_version: str
+    basis: tuple[str, ...]
+    consent_ids: tuple[str, ...]
+    rules: tuple[str, ...] = ()  # the permits' matched rules: the agreement versions relied on
+
+
+def delivery_details(row: Delivery, grounds: Grounds) -> dict[str, Any]:
+    """A referral's lifecycle entries (queued, attempted, failed, delivered) name it this way, from
+    the delivery service and the worker alike: ids, codes and digests only."""
+    return {
+        "deliveryId": row.id,
+        "source": row.source_org,
+        "recipient": row.recipient_org,
+        "purpose": row.purpose,
+        "role": row.role,
+        "categories": list(row.categories),
+        "basis": list(grounds.basis),
+        "consentIds": list(grounds.consent_ids),
+        "decisions": list(grounds.decision_ids),
+        "agreements": list(agreements_of(grounds.rules)),
+        "policyVersion": grounds.policy_version,
+        "payloadDigest": row.body_digest,
+        "idempotencyKey": row.idempotency_key,
+    }
 
 
 def disclosure_draft(record: DisclosureRecord, *, actor: str, subject: str) -> audit.AuditDraft:

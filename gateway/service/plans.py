@@ -253,21 +253,15 @@ def shared_obligations(decisions: list[Decision]) -> tuple[dict[str, Any], ...]:
 def _two_entries(request: ReadRequest, disclosure: Disclosure) -> list[audit.AuditDraft]:
     """Each decision once and, when the read showed something, one disclosure entry."""
     actor = f"{request.organization_id}/{request.actor}"
-    decided = [
-        (
-            d,
-            disclosures.Asked(
-                action=request.action,
-                source=key[0],
-                recipient=request.organization_id,
-                role=request.role,
-                purpose=request.purpose,
-                categories=(key[1],),
-            ),
-        )
-        for key, d in sorted(disclosure.decisions.items(), key=lambda kd: kd[1].decision_id)
-    ]
-    drafts = disclosures.decision_drafts(decided, actor=actor, subject=request.student_id)
+    drafts = disclosures.element_decision_drafts(
+        disclosure.decisions,
+        action=request.action,
+        recipient=request.organization_id,
+        role=request.role,
+        purpose=request.purpose,
+        actor=actor,
+        subject=request.student_id,
+    )
     if disclosure.plan is None or not request.student_id:
         return drafts
     elements = [
@@ -317,10 +311,8 @@ def _audit_draft(
             "disclosedDigest": digest(disclosed),
             "categories": sorted({key[1] for key, d in decisions.items() if d.permitted}) if visible else [],
             "basis": sorted({b for d in permitted for b in d.basis}) if visible else [],
-            "decisions": [
-                {"id": d.decision_id, "effect": d.effect, "rules": list(d.matched_rules)}
-                for d in sorted(decisions.values(), key=lambda d: d.decision_id)
-            ],
+            # The request as asked and answered; each decision is its own entry, named here by id.
+            "decisions": sorted(d.decision_id for d in decisions.values()),
             "policyVersion": policy.version,
         },
     )

@@ -23,8 +23,6 @@ from gateway.service.runtime import Runtime
 from gateway.storage import retention_store as store
 from gateway.storage.tables import ConsentRow
 
-LEGACY_READ = "plan.read"  # emergency reads written before the disclosure entries (flag below)
-EMERGENCY_FLAG = "ferpa-99.36-emergency"
 MAX_DAYS = 3660  # a report spans at most ten years: a bound on the scan, and on typos
 
 
@@ -63,7 +61,7 @@ def retention_report(rt: Runtime, reader: AuditReader, *, today: dt.date | None 
 def _gather(rt: Runtime, reader: AuditReader, start: dt.date, end: dt.date, by: str) -> fr.ReportInput:
     low, high = start.isoformat(), (end + dt.timedelta(days=1)).isoformat()
     with rt.sessions() as session:
-        entries = store.entries_between(session, (DISCLOSURE, DECISION, LEGACY_READ), low, high)
+        entries = store.entries_between(session, (DISCLOSURE, DECISION), low, high)
         consent_rows = store.consent_rows(session)
         versions = store.agreement_version_rows(session)
         signers = store.signers_by_version(session)
@@ -112,14 +110,7 @@ def _entries(
             decision = DecisionRecord.from_details(details)
             if reader.sees_all or reader.organization_id in (decision.source, decision.recipient):
                 decisions.append(fr.Decided(day=day, record=decision))
-        elif _legacy_emergency_seen(details, reader):
-            emergencies.append(_legacy_emergency(day, details))
     return disclosures, decisions, _unique(emergencies)
-
-
-def _legacy_emergency_seen(details: dict[str, Any], reader: AuditReader) -> bool:
-    flagged = EMERGENCY_FLAG in details.get("flags", []) and details.get("outcome") == "disclosed"
-    return flagged and (reader.sees_all or details.get("recipient") == reader.organization_id)
 
 
 def _emergency(day: dt.date, record: DisclosureRecord) -> fr.Emergency:
@@ -130,18 +121,6 @@ def _emergency(day: dt.date, record: DisclosureRecord) -> fr.Emergency:
         recipient=record.recipient,
         purpose=record.purpose,
         categories=record.categories,
-    )
-
-
-def _legacy_emergency(day: dt.date, details: dict[str, Any]) -> fr.Emergency:
-    decision_ids = [str(d.get("id", "")) for d in details.get("decisions", [])]
-    return fr.Emergency(
-        day=day,
-        id=min(decision_ids) if decision_ids else str(details.get("disclosedDigest", "")),
-        sources=(),
-        recipient=str(details.get("recipient", "")),
-        purpose=str(details.get("purpose", "")),
-        categories=tuple(str(c) for c in details.get("categories", [])),
     )
 
 

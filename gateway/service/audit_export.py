@@ -24,20 +24,12 @@ from gateway.errors import InputInvalid, Issue
 from gateway.formats.fhir_audit_event import audit_event
 from gateway.service.audit_access import AuditReader, record_read
 from gateway.service.runtime import Runtime
+from gateway.storage.audit_store import ENTRY_COLUMNS
 from gateway.storage.tables import AuditEntryRow
 
 PATTERN_KINDS = (DECISION, DISCLOSURE)
 BATCH = 500
-_COLUMNS = (
-    AuditEntryRow.seq,
-    AuditEntryRow.recorded_at,
-    AuditEntryRow.kind,
-    AuditEntryRow.actor,
-    AuditEntryRow.subject,
-    AuditEntryRow.details,
-    AuditEntryRow.prev_hash,
-    AuditEntryRow.hash,
-)
+_COLUMNS = ENTRY_COLUMNS
 _PREFIXES = ("ge", "gt", "le", "lt", "eq")
 
 

@@ -27,18 +27,22 @@ def frontier_of(session: Session, head: AuditHead | None) -> Frontier:
     return tree.frontier()
 
 
+# An entry's columns in AuditEntry order, for reads as plain rows.
+ENTRY_COLUMNS = (
+    AuditEntryRow.seq,
+    AuditEntryRow.recorded_at,
+    AuditEntryRow.kind,
+    AuditEntryRow.actor,
+    AuditEntryRow.subject,
+    AuditEntryRow.details,
+    AuditEntryRow.prev_hash,
+    AuditEntryRow.hash,
+)
+
+
 def stream_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
     """Every entry in seq order, read as plain rows (no ORM identity map: one pass over millions)."""
-    columns = (
-        AuditEntryRow.seq,
-        AuditEntryRow.recorded_at,
-        AuditEntryRow.kind,
-        AuditEntryRow.actor,
-        AuditEntryRow.subject,
-        AuditEntryRow.details,
-        AuditEntryRow.prev_hash,
-        AuditEntryRow.hash,
-    )
+    columns = ENTRY_COLUMNS
     # Core rows, not ORM ones: the ORM's per-row loading is most of the cost of a plain read.
     connection = session.connection().execution_options(yield_per=batch)
     result = connection.execute(select(*columns).order_by(AuditEntryRow.seq))

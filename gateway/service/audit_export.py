@@ -24,7 +24,7 @@ from gateway.errors import InputInvalid, Issue
 from gateway.formats.fhir_audit_event import audit_event
 from gateway.service.audit_access import AuditReader, record_read
 from gateway.service.runtime import Runtime
-from gateway.storage.audit_store import ENTRY_COLUMNS
+from gateway.storage.audit_store import ENTRY_COLUMNS, entry_of
 from gateway.storage.tables import AuditEntryRow
 
 PATTERN_KINDS = (DECISION, DISCLOSURE)
@@ -122,17 +122,8 @@ def entries(rt: Runtime, reader: AuditReader, query: ExportQuery) -> Generator[A
         # plain rows, no ORM identity map: memory is one batch whatever the range
         # the result is closed before the session: on PostgreSQL it is a server-side cursor
         rows = stack.enter_context(contextlib.closing(session.execute(stmt)))
-        for seq, recorded_at, kind, actor, subject, details, prev_hash, chain_hash in rows:
-            entry = AuditEntry(
-                seq=seq,
-                recorded_at=recorded_at,
-                kind=kind,
-                actor=actor,
-                subject=subject,
-                details=details,
-                prev_hash=prev_hash,
-                hash=chain_hash,
-            )
+        for row in rows:
+            entry = entry_of(row)
             if visible(reader, entry):
                 yield entry
 

@@ -4,7 +4,8 @@ appended by repositories.append_audit, kept there for its many callers)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,17 +47,23 @@ def stream_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
     # Core rows, not ORM ones: the ORM's per-row loading is most of the cost of a plain read.
     connection = session.connection().execution_options(yield_per=batch)
     result = connection.execute(select(*columns).order_by(AuditEntryRow.seq))
-    for seq, recorded_at, kind, actor, subject, details, prev_hash, chain_hash in result:
-        yield AuditEntry(
-            seq=seq,
-            recorded_at=recorded_at,
-            kind=kind,
-            actor=actor,
-            subject=subject,
-            details=details,
-            prev_hash=prev_hash,
-            hash=chain_hash,
-        )
+    for row in result:
+        yield entry_of(row)
+
+
+def entry_of(row: Sequence[Any]) -> AuditEntry:
+    """The entry a plain row of ENTRY_COLUMNS holds."""
+    seq, recorded_at, kind, actor, subject, details, prev_hash, chain_hash = row
+    return AuditEntry(
+        seq=seq,
+        recorded_at=recorded_at,
+        kind=kind,
+        actor=actor,
+        subject=subject,
+        details=details,
+        prev_hash=prev_hash,
+        hash=chain_hash,
+    )
 
 
 def leaf_hashes(session: Session, size: int) -> list[bytes]:

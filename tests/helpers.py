@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import requests
 from sqlalchemy import text
 
 from gateway.core.ids import student_id_for
 from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.partners import create_secret
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
 
@@ -59,3 +61,20 @@ def partner_headers(base_url: str, rt: Runtime) -> dict[str, dict[str, str]]:
         answer.raise_for_status()
         found[org] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
     return found
+
+
+def client_with_token(rt: Runtime, org: str, role: str = "partner") -> tuple[Any, dict[str, str]]:
+    """A test client of the app and the Authorization header of a new credential of ``org``."""
+    from gateway.web import create_app
+
+    client = create_app({"TESTING": True}, runtime=rt).test_client()
+    secret = create_secret(rt, org, role=role)
+    token = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": secret.client_id,
+            "client_secret": secret.client_secret,
+        },
+    ).get_json()
+    return client, {"Authorization": f"Bearer {token['access_token']}"}

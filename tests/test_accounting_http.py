@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 
-from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime
-from gateway.web import create_app
 from gateway.web.openapi import build_openapi
-from tests.helpers import LISA
+from tests.helpers import LISA, client_with_token
 from tests.test_accounting import DISTRICT, FOOD_BANK, read
 from tests.test_accounting import lisa as lisa
 from tests.test_web_openapi import schema_validator
@@ -23,18 +21,7 @@ PATH = "/api/v1/audit/disclosures/{student}"
 CHECKED_ANSWERS = {(PATH, "get"): {200, 400, 401}}
 
 
-def _http(rt: Runtime, org: str, role: str = "partner") -> tuple[Any, dict[str, str]]:
-    client = create_app({"TESTING": True}, runtime=rt).test_client()
-    secret = create_secret(rt, org, role=role)
-    token = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": secret.client_id,
-            "client_secret": secret.client_secret,
-        },
-    ).get_json()
-    return client, {"Authorization": f"Bearer {token['access_token']}"}
+_http = client_with_token
 
 
 def checked(response: Any, status: int) -> Any:

@@ -18,13 +18,11 @@ from gateway.service import agreements, audit
 from gateway.service.agreement_views import Acting
 from gateway.service.audit_access import OPERATOR_READER, AuditReader
 from gateway.service.consents import revoke_consent
-from gateway.service.partners import create_secret
 from gateway.service.reports import flow_report, retention_report
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
-from gateway.web import create_app
 from gateway.web.openapi import build_openapi
-from tests.helpers import LISA, coordinator_view, send_demo
+from tests.helpers import LISA, client_with_token, coordinator_view, send_demo
 from tests.referral_world import audit_entries
 from tests.test_web_openapi import schema_validator
 
@@ -235,18 +233,7 @@ def test_cli_retention_run(world: Runtime) -> None:
     assert out["purgedMessages"] == []
 
 
-def _http(rt: Runtime, org: str, role: str = "partner") -> tuple[object, dict[str, str]]:
-    client = create_app({"TESTING": True}, runtime=rt).test_client()
-    secret = create_secret(rt, org, role=role)
-    token = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": secret.client_id,
-            "client_secret": secret.client_secret,
-        },
-    ).get_json()
-    return client, {"Authorization": f"Bearer {token['access_token']}"}
+_http = client_with_token
 
 
 def checked(response: object, path: str, status: int) -> dict:

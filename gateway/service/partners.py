@@ -52,6 +52,13 @@ class Principal:
     organization_id: str
     client_id: str
     role: str = PARTNER
+    # SMART v2 scopes granted to the token (``system/Task.rs``); empty: none were asked for
+    # and the credential's role decides (tokens issued before scopes existed).
+    scopes: tuple[str, ...] = ()
+    # The purpose and policy role of the partner's reads, from its token (asked for at the
+    # token endpoint and checked there) or its registration's defaults; None: not stated.
+    purpose: str | None = None
+    read_role: str | None = None
 
     @property
     def is_administrator(self) -> bool:

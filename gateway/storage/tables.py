@@ -183,6 +183,9 @@ class Message(Base):
     format: Mapped[str] = mapped_column(String(40))
     entity: Mapped[str | None] = mapped_column(String(80))
     content_type: Mapped[str | None] = mapped_column(String(100))
+    # A FHIR create (POST /fhir/r4/{type}): the id the server assigned, fixed when the body was
+    # stored so a replay creates the same resource.
+    resource_id: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     # A bulk file is kept outside the row, as $GATEWAY_HOME/payloads/<this name> (its digest);
     # ``payload`` is then empty. Small payloads (HTTP) stay in the row.
@@ -352,6 +355,85 @@ class GuardianLinkRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
+class FhirResourceRow(Base):
+    """The current version of a FHIR resource the gateway serves (``/fhir/r4/{type}/{id}``):
+    received from a partner, or written by the gateway itself (a referral's Task and
+    ServiceRequest). ``source_org`` sent or wrote it; ``owner_org`` is the organization it is
+    addressed to (a Task's owner, a ServiceRequest's performer); the labels are what the policy
+    decision point decides a read on."""
+
+    __tablename__ = "fhir_resources"
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer)
+    source_org: Mapped[str] = mapped_column(String(64))
+    owner_org: Mapped[str | None] = mapped_column(String(64))
+    student_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    category: Mapped[str] = mapped_column(String(60))
+    regime: Mapped[str] = mapped_column(String(20))
+    sensitivity: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str | None] = mapped_column(String(40))
+    message_id: Mapped[str | None] = mapped_column(String(40))
+    # The client's own id (sent in the body), kept when the server assigned another.
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    last_updated: Mapped[dt.datetime] = mapped_column(Timestamp)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class FhirResourceVersionRow(Base):
+    """Every version of a served resource (``_history/{vid}``), the current one included."""
+
+    __tablename__ = "fhir_resource_versions"
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    last_updated: Mapped[dt.datetime] = mapped_column(Timestamp)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FhirSearchTokenRow(Base):
+    """The search index of the current versions: one row per (parameter, value) a resource has.
+    Values are normalised by ``core.fhir_search`` (tokens as ``system|code`` and ``code``,
+    references as ``Type/id``, dates as ISO text), so a search is an index lookup per parameter."""
+
+    __tablename__ = "fhir_search_tokens"
+    resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    param: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(300), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class PartnerKeyRow(Base):
+    """A public key a partner signs its client assertions with (``private_key_jwt``), by ``kid``:
+    registered as a JWK, or taken from the partner's JWKS URL (``jwks_url`` set, refreshed)."""
+
+    __tablename__ = "partner_keys"
+    kid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64), index=True)
+    jwk: Mapped[dict[str, Any]] = mapped_column(Document)
+    algorithm: Mapped[str | None] = mapped_column(String(20))
+    jwks_url: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class PartnerJwksRow(Base):
+    """A partner's JWKS URL and when it was last fetched (the cache and its rate limit)."""
+
+    __tablename__ = "partner_jwks"
+    client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    keys: Mapped[list[dict[str, Any]]] = mapped_column(Document, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
 Index("ix_audit_entries_recorded_at", AuditEntryRow.recorded_at)
 Index("ix_checkpoint_witnesses_due", CheckpointWitness.status, CheckpointWitness.next_attempt_at)
 Index("ix_messages_status_received", Message.status, Message.received_at)
@@ -366,3 +448,12 @@ Index(
 )
 Index("ix_guardian_links_person", GuardianLinkRow.person_system, GuardianLinkRow.person_value)
 Index("ix_guardian_links_source", GuardianLinkRow.source_org, GuardianLinkRow.entity)
+Index("ix_fhir_resources_owner", FhirResourceRow.resource_type, FhirResourceRow.owner_org)
+Index("ix_fhir_resources_updated", FhirResourceRow.resource_type, FhirResourceRow.last_updated)
+Index(
+    "ix_fhir_search_tokens_lookup",
+    FhirSearchTokenRow.resource_type,
+    FhirSearchTokenRow.param,
+    FhirSearchTokenRow.value,
+)
+Index("ix_fhir_search_tokens_resource", FhirSearchTokenRow.resource_type, FhirSearchTokenRow.id)

@@ -1,0 +1,183 @@
+"""FHIR search parameters the server supports, and the index values of a resource.
+
+One table (``SEARCH_PARAMETERS``) says, per resource type, which parameters exist, their FHIR
+type and where in the resource their values are: the index is written from it, searches are
+parsed against it and the CapabilityStatement lists it. Values are normalised the way a search
+compares them: tokens as ``system|code`` and ``code`` (lower-cased codes are not folded: FHIR
+codes are case-sensitive), references as ``Type/id`` (an absolute URL is cut to its last two
+segments), dates as ISO text of the element's own precision, strings lower-cased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TOKEN, REFERENCE, DATE, STRING = "token", "reference", "date", "string"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchParameter:
+    name: str
+    type: str
+    paths: tuple[str, ...]  # dotted element paths; a list anywhere on the way is walked
+    target: str | None = None  # the reference's type when a bare id is searched
+    documentation: str = ""
+
+
+def _p(name: str, kind: str, *paths: str, target: str | None = None, doc: str = "") -> SearchParameter:
+    return SearchParameter(name=name, type=kind, paths=paths, target=target, documentation=doc)
+
+
+_PATIENT = _p("patient", REFERENCE, "subject", target="Patient", doc="the patient the resource is about")
+_SUBJECT = _p("subject", REFERENCE, "subject", target="Patient", doc="the subject of the resource")
+_IDENTIFIER = _p("identifier", TOKEN, "identifier", doc="a business identifier (system|value)")
+
+SEARCH_PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
+    "Patient": (_IDENTIFIER, _p("birthdate", DATE, "birthDate"), _p("family", STRING, "name.family")),
+    "Observation": (
+        _PATIENT,
+        _SUBJECT,
+        _IDENTIFIER,
+        _p("category", TOKEN, "category"),
+        _p("code", TOKEN, "code"),
+        _p("date", DATE, "effectiveDateTime", "effectivePeriod.start", "issued"),
+        _p("status", TOKEN, "status"),
+    ),
+    "Condition": (
+        _PATIENT,
+        _SUBJECT,
+        _IDENTIFIER,
+        _p("category", TOKEN, "category"),
+        _p("code", TOKEN, "code"),
+        _p("clinical-status", TOKEN, "clinicalStatus"),
+    ),
+    "ServiceRequest": (
+        _PATIENT,
+        _SUBJECT,
+        _IDENTIFIER,
+        _p("performer", REFERENCE, "performer", target="Organization"),
+        _p("requester", REFERENCE, "requester", target="Organization"),
+        _p("status", TOKEN, "status"),
+        _p("category", TOKEN, "category"),
+        _p("code", TOKEN, "code"),
+    ),
+    "Task": (
+        _p("patient", REFERENCE, "for", target="Patient", doc="the patient the task is for"),
+        _IDENTIFIER,
+        _p("owner", REFERENCE, "owner", target="Organization"),
+        _p("requester", REFERENCE, "requester", target="Organization"),
+        _p("status", TOKEN, "status"),
+        _p("business-status", TOKEN, "businessStatus"),
+        _p("focus", REFERENCE, "focus", target="ServiceRequest"),
+        _p("code", TOKEN, "code"),
+    ),
+    "Consent": (
+        _p("patient", REFERENCE, "patient", target="Patient"),
+        _IDENTIFIER,
+        _p("status", TOKEN, "status"),
+        _p("category", TOKEN, "category"),
+    ),
+    "Procedure": (
+        _PATIENT,
+        _SUBJECT,
+        _IDENTIFIER,
+        _p("code", TOKEN, "code"),
+        _p("status", TOKEN, "status"),
+        _p("based-on", REFERENCE, "basedOn", target="ServiceRequest"),
+    ),
+    "Goal": (
+        _PATIENT,
+        _SUBJECT,
+        _IDENTIFIER,
+        _p("lifecycle-status", TOKEN, "lifecycleStatus"),
+        _p("category", TOKEN, "category"),
+    ),
+    "QuestionnaireResponse": (
+        _PATIENT,
+        _SUBJECT,
+        _IDENTIFIER,
+        _p("status", TOKEN, "status"),
+        _p("authored", DATE, "authored"),
+    ),
+    "RelatedPerson": (_p("patient", REFERENCE, "patient", target="Patient"), _IDENTIFIER),
+}
+
+
+def parameters_of(resource_type: str) -> dict[str, SearchParameter]:
+    return {p.name: p for p in SEARCH_PARAMETERS.get(resource_type, ())}
+
+
+def tokens_of(resource: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every (parameter, value) the resource is found by."""
+    found: set[tuple[str, str]] = set()
+    for parameter in SEARCH_PARAMETERS.get(str(resource.get("resourceType")), ()):
+        for path in parameter.paths:
+            for value in _walk(resource, path.split(".")):
+                found.update((parameter.name, v) for v in _values(parameter.type, value))
+    return sorted(found)
+
+
+def _walk(node: Any, parts: list[str]) -> Iterator[Any]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item, parts)
+        return
+    if not parts:
+        if node is not None:
+            yield node
+        return
+    if isinstance(node, Mapping):
+        yield from _walk(node.get(parts[0]), parts[1:])
+
+
+def _values(kind: str, value: Any) -> Iterator[str]:
+    if kind == TOKEN:
+        yield from _token_values(value)
+    elif kind == REFERENCE:
+        yield from _reference_values(value)
+    elif kind == DATE and isinstance(value, str):
+        yield value
+    elif kind == STRING and isinstance(value, str):
+        yield value.lower()
+
+
+def _token_values(value: Any) -> Iterator[str]:
+    if isinstance(value, str):  # a code
+        yield value
+        return
+    if not isinstance(value, Mapping):
+        return
+    if "coding" in value:  # a CodeableConcept
+        for coding in value.get("coding") or []:
+            yield from _token_values(coding)
+        return
+    code = value.get("code", value.get("value"))  # a Coding, or an Identifier
+    if isinstance(code, str):
+        yield code
+        system = value.get("system")
+        yield f"{system}|{code}" if isinstance(system, str) else f"|{code}"
+
+
+def _reference_values(value: Any) -> Iterator[str]:
+    if not isinstance(value, Mapping):
+        return
+    reference = value.get("reference")
+    if isinstance(reference, str) and reference:
+        parts = reference.rstrip("/").split("/")
+        if len(parts) >= 2:
+            yield f"{parts[-2]}/{parts[-1]}"
+    identifier = value.get("identifier")
+    if isinstance(identifier, Mapping):
+        for token in _token_values(identifier):
+            if "|" in token:
+                yield f"identifier:{token}"
+
+
+def reference_value(raw: str, parameter: SearchParameter) -> str:
+    """A searched reference as indexed: ``Type/id`` (a bare id takes the parameter's target)."""
+    parts = raw.rstrip("/").split("/")
+    if len(parts) >= 2:
+        return f"{parts[-2]}/{parts[-1]}"
+    return f"{parameter.target}/{raw}" if parameter.target else raw

@@ -1,0 +1,224 @@
+"""The FHIR resource store: current versions, their history and the search index.
+
+A write replaces the resource's search tokens with the ones ``core.fhir_search`` computed, in
+the caller's transaction. A search is one indexed lookup per parameter (the ids of each
+parameter's values, intersected in SQL), then the current rows in ``_lastUpdated`` order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceLabels:
+    """Who sent it, whom it is addressed to, whose record it is, and what a read is decided on."""
+
+    source_org: str
+    category: str
+    regime: str
+    sensitivity: str
+    owner_org: str | None = None
+    student_id: str | None = None
+    delivery_id: str | None = None
+    message_id: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenFilter:
+    """Resources with any of ``values`` for ``param`` (a comparison for dates: ``op`` gt/lt/ge/le)."""
+
+    param: str
+    values: tuple[str, ...] = ()
+    op: str = "eq"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchQuery:
+    resource_type: str
+    filters: tuple[TokenFilter, ...] = ()
+    # (op, instant) pairs on _lastUpdated, op one of gt lt ge le eq
+    last_updated: tuple[tuple[str, dt.datetime], ...] = ()
+    ids: tuple[str, ...] | None = None  # _id
+    offset: int = 0
+    limit: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def current(
+    session: Session, resource_type: str, resource_id: str, *, lock: bool = False
+) -> FhirResourceRow | None:
+    query = select(FhirResourceRow).where(
+        FhirResourceRow.resource_type == resource_type, FhirResourceRow.id == resource_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def version(
+    session: Session, resource_type: str, resource_id: str, version_id: int
+) -> FhirResourceVersionRow | None:
+    return session.get(FhirResourceVersionRow, (resource_type, resource_id, version_id))
+
+
+def put(
+    session: Session,
+    resource_type: str,
+    resource_id: str,
+    document: dict[str, Any],
+    labels: ResourceLabels,
+    tokens: Iterable[tuple[str, str]],
+    now: dt.datetime,
+) -> FhirResourceRow:
+    """Write a new version (1 for a new resource); ``document.meta`` is set to it."""
+    row = current(session, resource_type, resource_id, lock=True)
+    version_id = 1 if row is None else row.version_id + 1
+    document = {**document, "id": resource_id, "meta": _meta(document, version_id, now)}
+    if row is None:
+        row = FhirResourceRow(resource_type=resource_type, id=resource_id)
+        session.add(row)
+    row.version_id, row.document, row.last_updated, row.deleted_at = version_id, document, now, None
+    for name in (
+        "source_org",
+        "owner_org",
+        "student_id",
+        "category",
+        "regime",
+        "sensitivity",
+        "delivery_id",
+        "message_id",
+        "client_id",
+    ):
+        setattr(row, name, getattr(labels, name))
+    session.add(
+        FhirResourceVersionRow(
+            resource_type=resource_type,
+            id=resource_id,
+            version_id=version_id,
+            document=document,
+            last_updated=now,
+            deleted=0,
+        )
+    )
+    _replace_tokens(session, resource_type, resource_id, tokens)
+    session.flush()
+    return row
+
+
+def mark_deleted(session: Session, row: FhirResourceRow, now: dt.datetime) -> None:
+    """A delete is a new, empty version: reads answer 410, history keeps what was."""
+    row.version_id += 1
+    row.deleted_at = row.last_updated = now
+    session.add(
+        FhirResourceVersionRow(
+            resource_type=row.resource_type,
+            id=row.id,
+            version_id=row.version_id,
+            document={},
+            last_updated=now,
+            deleted=1,
+        )
+    )
+    _replace_tokens(session, row.resource_type, row.id, ())
+    session.flush()
+
+
+def _meta(document: dict[str, Any], version_id: int, now: dt.datetime) -> dict[str, Any]:
+    meta = dict(document.get("meta") or {})
+    meta["versionId"] = str(version_id)
+    meta["lastUpdated"] = now.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return meta
+
+
+def _replace_tokens(
+    session: Session, resource_type: str, resource_id: str, tokens: Iterable[tuple[str, str]]
+) -> None:
+    session.execute(
+        delete(FhirSearchTokenRow).where(
+            FhirSearchTokenRow.resource_type == resource_type, FhirSearchTokenRow.id == resource_id
+        )
+    )
+    rows = [
+        {"resource_type": resource_type, "param": param, "value": value[:300], "id": resource_id}
+        for param, value in sorted(set(tokens))
+    ]
+    if rows:
+        session.execute(insert(FhirSearchTokenRow), rows)
+
+
+def search(session: Session, query: SearchQuery) -> list[FhirResourceRow]:
+    """Current, undeleted rows matching every filter, oldest change first (then id), paged."""
+    statement = _matching(query).order_by(FhirResourceRow.last_updated, FhirResourceRow.id)
+    if query.offset:
+        statement = statement.offset(query.offset)
+    if query.limit is not None:
+        statement = statement.limit(query.limit)
+    return list(session.scalars(statement))
+
+
+def iter_search(session: Session, query: SearchQuery, batch: int = 500) -> Sequence[FhirResourceRow]:
+    """Every matching row (the caller filters them by policy, so paging is over what it may see)."""
+    return search(session, SearchQuery(**{**query.__dict__, "offset": 0, "limit": None}))
+
+
+def count(session: Session, query: SearchQuery) -> int:
+    inner = _matching(query).with_only_columns(FhirResourceRow.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def _matching(query: SearchQuery) -> Select[FhirResourceRow]:
+    statement = select(FhirResourceRow).where(
+        FhirResourceRow.resource_type == query.resource_type, FhirResourceRow.deleted_at.is_(None)
+    )
+    if query.ids is not None:
+        statement = statement.where(FhirResourceRow.id.in_(query.ids))
+    for op, instant in query.last_updated:
+        statement = statement.where(_compare(FhirResourceRow.last_updated, op, instant))
+    for token in query.filters:
+        statement = statement.where(FhirResourceRow.id.in_(_ids_with(query.resource_type, token)))
+    return statement
+
+
+def _ids_with(resource_type: str, token: TokenFilter) -> Select[str]:
+    where = [FhirSearchTokenRow.resource_type == resource_type, FhirSearchTokenRow.param == token.param]
+    if token.op == "eq":
+        where.append(FhirSearchTokenRow.value.in_(token.values))
+    else:
+        where.append(or_(*(_compare(FhirSearchTokenRow.value, token.op, v) for v in token.values)))
+    return select(FhirSearchTokenRow.id).where(and_(*where))
+
+
+def _compare(column: Any, op: str, value: Any) -> Any:
+    return {
+        "gt": column > value,
+        "lt": column < value,
+        "ge": column >= value,
+        "le": column <= value,
+        "eq": column == value,
+        "ne": column != value,
+    }[op]
+
+
+def rows_by_reference(session: Session, references: Iterable[tuple[str, str]]) -> list[FhirResourceRow]:
+    """Current rows for (type, id) pairs, for ``_include``."""
+    pairs = sorted(set(references))
+    if not pairs:
+        return []
+    clauses = [and_(FhirResourceRow.resource_type == t, FhirResourceRow.id == i) for t, i in pairs]
+    statement = select(FhirResourceRow).where(or_(*clauses), FhirResourceRow.deleted_at.is_(None))
+    return list(session.scalars(statement))
+
+
+def rows_for_delivery(session: Session, delivery_id: str) -> list[FhirResourceRow]:
+    return list(session.scalars(select(FhirResourceRow).where(FhirResourceRow.delivery_id == delivery_id)))

@@ -110,9 +110,40 @@ class AccessDenied(GatewayError):
     code = "access_denied"
 
 
+class InsufficientScope(AccessDenied):
+    """The token was not granted the SMART scope this interaction needs."""
+
+    status = 403
+    code = "insufficient_scope"
+
+
 class NotFound(GatewayError):
     status = 404
     code = "not_found"
+
+
+class Gone(GatewayError):
+    """The resource existed and was deleted (FHIR answers 410)."""
+
+    status = 410
+    code = "gone"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class NotAcceptable(GatewayError):
+    status = 406
+    code = "not_acceptable"
+
+
+class PreconditionFailed(GatewayError):
+    """An ``If-Match`` named a version that is not the current one."""
+
+    status = 412
+    code = "precondition_failed"
 
 
 class Conflict(GatewayError):

@@ -14,39 +14,27 @@ stored message's id: 202.
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 import orjson
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from gateway.errors import GatewayError, InputInvalid, NotFound
-from gateway.formats.fhir_outcome import error_outcome, response_bundle, summary_outcome
+from gateway.errors import InputInvalid, NotFound
+from gateway.formats.fhir_outcome import response_bundle, summary_outcome
 from gateway.formats.fhir_shape import is_resource_type
 from gateway.formats.fhir_xml import xml_to_json
-from gateway.formats.fhir_xml_write import to_xml
 from gateway.service.ingest import IngestSummary, ingest, record_oversized
 from gateway.web.auth import current_principal, current_runtime, require_principal
-from gateway.web.errors import HTTP_CODES, status_for_code
+from gateway.web.errors import status_for_code
+from gateway.web.fhir_wire import WIRE_FORMATS, register_fhir_errors, render
 
-FHIR_JSON, FHIR_XML, FHIR_NDJSON = "application/fhir+json", "application/fhir+xml", "application/fhir+ndjson"
-WIRE_FORMATS = {
-    FHIR_JSON: "fhir-json",
-    "application/json": "fhir-json",
-    FHIR_XML: "fhir-xml",
-    "application/xml": "fhir-xml",
-    "text/xml": "fhir-xml",
-    FHIR_NDJSON: "fhir-ndjson",
-    "application/x-ndjson": "fhir-ndjson",
-    "application/ndjson": "fhir-ndjson",
-}
-_FORMAT_PARAM = {"json": FHIR_JSON, "xml": FHIR_XML, FHIR_JSON: FHIR_JSON, FHIR_XML: FHIR_XML}
 STATUS = {"mapped": 200, "partial": 200, "held": 202, "ignored": 200}
 
 log = logging.getLogger(__name__)
 bp = Blueprint("fhir", __name__, url_prefix="/fhir/r4")
 bp.before_request(require_principal)
+register_fhir_errors(bp)
 
 
 @bp.post("")
@@ -109,46 +97,3 @@ def _outcome(summary: IngestSummary, *, created: bool = False, root: str | None 
     elif created and summary.status == "mapped":
         status = 201
     return render(summary_outcome(body, root), status)
-
-
-def negotiated_type() -> str:
-    asked = request.args.get("_format")
-    if asked in _FORMAT_PARAM:
-        return _FORMAT_PARAM[asked]
-    accept = request.accept_mimetypes
-    xml = max(accept[t] for t in (FHIR_XML, "application/xml", "text/xml"))
-    json = max(accept[t] for t in (FHIR_JSON, "application/json"))
-    if xml != json:
-        return FHIR_XML if xml > json else FHIR_JSON
-    # no preference (no Accept, or */*): answer in the request's own type
-    return FHIR_XML if WIRE_FORMATS.get(request.mimetype) == "fhir-xml" else FHIR_JSON
-
-
-def render(doc: dict[str, Any], status: int) -> Response:
-    media = negotiated_type()
-    body = to_xml(doc) if media == FHIR_XML else orjson.dumps(doc)
-    response = Response(body, status=status, mimetype=media)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="spgw"'
-    return response
-
-
-@bp.errorhandler(GatewayError)
-def _gateway_error(error: GatewayError) -> Response:
-    return render(error_outcome(error.code, error.message, [i.to_dict() for i in error.issues]), error.status)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    code = exc.code or 500
-    return render(error_outcome(HTTP_CODES.get(code, "http_error"), exc.description or exc.name, []), code)
-
-
-@bp.errorhandler(Exception)
-def _unexpected(exc: Exception) -> Response:
-    # Logged by type, route and frames, never the exception's message (it may quote the body's
-    # PHI); answered as FHIR, like every error here.
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("unhandled %s in %s %s\n%s", type(exc).__name__, request.method, request.url_rule, frames)
-    message = "the gateway could not complete the request; it has been logged"
-    return render(error_outcome("internal_error", message, []), 500)

@@ -24,7 +24,7 @@ from gateway.formats.fhir_audit_event import STUDENT_SYSTEM, bundle, seq_of
 from gateway.formats.fhir_outcome import error_outcome
 from gateway.service import audit_export as export
 from gateway.service.audit_access import reader_of
-from gateway.web import fhir_api
+from gateway.web import fhir_wire
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import HTTP_CODES
 from gateway.web.fhir_openapi import _FORMAT, _outcome
@@ -95,7 +95,7 @@ def search() -> Response:
             (_CURSOR, _encode(last))
         ]
         links.append(("next", f"{request.base_url}?{urlencode(args)}"))
-    return fhir_api.render(bundle(events, kind="searchset", links=links), 200)
+    return fhir_wire.render(bundle(events, kind="searchset", links=links), 200)
 
 
 @bp.get("/<resource_id>")
@@ -109,12 +109,12 @@ def read(resource_id: str) -> Response:
         raise NotFound(
             "no such AuditEvent", [Issue(path="id", message="unknown or not visible to this credential")]
         )
-    return fhir_api.render(events[0], 200)
+    return fhir_wire.render(events[0], 200)
 
 
 @bp.errorhandler(GatewayError)
 def _gateway_error(error: GatewayError) -> Response:
-    return fhir_api.render(
+    return fhir_wire.render(
         error_outcome(error.code, error.message, [i.to_dict() for i in error.issues]), error.status
     )
 
@@ -122,7 +122,7 @@ def _gateway_error(error: GatewayError) -> Response:
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
     code = exc.code or 500
-    return fhir_api.render(
+    return fhir_wire.render(
         error_outcome(HTTP_CODES.get(code, "http_error"), exc.description or exc.name, []), code
     )
 

@@ -27,7 +27,8 @@ PLAN_READ = "plan.read"  # an actor of a partner read part of a plan
 PLAN_EXPORT = "plan.export"  # a partner took a copy of a plan
 REFERRAL = "referral"  # the delivery worker sent a consented referral to an agency
 INBOUND = "inbound"  # a partner sent records about the student to the gateway
-FLOWS = (PLAN_READ, PLAN_EXPORT, REFERRAL, INBOUND)
+FHIR_READ = "fhir.read"  # a partner read or searched resources another organization sent
+FLOWS = (PLAN_READ, PLAN_EXPORT, REFERRAL, INBOUND, FHIR_READ)
 
 
 def _strs(values: Iterable[Any]) -> tuple[str, ...]:

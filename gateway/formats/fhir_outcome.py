@@ -25,6 +25,11 @@ ISSUE_TYPES = {
     "not_found": "not-found",
     "method_not_allowed": "not-supported",
     "conflict": "conflict",
+    "gone": "deleted",
+    "not_acceptable": "not-supported",
+    "precondition_failed": "conflict",
+    "insufficient_scope": "forbidden",
+    "unsupported_media_type": "not-supported",
     "mapping_failed": "processing",
 }
 _FHIRPATH = re.compile(r"[A-Z][A-Za-z]*(\[[0-9]+\]|\.[A-Za-z_][A-Za-z0-9_]*)*")

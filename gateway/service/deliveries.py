@@ -29,7 +29,7 @@ from gateway.core.ids import derive_id
 from gateway.core.plan import iter_elements
 from gateway.core.policy import DISCLOSE
 from gateway.errors import InputInvalid, Issue, NotFound
-from gateway.service import audit, disclosures
+from gateway.service import audit, disclosures, fhir_referrals
 from gateway.service.plans import (
     Disclosure,
     ReadRequest,
@@ -280,6 +280,7 @@ def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySum
         return summary_of(existing)
     row = _new_delivery(rt, header, shaped)
     repo.add_delivery(session, row)
+    fhir_referrals.write_referral(session, row, rt.now())
     drafts = decision_drafts(header, shaped, row.student_id)
     audit.record(session, rt, [*drafts, queued_draft(row, shaped)])
     return summary_of(row)

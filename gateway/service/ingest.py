@@ -116,8 +116,10 @@ def stage(
     entity: str | None = None,
     content_type: str | None = None,
     bulk: bool = False,
+    resource_id: str | None = None,
 ) -> str:
-    """Commit the raw payload as a ``received`` message; return its id.
+    """Commit the raw payload as a ``received`` message; return its id. ``resource_id`` is the id a
+    FHIR create or update writes (fixed with the body, so a replay writes the same resource).
 
     A ``bulk`` payload over the file threshold is kept as a file and may exceed the HTTP limit
     (up to the bulk limit); anything else stays in the row, under the HTTP limit.
@@ -136,6 +138,7 @@ def stage(
         payload_file=payload_file,
         payload_digest=digest_bytes(payload),
         size=len(payload),
+        resource_id=resource_id,
     )
 
 
@@ -174,6 +177,7 @@ def _add_message(
     payload_file: str | None,
     payload_digest: str,
     size: int,
+    resource_id: str | None = None,
 ) -> str:
     now = rt.now()
     message = Message(
@@ -182,6 +186,7 @@ def _add_message(
         format=format_name,
         entity=entity,
         content_type=content_type,
+        resource_id=resource_id,
         payload=payload,
         payload_file=payload_file,
         payload_digest=payload_digest,
@@ -379,6 +384,7 @@ def _exchange(rt: Runtime, message: Message) -> Exchange:
         payload_digest=message.payload_digest,
         received_at=message.received_at.isoformat(),
         partner=partner,
+        resource_id=message.resource_id,
     )
 
 

@@ -32,7 +32,7 @@ from gateway.errors import Issue, MappingFailed
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service import attendance as attendance_store
-from gateway.service import disclosures, enforcement, guardians
+from gateway.service import disclosures, enforcement, fhir_served, guardians
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
@@ -52,6 +52,7 @@ class Exchange:
     payload_digest: str
     received_at: str
     partner: dict[str, Any]
+    resource_id: str | None = None  # a FHIR create: the id the server assigned
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +79,7 @@ def run_batch(
     _store_events(session, rt, events, mapped, outcomes, now)
     links = _store_guardian_links(session, rt, exchange, mapped, outcomes, now)
     _index_sources(session, exchange, mapped, outcomes, now)
+    _serve_fhir(session, rt, exchange, mapped, outcomes, now)
     _mark_attendance_inputs(mapped, outcomes)
     ordered = [outcomes[i] for i in sorted(outcomes)]
     drafts = [_audit_draft(exchange, ordered, policy), *_inbound_drafts(exchange, ordered, policy)]
@@ -391,6 +393,37 @@ def _index_sources(
         if outcomes[i].status == ACCEPTED and outcomes[i].student_id
     ]
     repo.index_source_records(session, rows, now)
+
+
+def _serve_fhir(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    mapped: dict[int, _Mapped],
+    outcomes: dict[int, RecordOutcome],
+    now: dt.datetime,
+) -> None:
+    """FHIR records that landed become resources ``/fhir/r4`` serves, in this transaction."""
+    family = mapping_format(exchange.format)
+    if family != fhir_served.FHIR_FAMILY:
+        return
+    landed = []
+    for i, item in sorted(mapped.items()):
+        mapping = rt.artifacts.mapping_for(family, item.record.entity)
+        labels = mapping.labels if mapping is not None else None
+        landed.append(
+            fhir_served.Landed(
+                data=item.record.data,
+                location=item.record.location,
+                outcome=outcomes[i],
+                element_labels=tuple(e.element.get("labels", {}) for e in item.result.elements),
+                mapping_labels=dataclasses.asdict(labels) if labels is not None else {},
+            )
+        )
+    sender = fhir_served.Sender(
+        source_org=exchange.source_org, message_id=exchange.message_id, resource_id=exchange.resource_id
+    )
+    fhir_served.serve(session, sender, landed, now)
 
 
 def _element_problems(rt: Runtime, items: list[tuple[int, PlanElement]], changed: set[str]) -> list[Issue]:

@@ -27,23 +27,27 @@ from gateway.core.mapping import PlanElement
 from gateway.core.plan import empty_plan, merge_elements
 from gateway.core.policy import INBOUND, DecisionRequest
 from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue, NotFound, PlanInvalid
-from gateway.service import audit, enforcement
-from gateway.service.deliveries import DEFAULT_DOMAIN, SENT
+from gateway.service import audit, enforcement, fhir_referrals
+from gateway.service.deliveries import DEFAULT_DOMAIN, FAILED, QUEUED, SENDING, SENT
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Delivery
 
 REQUESTED = "requested"
+# The Gravity referral Task machine (core/referral_status), plus rejection after acceptance.
 NEXT: dict[str, tuple[str, ...]] = {
     REQUESTED: ("accepted", "rejected", "cancelled"),
-    "accepted": ("in-progress", "completed", "rejected", "cancelled"),
-    "in-progress": ("completed", "rejected", "cancelled"),
+    "accepted": ("in-progress", "on-hold", "completed", "rejected", "cancelled", "failed"),
+    "in-progress": ("on-hold", "completed", "rejected", "cancelled", "failed"),
+    "on-hold": ("in-progress", "completed", "cancelled", "failed"),
     "completed": (),
     "rejected": (),
     "cancelled": (),
+    "failed": (),
 }
-REPORTABLE = ("accepted", "in-progress", "completed", "rejected", "cancelled")
+REPORTABLE = ("accepted", "in-progress", "on-hold", "completed", "rejected", "cancelled", "failed")
+COLLECTED = "collected by the recipient through /fhir/r4/Task"
 STARTED = frozenset({"accepted", "in-progress", "completed"})
 MAX_OUTCOME = 500
 REFERRAL_SYSTEM = "https://success-plan-gateway.org/referrals"
@@ -86,11 +90,22 @@ def report_status(rt: Runtime, report: StatusReport) -> ReferralStatus:
     """Record the agency's report on the referral's ``supports`` element of the plan."""
     _check(report)
     with rt.sessions.begin() as session:
-        delivery = _reported_delivery(session, report)
-        _decide_inbound(session, rt, report)
-        result = _apply(session, rt, delivery, report)
+        result = report_in(session, rt, report)
     audit.checkpoint(rt)
     return result
+
+
+def report_in(
+    session: Session, rt: Runtime, report: StatusReport, *, collected: bool = False
+) -> ReferralStatus:
+    """The report inside the caller's transaction. ``collected``: the agency found the referral by
+    polling its Tasks, so a referral not (yet) pushed to it counts as delivered from now on."""
+    _check(report)
+    delivery = _reported_delivery(session, report, collected=collected)
+    _decide_inbound(session, rt, report)
+    if collected and delivery.status != SENT:
+        delivery.status, delivery.reason, delivery.updated_at = SENT, COLLECTED, rt.now()
+    return _apply(session, rt, delivery, report)
 
 
 def _check(report: StatusReport) -> None:
@@ -103,10 +118,11 @@ def _check(report: StatusReport) -> None:
         raise InputInvalid("the referral status report is not valid", issues)
 
 
-def _reported_delivery(session: Session, report: StatusReport) -> Delivery:
+def _reported_delivery(session: Session, report: StatusReport, *, collected: bool = False) -> Delivery:
     row = repo.get_delivery(session, report.delivery_id, lock=True)
+    reached = (SENT, QUEUED, SENDING, FAILED) if collected else (SENT,)
     # Someone else's delivery, or one that never reached the reporter, does not exist for it.
-    if row is None or row.recipient_org != report.reporter or row.status != SENT:
+    if row is None or row.recipient_org != report.reporter or row.status not in reached:
         raise NotFound(f"no delivered referral {report.delivery_id} for '{report.reporter}'")
     return row
 
@@ -138,6 +154,7 @@ def _apply(session: Session, rt: Runtime, delivery: Delivery, report: StatusRepo
         _validate(rt, merged.plan)
         version = repo.save_plan(session, plan_row, delivery.student_id, merged.plan, rt.now())
         audit.record(session, rt, [_draft(delivery, report, previous, element, version)])
+    fhir_referrals.follow_status(session, delivery, report.status, rt.now())
     return ReferralStatus(
         delivery_id=delivery.id,
         referral_status=report.status,

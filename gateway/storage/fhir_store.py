@@ -8,7 +8,7 @@ parameter's values, intersected in SQL), then the current rows in ``_lastUpdated
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from gateway.core.fhir_query import Criterion
 from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
 
 
@@ -35,24 +36,28 @@ class ResourceLabels:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TokenFilter:
-    """Resources with any of ``values`` for ``param`` (a comparison for dates: ``op`` gt/lt/ge/le)."""
-
-    param: str
-    values: tuple[str, ...] = ()
-    op: str = "eq"
-
-
-@dataclass(frozen=True, kw_only=True)
 class SearchQuery:
     resource_type: str
-    filters: tuple[TokenFilter, ...] = ()
+    filters: tuple[Criterion, ...] = ()
     # (op, instant) pairs on _lastUpdated, op one of gt lt ge le eq
     last_updated: tuple[tuple[str, dt.datetime], ...] = ()
     ids: tuple[str, ...] | None = None  # _id
     offset: int = 0
     limit: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+_LABEL_COLUMNS = (
+    "source_org",
+    "owner_org",
+    "student_id",
+    "category",
+    "regime",
+    "sensitivity",
+    "delivery_id",
+    "message_id",
+    "client_id",
+)
 
 
 def current(
@@ -89,18 +94,7 @@ def put(
         row = FhirResourceRow(resource_type=resource_type, id=resource_id)
         session.add(row)
     row.version_id, row.document, row.last_updated, row.deleted_at = version_id, document, now, None
-    for name in (
-        "source_org",
-        "owner_org",
-        "student_id",
-        "category",
-        "regime",
-        "sensitivity",
-        "delivery_id",
-        "message_id",
-        "client_id",
-    ):
-        setattr(row, name, getattr(labels, name))
+    relabel(row, labels)
     session.add(
         FhirResourceVersionRow(
             resource_type=resource_type,
@@ -114,6 +108,12 @@ def put(
     _replace_tokens(session, resource_type, resource_id, tokens)
     session.flush()
     return row
+
+
+def relabel(row: FhirResourceRow, labels: ResourceLabels) -> None:
+    """New labels on the current version (its content unchanged: no new version)."""
+    for name in _LABEL_COLUMNS:
+        setattr(row, name, getattr(labels, name))
 
 
 def mark_deleted(session: Session, row: FhirResourceRow, now: dt.datetime) -> None:
@@ -167,9 +167,56 @@ def search(session: Session, query: SearchQuery) -> list[FhirResourceRow]:
     return list(session.scalars(statement))
 
 
-def iter_search(session: Session, query: SearchQuery, batch: int = 500) -> Sequence[FhirResourceRow]:
-    """Every matching row (the caller filters them by policy, so paging is over what it may see)."""
-    return search(session, SearchQuery(**{**query.__dict__, "offset": 0, "limit": None}))
+@dataclass(frozen=True, kw_only=True)
+class RowLabels:
+    """What a read of one row is decided on, without its document."""
+
+    resource_type: str
+    id: str
+    source_org: str
+    owner_org: str | None
+    student_id: str | None
+    category: str
+    regime: str
+    sensitivity: str
+    delivery_id: str | None
+
+
+_LABELS_SELECTED = (
+    FhirResourceRow.resource_type,
+    FhirResourceRow.id,
+    FhirResourceRow.source_org,
+    FhirResourceRow.owner_org,
+    FhirResourceRow.student_id,
+    FhirResourceRow.category,
+    FhirResourceRow.regime,
+    FhirResourceRow.sensitivity,
+    FhirResourceRow.delivery_id,
+)
+
+
+def matching_labels(session: Session, query: SearchQuery) -> Iterator[RowLabels]:
+    """Every matching row's labels, oldest change first: the caller decides each one, so paging
+    and ``total`` count only what that caller may see."""
+    statement = _matching(query).with_only_columns(*_LABELS_SELECTED)
+    statement = statement.order_by(FhirResourceRow.last_updated, FhirResourceRow.id)
+    for row in session.execute(statement.execution_options(yield_per=2000)):
+        yield RowLabels(**row._asdict())
+
+
+def labels_of(row: FhirResourceRow) -> RowLabels:
+    return RowLabels(**{c.key: getattr(row, c.key) for c in _LABELS_SELECTED})
+
+
+def documents(session: Session, resource_type: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The current documents of ``ids``, in that order."""
+    if not ids:
+        return []
+    statement = select(FhirResourceRow.id, FhirResourceRow.document).where(
+        FhirResourceRow.resource_type == resource_type, FhirResourceRow.id.in_(ids)
+    )
+    found: dict[str, dict[str, Any]] = {i: d for i, d in session.execute(statement).tuples()}
+    return [found[i] for i in ids if i in found]
 
 
 def count(session: Session, query: SearchQuery) -> int:
@@ -190,7 +237,7 @@ def _matching(query: SearchQuery) -> Select[FhirResourceRow]:
     return statement
 
 
-def _ids_with(resource_type: str, token: TokenFilter) -> Select[str]:
+def _ids_with(resource_type: str, token: Criterion) -> Select[str]:
     where = [FhirSearchTokenRow.resource_type == resource_type, FhirSearchTokenRow.param == token.param]
     if token.op == "eq":
         where.append(FhirSearchTokenRow.value.in_(token.values))
@@ -207,6 +254,7 @@ def _compare(column: Any, op: str, value: Any) -> Any:
         "le": column <= value,
         "eq": column == value,
         "ne": column != value,
+        "sw": column.startswith(value, autoescape=True),
     }[op]
 
 
@@ -218,6 +266,20 @@ def rows_by_reference(session: Session, references: Iterable[tuple[str, str]]) -
     clauses = [and_(FhirResourceRow.resource_type == t, FhirResourceRow.id == i) for t, i in pairs]
     statement = select(FhirResourceRow).where(or_(*clauses), FhirResourceRow.deleted_at.is_(None))
     return list(session.scalars(statement))
+
+
+def server_id_of(session: Session, resource_type: str, client_id: str, source_org: str) -> str | None:
+    """The server's id of the sender's resource the sender calls ``client_id``, when they differ
+    (None when the sender's own id is the served id, or nothing of the sender has it)."""
+    own = current(session, resource_type, client_id)
+    if own is not None and own.source_org == source_org:
+        return None
+    statement = select(FhirResourceRow.id).where(
+        FhirResourceRow.resource_type == resource_type,
+        FhirResourceRow.client_id == client_id,
+        FhirResourceRow.source_org == source_org,
+    )
+    return session.scalars(statement.order_by(FhirResourceRow.last_updated.desc()).limit(1)).first()
 
 
 def rows_for_delivery(session: Session, delivery_id: str) -> list[FhirResourceRow]:

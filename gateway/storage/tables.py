@@ -449,6 +449,12 @@ Index(
 Index("ix_guardian_links_person", GuardianLinkRow.person_system, GuardianLinkRow.person_value)
 Index("ix_guardian_links_source", GuardianLinkRow.source_org, GuardianLinkRow.entity)
 Index("ix_fhir_resources_owner", FhirResourceRow.resource_type, FhirResourceRow.owner_org)
+Index(
+    "ix_fhir_resources_client_id",
+    FhirResourceRow.resource_type,
+    FhirResourceRow.client_id,
+    FhirResourceRow.source_org,
+)
 Index("ix_fhir_resources_updated", FhirResourceRow.resource_type, FhirResourceRow.last_updated)
 Index(
     "ix_fhir_search_tokens_lookup",

@@ -3,6 +3,9 @@ by ``openapi.build_openapi``. Every answer is FHIR JSON or XML: a success or an 
 
 from __future__ import annotations
 
+import re
+
+from gateway.web.fhir_routes import ROUTES, Route
 from gateway.web.schema_parts import TEXT, Schema, closed_object, ref
 
 FHIR_MEDIA = ("application/fhir+json", "application/fhir+xml")
@@ -84,59 +87,125 @@ _FORMAT = {
 }
 
 
-def _operation(operation_id: str, summary: str, responses: dict[str, Schema], **extra: object) -> Schema:
-    return {
-        "post": {
-            "operationId": operation_id,
-            "summary": summary,
-            "parameters": [_FORMAT, *extra.pop("parameters", [])],  # type: ignore[misc]
-            "requestBody": {
-                "required": True,
-                "content": {media: {"schema": {}} for media in REQUEST_MEDIA},
-            },
-            "responses": {**responses, **_ERRORS},
-        }
-    }
-
-
-OPENAPI_PATHS: dict[str, Schema] = {
-    "/fhir/r4": _operation(
-        "postFhirBundle",
-        "A Bundle (collection, batch, transaction, searchset, document); batch and transaction are "
-        "answered with their response Bundle.",
-        {
-            "200": _answer(
-                {"oneOf": [ref("ResponseBundle"), ref("OperationOutcome")]},
-                "The response Bundle (batch, transaction) or the OperationOutcome of the exchange.",
-            ),
-            "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
-        },
-    ),
-    "/fhir/r4/{resource_type}": _operation(
-        "postFhirResource",
-        "One resource of the type the URL names.",
-        {
-            "201": _outcome("Mapped into the plan."),
-            "200": _outcome("Stored, deliberately not mapped or partly mapped."),
-            "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
-            "404": FHIR_NOT_FOUND,
-        },
-        parameters=[
-            {
-                "name": "resource_type",
-                "in": "path",
-                "required": True,
-                "description": "An R4 resourceType",
-                "schema": TEXT,
-            }
-        ],
-    ),
-    "/fhir/r4/$import": _operation(
-        "postFhirImport",
-        "NDJSON, one resource per line (as FHIR Bulk Data exports), streamed.",
-        {
-            "200": _outcome("The outcome of the file; each problem names its line."),
-            "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
-        },
-    ),
+_RESOURCE: Schema = {
+    "type": "object",
+    "description": "A FHIR R4 resource (validated with fhir.resources when received).",
+    "required": ["resourceType"],
+    "properties": {"resourceType": TEXT, "id": TEXT},
 }
+_SEARCHSET: Schema = {
+    "type": "object",
+    "required": ["resourceType", "type", "link"],
+    "properties": {
+        "resourceType": {"const": "Bundle"},
+        "type": {"const": "searchset"},
+        "total": {"type": "integer", "minimum": 0},
+        "link": {"type": "array", "items": {"type": "object", "required": ["relation", "url"]}},
+        "entry": {
+            "type": "array",
+            "items": {"type": "object", "required": ["fullUrl", "resource", "search"]},
+        },
+    },
+}
+_CAPABILITY: Schema = {
+    "type": "object",
+    "required": ["resourceType", "fhirVersion", "rest"],
+    "properties": {"resourceType": {"const": "CapabilityStatement"}, "fhirVersion": {"const": "4.0.1"}},
+}
+_WRITTEN = {"anyOf": [_RESOURCE, ref("OperationOutcome")]}
+_FORBIDDEN = _outcome(
+    "The token lacks the SMART scope this interaction needs, or the caller may not change it."
+)
+_UNKNOWN = _outcome("No such resource, or not visible to this caller (the same answer).")
+_GONE = _outcome("The resource was deleted.")
+_STALE = _outcome("If-Match names a version that is not the current one.")
+
+# view -> its answers (errors every view shares are added by _operation)
+_ANSWERS: dict[str, dict[str, Schema]] = {
+    "metadata": {"200": _answer(_CAPABILITY, "The CapabilityStatement, generated from the route table.")},
+    "post_bundle": {
+        "200": _answer(
+            {"oneOf": [ref("ResponseBundle"), ref("OperationOutcome")]},
+            "The response Bundle (batch, transaction) or the OperationOutcome of the exchange.",
+        ),
+        "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
+    },
+    "post_import": {
+        "200": _outcome("The outcome of the file; each problem names its line."),
+        "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
+    },
+    "create": {
+        "201": _answer(_WRITTEN, "Created: the resource (or, by Prefer, nothing or its OperationOutcome)."),
+        "200": _answer(_WRITTEN, "A conditional create matched one resource, or the record was not mapped."),
+        "202": _answer(_WRITTEN, "Stored and held for review (no student link yet)."),
+        "403": _FORBIDDEN,
+        "404": FHIR_NOT_FOUND,
+        "412": _outcome("If-None-Exist matched more than one resource."),
+    },
+    "search": {
+        "200": _answer(_SEARCHSET, "What this caller may see; total counts only that."),
+        "403": _FORBIDDEN,
+        "404": FHIR_NOT_FOUND,
+    },
+    "read": {
+        "200": _answer(_RESOURCE, "The current version."),
+        "403": _FORBIDDEN,
+        "404": _UNKNOWN,
+        "410": _GONE,
+    },
+    "vread": {"200": _answer(_RESOURCE, "That version."), "403": _FORBIDDEN, "404": _UNKNOWN, "410": _GONE},
+    "update": {
+        "200": _answer(_WRITTEN, "Updated: the new version."),
+        "202": _answer(_WRITTEN, "Stored and held for review."),
+        "403": _FORBIDDEN,
+        "404": _UNKNOWN,
+        "409": _outcome("The change conflicts with the resource's state (a Task's state machine)."),
+        "410": _GONE,
+        "412": _STALE,
+    },
+    "not_allowed": {"405": _outcome("Not supported by this server.")},
+}
+_ANSWERS["patch"] = _ANSWERS["update"]
+_ANSWERS["search_post"] = _ANSWERS["search"]
+_WITH_BODY = frozenset({"post_bundle", "post_import", "create", "update", "patch"})
+_PUBLIC = frozenset({"metadata"})
+
+
+def _path_of(rule: str) -> str:
+    return "/fhir/r4" + re.sub(r"<([a-z_]+)>", r"{\1}", rule)
+
+
+def _operation(route: Route) -> Schema:
+    parameters = [_FORMAT] + [
+        {"name": name, "in": "path", "required": True, "schema": TEXT}
+        for name in re.findall(r"<([a-z_]+)>", route.rule)
+    ]
+    responses = dict(_ANSWERS[route.view])
+    if route.view not in _PUBLIC:
+        responses.update({k: v for k, v in _ERRORS.items() if k not in responses})
+    operation: Schema = {
+        "operationId": "fhir_" + route.endpoint,
+        "summary": route.summary,
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if route.view in _WITH_BODY:
+        media = ("application/json-patch+json",) if route.view == "patch" else REQUEST_MEDIA
+        operation["requestBody"] = {"required": True, "content": {m: {"schema": {}} for m in media}}
+    if route.view == "search" and "POST" in route.methods:
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+        }
+    return operation
+
+
+def _paths() -> dict[str, Schema]:
+    paths: dict[str, Schema] = {}
+    for route in ROUTES:
+        for method in route.methods:
+            paths.setdefault(_path_of(route.rule), {})[method.lower()] = _operation(route)
+    return paths
+
+
+OPENAPI_PATHS: dict[str, Schema] = _paths()

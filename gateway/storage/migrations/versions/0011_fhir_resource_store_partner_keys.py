@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.create_index("ix_fhir_resources_student_id", "fhir_resources", ["student_id"])
     op.create_index("ix_fhir_resources_owner", "fhir_resources", ["resource_type", "owner_org"])
     op.create_index("ix_fhir_resources_updated", "fhir_resources", ["resource_type", "last_updated"])
+    op.create_index("ix_fhir_resources_client_id", "fhir_resources", ["resource_type", "client_id", "source_org"])
     op.create_table(
         "fhir_resource_versions",
         sa.Column("resource_type", sa.String(64), primary_key=True),
@@ -103,6 +104,7 @@ def downgrade() -> None:
     op.drop_index("ix_fhir_search_tokens_lookup", table_name="fhir_search_tokens")
     op.drop_table("fhir_search_tokens")
     op.drop_table("fhir_resource_versions")
+    op.drop_index("ix_fhir_resources_client_id", table_name="fhir_resources")
     op.drop_index("ix_fhir_resources_updated", table_name="fhir_resources")
     op.drop_index("ix_fhir_resources_owner", table_name="fhir_resources")
     op.drop_index("ix_fhir_resources_student_id", table_name="fhir_resources")

@@ -1,0 +1,182 @@
+"""The FHIR resources ``/fhir/r4`` serves, written where they land: in the batch's transaction.
+
+Every FHIR record a partner sends that is accepted or held (received, waiting for its student's
+link) becomes the current version of a served resource, with the labels a read is decided on:
+who sent it, whom it is addressed to (a Task's owner, a ServiceRequest's performer), whose
+record it is, and its category, regime and sensitivity as the mapping labelled its elements.
+
+Ids: a create (``POST /fhir/r4/{type}``) gets the id the server assigned when the body was
+stored (so a replay writes the same resource); a resource in a Bundle or an NDJSON file keeps
+its own id unless another partner's resource already has it, when it gets an id derived from
+(sender, type, id), so partners never overwrite each other; an id-less one gets an id derived
+from its message and location. Sending the same content again is no new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.core.canonical import digest
+from gateway.core.fhir_search import tokens_of
+from gateway.service.outcomes import ACCEPTED, HELD, RecordOutcome
+from gateway.storage import fhir_store
+from gateway.storage.fhir_store import ResourceLabels
+from gateway.storage.tables import FhirResourceRow
+
+FHIR_FAMILY = "fhir-json"  # the mapping family of every FHIR wire format
+SERVED = (ACCEPTED, HELD)
+CLIENT_ID_SYSTEM = "https://success-plan-gateway.org/fhir/client-id"
+_ID_NAMESPACE = uuid.UUID("6f1d8f7e-4b8e-4e55-9a57-0d2f1c0b5e11")
+# Where a resource names the organization it is addressed to.
+OWNER_PATHS = {"Task": "owner", "ServiceRequest": "performer"}
+# The most restrictive first: a row keeps every label its elements carry.
+_UNLABELLED = ("unmapped", "not-covered", "restricted")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Landed:
+    """One FHIR record of a batch that landed, with what the pipeline learnt of it."""
+
+    data: Mapping[str, Any]
+    location: str
+    outcome: RecordOutcome
+    element_labels: tuple[Mapping[str, str], ...]
+    mapping_labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sender:
+    source_org: str
+    message_id: str
+    resource_id: str | None  # the id a create was assigned, or None
+
+
+def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.datetime) -> list[str]:
+    """Write each landed record as a served resource; return the ids, in order."""
+    ids = []
+    resolved: dict[str, str] = {}
+    for item in landed:
+        if item.outcome.status not in SERVED:
+            continue
+        resource_type = str(item.data.get("resourceType"))
+        resource_id = _served_id(session, sender, resource_type, item)
+        # A create's id names one resource: any further record of its body gets an id of its own.
+        sender = Sender(source_org=sender.source_org, message_id=sender.message_id, resource_id=None)
+        document = _with_client_id(dict(item.data), resource_id, sender.source_org)
+        document = _resolved(session, document, sender.source_org, resolved)
+        write(session, resource_type, resource_id, document, _labels(sender, item, document), now)
+        ids.append(resource_id)
+    return ids
+
+
+def write(
+    session: Session,
+    resource_type: str,
+    resource_id: str,
+    document: dict[str, Any],
+    labels: ResourceLabels,
+    now: dt.datetime,
+) -> FhirResourceRow:
+    """A new version, unless the content is what the current version already holds (then only
+    its labels follow: a held record replayed after its link learns its student)."""
+    document = {**document, "resourceType": resource_type, "id": resource_id}
+    row = fhir_store.current(session, resource_type, resource_id, lock=True)
+    if row is not None and row.deleted_at is None and same_content(row.document, document):
+        fhir_store.relabel(row, labels)
+        return row
+    return fhir_store.put(session, resource_type, resource_id, document, labels, tokens_of(document), now)
+
+
+def same_content(stored: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
+    return digest(_without_meta(stored)) == digest(_without_meta(document))
+
+
+def _without_meta(document: Mapping[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (document.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    return {**{k: v for k, v in document.items() if k != "meta"}, **({"meta": meta} if meta else {})}
+
+
+def _served_id(session: Session, sender: Sender, resource_type: str, item: Landed) -> str:
+    if sender.resource_id:
+        return sender.resource_id
+    own = item.data.get("id")
+    if not isinstance(own, str) or not own:
+        return str(uuid.uuid5(_ID_NAMESPACE, f"{sender.message_id}|{item.location}"))
+    existing = fhir_store.current(session, resource_type, own)
+    if existing is None or existing.source_org == sender.source_org:
+        return own
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{sender.source_org}|{resource_type}|{own}"))
+
+
+_RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
+
+
+def _resolved(session: Session, node: Any, source_org: str, cache: dict[str, str]) -> Any:
+    """References to the sender's own ids that the server replaced (a create's client id) read the
+    server's id, so searches by reference find them; every other reference is kept as sent."""
+    if isinstance(node, list):
+        return [_resolved(session, item, source_org, cache) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _resolved(session, v, source_org, cache) for k, v in node.items() if k != "reference"}
+    reference = node.get("reference")
+    if isinstance(reference, str):
+        out["reference"] = _server_reference(session, reference, source_org, cache)
+    return {k: out[k] for k in node}
+
+
+def _server_reference(session: Session, reference: str, source_org: str, cache: dict[str, str]) -> str:
+    found = _RELATIVE.match(reference)
+    if found is None:
+        return reference
+    if reference not in cache:
+        resource_type, client_id = found.groups()
+        server_id = fhir_store.server_id_of(session, resource_type, client_id, source_org)
+        cache[reference] = f"{resource_type}/{server_id}" if server_id else reference
+    return cache[reference]
+
+
+def _with_client_id(document: dict[str, Any], resource_id: str, source_org: str) -> dict[str, Any]:
+    """A client's own id, when the server assigned another, is kept as an identifier."""
+    own = document.get("id")
+    if not isinstance(own, str) or not own or own == resource_id:
+        return document
+    kept = {"system": f"{CLIENT_ID_SYSTEM}/{source_org}", "value": own}
+    identifiers = [i for i in document.get("identifier") or [] if i != kept]
+    return {**document, "identifier": [*identifiers, kept]}
+
+
+def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:
+    labels = [*item.element_labels, item.mapping_labels]
+    return ResourceLabels(
+        source_org=sender.source_org,
+        owner_org=owner_of(document),
+        student_id=item.outcome.student_id if item.outcome.status == ACCEPTED else None,
+        category=_joined(labels, "category", _UNLABELLED[0]),
+        regime=_joined(labels, "regime", _UNLABELLED[1]),
+        sensitivity=_joined(labels, "sensitivity", _UNLABELLED[2]),
+        message_id=sender.message_id,
+        client_id=str(item.data.get("id")) if item.data.get("id") else None,
+    )
+
+
+def _joined(labels: Sequence[Mapping[str, str]], name: str, default: str) -> str:
+    values = sorted({str(v[name]) for v in labels if v.get(name)})
+    return ",".join(values)[:60] if values else default
+
+
+def owner_of(document: Mapping[str, Any]) -> str | None:
+    """The partner id an ``Organization/{id}`` owner or performer reference names, if any."""
+    found = document.get(OWNER_PATHS.get(str(document.get("resourceType")), ""))
+    for reference in found if isinstance(found, list) else [found]:
+        text = reference.get("reference") if isinstance(reference, Mapping) else None
+        if isinstance(text, str) and "Organization/" in text:
+            return text.rstrip("/").rsplit("/", 1)[-1][:64]
+    return None

@@ -297,6 +297,7 @@ def load_world(folder: Path, vocabulary: Vocabulary, root: Path = PROJECT_ROOT) 
     organizations: list[dict[str, Any]] = []
     if orgs_doc is not None and c.validate(orgs_doc, "organizations.schema.json", orgs_path):
         organizations = list(orgs_doc["organizations"])
+        c.issues.extend(organization_term_issues(organizations, vocabulary, c.rel(orgs_path)))
     org_ids = {o["id"] for o in organizations}
     agreements = [
         doc
@@ -305,6 +306,23 @@ def load_world(folder: Path, vocabulary: Vocabulary, root: Path = PROJECT_ROOT) 
     ]
     c.raise_if_any(f"policy folder {c.rel(folder)} is invalid")
     return World(organizations=tuple(organizations), agreements=tuple(agreements))
+
+
+def organization_term_issues(
+    organizations: list[dict[str, Any]], vocabulary: Vocabulary, where: str
+) -> list[Issue]:
+    """An organization's default purpose and role (for its tokens) are vocabulary terms."""
+    terms = {"default_purpose": vocabulary.purposes, "default_role": vocabulary.roles}
+    return [
+        Issue(
+            path=f"{where}: $.organizations[{n}].{key}",
+            message=f"'{org[key]}' is not in consent_policies/vocabulary.yaml; use one of: "
+            + ", ".join(sorted(allowed)),
+        )
+        for n, org in enumerate(organizations)
+        for key, allowed in terms.items()
+        if key in org and org[key] not in allowed
+    ]
 
 
 def _load_agreement(

@@ -69,6 +69,13 @@ class OutsideLimits(InputInvalid):
     code = "input_invalid"
 
 
+class InvalidScope(InputInvalid):
+    """A token request asked for scopes (or a purpose and role) the partner may not have."""
+
+    status = 400
+    code = "invalid_scope"
+
+
 class PayloadTooLarge(InputInvalid):
     status = 413
     code = "payload_too_large"

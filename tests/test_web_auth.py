@@ -109,7 +109,7 @@ def test_replayed_assertion_is_refused(
     assert client.post("/oauth/token", data=form).status_code == 200
     again = client.post("/oauth/token", data=form)
     assert again.status_code == 401
-    assert again.get_json()["error"]["code"] == "authentication_failed"
+    assert again.get_json()["error"] == "invalid_client"
 
 
 @pytest.mark.parametrize(
@@ -141,37 +141,42 @@ def test_wrong_secret_answers_like_unknown_client(client: FlaskClient, secret: d
     nothing = client.post("/oauth/token", data=GRANT)
     assert wrong.status_code == unknown.status_code == nothing.status_code == 401
     assert wrong.get_json() == unknown.get_json() == nothing.get_json()
-    assert wrong.get_json()["error"]["code"] == "authentication_failed"
+    assert wrong.get_json()["error"] == "invalid_client"
+    assert set(wrong.get_json()) == {"error", "error_description"}  # RFC 6749 5.2
     assert wrong.headers["WWW-Authenticate"].startswith("Basic")
+    assert wrong.headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize(
-    ("form", "named"),
+    ("form", "error", "named"),
     [
-        pytest.param({}, "grant_type", id="missing-grant"),
-        pytest.param({"grant_type": "password"}, "grant_type", id="wrong-grant"),
+        pytest.param({}, "invalid_request", "grant_type", id="missing-grant"),
+        pytest.param({"grant_type": "password"}, "unsupported_grant_type", "grant_type", id="wrong-grant"),
         pytest.param(
             {**GRANT, "client_assertion_type": "urn:other", "client_assertion": "x"},
+            "invalid_request",
             "client_assertion_type",
             id="wrong-assertion-type",
         ),
     ],
 )
 def test_token_request_errors_name_the_field(
-    client: FlaskClient, secret: dict[str, str], form: dict[str, str], named: str
+    client: FlaskClient, secret: dict[str, str], form: dict[str, str], error: str, named: str
 ) -> None:
     response = client.post("/oauth/token", data=form, headers=basic(**secret))
     assert response.status_code == 400
-    error = response.get_json()["error"]
-    assert error["code"] == "input_invalid"
-    assert [i["path"] for i in error["issues"]] == [named]
+    body = response.get_json()
+    assert body["error"] == error
+    assert f"{named}: " in body["error_description"]
 
 
 def test_two_client_authentication_methods_are_refused(client: FlaskClient, secret: dict[str, str]) -> None:
     response = client.post("/oauth/token", data={**GRANT, **secret}, headers=basic(**secret))
     assert response.status_code == 400
-    paths = {i["path"] for i in response.get_json()["error"]["issues"]}
-    assert paths == {"client_secret_basic", "client_secret_post"}
+    body = response.get_json()
+    assert body["error"] == "invalid_request"
+    assert "client_secret_basic: " in body["error_description"]
+    assert "client_secret_post: " in body["error_description"]
 
 
 def token_for(client: FlaskClient, secret: dict[str, str]) -> str:
@@ -237,7 +242,7 @@ def test_assertion_for_the_host_header_url_is_refused(
     token = assertion(*key_client, clock.now, aud=audience)
     response = client.post("/oauth/token", data=assertion_form(token), headers={"Host": host})
     assert response.status_code == 401
-    assert response.get_json()["error"]["code"] == "authentication_failed"
+    assert response.get_json()["error"] == "invalid_client"
 
 
 def test_assertion_for_the_configured_url_is_accepted_whatever_the_host(

@@ -386,6 +386,9 @@ def _register_command_groups() -> None:
     from gateway.cli import reports
 
     reports.register(main)
+    from gateway.cli import partner_keys
+
+    partner_keys.register(partners)
 
 
 _register_command_groups()

@@ -26,7 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 
 from gateway.errors import AuthenticationFailed, InputInvalid, Issue, NotFound
-from gateway.service import audit
+from gateway.service import audit, jwks
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 from gateway.storage.tables import Credential
@@ -99,7 +99,9 @@ def create_secret(rt: Runtime, organization_id: str, *, role: str = PARTNER) -> 
     check_role(role)
     client_id = f"{organization_id}.{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32)
-    credential = _credential(rt, organization_id, client_id, "secret", role, secret_hash=hash_secret(secret))
+    credential = credential_row(
+        rt, organization_id, client_id, "secret", role, secret_hash=hash_secret(secret)
+    )
     _add_credential(rt, credential)
     return IssuedSecret(organization_id=organization_id, client_id=client_id, client_secret=secret)
 
@@ -111,7 +113,7 @@ def register_public_key(
     serialization.load_pem_public_key(public_key_pem.encode())  # refuse a key that does not load
     client_id = f"{organization_id}.jwt.{secrets.token_hex(4)}"
     _add_credential(
-        rt, _credential(rt, organization_id, client_id, "jwt-key", role, public_key_pem=public_key_pem)
+        rt, credential_row(rt, organization_id, client_id, "jwt-key", role, public_key_pem=public_key_pem)
     )
     return client_id
 
@@ -124,7 +126,7 @@ def check_role(role: str) -> None:
         )
 
 
-def _credential(
+def credential_row(
     rt: Runtime,
     organization_id: str,
     client_id: str,
@@ -148,15 +150,15 @@ def _credential(
 
 def _add_credential(rt: Runtime, credential: Credential) -> None:
     with rt.sessions.begin() as session:
-        _require_org(session, credential.organization_id)
+        require_org(session, credential.organization_id)
         repo.add_credential(session, credential)
         if credential.role in AUDITED_ROLES:
-            audit.record(session, rt, [_issued_draft(credential)])
+            audit.record(session, rt, [issued_draft(credential)])
     if credential.role in AUDITED_ROLES:
         audit.checkpoint(rt)
 
 
-def _issued_draft(credential: Credential) -> audit.AuditDraft:
+def issued_draft(credential: Credential) -> audit.AuditDraft:
     return audit.AuditDraft(
         kind="credential.issued",
         actor=OPERATOR,
@@ -169,7 +171,7 @@ def _issued_draft(credential: Credential) -> audit.AuditDraft:
     )
 
 
-def _require_org(session: Any, organization_id: str) -> None:
+def require_org(session: Any, organization_id: str) -> None:
     if organization_id not in {o["id"] for o in repo.organization_docs(session)}:
         raise NotFound(f"organization '{organization_id}' is not registered")
 
@@ -199,20 +201,36 @@ def authenticate_secret(rt: Runtime, client_id: str, client_secret: str) -> Prin
 
 
 def authenticate_assertion(rt: Runtime, assertion: str) -> Principal:
-    """A signed client assertion addressed to this gateway's public token URL, used once."""
+    """A signed client assertion addressed to this gateway's public token URL, used once. The key
+    is the credential's registered PEM, or the key of its key set named by the header's ``kid``
+    (registered as a JWK or fetched from the partner's JWKS URL, refreshed for an unknown kid)."""
     try:
-        client_id = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
+        client_id = str(jwt.decode(assertion, options={"verify_signature": False}).get("iss", ""))
+        kid = jwt.get_unverified_header(assertion).get("kid")
     except jwt.PyJWTError as exc:
         raise _refused() from exc
+    with rt.sessions() as session:
+        credential = repo.active_credential(session, client_id)
+    if credential is None or credential.kind != "jwt-key":
+        raise _refused()
+    key, algorithms = _assertion_key(rt, credential, kid)
+    claims = _verified_claims(assertion, credential, key, algorithms, rt.settings.token_url, rt.now())
+    expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
     with rt.sessions.begin() as session:
-        credential = repo.active_credential(session, str(client_id))
-        if credential is None or credential.kind != "jwt-key" or not credential.public_key_pem:
-            raise _refused()
-        claims = _verified_claims(assertion, credential, rt.settings.token_url, rt.now())
-        expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
         if not repo.remember_assertion(session, _replay_key(client_id, claims["jti"]), expires, rt.now()):
             raise _refused()
     return _principal(credential)
+
+
+def _assertion_key(rt: Runtime, credential: Credential, kid: Any) -> tuple[Any, list[str]]:
+    if credential.public_key_pem:
+        return credential.public_key_pem, ASSERTION_ALGORITHMS
+    if not isinstance(kid, str) or not kid:
+        raise _refused()  # a key set is searched by kid only
+    found = jwks.assertion_key(rt, credential.client_id, kid)
+    if found is None:
+        raise _refused()
+    return found
 
 
 def _principal(credential: Credential) -> Principal:
@@ -227,13 +245,18 @@ def _replay_key(client_id: str, jti: str) -> str:
 
 
 def _verified_claims(
-    assertion: str, credential: Credential, audience: str, now: dt.datetime
+    assertion: str,
+    credential: Credential,
+    key: Any,
+    algorithms: list[str],
+    audience: str,
+    now: dt.datetime,
 ) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(
             assertion,
-            key=credential.public_key_pem or "",
-            algorithms=ASSERTION_ALGORITHMS,
+            key=key,
+            algorithms=algorithms,
             audience=audience,
             issuer=credential.client_id,
             options={
@@ -281,9 +304,13 @@ def issue_access_token(rt: Runtime, principal: Principal) -> dict[str, Any]:
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + ttl,
         "jti": secrets.token_hex(12),
+        "scope": " ".join(principal.scopes),
+        **({"purpose": principal.purpose} if principal.purpose else {}),
+        **({"read_role": principal.read_role} if principal.read_role else {}),
     }
     token = jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.key_id})
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+    answer = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": claims["scope"]}
+    return answer
 
 
 def verify_access_token(rt: Runtime, token: str) -> Principal:
@@ -311,4 +338,16 @@ def verify_access_token(rt: Runtime, token: str) -> Principal:
     # The role must be a known one and the credential's own: a token never claims more.
     if credential is None or claims["role"] not in ROLES or claims["role"] != credential.role:
         raise _refused()
-    return Principal(organization_id=claims["org"], client_id=claims["sub"], role=claims["role"])
+    return Principal(
+        organization_id=claims["org"],
+        client_id=claims["sub"],
+        role=claims["role"],
+        scopes=tuple(str(claims.get("scope") or "").split()),
+        purpose=_text_claim(claims, "purpose"),
+        read_role=_text_claim(claims, "read_role"),
+    )
+
+
+def _text_claim(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and value else None

@@ -64,6 +64,8 @@ class Settings:
     audit_witnesses: tuple[tuple[str, str], ...] = ()
     # How often ``spgw deliver`` runs the retention purge of stored payload copies.
     retention_interval_seconds: float = 3600.0
+    # A partner's JWKS URL is fetched again for an unknown kid at most once per this many seconds.
+    jwks_refresh_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         # A wrong public URL would refuse every signed assertion; say so at start-up instead.
@@ -106,6 +108,7 @@ class Settings:
             checkpoint_every_minutes=float(os.environ.get("GATEWAY_CHECKPOINT_EVERY_MINUTES", "5")),
             audit_witnesses=_witnesses(os.environ.get("GATEWAY_AUDIT_WITNESSES", "")),
             retention_interval_seconds=float(os.environ.get("GATEWAY_RETENTION_INTERVAL_SECONDS", "3600")),
+            jwks_refresh_seconds=float(os.environ.get("GATEWAY_JWKS_REFRESH_SECONDS", "60")),
         )
 
 

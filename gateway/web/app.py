@@ -7,7 +7,16 @@ from typing import Any
 from flask import Flask
 
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.web import audit_api, auth, delivery_api, fhir_api, fhir_audit_api, policy_api, report_api
+from gateway.web import (
+    audit_api,
+    auth,
+    delivery_api,
+    fhir_api,
+    fhir_audit_api,
+    policy_api,
+    report_api,
+    smart_api,
+)
 from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
 from gateway.web.limits import StrictJSONProvider, check_url
@@ -29,4 +38,5 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
         app.register_blueprint(blueprint)
     app.register_blueprint(fhir_api.bp)  # FHIR R4 endpoints answer with OperationOutcomes
     app.register_blueprint(fhir_audit_api.bp)
+    app.register_blueprint(smart_api.bp)  # SMART discovery and partners' key administration
     return app

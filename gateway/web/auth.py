@@ -2,8 +2,10 @@
 
 Partners get a token with the client-credentials grant, authenticating the client by HTTP Basic
 (``client_secret_basic``), by form fields (``client_secret_post``) or by a signed JWT
-(``private_key_jwt``, SMART Backend Services style). Every refusal is the service's one answer,
-so a caller never learns which part was wrong.
+(``private_key_jwt``, SMART Backend Services style), and may ask for ``scope``, ``purpose`` and
+``role`` (``service.smart.grant_token``). Refusals are RFC 6749 5.2 bodies (``error``,
+``error_description``); a failed client authentication is one answer, so a caller never learns
+which part was wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from gateway.errors import InputInvalid, Issue
+from gateway.core.limits import printable
+from gateway.errors import AuthenticationFailed, GatewayError, InputInvalid, InvalidScope, Issue
 from gateway.service.partners import (
     ASSERTION_TYPE,
     Principal,
@@ -25,6 +28,7 @@ from gateway.service.partners import (
     verify_access_token,
 )
 from gateway.service.runtime import Runtime
+from gateway.service.smart import grant_token
 
 RUNTIME_KEY = "spgw"
 GRANT_TYPE = "client_credentials"
@@ -66,13 +70,47 @@ class ClientCredentials:
 @bp.post("/oauth/token")
 def token() -> Response:
     form = request.form
-    _check_grant_type(form)
-    principal = _authenticate(current_runtime(), _presented(form))
-    response = jsonify(issue_access_token(current_runtime(), principal))
-    # RFC 6749 5.1: a token answer must not be cached anywhere.
+    try:
+        response = jsonify(issue_access_token(current_runtime(), _granted(current_runtime(), form)))
+    except GatewayError as error:
+        if error.status >= 500:
+            raise  # the gateway's own failure: the one error shape, logged
+        response = _token_error(error, form)
+    # RFC 6749 5.1: a token answer (and its refusal) must not be cached anywhere.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+def _granted(rt: Runtime, form: MultiDict[str, str]) -> Principal:
+    _check_grant_type(form)
+    principal = _authenticate(rt, _presented(form))
+    return grant_token(
+        rt, principal, scope=form.get("scope"), purpose=form.get("purpose"), role=form.get("role")
+    )
+
+
+def _token_error(error: GatewayError, form: MultiDict[str, str]) -> Response:
+    """RFC 6749 5.2: ``{"error", "error_description"}``; 401 with a Basic challenge for a client
+    that failed to authenticate (one answer for every cause), 400 otherwise."""
+    code = oauth_error_code(error, given_grant_type=bool(form.get("grant_type")))
+    details = "; ".join(f"{i.path}: {i.message}" for i in error.issues)
+    description = printable(f"{error.message} ({details})" if details else error.message)
+    response = jsonify({"error": code, "error_description": description})
+    response.status_code = 401 if code == "invalid_client" else 400
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="spgw"'
+    return response
+
+
+def oauth_error_code(error: GatewayError, *, given_grant_type: bool) -> str:
+    if isinstance(error, AuthenticationFailed):
+        return "invalid_client"
+    if isinstance(error, InvalidScope):
+        return "invalid_scope"
+    if given_grant_type and any(i.path == "grant_type" for i in error.issues):
+        return "unsupported_grant_type"
+    return "invalid_request"
 
 
 def _check_grant_type(form: MultiDict[str, str]) -> None:

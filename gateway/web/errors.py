@@ -66,6 +66,8 @@ def render_error(
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = _challenge()
+    if status == 403 and code == "insufficient_scope":
+        response.headers["WWW-Authenticate"] = 'Bearer realm="spgw", error="insufficient_scope"'
     return response
 
 
@@ -83,6 +85,17 @@ def _challenge() -> str:
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         return 'Bearer realm="spgw", error="invalid_token"'
     return 'Bearer realm="spgw"'
+
+
+BEARER_PREFIXES = ("/api/v1/", "/fhir/r4")
+
+
+def add_bearer_challenge(response: WerkzeugResponse) -> WerkzeugResponse:
+    """Every 401 under ``/api/v1`` and ``/fhir/r4`` carries the Bearer challenge (RFC 6750 3),
+    whichever blueprint rendered it (the FHIR ones answer OperationOutcomes of their own)."""
+    if response.status_code == 401 and request.path.startswith(BEARER_PREFIXES):
+        response.headers["WWW-Authenticate"] = _challenge()
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response | WerkzeugResponse:
@@ -128,3 +141,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(GatewayError, error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    app.after_request(add_bearer_challenge)

@@ -12,13 +12,13 @@ from typing import Any
 
 import gateway
 from gateway.service.messages import STATUSES
-from gateway.service.partners import ASSERTION_TYPE
-from gateway.web import audit_api, delivery_api, fhir_audit_api, policy_api, report_api
+from gateway.web import audit_api, delivery_api, fhir_audit_api, policy_api, report_api, smart_api
 from gateway.web.errors import error_codes
 from gateway.web.fhir_openapi import FHIR_ERROR, FHIR_NOT_FOUND
 from gateway.web.fhir_openapi import OPENAPI_PATHS as FHIR_PATHS
 from gateway.web.fhir_openapi import OPENAPI_SCHEMAS as FHIR_SCHEMAS
 from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
+from gateway.web.token_openapi import TOKEN_OPERATION, TOKEN_SCHEMAS
 
 JSON_TYPES = (
     "application/json",
@@ -98,14 +98,6 @@ def _schemas() -> dict[str, Schema]:
                 "database": {"enum": ["ok", "unavailable"]},
             }
         ),
-        "TokenRequest": _token_request(),
-        "Token": closed_object(
-            {
-                "access_token": TEXT,
-                "token_type": {"const": "Bearer"},
-                "expires_in": {"type": "integer", "minimum": 1},
-            }
-        ),
         "RecordOutcome": closed_object(
             {
                 "location": TEXT,
@@ -130,25 +122,6 @@ def _schemas() -> dict[str, Schema]:
                 "offset": COUNT,
             }
         ),
-    }
-
-
-def _token_request() -> Schema:
-    return {
-        "type": "object",
-        "properties": {
-            "grant_type": {"const": "client_credentials"},
-            "client_id": {"type": "string", "description": "client_secret_post"},
-            "client_secret": {"type": "string", "description": "client_secret_post"},
-            "client_assertion_type": {"const": ASSERTION_TYPE, "description": "private_key_jwt"},
-            "client_assertion": {
-                "type": "string",
-                "description": "private_key_jwt: a JWT with iss = sub = client id, aud = the gateway's "
-                "public token URL (GATEWAY_PUBLIC_URL + /oauth/token, never the Host header's), exp at most "
-                "5 minutes ahead, a jti (a non-empty string) never used before.",
-            },
-        },
-        "required": ["grant_type"],
     }
 
 
@@ -371,27 +344,7 @@ def _public_paths() -> dict[str, Schema]:
                 "responses": {"200": json_body({"type": "object"}, "The OpenAPI 3.1 document.")},
             }
         },
-        "/oauth/token": {"post": _token_operation()},
-    }
-
-
-def _token_operation() -> Schema:
-    return {
-        "operationId": "postToken",
-        "summary": "Get an access token (OAuth 2.0 client credentials).",
-        "description": "Authenticate the client with HTTP Basic (client_secret_basic), with "
-        "client_id and client_secret fields (client_secret_post), or with a signed JWT "
-        "(private_key_jwt). Use exactly one.",
-        "security": [{}, {"clientBasic": []}],
-        "requestBody": {
-            "required": True,
-            "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")}},
-        },
-        "responses": {
-            "200": json_body(ref("Token"), "A short-lived bearer token."),
-            "400": error_body("grant_type is not client_credentials, or the request is malformed."),
-            "401": error_body("Client authentication failed (one answer for every cause)."),
-        },
+        "/oauth/token": {"post": TOKEN_OPERATION},
     }
 
 
@@ -452,6 +405,7 @@ def build_openapi() -> dict[str, Any]:
                 **report_api.OPENAPI_PATHS,
                 **FHIR_PATHS,
                 **fhir_audit_api.OPENAPI_PATHS,
+                **smart_api.OPENAPI_PATHS,
             }
         ),
         "components": {
@@ -463,6 +417,8 @@ def build_openapi() -> dict[str, Any]:
                 **report_api.OPENAPI_SCHEMAS,
                 **FHIR_SCHEMAS,
                 **fhir_audit_api.OPENAPI_SCHEMAS,
+                **smart_api.OPENAPI_SCHEMAS,
+                **TOKEN_SCHEMAS,
             },
             "securitySchemes": _security_schemes(),
         },

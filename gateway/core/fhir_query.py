@@ -227,6 +227,7 @@ def _prefixed(raw: str) -> tuple[str, str]:
 def date_bounds(raw: str) -> list[tuple[str, str]]:
     """Comparisons over the indexed ISO text: the searched value stands for its whole period."""
     prefix, value = _prefixed(raw)
+    _period(value)  # a date that is no date (2026-13-45) is refused here, not compared
     return {
         "eq": [("ge", value), ("le", value + _AFTER)],
         "gt": [("gt", value + _AFTER)],

@@ -9,6 +9,7 @@ by its sender only. Decisions are cached per key within one request, and each is
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -17,8 +18,10 @@ from gateway.core.consent import Consent
 from gateway.core.policy import READ, Decision, DecisionRequest, PolicySet
 from gateway.service import audit, disclosures, enforcement
 from gateway.service.partners import Principal
+from gateway.service.plans import birth_date_of
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
+from gateway.storage import repositories as repo
 from gateway.storage.fhir_store import RowLabels
 
 DecisionKey = tuple[str, str, str, str, str]  # source, categories, regimes, sensitivities, student
@@ -55,6 +58,7 @@ class Judge:
     policy: PolicySet | None = None
     decisions: dict[DecisionKey, Decision] = field(default_factory=dict)
     consents: dict[str, tuple[Consent, ...]] = field(default_factory=dict)
+    births: dict[str, dt.date | None] = field(default_factory=dict)
 
     def sees(self, row: RowLabels) -> bool:
         if row.source_org == self.reader.organization_id:
@@ -81,6 +85,7 @@ class Judge:
             regimes=frozenset(regimes.split(",")),
             sensitivities=frozenset(sensitivities.split(",")),
             student_id=student,
+            student_birth_date=self._birth_date(student),
             actor=self.reader.client_id,
             role=self.reader.role,
             purpose=self.reader.purpose,
@@ -90,6 +95,13 @@ class Judge:
         if self.policy is None:
             self.policy = policy_set(self.session, self.rt)
         return self.policy
+
+    def _birth_date(self, student_id: str) -> dt.date | None:
+        """Who may consent depends on the student's age: read from the plan, as a plan read does."""
+        if student_id not in self.births:
+            row = repo.get_plan(self.session, student_id)
+            self.births[student_id] = birth_date_of(row.document) if row is not None else None
+        return self.births[student_id]
 
     def _consents(self, student_id: str) -> tuple[Consent, ...]:
         if student_id not in self.consents:

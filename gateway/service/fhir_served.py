@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.canonical import digest
 from gateway.core.fhir_search import tokens_of
+from gateway.formats.records import SourceRecord, record
 from gateway.service.outcomes import ACCEPTED, HELD, RecordOutcome
 from gateway.storage import fhir_store
 from gateway.storage.fhir_store import ResourceLabels
@@ -49,6 +50,7 @@ class Landed:
     outcome: RecordOutcome
     element_labels: tuple[Mapping[str, str], ...]
     mapping_labels: Mapping[str, str]
+    client_id: str | None = None  # a create's own id, when the server assigned another
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +58,40 @@ class Sender:
     source_org: str
     message_id: str
     resource_id: str | None  # the id a create was assigned, or None
+
+
+def with_assigned_id(
+    records: list[SourceRecord], resource_id: str | None, partner: Mapping[str, Any]
+) -> list[SourceRecord]:
+    """A create's record is mapped as the resource the server will hold: under the id the server
+    assigned, a client's own id kept as an identifier (for a Patient, in the sender's Patient-id
+    system, so records that name the patient by either id link to the same student)."""
+    if not resource_id or not records or not isinstance(records[0].data, Mapping):
+        return records
+    first = records[0]
+    data = dict(first.data)
+    own = data.get("id")
+    if isinstance(own, str) and own and own != resource_id:
+        kept = {"system": _client_id_system(data, partner), "value": own}
+        data["identifier"] = [*[i for i in data.get("identifier") or [] if i != kept], kept]
+    data["id"] = resource_id
+    return [record(first.entity, first.location, data), *records[1:]]
+
+
+def client_id_of(document: Mapping[str, Any], source_org: str, partner: Mapping[str, Any]) -> str | None:
+    """The sender's own id of a created resource, as ``with_assigned_id`` kept it."""
+    system = _client_id_system(document, partner)
+    for identifier in document.get("identifier") or []:
+        if isinstance(identifier, Mapping) and identifier.get("system") == system:
+            return str(identifier.get("value"))
+    return None
+
+
+def _client_id_system(document: Mapping[str, Any], partner: Mapping[str, Any]) -> str:
+    patient_ids = (partner.get("identifier_systems") or {}).get("fhir-patient")
+    if document.get("resourceType") == "Patient" and patient_ids:
+        return str(patient_ids)
+    return f"{CLIENT_ID_SYSTEM}/{partner.get('id', '')}"
 
 
 def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.datetime) -> list[str]:
@@ -69,7 +105,7 @@ def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.da
         resource_id = _served_id(session, sender, resource_type, item)
         # A create's id names one resource: any further record of its body gets an id of its own.
         sender = Sender(source_org=sender.source_org, message_id=sender.message_id, resource_id=None)
-        document = _with_client_id(dict(item.data), resource_id, sender.source_org)
+        document = dict(item.data)
         document = _resolved(session, document, sender.source_org, resolved)
         write(session, resource_type, resource_id, document, _labels(sender, item, document), now)
         ids.append(resource_id)
@@ -143,16 +179,6 @@ def _server_reference(session: Session, reference: str, source_org: str, cache: 
     return cache[reference]
 
 
-def _with_client_id(document: dict[str, Any], resource_id: str, source_org: str) -> dict[str, Any]:
-    """A client's own id, when the server assigned another, is kept as an identifier."""
-    own = document.get("id")
-    if not isinstance(own, str) or not own or own == resource_id:
-        return document
-    kept = {"system": f"{CLIENT_ID_SYSTEM}/{source_org}", "value": own}
-    identifiers = [i for i in document.get("identifier") or [] if i != kept]
-    return {**document, "identifier": [*identifiers, kept]}
-
-
 def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:
     labels = [*item.element_labels, item.mapping_labels]
     return ResourceLabels(
@@ -163,7 +189,7 @@ def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> Resour
         regime=_joined(labels, "regime", _UNLABELLED[1]),
         sensitivity=_joined(labels, "sensitivity", _UNLABELLED[2]),
         message_id=sender.message_id,
-        client_id=str(item.data.get("id")) if item.data.get("id") else None,
+        client_id=item.client_id or (str(item.data.get("id")) if item.data.get("id") else None),
     )
 
 

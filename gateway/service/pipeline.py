@@ -71,6 +71,7 @@ def run_batch(
 ) -> list[RecordOutcome]:
     now = rt.now()
     outcomes: dict[int, RecordOutcome] = {}
+    records = fhir_served.with_assigned_id(records, exchange.resource_id, exchange.partner)
     mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
     elements = _identify(session, exchange, mapped, outcomes, now)
     events = _take_events(exchange, mapped, elements)
@@ -418,6 +419,9 @@ def _serve_fhir(
                 outcome=outcomes[i],
                 element_labels=tuple(e.element.get("labels", {}) for e in item.result.elements),
                 mapping_labels=dataclasses.asdict(labels) if labels is not None else {},
+                client_id=fhir_served.client_id_of(item.record.data, exchange.source_org, exchange.partner)
+                if exchange.resource_id
+                else None,
             )
         )
     sender = fhir_served.Sender(

@@ -175,7 +175,7 @@ def export_plan(rt: Runtime, request: ReadRequest) -> PlanView:
     return read_plan(rt, ReadRequest(**{**request.__dict__, "action": EXPORT}))
 
 
-def _birth_date(plan: dict[str, Any]) -> dt.date | None:
+def birth_date_of(plan: dict[str, Any]) -> dt.date | None:
     element = plan.get("student", {}).get("birthDate")
     try:
         return dt.date.fromisoformat(element["value"]) if element else None
@@ -191,7 +191,7 @@ def _visible_plan(
     consents: tuple[Consent, ...],
     decisions: dict[ElementKey, Decision],
 ) -> dict[str, Any] | None:
-    now, birth = rt.now(), _birth_date(plan)
+    now, birth = rt.now(), birth_date_of(plan)
     hidden: set[str] = set()
     for slot, element in iter_elements(plan):
         labels = element["labels"]

@@ -215,7 +215,7 @@ def documents(session: Session, resource_type: str, ids: Sequence[str]) -> list[
     statement = select(FhirResourceRow.id, FhirResourceRow.document).where(
         FhirResourceRow.resource_type == resource_type, FhirResourceRow.id.in_(ids)
     )
-    found: dict[str, dict[str, Any]] = {i: d for i, d in session.execute(statement).tuples()}
+    found: dict[str, dict[str, Any]] = {str(r[0]): r[1] for r in session.execute(statement)}
     return [found[i] for i in ids if i in found]
 
 

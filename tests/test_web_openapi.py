@@ -458,6 +458,7 @@ def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
     from tests.test_accounting_http import CHECKED_ANSWERS as ACCOUNTING_CHECKED_ANSWERS
     from tests.test_fhir_api import CHECKED_ANSWERS as FHIR_CHECKED_ANSWERS
     from tests.test_reports_flows import CHECKED_ANSWERS as REPORT_CHECKED_ANSWERS
+    from tests.test_smart_api import CHECKED_ANSWERS as SMART_CHECKED_ANSWERS
     from tests.test_web_delivery import CHECKED_ANSWERS as DELIVERY_CHECKED_ANSWERS
 
     for route, statuses in (
@@ -465,12 +466,19 @@ def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
         *FHIR_CHECKED_ANSWERS.items(),
         *REPORT_CHECKED_ANSWERS.items(),
         *ACCOUNTING_CHECKED_ANSWERS.items(),
+        *SMART_CHECKED_ANSWERS.items(),
     ):
         checked.setdefault(route, set()).update(status < 400 for status in statuses)
     assert set(checked) == documented_routes()
     unchecked = {route for route, kinds in checked.items() if kinds != {True, False}}
     # Public documents have no client error to check.
-    assert unchecked <= {("/health", "get"), ("/openapi.json", "get"), ("/.well-known/jwks.json", "get")}
+    assert unchecked <= {
+        ("/health", "get"),
+        ("/openapi.json", "get"),
+        ("/.well-known/jwks.json", "get"),
+        ("/.well-known/smart-configuration", "get"),
+        ("/fhir/r4/.well-known/smart-configuration", "get"),
+    }
 
 
 def test_a_wrong_body_fails_the_check() -> None:

@@ -409,6 +409,23 @@ def _agreement(change: Callable[[Any], None]) -> Break:
             ],
             id="organization of an unknown kind",
         ),
+        pytest.param(
+            _yaml(
+                "consent_policies/samples/organizations.yaml",
+                lambda d: d["organizations"][1].update(default_purpose="curiosity", default_role="janitor"),
+            ),
+            [
+                (
+                    "consent_policies/samples/organizations.yaml: $.organizations[1].default_purpose",
+                    "'curiosity' is not in consent_policies/vocabulary.yaml",
+                ),
+                (
+                    "consent_policies/samples/organizations.yaml: $.organizations[1].default_role",
+                    "'janitor' is not in consent_policies/vocabulary.yaml",
+                ),
+            ],
+            id="organization defaults for its tokens outside the vocabulary",
+        ),
     ],
 )
 def test_bad_policy_world_is_refused(

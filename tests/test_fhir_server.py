@@ -416,7 +416,7 @@ def test_no_one_else_may_change_a_referral_task_or_another_partners_resource(wor
 
 def test_a_held_create_is_stored_and_readable_by_its_sender(clinic: Clinic) -> None:
     answer = clinic.post("/fhir/r4/Observation", dumps(SCREENING))
-    assert answer.status_code == 202
+    assert answer.status_code == 201
     read = clinic.call("get", f"/fhir/r4/Observation/{answer.get_json()['id']}")
     assert read.status_code == 200
 

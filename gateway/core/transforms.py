@@ -53,8 +53,14 @@ def _in_range(year: int) -> None:
         raise TransformError("the year is outside 1900-2100")
 
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _datetime(value: Any) -> str:
     text = str(value).replace("Z", "+00:00")
+    if _DAY.match(text):
+        # A FHIR dateTime of day precision carries no time and so no offset (R4 2.24.0.1): a date.
+        return _date(text)
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError as exc:

@@ -171,24 +171,43 @@ def _reingest(
 def patched(
     rt: Runtime, principal: Principal, resource_type: str, resource_id: str, patch: Any
 ) -> dict[str, Any]:
-    """The current document with an RFC 6902 JSON Patch applied (then updated like a PUT)."""
+    """The current document with a patch applied (then updated like a PUT): an array is an RFC 6902
+    JSON Patch, an object an RFC 7386 merge patch (``null`` removes an element)."""
     found = fhir_reads.read(rt, Reader.of(principal), resource_type, resource_id)
     current = {k: v for k, v in found.document.items() if k != "meta"}
-    if not isinstance(patch, list):
+    if isinstance(patch, dict):
+        result: Any = merge_patch(current, patch)
+    elif isinstance(patch, list):
+        try:
+            result = jsonpatch.apply_patch(current, patch)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+            where = "$"
+            raise InputInvalid(
+                "the JSON Patch cannot be applied", [Issue(path=where, message=type(exc).__name__)]
+            ) from exc
+    else:
         raise InputInvalid(
-            "a JSON Patch is an array of operations", [Issue(path="$", message="send [{op, path, ...}]")]
+            "a patch is an array of operations or an object to merge",
+            [Issue(path="$", message="send [{op, path, ...}] or {element: value}")],
         )
-    try:
-        result = jsonpatch.apply_patch(current, patch)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
-        raise InputInvalid(
-            "the JSON Patch cannot be applied", [Issue(path="$", message=type(exc).__name__)]
-        ) from exc
     if not isinstance(result, dict):
         raise InputInvalid(
             "the patched resource is not an object", [Issue(path="$", message="patch fields, not the root")]
         )
     return result
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge member by member, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = merge_patch(merged.get(name), value)
+    return merged
 
 
 def _check_body_id(document: dict[str, Any], resource_type: str, resource_id: str) -> None:

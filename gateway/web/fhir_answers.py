@@ -20,7 +20,9 @@ from gateway.web.fhir_routes import ROUTES, SERVED_TYPES, type_interactions
 from gateway.web.fhir_wire import FHIR_JSON, FHIR_XML, render
 
 FHIR_VERSION = "4.0.1"
-STATUS = {"mapped": 201, "partial": 201, "held": 202, "ignored": 200}
+# A resource stored is created, held for its student link or not: FHIR clients read 201 as created
+# (a 202 means "still being processed" to them). The hold is in the OperationOutcome.
+STATUS = {"mapped": 201, "partial": 201, "held": 201, "ignored": 200}
 SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
@@ -55,7 +57,7 @@ def outcome_response(outcome: dict[str, Any], status: int) -> Response:
 
 
 def created(written: Written, resource_type: str, *, updated: bool = False) -> Response:
-    """201 (or 200 for an update, 202 when held), ``Prefer: return=`` honoured; an exchange that
+    """201 (200 for an update), ``Prefer: return=`` honoured; an exchange that
     did not land answers its OperationOutcome with the status of its error."""
     prefer = _prefer_return()
     if written.existing and written.found is not None:  # a conditional create matched

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from flask import Blueprint, Response, request
@@ -29,8 +30,15 @@ from gateway.web.auth import current_principal, current_runtime, require_princip
 from gateway.web.errors import status_for_code
 from gateway.web.fhir_answers import capability, created, found_response, outcome_response, searchset
 from gateway.web.fhir_routes import ROUTES, SERVED_TYPES
+from gateway.web.fhir_wire import FHIR_JSON as FHIR_JSON_TYPE
 from gateway.web.fhir_wire import WIRE_FORMATS, register_fhir_errors, render
 
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/json",
+    FHIR_JSON_TYPE,
+)
 STATUS = {"mapped": 200, "partial": 200, "held": 202, "ignored": 200}
 
 log = logging.getLogger(__name__)
@@ -70,13 +78,18 @@ def create(resource_type: str) -> Response:
         summary, _ = _ingest(resource_type, default_format="fhir")
         return _outcome(summary)
     written = fhir_writes.create(
-        current_runtime(),
-        current_principal(),
-        resource_type,
-        _body("fhir"),
-        request.headers.get("If-None-Exist"),
+        current_runtime(), current_principal(), resource_type, _body("fhir"), _create_condition()
     )
     return created(written, resource_type)
+
+
+def _create_condition() -> str | None:
+    """``If-None-Exist``, or the criteria in the URL's query (as fhirpy's ``get_or_create`` sends)."""
+    header = request.headers.get("If-None-Exist")
+    if header:
+        return header
+    criteria = [(k, v) for k, v in request.args.items(multi=True) if k not in ("_format", "_pretty")]
+    return urlencode(criteria) if criteria else None
 
 
 def read(resource_type: str, resource_id: str) -> Response:
@@ -122,10 +135,15 @@ def update(resource_type: str, resource_id: str) -> Response:
 
 def patch(resource_type: str, resource_id: str) -> Response:
     _served(resource_type, "u")
-    if request.mimetype not in ("application/json-patch+json", "application/json"):
+    if request.mimetype not in PATCH_TYPES:
         raise InputInvalid(
-            "a PATCH here is a JSON Patch (RFC 6902)",
-            [Issue(path="Content-Type", message="send application/json-patch+json")],
+            "a PATCH here is a JSON Patch (RFC 6902) or a JSON Merge Patch (RFC 7386)",
+            [
+                Issue(
+                    path="Content-Type",
+                    message="send application/json-patch+json or application/merge-patch+json",
+                )
+            ],
         )
     rt, principal = current_runtime(), current_principal()
     operations = _json(request.get_data())

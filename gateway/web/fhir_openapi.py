@@ -135,9 +135,12 @@ _ANSWERS: dict[str, dict[str, Schema]] = {
         "202": _outcome("Held for review (no student link yet): the warning names the stored message."),
     },
     "create": {
-        "201": _answer(_WRITTEN, "Created: the resource (or, by Prefer, nothing or its OperationOutcome)."),
+        "201": _answer(
+            _WRITTEN,
+            "Created (mapped, or stored and held for its student link: the OperationOutcome warns): "
+            "the resource, or by Prefer nothing or the OperationOutcome.",
+        ),
         "200": _answer(_WRITTEN, "A conditional create matched one resource, or the record was not mapped."),
-        "202": _answer(_WRITTEN, "Stored and held for review (no student link yet)."),
         "403": _FORBIDDEN,
         "404": FHIR_NOT_FOUND,
         "412": _outcome("If-None-Exist matched more than one resource."),
@@ -156,7 +159,6 @@ _ANSWERS: dict[str, dict[str, Schema]] = {
     "vread": {"200": _answer(_RESOURCE, "That version."), "403": _FORBIDDEN, "404": _UNKNOWN, "410": _GONE},
     "update": {
         "200": _answer(_WRITTEN, "Updated: the new version."),
-        "202": _answer(_WRITTEN, "Stored and held for review."),
         "403": _FORBIDDEN,
         "404": _UNKNOWN,
         "409": _outcome("The change conflicts with the resource's state (a Task's state machine)."),

@@ -48,7 +48,7 @@ CHECKED_ANSWERS = {
     ("/fhir/r4/{resource_type}/_search", "post"): {200, 400},
     (INSTANCE, "get"): {200, 404, 410},
     (INSTANCE, "put"): {200, 400, 403, 404, 409, 412},
-    (INSTANCE, "patch"): {200, 400, 412},
+    (INSTANCE, "patch"): {200, 400, 412, 415},
     (INSTANCE, "delete"): {405},
     (VERSION, "get"): {200, 404},
 }

@@ -438,3 +438,52 @@ def test_json_and_xml_answers_agree(clinic: Clinic) -> None:
 
     assert xml_to_json(xml.get_data())["id"] == patient["id"]
     assert clinic.call("get", f"/fhir/r4/Patient/{patient['id']}", Accept=FHIR_JSON).mimetype == FHIR_JSON
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "status"),
+    [
+        ("", {"Accept": "text/csv"}, 406),
+        ("?_format=csv", {}, 406),
+        ("?_format=application/json", {"Accept": "text/csv"}, 200),
+        ("", {"Accept": "text/html, */*;q=0.1"}, 200),
+    ],
+)
+def test_what_cannot_be_answered_in_json_or_xml_is_a_406(
+    clinic: Clinic, query: str, headers: dict[str, str], status: int
+) -> None:
+    answer = clinic.call("get", "/fhir/r4/metadata" + query, **headers)
+    assert answer.status_code == status
+    assert answer.mimetype == FHIR_JSON
+
+
+def test_pretty_json_is_indented(clinic: Clinic) -> None:
+    assert b"\n  " in clinic.call("get", "/fhir/r4/metadata?_pretty=true").get_data()
+    assert b"\n" not in clinic.call("get", "/fhir/r4/metadata").get_data()
+
+
+def test_a_patch_in_another_format_is_a_415(clinic: Clinic) -> None:
+    patient = created(clinic, PATIENT)
+    answer = clinic.call("patch", f"/fhir/r4/Patient/{patient['id']}", b"birthDate=2010", "text/plain")
+    assert (answer.status_code, answer.get_json()["issue"][0]["code"]) == (415, "not-supported")
+
+
+def test_the_delivery_status_alias_moves_the_task_too(world: Runtime) -> None:
+    from gateway.service.referrals import StatusReport, report_status
+    from tests.referral_world import delivery
+
+    referral = refer_lisa(world)
+    with world.sessions.begin() as session:  # the worker pushed it to the agency's endpoint
+        from gateway.storage import repositories as repo
+
+        row = repo.get_delivery(session, referral.id, lock=True)
+        assert row is not None
+        row.status = "sent"
+    report_status(world, StatusReport(delivery_id=referral.id, reporter=FOOD_BANK, status="accepted"))
+    assert delivery(world, referral.id).status == "sent"
+    food_bank = partner(world, FOOD_BANK)
+    task = food_bank.call(
+        "get", f"/fhir/r4/Task?identifier=https://success-plan-gateway.org/referrals|{referral.id}"
+    )
+    resource = task.get_json()["entry"][0]["resource"]
+    assert (resource["status"], resource["meta"]["versionId"]) == ("accepted", "2")

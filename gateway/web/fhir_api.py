@@ -19,7 +19,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.core.fhir_query import parse_search
-from gateway.errors import InputInvalid, Issue, MethodNotAllowed, NotFound
+from gateway.errors import InputInvalid, Issue, MethodNotAllowed, NotFound, UnsupportedFormat
 from gateway.formats.fhir_outcome import response_bundle, summary_outcome
 from gateway.formats.fhir_shape import is_resource_type
 from gateway.formats.fhir_xml import xml_to_json
@@ -136,7 +136,7 @@ def update(resource_type: str, resource_id: str) -> Response:
 def patch(resource_type: str, resource_id: str) -> Response:
     _served(resource_type, "u")
     if request.mimetype not in PATCH_TYPES:
-        raise InputInvalid(
+        raise UnsupportedFormat(
             "a PATCH here is a JSON Patch (RFC 6902) or a JSON Merge Patch (RFC 7386)",
             [
                 Issue(

@@ -118,6 +118,7 @@ _FORBIDDEN = _outcome(
 )
 _UNKNOWN = _outcome("No such resource, or not visible to this caller (the same answer).")
 _GONE = _outcome("The resource was deleted.")
+_NOT_ACCEPTABLE = _outcome("Neither _format nor Accept names FHIR JSON or XML (answered in JSON).")
 _STALE = _outcome("If-Match names a version that is not the current one.")
 
 # view -> its answers (errors every view shares are added by _operation)
@@ -182,7 +183,9 @@ def _operation(route: Route) -> Schema:
         {"name": name, "in": "path", "required": True, "schema": TEXT}
         for name in re.findall(r"<([a-z_]+)>", route.rule)
     ]
-    responses = dict(_ANSWERS[route.view])
+    responses = {**dict(_ANSWERS[route.view]), "406": _NOT_ACCEPTABLE}
+    if route.view == "patch":
+        responses["415"] = _outcome("The body is neither a JSON Patch nor a JSON Merge Patch.")
     if route.view not in _PUBLIC:
         responses.update({k: v for k, v in _ERRORS.items() if k not in responses})
     operation: Schema = {

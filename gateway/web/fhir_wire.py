@@ -15,7 +15,7 @@ import orjson
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Issue, NotAcceptable
 from gateway.formats.fhir_outcome import error_outcome
 from gateway.formats.fhir_xml_write import to_xml
 from gateway.web.errors import HTTP_CODES
@@ -33,7 +33,15 @@ WIRE_FORMATS = {
     "application/x-ndjson": "fhir-ndjson",
     "application/ndjson": "fhir-ndjson",
 }
-_FORMAT_PARAM = {"json": FHIR_JSON, "xml": FHIR_XML, FHIR_JSON: FHIR_JSON, FHIR_XML: FHIR_XML}
+_FORMAT_PARAM = {
+    "json": FHIR_JSON,
+    "xml": FHIR_XML,
+    FHIR_JSON: FHIR_JSON,
+    FHIR_XML: FHIR_XML,
+    "application/json": FHIR_JSON,
+    "application/xml": FHIR_XML,
+    "text/xml": FHIR_XML,
+}
 
 
 def negotiated_type() -> str:
@@ -41,6 +49,8 @@ def negotiated_type() -> str:
     if asked in _FORMAT_PARAM:
         return _FORMAT_PARAM[asked]
     accept = request.accept_mimetypes
+    if not _any_served(accept) and "Accept" in request.headers:
+        return FHIR_JSON
     xml = max(accept[t] for t in (FHIR_XML, "application/xml", "text/xml"))
     json = max(accept[t] for t in (FHIR_JSON, "application/json"))
     if xml != json:
@@ -49,9 +59,32 @@ def negotiated_type() -> str:
     return FHIR_XML if WIRE_FORMATS.get(request.mimetype) == "fhir-xml" else FHIR_JSON
 
 
+def acceptable() -> None:
+    """``before_request`` of the FHIR blueprints: a ``_format`` or ``Accept`` that names neither
+    FHIR JSON nor XML is a 406 (answered in JSON, the one format left)."""
+    asked = request.args.get("_format")
+    if asked is not None and asked not in _FORMAT_PARAM:
+        raise NotAcceptable(
+            f"_format '{asked[:40]}' is not served", [Issue(path="_format", message="use json or xml")]
+        )
+    if asked is None and "Accept" in request.headers and not _any_served(request.accept_mimetypes):
+        raise NotAcceptable(
+            "no media type in Accept is served here",
+            [Issue(path="Accept", message=f"accept {FHIR_JSON} or {FHIR_XML}")],
+        )
+
+
+def _any_served(accept: Any) -> bool:
+    served = (FHIR_JSON, "application/json", FHIR_XML, "application/xml", "text/xml")
+    return any(accept[t] for t in served)
+
+
 def render(doc: dict[str, Any], status: int) -> Response:
     media = negotiated_type()
-    body = to_xml(doc) if media == FHIR_XML else orjson.dumps(doc)
+    pretty = request.args.get("_pretty") == "true"
+    body = (
+        to_xml(doc) if media == FHIR_XML else orjson.dumps(doc, option=orjson.OPT_INDENT_2 if pretty else 0)
+    )
     response = Response(body, status=status, mimetype=media)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="spgw"'
@@ -59,6 +92,7 @@ def render(doc: dict[str, Any], status: int) -> Response:
 
 
 def register_fhir_errors(bp: Blueprint) -> None:
+    bp.before_request(acceptable)
     bp.register_error_handler(GatewayError, fhir_gateway_error)
     bp.register_error_handler(HTTPException, fhir_http_error)
     bp.register_error_handler(Exception, fhir_unexpected)

@@ -25,21 +25,23 @@ log = logging.getLogger(__name__)
 
 def assertion_key(rt: Runtime, client_id: str, kid: str) -> tuple[Any, list[str]] | None:
     """The public key and its one algorithm, or None when no usable key has this kid."""
-    found = _stored(rt, client_id, kid)
-    if found is None and refresh(rt, client_id):
-        found = _stored(rt, client_id, kid)
+    found, has_url = _stored(rt, client_id, kid)
+    if found is None and has_url and refresh(rt, client_id):
+        found, _ = _stored(rt, client_id, kid)
     if found is None:
         return None
     jwk, algorithm = found
     return verification_key(jwk, algorithm), [algorithm]
 
 
-def _stored(rt: Runtime, client_id: str, kid: str) -> tuple[dict[str, Any], str] | None:
+def _stored(rt: Runtime, client_id: str, kid: str) -> tuple[tuple[dict[str, Any], str] | None, bool]:
+    """The stored key (JWK, algorithm) if any, and whether the client has a JWKS URL."""
     with rt.sessions() as session:
         row = store.active_key(session, client_id, kid)
+        has_url = store.jwks_of(session, client_id) is not None
         if row is None or not row.algorithm:
-            return None
-        return dict(row.jwk), row.algorithm
+            return None, has_url
+        return (dict(row.jwk), row.algorithm), has_url
 
 
 def refresh(rt: Runtime, client_id: str, *, force: bool = False) -> bool:

@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core import accounting as core_accounting
+from gateway.core.fhir_query import parse_search
 from gateway.core.ids import student_id_for
 from gateway.errors import GatewayError
+from gateway.service import fhir_reads, referral_tasks
 from gateway.service.accounting import accounting_for
 from gateway.service.audit import verify
 from gateway.service.audit_access import OPERATOR_READER
 from gateway.service.deliveries import refer
 from gateway.service.delivery_worker import deliver_due
+from gateway.service.fhir_access import Reader
 from gateway.service.ingest import IngestSummary, ingest, replay_where
+from gateway.service.partners import Principal
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Settings
 from gateway.service.setup import initialise
@@ -40,6 +44,9 @@ class ExchangeFile:
     source: str
     format: str
     entity: str
+
+
+FOOD_BANK = "northside-food-bank"
 
 
 def exchange_files(folder: Path) -> list[ExchangeFile]:
@@ -112,7 +119,27 @@ def _refer(rt: Any, student: str, say: Say) -> list[dict[str, Any]]:
     attempts = deliver_due(rt)
     for attempt in attempts:
         say(f"  delivery attempt: {attempt.status}; {attempt.reason or 'delivered'}")
+    _pick_up(rt, say)
     return [queued.to_dict(), *(a.to_dict() for a in attempts)]
+
+
+def _pick_up(rt: Any, say: Say) -> None:
+    """The food bank has no FHIR server of its own ("direct light"): it polls the gateway for its
+    Tasks, as ``GET /fhir/r4/Task?owner=Organization/northside-food-bank&status=requested`` does,
+    and accepts the referral by updating the Task; the plan's support follows."""
+    agency = Principal(
+        organization_id=FOOD_BANK,
+        client_id="demo-case-worker",
+        purpose="referral-fulfillment",
+        read_role="case-worker",
+    )
+    asked = [("owner", f"Organization/{FOOD_BANK}"), ("status", "requested")]
+    page = fhir_reads.search(rt, Reader.of(agency), parse_search("Task", asked))
+    query = f"owner=Organization/{FOOD_BANK}&status=requested"
+    say(f"The food bank polls /fhir/r4/Task?{query}: {page.total} Task")
+    for task in page.matches:
+        found = referral_tasks.update_task(rt, agency, str(task["id"]), {**task, "status": "accepted"}, None)
+        say(f"  Task/{task['id']}: accepted (version {found.version_id}); the plan's support says accepted")
 
 
 def _send(rt: Any, item: ExchangeFile, say: Say) -> IngestSummary:

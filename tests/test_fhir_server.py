@@ -487,3 +487,43 @@ def test_the_delivery_status_alias_moves_the_task_too(world: Runtime) -> None:
     )
     resource = task.get_json()["entry"][0]["resource"]
     assert (resource["status"], resource["meta"]["versionId"]) == ("accepted", "2")
+
+
+# interaction -> (OpenAPI path under /fhir/r4, method) it is served at
+INTERACTION_PATHS = {
+    "create": ("/{resource_type}", "post"),
+    "search-type": ("/{resource_type}", "get"),
+    "read": ("/{resource_type}/{resource_id}", "get"),
+    "update": ("/{resource_type}/{resource_id}", "put"),
+    "patch": ("/{resource_type}/{resource_id}", "patch"),
+    "vread": ("/{resource_type}/{resource_id}/_history/{version_id}", "get"),
+    "transaction": ("", "post"),
+    "batch": ("", "post"),
+}
+
+
+def test_the_capability_statement_and_the_openapi_document_agree(clinic: Clinic) -> None:
+    from gateway.web.openapi import build_openapi
+
+    paths = build_openapi()["paths"]
+    rest = clinic.call("get", "/fhir/r4/metadata").get_json()["rest"][0]
+    announced = {i["code"] for r in rest["resource"] for i in r["interaction"]} | {
+        i["code"] for i in rest["interaction"]
+    }
+    for interaction in announced:
+        path, method = INTERACTION_PATHS[interaction]
+        assert method in paths["/fhir/r4" + path], interaction
+    documented = {
+        (p.removeprefix("/fhir/r4"), m)
+        for p, item in paths.items()
+        if p.startswith("/fhir/r4") and "AuditEvent" not in p and ".well-known" not in p
+        for m in item
+    }
+    served = set(INTERACTION_PATHS.values()) | {
+        ("/metadata", "get"),
+        ("/$import", "post"),
+        ("/{resource_type}/_search", "post"),
+        ("/{resource_type}/{resource_id}", "delete"),  # documented as 405
+    }
+    assert documented == served
+    assert set(INTERACTION_PATHS) - {"batch"} <= announced | {"transaction"}

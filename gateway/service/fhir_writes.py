@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl
 import jsonpatch
 
 from gateway.core.fhir_query import parse_search
-from gateway.errors import AccessDenied, InputInvalid, Issue, PreconditionFailed
+from gateway.errors import AccessDenied, Gone, InputInvalid, Issue, PreconditionFailed
 from gateway.service import fhir_reads, referral_tasks
-from gateway.service.fhir_access import Reader
+from gateway.service.fhir_access import Judge, Reader
 from gateway.service.fhir_reads import Found, not_found
 from gateway.service.ingest import IngestSummary, process, stage
 from gateway.service.partners import Principal
@@ -223,23 +223,28 @@ def _check_body_id(document: dict[str, Any], resource_type: str, resource_id: st
 def _writable(
     rt: Runtime, principal: Principal, resource_type: str, resource_id: str, expected: int | None
 ) -> FhirResourceRow:
-    found = fhir_reads.read(rt, Reader.of(principal), resource_type, resource_id)  # 404/410 as a read
+    """The current row the caller may change: its sender's, or a referral Task addressed to it.
+    One the caller may not even see is a 404, as a read; one it sees but may not change a 403."""
     with rt.sessions() as session:
         row = fhir_store.current(session, resource_type, resource_id)
-    if row is None:
-        raise not_found(resource_type)
-    if expected is not None and expected != found.version_id:
+        if row is None:
+            raise not_found(resource_type)
+        mine = row.source_org == principal.organization_id
+        addressed = row.delivery_id is not None and row.owner_org == principal.organization_id
+        if not mine and not (addressed and resource_type == "Task"):
+            seen = Judge(session=session, rt=rt, reader=Reader.of(principal)).sees(fhir_store.labels_of(row))
+            if not seen and not addressed:
+                raise not_found(resource_type)
+            raise AccessDenied(
+                "only the sender of a resource, or the agency a referral Task is addressed to, may change it",
+                [Issue(path="id", message="send your own resource, or update the Task you own")],
+            )
+        session.expunge(row)
+    if row.deleted_at is not None:
+        raise Gone(f"{resource_type}/{resource_id} was deleted", [Issue(path="id", message="deleted")])
+    if expected is not None and expected != row.version_id:
         raise PreconditionFailed(
-            f"{resource_type}/{resource_id} is at version {found.version_id}",
+            f"{resource_type}/{resource_id} is at version {row.version_id}",
             [Issue(path="If-Match", message="read the resource again and apply the change to it")],
-        )
-    mine = row.source_org == principal.organization_id
-    addressed = (
-        row.delivery_id is not None and row.owner_org == principal.organization_id and resource_type == "Task"
-    )
-    if not (mine or addressed):
-        raise AccessDenied(
-            "only the sender of a resource, or the agency a referral Task is addressed to, may change it",
-            [Issue(path="id", message="send your own resource, or update the Task you own")],
         )
     return row

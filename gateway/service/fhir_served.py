@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from gateway.core.canonical import digest
 from gateway.core.fhir_search import tokens_of
 from gateway.formats.records import SourceRecord, record
 from gateway.service.outcomes import ACCEPTED, HELD, RecordOutcome
-from gateway.storage import fhir_store
+from gateway.storage import fhir_bulk, fhir_store
 from gateway.storage.fhir_store import ResourceLabels
 from gateway.storage.tables import FhirResourceRow
 
@@ -95,21 +95,55 @@ def _client_id_system(document: Mapping[str, Any], partner: Mapping[str, Any]) -
 
 
 def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.datetime) -> list[str]:
-    """Write each landed record as a served resource; return the ids, in order."""
-    ids = []
-    resolved: dict[str, str] = {}
-    for item in landed:
-        if item.outcome.status not in SERVED:
-            continue
-        resource_type = str(item.data.get("resourceType"))
-        resource_id = _served_id(session, sender, resource_type, item)
-        # A create's id names one resource: any further record of its body gets an id of its own.
-        sender = Sender(source_org=sender.source_org, message_id=sender.message_id, resource_id=None)
-        document = dict(item.data)
-        document = _resolved(session, document, sender.source_org, resolved)
-        write(session, resource_type, resource_id, document, _labels(sender, item, document), now)
-        ids.append(resource_id)
-    return ids
+    """Write each landed record as a served resource, the whole batch at once; return the ids."""
+    items = [item for item in landed if item.outcome.status in SERVED]
+    if not items:
+        return []
+    known = fhir_bulk.stored(session, _candidate_keys(sender, items))
+    keys = [_served_key(sender if n == 0 else None, sender, item, known) for n, item in enumerate(items)]
+    known.update(fhir_bulk.stored(session, {k for k in keys if k not in known}))
+    references = _server_references(session, sender.source_org, items)
+    writes, latest = [], {k: v.document for k, v in known.items() if not v.deleted}
+    for key, item in zip(keys, items, strict=True):
+        document = {**_resolved(dict(item.data), references), "resourceType": key[0], "id": key[1]}
+        labels = _labels(sender, item, document)
+        unchanged = key in latest and same_content(latest[key], document)
+        writes.append(
+            fhir_bulk.ResourceWrite(
+                resource_type=key[0],
+                resource_id=key[1],
+                document=document,
+                labels=labels,
+                tokens=tuple(tokens_of(document)),
+                relabel_only=unchanged,
+            )
+        )
+        latest[key] = document
+    fhir_bulk.write_many(session, writes, known, now)
+    return [key[1] for key in keys]
+
+
+def _candidate_keys(sender: Sender, items: Sequence[Landed]) -> set[tuple[str, str]]:
+    keys = {(str(i.data.get("resourceType")), str(i.data["id"])) for i in items if i.data.get("id")}
+    if sender.resource_id:
+        keys.add((str(items[0].data.get("resourceType")), sender.resource_id))
+    return keys
+
+
+def _served_key(
+    create: Sender | None, sender: Sender, item: Landed, known: Mapping[tuple[str, str], fhir_bulk.Stored]
+) -> tuple[str, str]:
+    """A create's id names the first record only; the others keep or derive their own."""
+    resource_type = str(item.data.get("resourceType"))
+    if create is not None and create.resource_id:
+        return resource_type, create.resource_id
+    own = item.data.get("id")
+    if not isinstance(own, str) or not own:
+        return resource_type, str(uuid.uuid5(_ID_NAMESPACE, f"{sender.message_id}|{item.location}"))
+    existing = known.get((resource_type, own))
+    if existing is None or existing.source_org == sender.source_org:
+        return resource_type, own
+    return resource_type, str(uuid.uuid5(_ID_NAMESPACE, f"{sender.source_org}|{resource_type}|{own}"))
 
 
 def write(
@@ -154,29 +188,44 @@ def _served_id(session: Session, sender: Sender, resource_type: str, item: Lande
 _RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 
 
-def _resolved(session: Session, node: Any, source_org: str, cache: dict[str, str]) -> Any:
-    """References to the sender's own ids that the server replaced (a create's client id) read the
-    server's id, so searches by reference find them; every other reference is kept as sent."""
+def _server_references(session: Session, source_org: str, items: Sequence[Landed]) -> dict[str, str]:
+    """``Type/clientId`` -> ``Type/serverId`` for the sender's references to resources the server
+    gave another id (a create's client id); a reference to an id the sender's resource has is kept."""
+    named = {(m.group(1), m.group(2)) for item in items for m in _references(item.data)}
+    if not named:
+        return {}
+    own = {k for k, v in fhir_bulk.stored(session, named).items() if v.source_org == source_org}
+    replaced = fhir_bulk.server_ids(session, source_org, named - own)
+    return {f"{t}/{c}": f"{t}/{server}" for (t, c), server in replaced.items()}
+
+
+def _references(node: Any) -> Iterator[re.Match[str]]:
     if isinstance(node, list):
-        return [_resolved(session, item, source_org, cache) for item in node]
+        for item in node:
+            yield from _references(item)
+    elif isinstance(node, Mapping):
+        reference = node.get("reference")
+        found = _RELATIVE.match(reference) if isinstance(reference, str) else None
+        if found is not None:
+            yield found
+        for name, value in node.items():
+            if name != "reference":
+                yield from _references(value)
+
+
+def _resolved(node: Any, replaced: Mapping[str, str]) -> Any:
+    """References the server replaced read the server's id, so searches by reference find them."""
+    if not replaced:
+        return node
+    if isinstance(node, list):
+        return [_resolved(item, replaced) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _resolved(session, v, source_org, cache) for k, v in node.items() if k != "reference"}
+    out = {k: _resolved(v, replaced) for k, v in node.items()}
     reference = node.get("reference")
-    if isinstance(reference, str):
-        out["reference"] = _server_reference(session, reference, source_org, cache)
-    return {k: out[k] for k in node}
-
-
-def _server_reference(session: Session, reference: str, source_org: str, cache: dict[str, str]) -> str:
-    found = _RELATIVE.match(reference)
-    if found is None:
-        return reference
-    if reference not in cache:
-        resource_type, client_id = found.groups()
-        server_id = fhir_store.server_id_of(session, resource_type, client_id, source_org)
-        cache[reference] = f"{resource_type}/{server_id}" if server_id else reference
-    return cache[reference]
+    if isinstance(reference, str) and reference in replaced:
+        out["reference"] = replaced[reference]
+    return out
 
 
 def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:

@@ -89,7 +89,7 @@ def put(
     """Write a new version (1 for a new resource); ``document.meta`` is set to it."""
     row = current(session, resource_type, resource_id, lock=True)
     version_id = 1 if row is None else row.version_id + 1
-    document = {**document, "id": resource_id, "meta": _meta(document, version_id, now)}
+    document = {**document, "id": resource_id, "meta": meta_of(document, version_id, now)}
     if row is None:
         row = FhirResourceRow(resource_type=resource_type, id=resource_id)
         session.add(row)
@@ -108,6 +108,10 @@ def put(
     _replace_tokens(session, resource_type, resource_id, tokens)
     session.flush()
     return row
+
+
+def label_values(labels: ResourceLabels) -> dict[str, str | None]:
+    return {name: getattr(labels, name) for name in _LABEL_COLUMNS}
 
 
 def relabel(row: FhirResourceRow, labels: ResourceLabels) -> None:
@@ -134,7 +138,7 @@ def mark_deleted(session: Session, row: FhirResourceRow, now: dt.datetime) -> No
     session.flush()
 
 
-def _meta(document: dict[str, Any], version_id: int, now: dt.datetime) -> dict[str, Any]:
+def meta_of(document: dict[str, Any], version_id: int, now: dt.datetime) -> dict[str, Any]:
     meta = dict(document.get("meta") or {})
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = now.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -150,8 +154,8 @@ def _replace_tokens(
         )
     )
     rows = [
-        {"resource_type": resource_type, "param": param, "value": value[:300], "id": resource_id}
-        for param, value in sorted(set(tokens))
+        {"resource_type": resource_type, "param": param, "value": value, "id": resource_id}
+        for param, value in sorted({(p, v[:300]) for p, v in tokens})
     ]
     if rows:
         session.execute(insert(FhirSearchTokenRow), rows)
@@ -266,20 +270,6 @@ def rows_by_reference(session: Session, references: Iterable[tuple[str, str]]) -
     clauses = [and_(FhirResourceRow.resource_type == t, FhirResourceRow.id == i) for t, i in pairs]
     statement = select(FhirResourceRow).where(or_(*clauses), FhirResourceRow.deleted_at.is_(None))
     return list(session.scalars(statement))
-
-
-def server_id_of(session: Session, resource_type: str, client_id: str, source_org: str) -> str | None:
-    """The server's id of the sender's resource the sender calls ``client_id``, when they differ
-    (None when the sender's own id is the served id, or nothing of the sender has it)."""
-    own = current(session, resource_type, client_id)
-    if own is not None and own.source_org == source_org:
-        return None
-    statement = select(FhirResourceRow.id).where(
-        FhirResourceRow.resource_type == resource_type,
-        FhirResourceRow.client_id == client_id,
-        FhirResourceRow.source_org == source_org,
-    )
-    return session.scalars(statement.order_by(FhirResourceRow.last_updated.desc()).limit(1)).first()
 
 
 def rows_for_delivery(session: Session, delivery_id: str) -> list[FhirResourceRow]:

@@ -16,6 +16,7 @@ from gateway.formats.fhir_outcome import summary_outcome
 from gateway.service.fhir_reads import Found, SearchPage
 from gateway.service.fhir_writes import Written
 from gateway.service.runtime import Runtime
+from gateway.service.smart import smart_security_extension
 from gateway.web.fhir_routes import ROUTES, SERVED_TYPES, type_interactions
 from gateway.web.fhir_wire import FHIR_JSON, FHIR_XML, render
 
@@ -23,8 +24,6 @@ FHIR_VERSION = "4.0.1"
 # A resource stored is created, held for its student link or not: FHIR clients read 201 as created
 # (a 202 means "still being processed" to them). The hold is in the OperationOutcome.
 STATUS = {"mapped": 201, "partial": 201, "held": 201, "ignored": 200}
-SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
-OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 
 def _resource_headers(response: Response, resource_type: str, found: Found) -> Response:
@@ -202,17 +201,4 @@ def capability(base: str, rt: Runtime) -> dict[str, Any]:
 
 
 def security(rt: Runtime) -> dict[str, Any]:
-    return {
-        "cors": False,
-        "service": [
-            {
-                "coding": [{"system": SECURITY_SERVICE, "code": "SMART-on-FHIR"}],
-                "text": "OAuth2 using SMART-on-FHIR profile (Backend Services)",
-            }
-        ],
-        "extension": [
-            {"url": OAUTH_URIS, "extension": [{"url": "token", "valueUri": rt.settings.token_url}]}
-        ],
-        "description": "SMART Backend Services: client_credentials with private_key_jwt (RS384, ES384) "
-        "or a client secret; SMART v2 system scopes.",
-    }
+    return smart_security_extension(rt)

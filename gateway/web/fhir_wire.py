@@ -99,7 +99,12 @@ def register_fhir_errors(bp: Blueprint) -> None:
 
 
 def fhir_gateway_error(error: GatewayError) -> Response:
-    return render(error_outcome(error.code, error.message, [i.to_dict() for i in error.issues]), error.status)
+    response = render(
+        error_outcome(error.code, error.message, [i.to_dict() for i in error.issues]), error.status
+    )
+    if error.code == "insufficient_scope":  # RFC 6750 3.1
+        response.headers["WWW-Authenticate"] = 'Bearer realm="spgw", error="insufficient_scope"'
+    return response
 
 
 def fhir_http_error(exc: HTTPException) -> Response:

@@ -1,0 +1,184 @@
+"""A batch's served FHIR resources written at once: a few set-based statements per batch.
+
+The pipeline lands thousands of records a batch; writing each resource with ORM objects and a
+flush cost a round of queries per record (measured: 5x the whole ingest). Here the batch's
+current rows are read in one query per type, and new rows, new versions, label updates and the
+search tokens are written with executemany statements on the tables themselves, in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from gateway.storage.fhir_store import ResourceLabels, label_values, meta_of
+from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
+
+RESOURCES = cast(Table, FhirResourceRow.__table__)
+VERSIONS = cast(Table, FhirResourceVersionRow.__table__)
+TOKENS = cast(Table, FhirSearchTokenRow.__table__)
+_CHUNK = 500  # ids per IN list (SQLite's variable limit is far above; PostgreSQL has none)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stored:
+    """A current row as the writer needs it."""
+
+    source_org: str
+    version_id: int
+    document: dict[str, Any]
+    deleted: bool
+    client_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceWrite:
+    """One resource to write: a new version, or (``relabel_only``) new labels on the current one."""
+
+    resource_type: str
+    resource_id: str
+    document: dict[str, Any]
+    labels: ResourceLabels
+    tokens: tuple[tuple[str, str], ...]
+    relabel_only: bool = False
+
+
+def stored(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Stored]:
+    """The current rows of (type, id) pairs, in one query per type and chunk."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for resource_type, resource_id in keys:
+        by_type[resource_type].add(resource_id)
+    found: dict[tuple[str, str], Stored] = {}
+    columns = (RESOURCES.c.id, RESOURCES.c.source_org, RESOURCES.c.version_id, RESOURCES.c.document)
+    extra = (RESOURCES.c.deleted_at, RESOURCES.c.client_id)
+    for resource_type, ids in by_type.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _CHUNK):
+            statement = select(*columns, *extra).where(
+                RESOURCES.c.resource_type == resource_type,
+                RESOURCES.c.id.in_(ordered[start : start + _CHUNK]),
+            )
+            for row in session.execute(statement):
+                found[(resource_type, row.id)] = Stored(
+                    source_org=row.source_org,
+                    version_id=row.version_id,
+                    document=row.document,
+                    deleted=row.deleted_at is not None,
+                    client_id=row.client_id,
+                )
+    return found
+
+
+def server_ids(
+    session: Session, source_org: str, references: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(type, client id) -> the server's id of the sender's resource it names, where they differ."""
+    wanted = sorted(set(references))
+    found: dict[tuple[str, str], str] = {}
+    for resource_type in sorted({t for t, _ in wanted}):
+        ids = [i for t, i in wanted if t == resource_type]
+        statement = select(RESOURCES.c.client_id, RESOURCES.c.id).where(
+            RESOURCES.c.resource_type == resource_type,
+            RESOURCES.c.source_org == source_org,
+            RESOURCES.c.client_id.in_(ids),
+            RESOURCES.c.id != RESOURCES.c.client_id,
+        )
+        for row in session.execute(statement.order_by(RESOURCES.c.last_updated)):
+            found[(resource_type, row.client_id)] = row.id
+    return found
+
+
+def write_many(
+    session: Session, writes: Sequence[ResourceWrite], known: dict[tuple[str, str], Stored], now: dt.datetime
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Write every resource; return the documents as stored (with ``meta``), by (type, id)."""
+    inserted, updated, relabelled, versions = [], [], [], []
+    written: dict[tuple[str, str], dict[str, Any]] = {}
+    retokened: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+    versions_now = {key: value.version_id for key, value in known.items()}
+    for item in writes:
+        key = (item.resource_type, item.resource_id)
+        labels = label_values(item.labels)
+        if item.relabel_only:
+            relabelled.append({"k_type": key[0], "k_id": key[1], **labels})
+            continue
+        version_id = versions_now.get(key, 0) + 1
+        document = {**item.document, "id": item.resource_id, "meta": meta_of(item.document, version_id, now)}
+        row = {
+            **labels,
+            "version_id": version_id,
+            "document": document,
+            "last_updated": now,
+            "deleted_at": None,
+        }
+        if key in versions_now:
+            updated.append({"k_type": key[0], "k_id": key[1], **row})
+        else:
+            inserted.append({"resource_type": key[0], "id": key[1], **row})
+        versions_now[key] = version_id
+        versions.append(
+            {"resource_type": key[0], "id": key[1], "version_id": version_id, "document": document}
+            | {"last_updated": now, "deleted": 0}
+        )
+        written[key] = document
+        retokened[key] = item.tokens
+    _execute(session, inserted, updated, relabelled, versions)
+    _replace_tokens(session, retokened)
+    return written
+
+
+def _execute(
+    session: Session,
+    inserted: list[dict[str, Any]],
+    updated: list[dict[str, Any]],
+    relabelled: list[dict[str, Any]],
+    versions: list[dict[str, Any]],
+) -> None:
+    where = and_(RESOURCES.c.resource_type == bindparam("k_type"), RESOURCES.c.id == bindparam("k_id"))
+    if inserted:
+        session.execute(insert(RESOURCES), _last_per_key(inserted, ("resource_type", "id")))
+    if updated:
+        columns = [k for k in updated[0] if not k.startswith("k_")]
+        statement = update(RESOURCES).where(where).values({c: bindparam(c) for c in columns})
+        session.execute(statement, _last_per_key(updated, ("k_type", "k_id")))
+    if relabelled:
+        columns = [k for k in relabelled[0] if not k.startswith("k_")]
+        statement = update(RESOURCES).where(where).values({c: bindparam(c) for c in columns})
+        session.execute(statement, relabelled)
+    if versions:
+        session.execute(insert(VERSIONS), versions)
+
+
+def _last_per_key(rows: list[dict[str, Any]], key: tuple[str, str]) -> list[dict[str, Any]]:
+    """A resource written twice in one batch: its row holds the last version."""
+    last: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in rows:
+        last[(row[key[0]], row[key[1]])] = row
+    return list(last.values())
+
+
+def _replace_tokens(session: Session, tokens: dict[tuple[str, str], tuple[tuple[str, str], ...]]) -> None:
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for resource_type, resource_id in tokens:
+        by_type[resource_type].append(resource_id)
+    for resource_type, ids in by_type.items():
+        for start in range(0, len(ids), _CHUNK):
+            session.execute(
+                delete(TOKENS).where(
+                    TOKENS.c.resource_type == resource_type, TOKENS.c.id.in_(ids[start : start + _CHUNK])
+                )
+            )
+    rows = [
+        {"resource_type": key[0], "param": param, "value": value, "id": key[1]}
+        for key, pairs in tokens.items()
+        for param, value in sorted({(p, v[:300]) for p, v in pairs})
+    ]
+    if rows:
+        session.execute(insert(TOKENS), rows)

@@ -478,6 +478,8 @@ def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
         ("/.well-known/jwks.json", "get"),
         ("/.well-known/smart-configuration", "get"),
         ("/fhir/r4/.well-known/smart-configuration", "get"),
+        # Documented as not supported (405 only): there is no success to check.
+        ("/fhir/r4/{resource_type}/{resource_id}", "delete"),
     }
 
 

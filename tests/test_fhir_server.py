@@ -527,3 +527,16 @@ def test_the_capability_statement_and_the_openapi_document_agree(clinic: Clinic)
     }
     assert documented == served
     assert set(INTERACTION_PATHS) - {"batch"} <= announced | {"transaction"}
+
+
+def test_an_included_resource_the_reader_may_not_see_is_left_out(world: Runtime) -> None:
+    """The district may read the clinic's screenings (consent) but not its Patient resource (no
+    agreement sends the clinic's identity to the district): the include is absent, not counted."""
+    clinic, district = partner(world, CLINIC), partner(world, DISTRICT)
+    own = clinic.call("get", "/fhir/r4/Observation?_include=Observation:patient").get_json()
+    assert {e["resource"]["resourceType"] for e in own["entry"]} == {"Observation", "Patient"}
+    seen = district.call("get", "/fhir/r4/Observation?_include=Observation:patient").get_json()
+    assert {e["resource"]["resourceType"] for e in seen["entry"]} == {"Observation"}
+    assert seen["total"] == own["total"]
+    patient = next(e["resource"]["id"] for e in own["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert district.call("get", f"/fhir/r4/Patient/{patient}").status_code == 404

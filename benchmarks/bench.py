@@ -4,7 +4,9 @@ Usage: python -m benchmarks.bench [--quick] [--sizes N ...] [--db sqlite|postgre
 
 Cases: the pipeline at 1k, 10k and 100k records on SQLite and PostgreSQL (``--quick``: 1k and 10k),
 Ed-Fi XML interchanges of 10 MB and 100 MB end to end (``--quick``: 10 MB), OneRoster CSV when
-``run_oneroster.py`` is present, and the FHIR workload once (``run_fhir_parse.py``'s parse,
+``run_oneroster.py`` is present, the audit log and the FHIR server over HTTP (``run_fhir_server``:
+1,000 creates and the Task search among 100,000 Tasks, ``--quick`` 20,000) per database, and the
+FHIR workload once (``run_fhir_parse.py``'s parse,
 validate and end-to-end cases when present, else ``run_fhir.py``). PostgreSQL cases are skipped,
 with a message, when the server does not answer (``BENCH_PG_URL``, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test). Progress goes to stderr; the table to stdout;
@@ -255,7 +257,7 @@ def note(line: dict[str, Any]) -> str:
         return f"{line['plans']} plans"
     if line.get("bench") == "edfi-xml":
         return f"{line['bytes'] / 1e6:.0f} MB, baseline RSS {line['baseline_rss_mb']:.0f} MB"
-    if str(line.get("bench", "")).startswith("audit-"):
+    if str(line.get("bench", "")).startswith(("audit-", "fhir-server-")):
         return str(line.get("note", ""))
     return f"median of {line['rounds']}" if "rounds" in line else ""
 
@@ -320,7 +322,16 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
     cases.extend(
         Case(name=f"audit {db}", argv=("-m", "benchmarks.run_audit", "--entries", entries, db)) for db in dbs
     )
+    cases.extend(fhir_server_cases(args.quick, dbs))
     return cases, skipped
+
+
+def fhir_server_cases(quick: bool, dbs: tuple[str, ...]) -> list[Case]:
+    """The FHIR server over HTTP: 1,000 creates, and the referral Task search among 100,000 Tasks
+    (20,000 in a quick run), 10 timed searches: one costs seconds, a decision per student."""
+    tasks = "20000" if quick else "100000"
+    argv = ("-m", "benchmarks.run_fhir_server", "--creates", "1000", "--tasks", tasks, "--searches", "10")
+    return [Case(name=f"fhir-server {db}", argv=(*argv, db)) for db in dbs]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

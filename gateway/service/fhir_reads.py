@@ -105,11 +105,19 @@ def search(rt: Runtime, reader: Reader, parsed: ParsedSearch) -> SearchPage:
     )
     with rt.sessions.begin() as session:
         judge = Judge(session=session, rt=rt, reader=reader)
-        visible = [row for row in fhir_store.matching_labels(session, query) if judge.sees(row)]
+        matching = list(fhir_store.matching_labels(session, query))
+        judge.prefetch(matching)
+        visible = [row for row in matching if judge.sees(row)]
         page = [] if parsed.summary == "count" else visible[parsed.offset : parsed.offset + parsed.count]
         matches = fhir_store.documents(session, parsed.resource_type, [r.id for r in page])
         included, included_rows = _included(session, judge, parsed, matches)
-        details = {"parameters": sorted({name for name, _ in parsed.used}), "total": len(visible)}
+        details = {
+            "parameters": sorted({name for name, _ in parsed.used}),
+            "total": len(visible),
+            # Every match is decided to count it; only the decisions behind what was shown are
+            # entries of their own (a poll must not write one per match).
+            "decided": len(judge.decisions),
+        }
         drafts = _drafts(judge, "fhir.search", parsed.resource_type, [*page, *included_rows], details)
         audit.record(session, rt, drafts)
     audit.checkpoint(rt)
@@ -157,10 +165,11 @@ def _drafts(
             "purpose": reader.purpose,
             "returned": len(returned),
             "returnedDigest": digest(returned),
-            "decisions": sorted(d.decision_id for d in judge.decisions.values()),
+            "decisions": judge.decision_ids(shown if kind == "fhir.search" else None),
         },
     )
-    return [*judge.decision_drafts(), *_disclosures(judge, shown), summary]
+    decisions = judge.decision_drafts(shown if kind == "fhir.search" else None)
+    return [*decisions, *_disclosures(judge, shown), summary]
 
 
 def _disclosures(judge: Judge, shown: list[RowLabels]) -> list[audit.AuditDraft]:

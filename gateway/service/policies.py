@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy.orm import Session
 
 from gateway.artifacts import agreement_from_doc
@@ -40,6 +42,19 @@ def consents_for(session: Session, rt: Runtime, student_id: str) -> tuple[Consen
     link_pending_consents(session, rt)
     rows = repo.consents_for_student(session, student_id)
     return guardians.with_links(session, (consent_from_row(rt, row) for row in rows))
+
+
+def consents_for_many(
+    session: Session, rt: Runtime, student_ids: Iterable[str]
+) -> dict[str, tuple[Consent, ...]]:
+    """``consents_for`` of many students in a few queries (a search decides rows of many)."""
+    link_pending_consents(session, rt)
+    rows = repo.consents_for_students(session, student_ids)
+    linked = guardians.with_links(session, (consent_from_row(rt, row) for row in rows))
+    found: dict[str, list[Consent]] = {student_id: [] for student_id in student_ids}
+    for row, consent in zip(rows, linked, strict=True):
+        found.setdefault(row.student_id or "", []).append(consent)
+    return {student_id: tuple(consents) for student_id, consents in found.items()}
 
 
 def link_pending_consents(session: Session, rt: Runtime) -> int:

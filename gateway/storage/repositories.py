@@ -300,6 +300,15 @@ def consents_for_student(session: Session, student_id: str) -> list[ConsentRow]:
     return list(session.scalars(query))
 
 
+def consents_for_students(session: Session, student_ids: Iterable[str]) -> list[ConsentRow]:
+    ids = sorted(set(student_ids))
+    found: list[ConsentRow] = []
+    for start in range(0, len(ids), 400):
+        query = select(ConsentRow).where(ConsentRow.student_id.in_(ids[start : start + 400]))
+        found.extend(session.scalars(query.order_by(ConsentRow.id)))
+    return found
+
+
 def unlinked_consents(session: Session) -> list[ConsentRow]:
     return list(session.scalars(select(ConsentRow).where(ConsentRow.student_id.is_(None))))
 

@@ -540,3 +540,18 @@ def test_an_included_resource_the_reader_may_not_see_is_left_out(world: Runtime)
     assert seen["total"] == own["total"]
     patient = next(e["resource"]["id"] for e in own["entry"] if e["resource"]["resourceType"] == "Patient")
     assert district.call("get", f"/fhir/r4/Patient/{patient}").status_code == 404
+
+
+def test_recorded_consents_are_served_and_a_revocation_is_a_new_version(world: Runtime) -> None:
+    from gateway.service.consents import revoke_consent as revoke
+
+    clinic = partner(world, CLINIC)
+    lisa = "https://grandbend.example.org/ns/studentUniqueId|604822"
+    active = clinic.call("get", f"/fhir/r4/Consent?patient:identifier={lisa}&status=active").get_json()
+    assert "consent-0001-riverside-to-gbisd" in [e["resource"]["id"] for e in active["entry"]]
+    revoke(world, "consent-0001-riverside-to-gbisd", by=CLINIC)
+    after = clinic.call("get", f"/fhir/r4/Consent?patient:identifier={lisa}&status=inactive").get_json()
+    (revoked,) = [e["resource"] for e in after["entry"]]
+    assert (revoked["id"], revoked["meta"]["versionId"]) == ("consent-0001-riverside-to-gbisd", "2")
+    # the food bank is neither the grantor nor given consents by any agreement: none shown, none counted
+    assert partner(world, FOOD_BANK).call("get", "/fhir/r4/Consent").get_json()["total"] == 0

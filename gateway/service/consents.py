@@ -22,7 +22,7 @@ from gateway.core.consent import Consent, Provision, revoke
 from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue, NotFound
 from gateway.formats.fhir_consent import read_consent
 from gateway.formats.records import load_json
-from gateway.service import audit
+from gateway.service import audit, fhir_consents
 from gateway.service.consent_checks import check_consent
 from gateway.service.consent_forms import ConsentForm, consent_document
 from gateway.service.policies import consent_from_row, link_pending_consents
@@ -132,6 +132,7 @@ def store_consent(
         updated_at=rt.now(),
     )
     repo.add_consent(session, row)
+    fhir_consents.serve(session, rt, row)
     summary = _summary(rt, row, created=True)
     return summary, _recorded_draft(summary, recorded_by)
 
@@ -271,6 +272,7 @@ def revoke_consent(
         if revoked_at == row.revoked_at:
             return _summary(rt, row)
         row.revoked_at, row.status, row.updated_at = revoked_at, "inactive", now
+        fhir_consents.serve(session, rt, row)
         reason = f"consent {consent_id} was revoked"
         cancelled = repo.cancel_queued_deliveries(session, row.id, reason, now)
         summary = replace(_summary(rt, row), cancelled_deliveries=cancelled)

@@ -353,7 +353,11 @@ def test_reporting_the_same_status_again_changes_nothing(rt: Runtime, sent_id: s
         pytest.param((), "completed", "accepted, rejected, cancelled", id="completed before accepted"),
         pytest.param((), "in-progress", "accepted, rejected, cancelled", id="in-progress before accepted"),
         pytest.param(
-            ("accepted", "in-progress"), "accepted", "completed, rejected, cancelled", id="backwards"
+            # the Gravity referral machine: in-progress may also go on hold or fail
+            ("accepted", "in-progress"),
+            "accepted",
+            "on-hold, completed, rejected, cancelled, failed",
+            id="backwards",
         ),
         pytest.param(("rejected",), "accepted", None, id="after a final status"),
         pytest.param(("accepted", "completed"), "cancelled", None, id="cancel a completed one"),

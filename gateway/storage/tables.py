@@ -456,10 +456,4 @@ Index(
     FhirResourceRow.source_org,
 )
 Index("ix_fhir_resources_updated", FhirResourceRow.resource_type, FhirResourceRow.last_updated)
-Index(
-    "ix_fhir_search_tokens_lookup",
-    FhirSearchTokenRow.resource_type,
-    FhirSearchTokenRow.param,
-    FhirSearchTokenRow.value,
-)
 Index("ix_fhir_search_tokens_resource", FhirSearchTokenRow.resource_type, FhirSearchTokenRow.id)

@@ -67,7 +67,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(300), primary_key=True),
         sa.Column("id", sa.String(64), primary_key=True),
     )
-    op.create_index("ix_fhir_search_tokens_lookup", "fhir_search_tokens", ["resource_type", "param", "value"])
+    # No separate (resource_type, param, value) index: the primary key starts with those columns.
     op.create_index("ix_fhir_search_tokens_resource", "fhir_search_tokens", ["resource_type", "id"])
     op.add_column("messages", sa.Column("resource_id", sa.String(64), nullable=True))
     op.create_table(
@@ -101,7 +101,6 @@ def downgrade() -> None:
     op.drop_table("partner_keys")
     op.drop_column("messages", "resource_id")
     op.drop_index("ix_fhir_search_tokens_resource", table_name="fhir_search_tokens")
-    op.drop_index("ix_fhir_search_tokens_lookup", table_name="fhir_search_tokens")
     op.drop_table("fhir_search_tokens")
     op.drop_table("fhir_resource_versions")
     op.drop_index("ix_fhir_resources_client_id", table_name="fhir_resources")

@@ -142,7 +142,7 @@ def test_routes_sit_beside_fhir_api(rt: Runtime) -> None:
     adapter = create_app(runtime=rt).url_map.bind("localhost")
     assert adapter.match(URL, method="GET")[0] == "fhir_audit_api.search"
     assert adapter.match(f"{URL}/x", method="GET")[0] == "fhir_audit_api.read"
-    assert adapter.match(URL, method="POST")[0] == "fhir.post_resource"
+    assert adapter.match(URL, method="POST")[0] == "fhir.create"
 
 
 def test_each_search_is_audited(client: FlaskClient, rt: Runtime, seeded: dict[str, Any]) -> None:

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import requests
 from click.testing import CliRunner
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fhirclient import client as fhirclient_client
 from fhirclient.models.bundle import Bundle as FcBundle
 from fhirclient.models.fhirreference import FHIRReference
@@ -40,30 +37,10 @@ from tests.http_server import serve_wsgi
 from tests.referral_world import FOOD_BANK, prepare, refer_lisa
 from tests.test_fhir_api import PATIENT
 from tests.test_fhir_server import _referral_support
+from tests.test_smart_keys import Signer, es384, rs384
 
 CLINIC = "riverside-health"
 MRN = "https://riverside-health.example.org/mrn"
-
-
-@dataclasses.dataclass(frozen=True)
-class Signer:
-    key: Any
-    algorithm: str
-    kid: str
-
-    def public_jwk(self) -> dict[str, Any]:
-        maker = jwt.algorithms.RSAAlgorithm if self.algorithm.startswith("RS") else jwt.algorithms.ECAlgorithm
-        return {**maker.to_jwk(self.key.public_key(), as_dict=True), "kid": self.kid}
-
-    def assertion(self, client_id: str, audience: str, now: Any) -> str:
-        claims = {
-            "iss": client_id,
-            "sub": client_id,
-            "aud": audience,
-            "exp": int(now.timestamp()) + 240,
-            "jti": uuid.uuid4().hex,
-        }
-        return jwt.encode(claims, self.key, algorithm=self.algorithm, headers={"kid": self.kid})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +55,11 @@ class Gateway:
     @property
     def token_url(self) -> str:
         return f"{self.base}/oauth/token"
+
+
+def assertion(signer: Signer, client_id: str, gateway: Gateway, clock: Any) -> str:
+    """Signed for the served gateway's token URL, valid long enough for a whole client session."""
+    return signer.assertion(client_id, clock.now, aud=gateway.token_url, exp=int(clock.now.timestamp()) + 240)
 
 
 @pytest.fixture
@@ -128,7 +110,9 @@ def fhirpy_clinic(
         data={
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": signer.assertion(client_id, gateway.token_url, clock.now),
+            "client_assertion": signer.assertion(
+                client_id, clock.now, aud=gateway.token_url, exp=int(clock.now.timestamp()) + 240
+            ),
             "scope": "system/Patient.cruds system/Observation.crs",
         },
         timeout=10,
@@ -140,7 +124,7 @@ def fhirpy_clinic(
 
 
 def test_fhirpy_as_a_clinic(gateway: Gateway, register: Callable[[str, Signer], str], clock: Any) -> None:
-    signer = Signer(ec.generate_private_key(ec.SECP384R1()), "ES384", "clinic-ec-1")
+    signer = es384("clinic-ec-1")
     client_id = register(CLINIC, signer)
     fhir = fhirpy_clinic(gateway, client_id, signer, clock)
 
@@ -202,12 +186,14 @@ def test_fhirclient_as_an_agency_without_a_fhir_server(
     gateway: Gateway, register: Callable[[str, Signer], str], clock: Any
 ) -> None:
     referral = refer_lisa(gateway.rt)
-    signer = Signer(rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS384", "pantry-rsa-1")
+    signer = rs384("pantry-rsa-1")
     client_id = register(FOOD_BANK, signer)
     settings = {
         "app_id": client_id,
         "api_base": gateway.fhir,
-        "jwt_token": signer.assertion(client_id, gateway.token_url, clock.now),
+        "jwt_token": signer.assertion(
+            client_id, clock.now, aud=gateway.token_url, exp=int(clock.now.timestamp()) + 240
+        ),
         "scope": "system/Task.rus system/ServiceRequest.rs",
     }
     smart = fhirclient_client.FHIRClient(settings=settings, save_func=lambda state: None)

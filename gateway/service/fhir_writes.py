@@ -62,16 +62,7 @@ def create(
         if match is not None:
             return Written(summary=None, found=match, resource_id=str(match.document["id"]), existing=True)
     resource_id = str(uuid.uuid4())
-    message_id = stage(
-        rt,
-        source_org=principal.organization_id,
-        format_name=body.format_name,
-        payload=body.payload,
-        entity=resource_type,
-        content_type=body.content_type,
-        resource_id=resource_id,
-    )
-    summary = process(rt, message_id)
+    summary = _exchange(rt, principal, resource_type, resource_id, body)
     return Written(
         summary=summary,
         found=_landed(rt, resource_type, resource_id, summary),
@@ -147,15 +138,16 @@ def update(
     if row.delivery_id and row.source_org != principal.organization_id:
         found = referral_tasks.update_task(rt, principal, row.id, document, expected)
         return Written(summary=None, found=found, resource_id=resource_id)
-    summary = _reingest(rt, principal, resource_type, resource_id, body)
+    summary = _exchange(rt, principal, resource_type, resource_id, body)
     return Written(
         summary=summary, found=_landed(rt, resource_type, resource_id, summary), resource_id=resource_id
     )
 
 
-def _reingest(
+def _exchange(
     rt: Runtime, principal: Principal, resource_type: str, resource_id: str, body: Body
 ) -> IngestSummary:
+    """The body through the one road in, its id fixed when it is stored (a replay writes it again)."""
     message_id = stage(
         rt,
         source_org=principal.organization_id,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from waitress.server import create_server
+
+from tests.http_server import serve_wsgi
 
 HOLD_LIMIT = 30.0  # a held answer goes out after this many seconds even if never released
 
@@ -129,17 +130,12 @@ class Agency:
 @contextmanager
 def running_agency() -> Iterator[Agency]:
     agency = Agency()
-    server: Any = create_server(agency.app(), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    agency.base_url = f"http://127.0.0.1:{server.effective_port}"
-    try:
-        yield agency
-    finally:
-        agency.release()  # no held request may keep a server thread past the test
-        server.close()
-        server.task_dispatcher.shutdown()  # close() leaves the worker threads running
-        thread.join(timeout=5)
+    with serve_wsgi(agency.app(), threads=4) as url:
+        agency.base_url = url
+        try:
+            yield agency
+        finally:
+            agency.release()  # no held request may keep a worker thread from stopping
 
 
 def closed_port_url() -> str:

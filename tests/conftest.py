@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
-from waitress.server import create_server
 
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
 from gateway.storage.db import normalise_url
 from gateway.web import create_app
+from tests.http_server import serve_wsgi
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_SAMPLES = PROJECT_ROOT.parent / "shared" / "samples"
@@ -100,16 +98,8 @@ def rt(settings: Settings, clock: Clock) -> Iterator[Runtime]:
 @pytest.fixture
 def base_url(rt: Runtime) -> Iterator[str]:
     """The gateway served by waitress on a free port, in a daemon thread (real HTTP)."""
-    server: Any = create_server(create_app(runtime=rt), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    # Stop the worker threads first (close() leaves them running): one still finishing an answer
-    # would otherwise write to the trigger close() has just closed (EBADF in a thread).
-    server.task_dispatcher.shutdown()
-    server.close()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
+    with serve_wsgi(create_app(runtime=rt)) as url:
+        yield url
 
 
 def _with_clock(runtime: Runtime, clock: Clock) -> Runtime:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from waitress.server import create_server
+
+from tests.http_server import serve_wsgi
 
 # Natural keys as the ODS/API reports them in keyValues: (key value name, path in the resource).
 NATURAL_KEYS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
@@ -424,30 +425,6 @@ def _problem(
 @contextmanager
 def running_ods(config: OdsConfig | None = None) -> Iterator[EdFiOds]:
     ods = EdFiOds(config)
-    server: Any = create_server(ods.app(), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    ods.host = f"http://127.0.0.1:{server.effective_port}"
-    try:
+    with serve_wsgi(ods.app(), threads=4) as url:
+        ods.host = url
         yield ods
-    finally:
-        _stop(server)
-        thread.join(timeout=5)
-
-
-def _stop(server: Any) -> None:
-    """Close every open keep-alive connection (a cleared requests pool leaves its sockets open),
-    then the listener, all in the server's own loop thread, so that loop ends at once."""
-
-    def close_everything() -> None:
-        for channel in list(server._map.values()):
-            if channel is not server and channel is not server.trigger:
-                channel.close()
-        server.close()  # the listener and the trigger: the map is empty, the loop returns
-
-    try:
-        server.trigger.pull_trigger(close_everything)
-    except OSError:
-        # The loop has already ended and closed its trigger (seen under load): close from here.
-        close_everything()
-    server.task_dispatcher.shutdown()

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from waitress.server import create_server
+
+from tests.http_server import serve_wsgi
 
 CLIENT_ID, CLIENT_SECRET = "or-client", "or-secret"
 PREFIXES = ("/ims/oneroster/v1p1/", "/ims/oneroster/rostering/v1p2/", "/ims/oneroster/gradebook/v1p2/")
@@ -100,16 +101,9 @@ class OneRosterService:
 @contextmanager
 def running_oneroster() -> Iterator[OneRosterService]:
     service = OneRosterService()
-    server: Any = create_server(service.app(), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    service.base_url = f"http://127.0.0.1:{server.effective_port}"
-    try:
+    with serve_wsgi(service.app(), threads=4) as url:
+        service.base_url = url
         yield service
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=5)
 
 
 def ref(kind: str, sourced_id: str) -> dict[str, str]:

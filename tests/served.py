@@ -5,17 +5,14 @@ hundreds of independent requests, where a world per test would cost more than th
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
-from waitress.server import create_server
 
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
@@ -23,6 +20,7 @@ from gateway.storage.db import normalise_url
 from gateway.web import create_app
 from tests.conftest import PROJECT_ROOT, Clock
 from tests.helpers import partner_headers
+from tests.http_server import serve_wsgi
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,16 +38,8 @@ def served_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     settings = Settings(home=tmp / "home", database_url=url, artifacts_root=PROJECT_ROOT)
     runtime, _ = initialise(settings, with_samples=True)
     runtime = replace(runtime, clock=Clock())
-    server: Any = create_server(create_app(runtime=runtime), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
-    yield Served(base_url=base, rt=runtime, headers=partner_headers(base, runtime))
-    # Let the worker threads finish what they serve before the server's sockets close: a task
-    # still answering would write to a closed trigger.
-    server.task_dispatcher.shutdown()
-    server.close()
-    thread.join(timeout=5)
+    with serve_wsgi(create_app(runtime=runtime)) as base:
+        yield Served(base_url=base, rt=runtime, headers=partner_headers(base, runtime))
     runtime.engine.dispose()
     drop()
 

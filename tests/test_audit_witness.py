@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask, jsonify, request
-from waitress.server import create_server
 
 from gateway.core.merkle import verify_consistency
 from gateway.core.tree_head import from_dict
@@ -19,6 +17,7 @@ from gateway.service import audit, witness
 from gateway.service.keys import audit_public_keys, verifies
 from gateway.storage import audit_store
 from tests.helpers import send_demo
+from tests.http_server import serve_wsgi
 
 
 class Witness:
@@ -58,17 +57,11 @@ class Witness:
 @pytest.fixture
 def witnessed(rt) -> Iterator[tuple[object, Witness]]:
     server_witness = Witness(rt)
-    server = create_server(server_witness.app(), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}/heads"
-    settings = dataclasses.replace(
-        rt.settings, audit_witnesses=(("watcher", url),), checkpoint_every_entries=4
-    )
-    yield dataclasses.replace(rt, settings=settings), server_witness
-    server.task_dispatcher.shutdown()
-    server.close()
-    thread.join(timeout=5)
+    with serve_wsgi(server_witness.app()) as base:
+        settings = dataclasses.replace(
+            rt.settings, audit_witnesses=(("watcher", f"{base}/heads"),), checkpoint_every_entries=4
+        )
+        yield dataclasses.replace(rt, settings=settings), server_witness
 
 
 def test_heads_reach_the_witness_with_consistency_proofs(witnessed):

@@ -77,7 +77,7 @@ def _stop(server: Any, stop: threading.Event, loop: threading.Thread) -> None:
     server._map.clear()
 
 
-def _stop_accepting(server: Any) -> Any:
+def _stop_accepting(server: Any) -> Callable[[], None]:
     def thunk() -> None:
         server.accepting = False  # readable() now leaves the listener out of the poll
 

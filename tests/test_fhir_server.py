@@ -555,3 +555,13 @@ def test_recorded_consents_are_served_and_a_revocation_is_a_new_version(world: R
     assert (revoked["id"], revoked["meta"]["versionId"]) == ("consent-0001-riverside-to-gbisd", "2")
     # the food bank is neither the grantor nor given consents by any agreement: none shown, none counted
     assert partner(world, FOOD_BANK).call("get", "/fhir/r4/Consent").get_json()["total"] == 0
+
+
+def test_an_update_that_is_no_resource_is_stored_and_refused_with_its_reason(clinic: Clinic) -> None:
+    patient = created(clinic, PATIENT)
+    answer = clinic.call("put", f"/fhir/r4/Patient/{patient['id']}", b'{"resourceType": "Patient", "id": ')
+    assert answer.status_code == 400
+    issues = answer.get_json()["issue"]
+    message_id = issues[-1]["diagnostics"].split()[1].rstrip(":")
+    stored = clinic.client.get(f"/api/v1/messages/{message_id}", headers=clinic.headers)
+    assert (stored.status_code, stored.get_json()["status"]) == (200, "rejected")

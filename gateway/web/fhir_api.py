@@ -120,7 +120,12 @@ def search(resource_type: str) -> Response:
 def update(resource_type: str, resource_id: str) -> Response:
     _served(resource_type, "u")
     body = _body("fhir")
-    document = _document(body.payload)
+    try:
+        document = _document(body.payload)
+    except InputInvalid:
+        # Nothing is lost: a body that is no resource is stored, refused with its reason, replayable.
+        summary, _ = _ingest(resource_type, default_format="fhir")
+        return _outcome(summary)
     written = fhir_writes.update(
         current_runtime(),
         current_principal(),

@@ -114,7 +114,8 @@ def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.da
                 resource_id=key[1],
                 document=document,
                 labels=labels,
-                tokens=tuple(tokens_of(document)),
+                # A relabel keeps the current version and its index: no tokens to compute.
+                tokens=() if unchanged else tuple(tokens_of(document)),
                 relabel_only=unchanged,
             )
         )

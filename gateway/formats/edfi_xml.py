@@ -20,6 +20,8 @@ for a record that does not meet the XSD. The valid records of a file always come
   each of its records is validated on its own, so one bad record costs only itself. ``ref=``
   attributes are dropped first: an ``IDREF`` points at another record and cannot be checked one
   record at a time. XSD messages are reported with values removed (they may be PHI).
+- References by ``ref=`` alone get the identity of the earlier record of this document that
+  carries that ``id`` (``edfi_xml_refs``), so their key fields reach the JSON.
 - Streaming: ``iterparse`` on the stream; each record leaves the tree as soon as it is handled,
   so memory stays flat however long the file is.
 - Record elements of a supported interchange the gateway does not turn into records
@@ -43,6 +45,7 @@ from lxml import etree
 from gateway.core.limits import tree_issues
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.edfi_xml_convert import convert
+from gateway.formats.edfi_xml_refs import References
 from gateway.formats.edfi_xml_schema import INTERCHANGES, NS, type_model, validator
 from gateway.formats.edfi_xml_tables import RESOURCES
 from gateway.formats.records import RecordProblem, SourceRecord, record, xml_syntax_error
@@ -110,6 +113,7 @@ class _Reader:
         self.counts: Counter[str] = Counter()
         self.batch: list[tuple[str, str, etree._Element]] = []  # (local name, location, element)
         self.wrapper = _wrapper(self.doc)
+        self.references = References()
 
     def take(self, element: etree._Element | None) -> Iterator[SourceRecord | RecordProblem]:
         """Handle ``element`` (a child of the root), and first any child before it that had no
@@ -126,7 +130,7 @@ class _Reader:
         if local not in self.doc.record_types:
             yield self._unknown(element, (local, where))
             return
-        _normalise(self.doc, element)
+        _normalise(self.doc, element, self.references, self.doc.record_types[local])
         self.wrapper.append(element)  # out of the parsed tree at once: memory stays flat
         self.batch.append((local, where, element))
         if len(self.batch) >= _BATCH:
@@ -229,11 +233,14 @@ def _document(root: etree._Element) -> _Document:
     )
 
 
-def _normalise(doc: _Document, element: etree._Element) -> None:
-    """Read DS 6.x as 5.2; drop ``ref=`` (an IDREF to another record, not checkable alone)."""
+def _normalise(doc: _Document, element: etree._Element, references: References, type_name: str) -> None:
+    """Read DS 6.x as 5.2; complete ``ref=`` references from earlier records, then drop ``ref=``
+    (an IDREF to another record, not checkable alone)."""
     if doc.namespace != NS:
         for node in element.iter():
             node.tag = _NS_PREFIX + node.tag[len(doc.namespace) + 2 :]
+    references.complete(element, type_name)
+    references.remember(element, type_name)
     etree.strip_attributes(element, "ref")
 
 

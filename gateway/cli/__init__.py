@@ -135,7 +135,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 def demo(ctx: click.Context, demo_home: str, as_json: bool) -> None:
     """Run the demo world end to end on a fresh SQLite database and tell what happened."""
     say = (lambda _line: None) if as_json else click.echo
-    result = run_demo(Path(demo_home).resolve(), ctx.obj["settings"].artifacts_root, say)
+    result = run_demo(Path(demo_home).resolve(), ctx.obj["settings"], say)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     if not result["audit"]["ok"]:

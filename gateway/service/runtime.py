@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.artifacts import PROJECT_ROOT, Artifacts, load_artifacts
+from gateway.artifacts import ArtifactFolders, Artifacts, load_artifacts
 from gateway.errors import InputInvalid, Issue
 from gateway.service.keys import KeyRing, load_keys
 from gateway.storage.db import make_engine, session_factory
@@ -36,7 +36,12 @@ def utc_now() -> dt.datetime:
 class Settings:
     home: Path
     database_url: str
-    artifacts_root: Path = PROJECT_ROOT
+    # The artifacts shipped in the package unless a site names its own: a folder holding
+    # mappings/, schemas/ and consent_policies/, or any one of the three by itself.
+    artifacts_root: Path | None = None
+    mappings_dir: Path | None = None
+    schemas_dir: Path | None = None
+    policies_dir: Path | None = None
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD
     batch_size: int = 500
     # Bulk files (CLI, pulls) may exceed the HTTP limit; above the file threshold a payload is
@@ -80,6 +85,15 @@ class Settings:
                     )
                 ],
             )
+
+    def artifact_folders(self) -> ArtifactFolders:
+        root = self.artifacts_root
+        base = ArtifactFolders.under(root) if root else ArtifactFolders.bundled()
+        return ArtifactFolders(
+            mappings=self.mappings_dir or base.mappings,
+            schemas=self.schemas_dir or base.schemas,
+            policies=self.policies_dir or base.policies,
+        )
 
     @property
     def token_url(self) -> str:
@@ -150,7 +164,7 @@ def open_runtime(
     engine: Engine | None = None,
 ) -> Runtime:
     """Load and check every artifact (a bad one stops here), connect, load keys."""
-    artifacts = load_artifacts(settings.artifacts_root)
+    artifacts = load_artifacts(settings.artifact_folders())
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = engine or make_engine(settings.database_url)
     return Runtime(

@@ -39,9 +39,10 @@ from benchmarks.run_pipeline import (
     log,
     peak_rss_mb,
 )
-from gateway.artifacts import PROJECT_ROOT
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (benchmarks read its fixtures)
 
 SHARED = PROJECT_ROOT.parent / "shared"
 MAKE_WORKLOAD = SHARED / "bench" / "make_fhir_workload.py"

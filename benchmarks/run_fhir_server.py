@@ -51,6 +51,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -59,7 +60,6 @@ from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
 
 from benchmarks.run_pipeline import FIXED_NOW, BenchmarkFailed, fresh_gateway, log
-from gateway.artifacts import PROJECT_ROOT
 from gateway.core.fhir_search import tokens_of
 from gateway.core.ids import student_id_for
 from gateway.formats.fhir_referral import Referral, task
@@ -68,6 +68,8 @@ from gateway.service.ingest import ingest
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import ConsentRow, FhirResourceRow
 from gateway.web import create_app
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (benchmarks read its fixtures)
 
 DEMO = PROJECT_ROOT / "demo" / "exchanges"
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "fhir"

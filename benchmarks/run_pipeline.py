@@ -42,12 +42,13 @@ from benchmarks.generate import (
     load_workload,
     workload_dir,
 )
-from gateway.artifacts import PROJECT_ROOT
 from gateway.service.ingest import IngestSummary, ingest, ingest_file
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
 from gateway.storage import repositories as repo
 from gateway.storage.db import normalise_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (benchmarks read its fixtures)
 
 DATABASES = ("sqlite", "postgresql")
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -101,7 +102,7 @@ def fresh_gateway(db: str, batch_size: int | None = None) -> Iterator[Runtime]:
     with tempfile.TemporaryDirectory(prefix="spgw-bench-") as tmp:
         home = Path(tmp)
         with fresh_database(db, home) as url:
-            settings = Settings(home=home / "home", database_url=url, artifacts_root=PROJECT_ROOT)
+            settings = Settings(home=home / "home", database_url=url)
             if batch_size is not None:
                 settings = replace(settings, batch_size=batch_size, bulk_batch_size=batch_size)
             rt, _ = initialise(settings, with_samples=True)

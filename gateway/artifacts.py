@@ -3,6 +3,10 @@
 Every artifact is checked against its meta-schema in ``schemas/meta/`` and cross-checked
 (vocabulary, crosswalk names, duplicate ids). All problems of all files are reported at once,
 each with its file and path; a bad artifact stops start-up, never a request.
+
+The artifacts ship inside the package (``gateway/_artifacts``, read with ``importlib.resources``);
+an operator may point any of the three folders at a site's own copy. The meta-schemas always come
+from the package, so a site's folders are held to exactly the same rules.
 """
 
 from __future__ import annotations
@@ -17,13 +21,41 @@ import jsonschema
 import jsonschema_rs
 import yaml
 
+from gateway._artifacts import bundled_root as bundled_root
 from gateway.core.guardians import AUTHORITY_TABLES, check_authority_table
 from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
 from gateway.core.policy import Agreement, ScheduleEntry
 from gateway.core.screening import build_instruments
 from gateway.errors import ArtifactInvalid, Issue
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FOLDER_NAMES = ("mappings", "schemas", "consent_policies")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArtifactFolders:
+    """Where the three artifact folders are read from (each may be a site's own)."""
+
+    mappings: Path
+    schemas: Path
+    policies: Path
+
+    @classmethod
+    def under(cls, root: Path) -> ArtifactFolders:
+        return cls(mappings=root / "mappings", schemas=root / "schemas", policies=root / "consent_policies")
+
+    @classmethod
+    def bundled(cls) -> ArtifactFolders:
+        return cls.under(bundled_root())
+
+    def named(self) -> tuple[tuple[str, Path], ...]:
+        return (("mappings", self.mappings), ("schemas", self.schemas), ("consent_policies", self.policies))
+
+    def missing(self) -> list[Issue]:
+        return [
+            Issue(path=str(folder), message=f"the {name} folder does not exist; check the setting naming it")
+            for name, folder in self.named()
+            if not folder.is_dir()
+        ]
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -55,7 +87,7 @@ class Vocabulary:
 
 @dataclass(frozen=True, kw_only=True)
 class Artifacts:
-    root: Path
+    folders: ArtifactFolders
     mappings: dict[tuple[str, str], Mapping]
     codes: dict[str, dict[str, Any]]
     vocabulary: Vocabulary
@@ -78,16 +110,17 @@ class World:
 
 
 class _Collector:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, folders: ArtifactFolders) -> None:
+        self.folders = folders
         self.issues: list[Issue] = []
         self._validators: dict[str, jsonschema.Draft202012Validator] = {}
 
     def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            return str(path)
+        """``mappings/codes/x.yaml`` for a file in a known folder (wherever that folder is)."""
+        for name, folder in self.folders.named():
+            if path == folder or folder in path.parents:
+                return str(Path(name) / path.relative_to(folder))
+        return str(path)
 
     def read(self, path: Path) -> Any:
         try:
@@ -100,7 +133,7 @@ class _Collector:
     def validate(self, doc: Any, meta: str, path: Path) -> bool:
         validator = self._validators.get(meta)
         if validator is None:
-            schema = json.loads((self.root / "schemas" / "meta" / meta).read_text("utf-8"))
+            schema = json.loads((bundled_root() / "schemas" / "meta" / meta).read_text("utf-8"))
             validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
             self._validators[meta] = validator
         found = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
@@ -116,18 +149,22 @@ class _Collector:
             )
 
 
-def load_artifacts(root: Path = PROJECT_ROOT) -> Artifacts:
-    c = _Collector(root)
+def load_artifacts(where: ArtifactFolders | Path | None = None) -> Artifacts:
+    """Every artifact under ``where`` (the packaged ones by default), checked; all problems at once."""
+    folders = _folders(where)
+    c = _Collector(folders)
+    c.issues.extend(folders.missing())
+    c.raise_if_any("artifact folders are missing")
     vocabulary = _load_vocabulary(c)
     codes = _load_codes(c)
     _check_screening_instruments(c, codes)
     _check_authority_tables(c, codes)
     mappings = _load_mappings(c, frozenset(codes), vocabulary)
-    plan_schema = c.read(root / "schemas" / "success-plan.schema.json")
+    plan_schema = c.read(folders.schemas / "success-plan.schema.json")
     element_validators = _element_validators(c, plan_schema) if plan_schema else {}
     c.raise_if_any("artifacts are invalid")
     return Artifacts(
-        root=root,
+        folders=folders,
         mappings=mappings,
         codes=codes,
         vocabulary=vocabulary,
@@ -176,7 +213,7 @@ def _deref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_vocabulary(c: _Collector) -> Vocabulary:
-    path = c.root / "consent_policies" / "vocabulary.yaml"
+    path = c.folders.policies / "vocabulary.yaml"
     doc = c.read(path)
     if doc is None or not c.validate(doc, "vocabulary.schema.json", path):
         return Vocabulary(categories=frozenset(), purposes=frozenset(), roles=frozenset())
@@ -189,7 +226,7 @@ def _load_vocabulary(c: _Collector) -> Vocabulary:
 
 def _load_codes(c: _Collector) -> dict[str, dict[str, Any]]:
     tables: dict[str, dict[str, Any]] = {}
-    for path in sorted((c.root / "mappings" / "codes").glob("*.yaml")):
+    for path in sorted((c.folders.mappings / "codes").glob("*.yaml")):
         doc = c.read(path)
         if doc is None or not c.validate(doc, "codes.schema.json", path):
             continue
@@ -239,7 +276,7 @@ def _load_mappings(
     c: _Collector, codes: frozenset[str], vocabulary: Vocabulary
 ) -> dict[tuple[str, str], Mapping]:
     found: dict[tuple[str, str], Mapping] = {}
-    for path in mapping_files(c.root):
+    for path in mapping_files(c.folders.mappings):
         doc = c.read(path)
         if doc is None or not c.validate(doc, "mapping.schema.json", path):
             continue
@@ -261,10 +298,10 @@ def _load_mappings(
     return found
 
 
-def mapping_files(root: Path) -> list[Path]:
+def mapping_files(mappings: Path) -> list[Path]:
     """Every mapping file, however deep; ``mappings/codes/`` holds crosswalks, not mappings."""
-    codes = root / "mappings" / "codes"
-    return sorted(p for p in (root / "mappings").rglob("*.yaml") if codes not in p.parents)
+    codes = mappings / "codes"
+    return sorted(p for p in mappings.rglob("*.yaml") if codes not in p.parents)
 
 
 def _check_categories(c: _Collector, doc: dict[str, Any], origin: str, vocabulary: Vocabulary) -> None:
@@ -289,9 +326,9 @@ def _check_categories(c: _Collector, doc: dict[str, Any], origin: str, vocabular
             )
 
 
-def load_world(folder: Path, vocabulary: Vocabulary, root: Path = PROJECT_ROOT) -> World:
+def load_world(folder: Path, vocabulary: Vocabulary, where: ArtifactFolders | Path | None = None) -> World:
     """Organizations and agreements of a policy folder, validated whole."""
-    c = _Collector(root)
+    c = _Collector(_folders(where))
     orgs_path = folder / "organizations.yaml"
     orgs_doc = c.read(orgs_path)
     organizations: list[dict[str, Any]] = []
@@ -410,3 +447,9 @@ def agreement_from_doc(doc: dict[str, Any]) -> Agreement:
             for purpose, by_role in doc.get("field_sets", {}).items()
         },
     )
+
+
+def _folders(where: ArtifactFolders | Path | None) -> ArtifactFolders:
+    if where is None:
+        return ArtifactFolders.bundled()
+    return where if isinstance(where, ArtifactFolders) else ArtifactFolders.under(where)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.service.demo import run_demo
+from gateway.service.runtime import Settings
 from tests.conftest import PROJECT_ROOT
 
 GOLDEN = Path(__file__).parent / "golden" / "accounting"
@@ -20,7 +21,9 @@ STABLE = ("recipient", "recipientRole", "purpose", "legalBasis", "description", 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     lines: list[str] = []
-    result = run_demo(tmp_path_factory.mktemp("demo"), PROJECT_ROOT, lines.append)
+    home = tmp_path_factory.mktemp("demo")
+    site = Settings(home=home, database_url="sqlite://", artifacts_root=PROJECT_ROOT)
+    result = run_demo(home, site, lines.append)
     result["said"] = lines
     return result
 

@@ -19,7 +19,7 @@ from gateway.core.canonical import digest
 from gateway.core.mapping import MappingContext, apply_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS = mapping_files(ROOT)
+MAPPINGS = mapping_files(ROOT / "mappings")
 RECEIVED_AT = "2026-11-23T12:00:00+00:00"
 
 

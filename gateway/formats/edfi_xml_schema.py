@@ -21,8 +21,11 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway._artifacts import bundled_root
+
 NS = "http://ed-fi.org/5.2.0"
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "edfi" / "5.2.0"
+# The Ed-Fi XSDs belong to the standard, not to a site: always the packaged copy.
+SCHEMA_DIR = bundled_root() / "schemas" / "edfi" / "5.2.0"
 _XS = "{http://www.w3.org/2001/XMLSchema}"
 _ANN_GROUP = "{http://ed-fi.org/annotation}TypeGroup"
 

@@ -7,8 +7,8 @@ The instruments are data: ``mappings/codes/screening-questionnaires.yaml`` (Ques
 instrument), ``screening-instruments.yaml`` (questions, computed items) and
 ``loinc-sdoh-risk-answers.yaml`` (risk answers). They are crosswalk tables, so
 ``gateway.artifacts`` checks them at start-up like every crosswalk (and the instrument table
-through ``gateway.core.screening.build_instruments``); this module reads the same files once,
-because the formats layer may not import the artifacts layer.
+through ``gateway.core.screening.build_instruments``); this module reads the packaged copies
+once (``importlib.resources``), because the formats layer may not import the artifacts layer.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from typing import Any
 
 import yaml
 
+from gateway._artifacts import bundled_root
 from gateway.core.screening import Instrument, build_instruments, derive_observations
 from gateway.formats.records import SourceRecord, record
 
-CODES_DIR = Path(__file__).resolve().parent.parent.parent / "mappings" / "codes"
+CODES_DIR = bundled_root() / "mappings" / "codes"
 QUESTIONNAIRES = "screening-questionnaires"
 INSTRUMENTS = "screening-instruments"
 RISK_ANSWERS = "loinc-sdoh-risk-answers"

@@ -26,7 +26,7 @@ import jsonschema
 import yaml
 from sqlalchemy.orm import Session
 
-from gateway.artifacts import check_agreement_terms
+from gateway.artifacts import bundled_root, check_agreement_terms
 from gateway.core.agreement_change import compare, terms_digest, version_digest
 from gateway.core.canonical import digest
 from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue
@@ -266,7 +266,7 @@ def _check(session: Session, rt: Runtime, document: Any) -> None:
 
 
 def _schema_issues(rt: Runtime, document: Any) -> list[Issue]:
-    path = rt.artifacts.root / "schemas" / "meta" / "agreement.schema.json"
+    path = bundled_root() / "schemas" / "meta" / "agreement.schema.json"
     validator = jsonschema.Draft202012Validator(
         json.loads(path.read_text("utf-8")), format_checker=jsonschema.FormatChecker()
     )

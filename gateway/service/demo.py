@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.artifacts import bundled_root
 from gateway.core import accounting as core_accounting
 from gateway.core.fhir_query import parse_search
 from gateway.core.ids import student_id_for
@@ -33,7 +34,7 @@ from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Settings
 from gateway.service.setup import initialise
 
-EXCHANGES = Path("demo") / "exchanges"
+EXCHANGES = Path("demo") / "exchanges"  # under the packaged artifacts
 DISTRICT_IDS = "https://grandbend.example.org/ns/studentUniqueId"
 Say = Callable[[str], None]
 
@@ -58,18 +59,17 @@ def exchange_files(folder: Path) -> list[ExchangeFile]:
     return found
 
 
-def run_demo(home: Path, artifacts_root: Path, say: Say) -> dict[str, Any]:
+def run_demo(home: Path, site: Settings, say: Say) -> dict[str, Any]:
+    """The demo world on a fresh SQLite database under ``home`` (a site's artifact folders kept)."""
     if home.exists():
         shutil.rmtree(home)
-    settings = Settings(
-        home=home, database_url=f"sqlite:///{home / 'gateway.db'}", artifacts_root=artifacts_root
-    )
+    settings = replace(site, home=home, database_url=f"sqlite:///{home / 'gateway.db'}")
     rt, report = initialise(settings, with_samples=True)
     say(
         f"Initialised {report.database}: partners {', '.join(report.organizations)}; "
         f"agreements {', '.join(report.agreements)}"
     )
-    results = [_send(rt, item, say) for item in exchange_files(artifacts_root / EXCHANGES)]
+    results = [_send(rt, item, say) for item in exchange_files(bundled_root() / EXCHANGES)]
     say("Replaying held exchanges now that the clinic's patient is linked:")
     for summary in replay_where(rt, ("held",)):
         _tell(say, f"  replay {summary.message_id[:8]}", summary)

@@ -21,7 +21,7 @@ from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.storage import repositories as repo
 from gateway.storage.db import make_engine, migrate
 
-SAMPLES = Path("consent_policies") / "samples"
+SAMPLES = "samples"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +45,7 @@ def initialise(settings: Settings, *, with_samples: bool = False) -> tuple[Runti
     rt = open_runtime(settings, engine=engine)
     report = InitReport(database=_redacted(settings.database_url), home=str(settings.home))
     if with_samples:
-        report = load_samples(rt, settings.artifacts_root / SAMPLES, report)
+        report = load_samples(rt, rt.artifacts.folders.policies / SAMPLES, report)
     return rt, report
 
 
@@ -58,7 +58,7 @@ def _redacted(url: str) -> str:
 
 
 def load_samples(rt: Runtime, folder: Path, report: InitReport) -> InitReport:
-    world = load_world(folder, rt.artifacts.vocabulary, rt.settings.artifacts_root)
+    world = load_world(folder, rt.artifacts.vocabulary, rt.artifacts.folders)
     consents = _read_consents(folder / "consents")
     now = rt.now()
     with rt.sessions.begin() as session:

@@ -30,6 +30,9 @@ def ingest_bundle(rt: Runtime, path: Path, source: str, show_progress: bool) -> 
         summary = ingest_oneroster(rt, source_org=source, path_or_bytes=path, progress=progress)
     for note in summary.notes:
         click.echo(f"note: {note.path}: {note.message}", err=True)
+    for w in summary.warnings:
+        column = f" column {w.column}" if w.column else ""
+        click.echo(f"warning: {w.file}{column}: {w.rule} ({w.count}x)", err=True)
     return summary
 
 

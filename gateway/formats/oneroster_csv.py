@@ -28,16 +28,13 @@ parser guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from gateway.core.limits import shown, text_problem
+from gateway.core.limits import text_problem
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_family import (
     ANY_STUDENT,
@@ -48,16 +45,25 @@ from gateway.formats.oneroster_family import (
     family_role,
     pairs_of,
 )
+from gateway.formats.oneroster_leniency import (
+    EXTENSION_RULE,
+    EXTRA_FIELDS_RULE,
+    ReadWarning,
+    Tally,
+    read_cells,
+    read_header,
+)
+from gateway.formats.oneroster_manifest import read_manifest
 from gateway.formats.oneroster_rows import row_issues, score_percent
-from gateway.formats.oneroster_tables import (
-    DEACTIVATING,
-    MANIFEST_VERSIONS,
-    MODES,
-    PERSON_ORDER,
-    REFERENCE_ORDER,
-    SPECS,
-    VERSIONS,
-    FileSpec,
+from gateway.formats.oneroster_tables import DEACTIVATING, PERSON_ORDER, REFERENCE_ORDER, SPECS, FileSpec
+from gateway.formats.oneroster_zip import (
+    UNREADABLE_HEADER,
+    encoding_of,
+    header_row,
+    open_text,
+    open_zip,
+    readable,
+    root_prefix,
 )
 from gateway.formats.records import RecordProblem, SourceRecord, record
 
@@ -76,6 +82,11 @@ class BundleInfo:
     deactivated: dict[str, set[str]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     notes: list[Issue] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def warnings(self) -> tuple[ReadWarning, ...]:
+        return self.tally.warnings()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +118,15 @@ def inspect_bundle(payload: bytes) -> BundleInfo:
 class Bundle:
     def __init__(self, stream: BinaryIO) -> None:
         self.info = BundleInfo()
-        self.zip = _open_zip(stream)
-        self.prefix = _root_prefix(self.zip, self.info)
+        self.zip = open_zip(stream)
+        self.prefix = root_prefix(self.zip)
+        if self.prefix:
+            self.info.notes.append(
+                Issue(path=self.prefix, message="bundle read from the zip's single top folder")
+            )
         self.specs: dict[str, FileSpec] = {}
         self.headers: dict[str, list[str]] = {}
+        self.encodings: dict[str, str] = {}
         self.reference: dict[str, dict[str, dict[str, str]]] = {}
         self.student_ids: set[str] = set()
         self.family_roles: dict[str, str] = {}  # 1.2: user -> parent | guardian | relative
@@ -126,32 +142,8 @@ class Bundle:
     # -- manifest and headers: whole-bundle problems, all raised at once ---------------------
 
     def _read_manifest(self) -> None:
-        name = self.prefix + "manifest.csv"
-        if name not in self.zip.namelist():
-            raise InputInvalid(
-                "the OneRoster bundle has no manifest.csv",
-                [
-                    Issue(
-                        path="manifest.csv", message="add manifest.csv (propertyName,value) at the zip's root"
-                    )
-                ],
-            )
-        try:
-            with _readable(name):
-                rows = list(csv.reader(_text(self.zip, name)))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise InputInvalid(
-                "manifest.csv is not a valid OneRoster manifest",
-                [Issue(path="manifest.csv", message="not UTF-8 CSV; re-encode it as UTF-8")],
-            ) from exc
-        props = {r[0].strip(): r[1].strip() for r in rows[1:] if len(r) >= 2}
-        issues = _manifest_issues(props, rows[0] if rows else [])
-        if issues:
-            raise InputInvalid("manifest.csv is not a valid OneRoster manifest", issues)
-        self.info.version = props["oneroster.version"]
-        if props.get("manifest.version") == "1":
-            self.info.notes.append(Issue(path="manifest.csv", message="manifest.version '1' read as '1.0'"))
-        self.info.modes = {k[5:]: v for k, v in props.items() if k.startswith("file.")}
+        manifest = read_manifest(self.zip, self.prefix, self.info.tally)
+        self.info.version, self.info.modes = manifest.version, manifest.modes
 
     def _check_headers(self) -> None:
         specs = SPECS[self.info.version]
@@ -169,23 +161,26 @@ class Bundle:
                     Issue(path=fname, message=f"declared {mode} in manifest.csv but not in the zip")
                 )
                 continue
-            with _readable(fname):
-                header = _header(self.zip, self.prefix + fname)
+            with readable(fname):
+                header = self._header(stem, specs[stem], fname)
             issues.extend(_header_issues(specs[stem], header, fname))
             self.specs[stem], self.headers[stem] = specs[stem], header
-            self._note_extensions(specs[stem], header, fname)
+            for name in header:
+                if name not in specs[stem].columns:
+                    self.info.tally.declare(fname, name, EXTENSION_RULE)
         for fname in sorted(present - {f"{s}.csv" for s in self.info.modes} - {"manifest.csv"}):
             if fname.endswith(".csv"):
                 self.info.notes.append(Issue(path=fname, message="not declared in manifest.csv; ignored"))
         if issues:
             raise InputInvalid("the OneRoster bundle's files do not match the manifest", issues)
 
-    def _note_extensions(self, spec: FileSpec, header: list[str], fname: str) -> None:
-        extra = [h for h in header if h not in spec.columns]
-        if extra:
-            self.info.notes.append(
-                Issue(path=fname, message=f"extension columns ignored: {', '.join(map(shown, extra))}")
-            )
+    def _header(self, stem: str, spec: FileSpec, fname: str) -> list[str]:
+        encoding, rule = encoding_of(self.zip, self.prefix + fname)
+        self.encodings[stem] = encoding
+        if rule is not None:
+            self.info.tally.add(fname, None, rule)
+        raw = header_row(self.zip, self.prefix + fname, encoding)
+        return raw if raw == UNREADABLE_HEADER else read_header(spec, raw, self.info.tally, fname)
 
     # -- rows --------------------------------------------------------------------------------
 
@@ -222,12 +217,12 @@ class Bundle:
             yield record(entity, where, self._joined(stem, row.cells))
 
     def _rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
-        with _readable(fname):
+        with readable(fname):
             yield from self._read_rows(stem, spec, fname)
 
     def _read_rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
         header = self.headers[stem]
-        stream = _text(self.zip, self.prefix + fname)
+        stream = open_text(self.zip, self.prefix + fname, self.encodings[stem])
         reader = csv.reader(stream)
         last = 1
         try:
@@ -236,7 +231,7 @@ class Bundle:
             for fields in reader:
                 line, last = last + 1, reader.line_num
                 if fields:
-                    yield self._row(spec, header, fields, f"{fname} line {line}", line)
+                    yield self._row(spec, header, fields, fname, line)
         except UnicodeDecodeError:
             issue = Issue(
                 path=f"{fname} line {last + 1}",
@@ -247,7 +242,8 @@ class Bundle:
             issue = Issue(path=f"{fname} line {reader.line_num}", message=f"not valid CSV ({exc})")
             yield _Row(line=reader.line_num, cells={}, problems=(issue,))
 
-    def _row(self, spec: FileSpec, header: list[str], fields: list[str], where: str, line: int) -> _Row:
+    def _row(self, spec: FileSpec, header: list[str], fields: list[str], fname: str, line: int) -> _Row:
+        where = f"{fname} line {line}"
         if len(fields) < len(header):
             issue = Issue(
                 path=where,
@@ -256,17 +252,16 @@ class Bundle:
             )
             return _Row(line=line, cells={}, problems=(issue,))
         if len(fields) > len(header):
-            extra = f"{len(header) + 1}" + (f"-{len(fields)}" if len(fields) > len(header) + 1 else "")
-            self.info.notes.append(
-                Issue(
-                    path=where,
-                    message=f"{len(fields)} fields for {len(header)} header columns; field {extra} "
-                    "has no header and was ignored",
-                )
-            )
-        cells = {
-            h: v.strip() for h, v in zip(header, fields, strict=False) if h in spec.columns and v.strip()
-        }
+            self.info.tally.add(fname, None, EXTRA_FIELDS_RULE, line)
+        cells: dict[str, str] = {}
+        for name, value in zip(header, fields, strict=False):
+            if not value.strip():
+                continue
+            if name in spec.columns:
+                cells[name] = value.strip()
+            else:
+                self.info.tally.add(fname, name, EXTENSION_RULE, line)
+        cells = read_cells(spec, cells, self.info.tally, fname, line)
         problems = [*_text_issues(cells, where), *row_issues(spec, cells, where)]
         return _Row(line=line, cells=cells, problems=tuple(problems))
 
@@ -344,74 +339,8 @@ def _text_issues(cells: dict[str, str], where: str) -> Iterator[Issue]:
             yield Issue(path=f"{where} column {column}", message=f"this cell {problem}")
 
 
-def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:
-    try:
-        zf = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-        raise InputInvalid(
-            "the OneRoster payload is not a zip file",
-            [Issue(path="$", message="send the bundle as a zip with manifest.csv at its root")],
-        ) from exc
-    encrypted = [shown(i.filename) for i in zf.infolist() if i.flag_bits & 0x1]
-    if encrypted:
-        raise InputInvalid(
-            "the OneRoster zip is encrypted",
-            [Issue(path=name, message="send the bundle unencrypted (over TLS)") for name in encrypted],
-        )
-    return zf
-
-
-# What a damaged zip entry raises while it is read: a bad CRC, broken deflate data, a cut-off
-# entry, a compression method this Python cannot read.
-_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
-
-
-@contextlib.contextmanager
-def _readable(fname: str) -> Iterator[None]:
-    try:
-        yield
-    except _DAMAGED as exc:
-        raise InputInvalid(
-            "the OneRoster zip cannot be read",
-            [
-                Issue(
-                    path=shown(fname),
-                    message="the zip entry is damaged, or compressed in a way the gateway cannot "
-                    "read (use deflate); zip the bundle again",
-                )
-            ],
-        ) from exc
-
-
-def _root_prefix(zf: zipfile.ZipFile, info: BundleInfo) -> str:
-    """The bundle root: the zip's root, or its single top folder when a folder was zipped whole."""
-    names = zf.namelist()
-    if "manifest.csv" in names:
-        return ""
-    nested = [n for n in names if n.endswith("/manifest.csv") and n.count("/") == 1]
-    if len(nested) == 1:
-        prefix = nested[0][: -len("manifest.csv")]
-        info.notes.append(Issue(path=prefix, message="bundle read from the zip's single top folder"))
-        return prefix
-    return ""
-
-
-def _text(zf: zipfile.ZipFile, name: str) -> IO[str]:
-    return io.TextIOWrapper(zf.open(name), encoding="utf-8-sig", newline="")
-
-
-def _header(zf: zipfile.ZipFile, name: str) -> list[str]:
-    with zf.open(name) as raw:
-        line = raw.readline()
-    try:
-        first = next(csv.reader([line.decode("utf-8-sig")]), [])
-    except (UnicodeDecodeError, csv.Error):
-        return ["\0unreadable"]
-    return [h.strip() for h in first]
-
-
 def _header_issues(spec: FileSpec, header: list[str], fname: str) -> list[Issue]:
-    if header == ["\0unreadable"]:
+    if header == UNREADABLE_HEADER:
         return [Issue(path=f"{fname} line 1", message="the header is not UTF-8 CSV; re-encode as UTF-8")]
     issues = [
         Issue(path=f"{fname} line 1 column {c}", message="required column is missing from the header")
@@ -420,22 +349,4 @@ def _header_issues(spec: FileSpec, header: list[str], fname: str) -> list[Issue]
     ]
     dups = sorted({h for h in header if h and header.count(h) > 1})
     issues.extend(Issue(path=f"{fname} line 1 column {h}", message="column named twice") for h in dups)
-    return issues
-
-
-def _manifest_issues(props: dict[str, str], header: list[str]) -> list[Issue]:
-    issues: list[Issue] = []
-    if [h.strip() for h in header[:2]] != ["propertyName", "value"]:
-        issues.append(Issue(path="manifest.csv line 1", message="header must be propertyName,value"))
-    if props.get("oneroster.version") not in VERSIONS:
-        issues.append(
-            Issue(path="manifest.csv oneroster.version", message=f"must be one of {', '.join(VERSIONS)}")
-        )
-    if props.get("manifest.version", "1.0") not in MANIFEST_VERSIONS:
-        issues.append(Issue(path="manifest.csv manifest.version", message="must be 1.0"))
-    for key, value in sorted(props.items()):
-        if key.startswith("file.") and value not in MODES:
-            issues.append(
-                Issue(path=f"manifest.csv {shown(key)}", message=f"must be one of {', '.join(MODES)}")
-            )
     return issues

@@ -6,6 +6,9 @@ References become the CSV's ``*SourcedId`` columns (``{"user": {"sourcedId": "x"
 comma lists (``grades``), ``userIds`` the CSV's ``{type:identifier}`` list, and a 1.2 user's
 ``roles[]`` its primary ``role``. ``metadata`` and other nested extensions are left out. Entities
 and statuses are classified as for CSV (``nonstudent-users``, ``family-users``, ``deactivations``).
+Values are read as leniently as CSV cells (``oneroster_leniency``): ``"TRUE"`` or ``1`` for a
+boolean, ``"Active"`` for a status, a date-time in a date field; ``page_rows`` gives the page's
+rows as read and the warnings, counted per collection and field, for the pull's summary.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any, BinaryIO
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_csv import DEACTIVATIONS, NONSTUDENT
 from gateway.formats.oneroster_family import agents, family_records, family_role
+from gateway.formats.oneroster_leniency import ReadWarning, Tally, read_cells, read_enum
 from gateway.formats.oneroster_rows import row_issues
-from gateway.formats.oneroster_tables import DEACTIVATING, SPECS, FileSpec
+from gateway.formats.oneroster_tables import DEACTIVATING, ROLES_12, SPECS, FileSpec
 from gateway.formats.records import RecordProblem, SourceRecord, load_json, record
 
 StreamItem = SourceRecord | RecordProblem
@@ -66,12 +70,13 @@ def iter_records(stream: BinaryIO, entity: str | None = None) -> Iterator[Stream
     collection, items = _collection(body, entity)
     stem = COLLECTIONS[collection]
     spec = _rest_spec(stem)
+    tally = Tally()
     for index, item in enumerate(items):
         where = f"$.{collection}[{index}]"
         if not isinstance(item, dict):
             yield RecordProblem(location=where, issues=(Issue(path=where, message="expected an object"),))
             continue
-        row = flatten(item)
+        row = _read(spec, item, tally, collection, index)
         issues = row_issues(spec, {k: v for k, v in row.items() if isinstance(v, str)}, where, sep=".")
         if issues:
             yield RecordProblem(location=where, issues=tuple(issues))
@@ -81,6 +86,44 @@ def iter_records(stream: BinaryIO, entity: str | None = None) -> Iterator[Stream
             yield from family_records(where, row, role)
         else:
             yield record(_entity(stem, row), where, row)
+
+
+def page_rows(body: bytes, entity: str | None) -> tuple[list[dict[str, Any]], tuple[ReadWarning, ...]]:
+    """A page's object items as read (flattened, spellings read as the binding's) and the
+    warnings; nothing for a page that is no collection (its ingest says why)."""
+    try:
+        collection, items = _collection(load_json(body), entity)
+    except InputInvalid:
+        return [], ()
+    spec, tally = _rest_spec(COLLECTIONS[collection]), Tally()
+    rows = [_read(spec, item, tally, collection, i) for i, item in enumerate(items) if isinstance(item, dict)]
+    return rows, tally.warnings()
+
+
+def _read(spec: FileSpec, item: dict[str, Any], tally: Tally, collection: str, index: int) -> dict[str, Any]:
+    row = flatten(item)
+    texts = {k: v for k, v in row.items() if isinstance(v, str)}
+    row.update(read_cells(spec, texts, tally, collection, index))
+    if COLLECTIONS[collection] == "users":
+        row.update(_user_roles(row, tally, collection, index))
+    return row
+
+
+def _user_roles(row: dict[str, Any], tally: Tally, collection: str, index: int) -> dict[str, str]:
+    """A user's role names in another case read as the spec's (``Student``); a role the spec does
+    not name (an ``ext:`` role) stays as written: it is not a student role either way. A 1.2
+    user's roles (``roles[]``, its primary one also in ``role``) are counted once."""
+    out: dict[str, str] = {}
+    column = "roles[].role" if "roleNames" in row else "role"
+    for key in ("role", "roleNames"):
+        if key in row:
+            names = [read_enum(n, ROLES_12) for n in str(row[key]).split(",")]
+            read = [n for n, _ in names]
+            out[key] = ",".join(sorted(set(read)) if key == "roleNames" else read)
+            for _, rule in names if column == "role" or key == "roleNames" else ():
+                if rule is not None:
+                    tally.add(collection, column, rule, index)
+    return out
 
 
 def _collection(body: Any, entity: str | None) -> tuple[str, list[Any]]:

@@ -43,6 +43,12 @@ ROLES_12 = (
     "principal",
 )
 SCORE_STATUSES = ("exempt", "fully graded", "not submitted", "partially graded", "submitted")
+# users.grades / classes.grades / courses.grades: CEDS Entry Grade Level codes (binding 3.5).
+GRADES: tuple[str, ...] = (
+    *("IT", "PR", "PK", "TK", "KG"),
+    *(f"{n:02d}" for n in range(1, 14)),
+    *("PS", "UG", "Other"),
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,9 @@
   ``active`` rows are mapped like any other.
 
 A bundle refused as a whole (no manifest, missing columns) is stored as rejected and retracts
-nothing.
+nothing. What was read although the binding says otherwise (``TRUE`` booleans, ``Scheduled``,
+date-times in date columns, ...) is listed in the summary's ``warnings``, one per file, column
+and rule with its count (``gateway.formats.oneroster_leniency``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from gateway.core.guardians import oneroster_absent
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_csv import BundleInfo, inspect_bundle
 from gateway.formats.oneroster_family import FAMILY_USERS
+from gateway.formats.oneroster_leniency import ReadWarning
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.retractions import RetractionSummary, known_source_ids, retract_records
 from gateway.service.runtime import Runtime
@@ -43,6 +46,7 @@ class OneRosterSummary:
     version: str
     modes: dict[str, str]
     notes: tuple[Issue, ...]
+    warnings: tuple[ReadWarning, ...] = field(default=())
     retractions: tuple[RetractionSummary, ...] = field(default=())
 
     @property
@@ -52,6 +56,7 @@ class OneRosterSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.ingest.to_dict(),
+            "warnings": [w.to_dict() for w in self.warnings],
             "oneroster": {
                 "version": self.version,
                 "files": self.modes,
@@ -84,6 +89,7 @@ def ingest_oneroster(
         version=info.version,
         modes=dict(sorted(info.modes.items())),
         notes=tuple(info.notes),
+        warnings=info.warnings,
         retractions=retractions,
     )
 

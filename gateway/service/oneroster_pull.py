@@ -8,7 +8,6 @@ no longer lists are retracted (audited). A pull that fails part-way retracts not
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from gateway.clients.oneroster_api import VERSIONS, OneRosterClient
 from gateway.core.guardians import oneroster_absent
 from gateway.formats.oneroster_family import FAMILY_USERS, family_role, pairs_of
-from gateway.formats.oneroster_rest import flatten
+from gateway.formats.oneroster_leniency import Tally
+from gateway.formats.oneroster_rest import page_rows
 from gateway.formats.oneroster_tables import DEACTIVATING
 from gateway.service.ingest import ingest
 from gateway.service.retractions import known_source_ids, retract_records
@@ -45,6 +45,7 @@ class CollectionSummary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTED, 0))
     retracted: int = 0
     message_ids: list[str] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)  # values read leniently, counted over all pages
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class CollectionSummary:
             "records": self.records,
             **self.counts,
             "retracted": self.retracted,
+            "warnings": [w.to_dict() for w in self.tally.warnings()],
             "messageIds": self.message_ids,
         }
 
@@ -131,9 +133,11 @@ def _pull_collection(
         summary.message_ids.append(result.message_id)
         for counted in _COUNTED:
             summary.counts[counted] += int(result.outcome.get(counted, 0))
-        present, gone = _source_ids(page.body)
+        rows, warnings = page_rows(page.body, name)
+        summary.tally.merge(warnings)
+        present, gone = _source_ids(rows)
         seen, deleted = seen | present, deleted | gone
-        pairs |= _family_pairs(page.body) if name == "users" else set()
+        pairs |= _family_pairs(rows) if name == "users" else set()
         last_message = result.message_id
         if progress is not None:
             progress(name, summary.records, page.total)
@@ -181,27 +185,18 @@ def _retract(
     return done.records
 
 
-def _rows(body: bytes) -> list[dict[str, Any]]:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return []
-    items = next((v for v in parsed.values() if isinstance(v, list)), []) if isinstance(parsed, dict) else []
-    return [i for i in items if isinstance(i, dict) and i.get("sourcedId")]
-
-
-def _family_pairs(body: bytes) -> set[str]:
+def _family_pairs(rows: list[dict[str, Any]]) -> set[str]:
     """``user|student`` of the page's live family users (as ``oneroster_family`` reads them)."""
     found: set[str] = set()
-    for item in _rows(body):
-        row = flatten(item)
-        if row.get("status") not in DEACTIVATING and family_role(row, {}):
+    for row in rows:
+        if row.get("sourcedId") and row.get("status") not in DEACTIVATING and family_role(row, {}):
             found |= pairs_of(row)
     return found
 
 
-def _source_ids(body: bytes) -> tuple[set[str], set[str]]:
-    """The page's sourcedIds: those it lists as live, and those marked tobedeleted / inactive."""
-    rows = _rows(body)
-    deleted = {str(i["sourcedId"]) for i in rows if i.get("status") in DEACTIVATING}
-    return {str(i["sourcedId"]) for i in rows} - deleted, deleted
+def _source_ids(rows: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
+    """The page's sourcedIds: those it lists as live, and those marked tobedeleted / inactive
+    (a status in another case, ``ToBeDeleted``, read as the parser reads it)."""
+    ids = [r for r in rows if r.get("sourcedId")]
+    deleted = {str(r["sourcedId"]) for r in ids if r.get("status") in DEACTIVATING}
+    return {str(r["sourcedId"]) for r in ids} - deleted, deleted

@@ -23,6 +23,7 @@ from gateway.service.message_state import recover_interrupted
 from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
+from gateway.service.settings_file import load_settings
 from gateway.service.setup import initialise
 from gateway.service.students import resolve_student_ref
 
@@ -71,15 +72,25 @@ def _runtime(ctx: click.Context) -> Runtime:
 @click.group()
 @click.option(
     "--home",
-    envvar="GATEWAY_HOME",
-    default="var",
-    show_default=True,
-    help="Folder for the SQLite database, keys and checkpoints.",
+    help="Folder for the SQLite database, keys and checkpoints [default: SPGW_HOME, GATEWAY_HOME or var].",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A TOML settings file (see deploy/spgw.example.toml) [default: SPGW_CONFIG].",
 )
 @click.pass_context
-def main(ctx: click.Context, home: str) -> None:
+def main(ctx: click.Context, home: str | None, config: Path | None) -> None:
     """Success Plan Gateway: consented exchange of education and health records."""
-    ctx.obj = {"settings": Settings.from_env(home)}
+    try:  # command line > SPGW_<NAME> variables > the file > defaults
+        settings = load_settings(cli={"home": home}, config=config)
+    except GatewayError as exc:
+        raise click.UsageError(_problems(exc)) from exc
+    ctx.obj = {"settings": settings}
+
+
+def _problems(error: GatewayError) -> str:
+    return "\n".join([error.message, *(f"  {i.path}: {i.message}" for i in error.issues)])
 
 
 @main.command()

@@ -71,6 +71,14 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     # A partner's JWKS URL is fetched again for an unknown kid at most once per this many seconds.
     jwks_refresh_seconds: float = 60.0
+    # ``spgw serve``: auto is gunicorn on PostgreSQL and waitress on SQLite (one process: SQLite
+    # has one writer at a time); workers 0 is 2 per CPU + 1. Threads are per worker.
+    server: str = "auto"
+    bind: str = "127.0.0.1:8080"
+    workers: int = 0
+    threads: int = 8
+    # A bearer token that may read /metrics (besides administrator and compliance credentials).
+    metrics_token: str = ""
 
     def __post_init__(self) -> None:
         # A wrong public URL would refuse every signed assertion; say so at start-up instead.
@@ -101,29 +109,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> Settings:
-        base = Path(home or os.environ.get("GATEWAY_HOME", "var")).resolve()
-        url = os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{base / 'gateway.db'}"
-        return cls(
-            home=base,
-            database_url=url,
-            max_payload_bytes=int(os.environ.get("GATEWAY_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD)),
-            max_bulk_payload_bytes=int(
-                os.environ.get("GATEWAY_MAX_BULK_PAYLOAD_BYTES", DEFAULT_MAX_BULK_PAYLOAD)
-            ),
-            delivery_lease_seconds=float(
-                os.environ.get("GATEWAY_DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE_SECONDS)
-            ),
-            public_base_url=os.environ.get("GATEWAY_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
-            denial_floor_ms=int(os.environ.get("GATEWAY_DENIAL_FLOOR_MS", "15")),
-            stale_after_seconds=int(
-                os.environ.get("GATEWAY_STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER_SECONDS)
-            ),
-            checkpoint_every_entries=int(os.environ.get("GATEWAY_CHECKPOINT_EVERY_ENTRIES", "256")),
-            checkpoint_every_minutes=float(os.environ.get("GATEWAY_CHECKPOINT_EVERY_MINUTES", "5")),
-            audit_witnesses=_witnesses(os.environ.get("GATEWAY_AUDIT_WITNESSES", "")),
-            retention_interval_seconds=float(os.environ.get("GATEWAY_RETENTION_INTERVAL_SECONDS", "3600")),
-            jwks_refresh_seconds=float(os.environ.get("GATEWAY_JWKS_REFRESH_SECONDS", "60")),
-        )
+        """Environment, configuration file and defaults (gateway.service.settings_file)."""
+        from gateway.service.settings_file import load_settings  # it builds on this class
+
+        return load_settings(cli={"home": home} if home else None)
 
 
 def _witnesses(text: str) -> tuple[tuple[str, str], ...]:

@@ -27,12 +27,13 @@ from gateway.core.mapping import (
 )
 from gateway.core.plan import empty_plan, merge_elements
 from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
+from gateway.core.reference_data import ignored_reason
 from gateway.core.referral_status import refused_status_updates
 from gateway.errors import Issue, MappingFailed
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service import attendance as attendance_store
-from gateway.service import disclosures, enforcement, fhir_served, guardians
+from gateway.service import disclosures, enforcement, fhir_served, guardians, reference_data
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
@@ -72,6 +73,8 @@ def run_batch(
     now = rt.now()
     outcomes: dict[int, RecordOutcome] = {}
     records = fhir_served.with_assigned_id(records, exchange.resource_id, exchange.partner)
+    sender = (exchange.source_org, exchange.message_id, mapping_format(exchange.format))
+    reference_data.keep(session, rt, sender, records, outcomes, now)  # reference records: not mapped
     mapped = _map_and_decide(rt, exchange, records, policy, now, outcomes)
     elements = _identify(session, exchange, mapped, outcomes, now)
     events = _take_events(exchange, mapped, elements)
@@ -101,10 +104,12 @@ def _map_and_decide(
     decisions: dict[frozenset[str], Decision] = {}
     mapped: dict[int, _Mapped] = {}
     for index, rec in enumerate(records):
+        if index in outcomes:  # kept as reference data
+            continue
         family = mapping_format(exchange.format)
         mapping = rt.artifacts.mapping_for(family, rec.entity)
         if mapping is None:
-            ignored = rt.artifacts.codes.get(IGNORED_RECORDS, {}).get(f"{family}|{rec.entity}")
+            ignored = ignored_reason(rt.artifacts.codes.get(IGNORED_RECORDS, {}), family, rec.entity)
             if ignored is not None:
                 outcomes[index] = RecordOutcome(location=rec.location, status=IGNORED, reason=str(ignored))
                 continue

@@ -434,6 +434,23 @@ class PartnerJwksRow(Base):
     removed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
+class ReferenceRecordRow(Base):
+    """A partner's reference record (an Ed-Fi assessment, gradebook entry, section, school, ...):
+    not about one student, but what plan facts point at (``mappings/codes/edfi-reference-data.yaml``).
+    One row per (source organization, resource, natural key digest); the body is the latest one
+    sent, replaced when its digest changes."""
+
+    __tablename__ = "reference_records"
+    source_org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    natural_key: Mapped[str] = mapped_column(Text)  # the key values joined by "|", as a mapping's source id
+    body: Mapped[dict[str, Any]] = mapped_column(Document)
+    body_digest: Mapped[str] = mapped_column(String(80))
+    message_id: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
 Index("ix_audit_entries_recorded_at", AuditEntryRow.recorded_at)
 Index("ix_checkpoint_witnesses_due", CheckpointWitness.status, CheckpointWitness.next_attempt_at)
 Index("ix_messages_status_received", Message.status, Message.received_at)

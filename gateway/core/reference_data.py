@@ -1,0 +1,110 @@
+"""Reference data: records a partner sends that are not about one student, but that plan facts
+point at (an Ed-Fi assessment, gradebook entry, section, school, ...). Pure: the table of
+reference resources (``mappings/codes/edfi-reference-data.yaml``) in, their natural keys out.
+
+A table entry is ``from: <resource>``, ``to: {key: [<path>, ...], about: <text>}``; the key paths
+use the mapping path language (``core.paths``, plain fields only). The natural key of a record is
+its key values joined by ``|`` (like a mapping's source id); the store keys rows by its digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core.canonical import digest
+from gateway.core.paths import Path, PathSyntaxError, evaluate, parse_path
+from gateway.errors import ArtifactInvalid, Issue
+
+REFERENCE_TABLES = {"edfi-json": "edfi-reference-data"}  # mapping family -> its table in mappings/codes
+# An ignored-records key "<family>|*<suffix>" covers every entity ending in <suffix> (Ed-Fi descriptors).
+WILDCARD = "*"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceEntity:
+    entity: str
+    key: tuple[Path, ...]
+    about: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NaturalKey:
+    text: str  # the key values joined by "|"
+    digest: str  # of (source organization, resource, key values): the row's key
+
+
+def build_reference_entities(table: dict[str, Any], where: str) -> dict[str, ReferenceEntity]:
+    """The entries of a reference table, every problem reported at once (``ArtifactInvalid``)."""
+    issues: list[Issue] = []
+    found: dict[str, ReferenceEntity] = {}
+    for entity, spec in table.items():
+        entry = _entry(entity, spec, f"{where}: entry {entity!r}", issues)
+        if entry is not None:
+            found[entity] = entry
+    if issues:
+        raise ArtifactInvalid(f"{where} is invalid", issues)
+    return found
+
+
+def _entry(entity: str, spec: Any, where: str, issues: list[Issue]) -> ReferenceEntity | None:
+    if not isinstance(spec, dict) or not isinstance(spec.get("about"), str) or not spec.get("key"):
+        issues.append(Issue(path=where, message="'to' needs 'key' (a list of paths) and 'about' (text)"))
+        return None
+    if not isinstance(spec["key"], list):
+        issues.append(Issue(path=f"{where}.key", message="must be a list of paths"))
+        return None
+    paths = []
+    for text in spec["key"]:
+        path = _plain_path(str(text), f"{where}.key", issues)
+        if path is not None:
+            paths.append(path)
+    if len(paths) != len(spec["key"]):
+        return None
+    return ReferenceEntity(entity=entity, key=tuple(paths), about=spec["about"])
+
+
+def _plain_path(text: str, where: str, issues: list[Issue]) -> Path | None:
+    try:
+        path = parse_path(text)
+    except PathSyntaxError as exc:
+        issues.append(Issue(path=where, message=str(exc)))
+        return None
+    if path.relative or path.fields is None:
+        issues.append(Issue(path=where, message=f"{text!r}: a key path is '$' and plain fields only"))
+        return None
+    return path
+
+
+def natural_key(
+    source_org: str, entity: ReferenceEntity, record: Any
+) -> tuple[NaturalKey | None, list[Issue]]:
+    """The record's natural key, or the key paths it lacks (each an issue at its path)."""
+    values: list[str] = []
+    missing: list[Issue] = []
+    for path in entity.key:
+        matches = evaluate(path, record)
+        if not matches or isinstance(matches[0].value, dict | list) or matches[0].value == "":
+            missing.append(Issue(path=path.text, message="reference record key field is missing"))
+            continue
+        values.append(str(matches[0].value))
+    if missing:
+        return None, missing
+    return NaturalKey(text="|".join(values), digest=digest([source_org, entity.entity, values])), []
+
+
+def ignored_reason(ignored: dict[str, Any], family: str, entity: str) -> str | None:
+    """Why a record is deliberately not mapped: its "<family>|<entity>" entry, or a
+    "<family>|*<suffix>" entry whose suffix ends the entity's name."""
+    exact = ignored.get(f"{family}|{entity}")
+    if exact is not None:
+        return str(exact)
+    prefix = f"{family}|{WILDCARD}"
+    for key, reason in ignored.items():
+        if (
+            key.startswith(prefix)
+            and len(entity) > len(key) - len(prefix)
+            and entity.endswith(key[len(prefix) :])
+        ):
+            return str(reason)
+    return None

@@ -154,23 +154,28 @@ def _date(value: str) -> tuple[str, str | None]:
     return found.group(1), DATE_TIME_RULE
 
 
+GRADE_PADDED_RULE = "single-digit grade read with its leading zero (CEDS code)"
+GRADE_CASE_RULE = "grade code in another case read as the CEDS code"
+
+
 def _grades(value: str) -> tuple[str, str | None]:
-    """CEDS grade codes: ``9`` is ``09``, ``kg`` is ``KG``; a list keeps its order."""
-    parts = [p.strip() for p in value.split(",")]
-    read = [_grade(p) for p in parts]
-    if read == parts and value == ",".join(parts):
+    """CEDS grade codes: ``9`` is ``09``, ``kg`` is ``KG``; a list keeps its order. A code the
+    list does not know stays as written (the mapping's crosswalk says it has no display)."""
+    parts = value.split(",")
+    read = [_grade(p.strip()) for p in parts]
+    rules = sorted({rule for _, rule in read if rule is not None})
+    if not rules:
         return value, None
-    changed = sorted({f"{shown(p, 10)} read as {r}" for p, r in zip(parts, read, strict=True) if p != r})
-    return ",".join(read), "grade " + "; ".join(changed) if changed else "grade list spaces removed"
+    return ",".join(code for code, _ in read), " and ".join(rules)
 
 
-def _grade(code: str) -> str:
+def _grade(code: str) -> tuple[str, str | None]:
     if code in GRADES:
-        return code
-    if code.isdigit() and len(code) == 1:
-        return "0" + code
+        return code, None
+    if code.isdigit() and len(code) == 1 and code != "0":
+        return "0" + code, GRADE_PADDED_RULE
     match = [g for g in GRADES if g.casefold() == code.casefold()]
-    return match[0] if len(match) == 1 else code
+    return (match[0], GRADE_CASE_RULE) if len(match) == 1 else (code, None)
 
 
 # -- headers --------------------------------------------------------------------------------------

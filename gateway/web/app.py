@@ -13,6 +13,7 @@ from gateway.web import (
     delivery_api,
     fhir_api,
     fhir_audit_api,
+    ops_api,
     policy_api,
     report_api,
     smart_api,
@@ -20,6 +21,8 @@ from gateway.web import (
 from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
 from gateway.web.limits import StrictJSONProvider, check_url
+from gateway.web.metrics import register_metrics
+from gateway.web.request_log import register_request_log
 
 
 def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
@@ -32,6 +35,8 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.extensions[auth.RUNTIME_KEY] = rt
     app.json = StrictJSONProvider(app)
     app.before_request(check_url)  # the edge limits for the URL, before any view or token check
+    register_request_log(app)  # an id and a log line for every request, refused ones included
+    register_metrics(app)
     register_error_handlers(app)
     app.register_blueprint(auth.bp)
     for blueprint in (*BLUEPRINTS, policy_api.bp, delivery_api.bp, audit_api.bp, report_api.bp):
@@ -39,4 +44,5 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(fhir_api.bp)  # FHIR R4 endpoints answer with OperationOutcomes
     app.register_blueprint(fhir_audit_api.bp)
     app.register_blueprint(smart_api.bp)  # SMART discovery and partners' key administration
+    app.register_blueprint(ops_api.bp)  # /ready and /metrics
     return app

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.core.limits import printable
 from gateway.errors import GatewayError
+from gateway.web.request_log import request_id
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def render_error(
     may quote what the sender sent (a key, a URL segment): control characters are replaced."""
     shown_issues = [{k: printable(v) for k, v in issue.items()} for issue in issues]
     body = {"code": code, "message": printable(message), "issues": shown_issues, **extra}
+    rid = request_id()
+    if rid is not None:  # the id a caller quotes to an operator, who finds the request's log line
+        body["requestId"] = rid
     response = jsonify({"error": body})
     response.status_code = status
     if status == 401:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from gateway.artifacts import load_artifacts
+from gateway.formats.edfi_xml_tables import RESOURCES as XML_RESOURCES
 from gateway.service.edfi_resources import (
     IGNORED,
     MAPPED,
@@ -40,6 +41,13 @@ ROWS = resource_rows(ARTIFACTS, RESOURCES)
 def test_every_ds5_resource_is_mapped_kept_or_ignored_with_a_reason(row):
     assert row.fate != NO_ROW, f"{row.resource}: add a mapping, a reference-data entry or an ignored reason"
     assert row.detail.strip()
+
+
+@pytest.mark.parametrize("entity", sorted(set(XML_RESOURCES.values())))
+def test_every_resource_the_xml_reader_yields_has_a_row(entity):
+    """Ed-Fi XML records become these resources (edfi_xml_tables.RESOURCES): none may be rejected."""
+    [row] = resource_rows(ARTIFACTS, [f"ed-fi/{entity}"])
+    assert row.fate != NO_ROW
 
 
 def test_the_resource_list_is_the_whole_standard():

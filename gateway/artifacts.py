@@ -23,6 +23,7 @@ import yaml
 
 from gateway._artifacts import bundled_root as bundled_root
 from gateway.core.guardians import AUTHORITY_TABLES, check_authority_table
+from gateway.core.identity import authority_issues
 from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
 from gateway.core.policy import Agreement, ScheduleEntry
 from gateway.core.screening import build_instruments
@@ -335,6 +336,7 @@ def load_world(folder: Path, vocabulary: Vocabulary, where: ArtifactFolders | Pa
     if orgs_doc is not None and c.validate(orgs_doc, "organizations.schema.json", orgs_path):
         organizations = list(orgs_doc["organizations"])
         c.issues.extend(organization_term_issues(organizations, vocabulary, c.rel(orgs_path)))
+        c.issues.extend(authority_issues(organizations, c.rel(orgs_path)))
     org_ids = {o["id"] for o in organizations}
     agreements = [
         doc

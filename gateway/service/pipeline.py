@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
-from gateway.core.identity import resolve_student
+from gateway.core.identity import authority_of, resolve_student
 from gateway.core.limits import SCHOOL_ID_MAX
 from gateway.core.mapping import (
     MappingContext,
@@ -179,10 +179,12 @@ def _identify(
     by_student: dict[str, list[tuple[int, PlanElement]]] = defaultdict(list)
     for index, item in mapped.items():
         result = item.result
-        found = resolve_student(result.subject, links, may_create=result.may_create_subject)
+        refused = authority.refusal(family, result.subject)  # who may register: the source's setting
+        found = resolve_student(result.subject, links, may_create=result.may_create_subject, refused=refused)
         if found.student_id is None:
             outcomes[index] = RecordOutcome(location=item.record.location, status=HELD, reason=found.reason)
             continue
+    authority, family = authority_of(exchange.partner), mapping_format(exchange.format)
         if found.created:
             new_students.add(found.student_id)
         if found.created or _links_identifiers(result):

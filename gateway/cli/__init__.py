@@ -400,6 +400,9 @@ def _register_command_groups() -> None:
     from gateway.cli import partner_keys
 
     partner_keys.register(partners)
+    from gateway.cli.check import check_command
+
+    main.add_command(check_command)
 
 
 _register_command_groups()

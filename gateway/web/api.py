@@ -14,7 +14,8 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import gateway
-from gateway.errors import InputInvalid, Issue, UnsupportedFormat
+from gateway.errors import InputInvalid, Issue, PayloadTooLarge, UnsupportedFormat
+from gateway.service.check import audit_check, check_payload
 from gateway.service.exchanges import receive
 from gateway.service.health import check
 from gateway.service.ingest import IngestSummary, record_oversized, replay
@@ -53,13 +54,23 @@ def openapi() -> Response:
 def post_exchange(format_name: str) -> Response:
     rt, source = current_runtime(), current_principal().organization_id
     entity = request.args.get("entity") or None
+    dry_run = _dry_run()
     try:
         payload = request.get_data()
     except RequestEntityTooLarge:
+        if dry_run:  # a check stores nothing, not even the refusal
+            raise PayloadTooLarge(
+                f"payload of {request.content_length} bytes exceeds the gateway's limit",
+                [Issue(path="body", message="split it into smaller payloads, or check it with spgw check")],
+            ) from None
         # Refused unread, but the refusal is stored and audited like any other rejection.
         return render_summary(
             record_oversized(rt, source_org=source, format_name=format_name, size=request.content_length)
         )
+    if dry_run:
+        report = check_payload(rt, source_org=source, format_name=format_name, payload=payload, entity=entity)
+        audit_check(rt, source, report)
+        return jsonify(report.to_dict())
     summary = receive(
         rt,
         source_org=source,
@@ -74,6 +85,19 @@ def post_exchange(format_name: str) -> Response:
     # Every body is stored and judged by its parser (nothing is lost); when it is refused and it
     # was not declared as its format's type, the declared type is the likely cause: named.
     return error_response(_unsupported_type(accepted), messageId=summary.message_id)
+
+
+def _dry_run() -> bool:
+    """``?dry_run=true``: check the body (service/check.py) instead of storing it."""
+    value = request.args.get("dry_run", "false").lower()
+    if value not in DRY_RUN_VALUES:
+        raise InputInvalid(
+            "dry_run must be true or false", [Issue(path="dry_run", message="send true, false, 1 or 0")]
+        )
+    return DRY_RUN_VALUES[value]
+
+
+DRY_RUN_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
 def _unsupported_type(accepted: tuple[str, ...]) -> UnsupportedFormat:

@@ -13,6 +13,7 @@ from typing import Any
 import gateway
 from gateway.service.messages import STATUSES
 from gateway.web import audit_api, delivery_api, fhir_audit_api, policy_api, report_api, smart_api
+from gateway.web.check_openapi import exchange_check
 from gateway.web.errors import error_codes
 from gateway.web.fhir_openapi import FHIR_ERROR, FHIR_NOT_FOUND
 from gateway.web.fhir_openapi import OPENAPI_PATHS as FHIR_PATHS
@@ -109,6 +110,7 @@ def _schemas() -> dict[str, Schema]:
             optional=("issues", "reasonCode"),
         ),
         "IngestSummary": _ingest_summary(),
+        "ExchangeCheck": exchange_check(RECORD_STATUSES),
         "PlanView": _plan_view(),
         "MessageCounts": closed_object({name: COUNT for name in RECORD_STATUSES}),
         "Message": closed_object(_message_properties()),
@@ -210,6 +212,16 @@ def _summary_responses() -> dict[str, Schema]:
     }
 
 
+def _exchange_responses() -> dict[str, Schema]:
+    responses = _summary_responses()
+    responses["200"] = json_body(
+        {"anyOf": [ref("IngestSummary"), ref("ExchangeCheck")]},
+        "Mapped, or partly mapped (the other records are listed); with dry_run=true, the check's "
+        "answer (whatever it found: read wouldReject).",
+    )
+    return responses
+
+
 def _exchange_path() -> Schema:
     content: dict[str, Schema] = {kind: {"schema": {}} for kind in JSON_TYPES[:2]}
     content.update({kind: {"schema": {"type": "string"}} for kind in JSON_TYPES[2:] + XML_TYPES})
@@ -224,9 +236,16 @@ def _exchange_path() -> Schema:
             "parameters": [
                 _path("format_name", "The payload's standard: edfi-json or fhir-json."),
                 _query("entity", "The Ed-Fi resource name (required for edfi-json).", TEXT),
+                _query(
+                    "dry_run",
+                    "true: check the body without storing it (parsed, validated, mapped, decided on and "
+                    "linked by the pipeline's own steps in a transaction that is rolled back); the answer "
+                    "is an ExchangeCheck. Only that a check ran is audited (payload digest and counts).",
+                    {"type": "boolean", "default": False},
+                ),
             ],
             "requestBody": {"required": True, "content": content},
-            "responses": _summary_responses(),
+            "responses": _exchange_responses(),
         }
     }
 

@@ -151,9 +151,11 @@ def open_runtime(
     settings: Settings,
     clock: Callable[[], dt.datetime] = utc_now,
     engine: Engine | None = None,
+    artifacts: Artifacts | None = None,
 ) -> Runtime:
-    """Load and check every artifact (a bad one stops here), connect, load keys."""
-    artifacts = load_artifacts(settings.artifact_folders())
+    """Load and check every artifact (a bad one stops here), connect, load keys. Artifacts
+    already loaded from the same folders may be handed in (they are immutable)."""
+    artifacts = artifacts or load_artifacts(settings.artifact_folders())
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = engine or make_engine(settings.database_url)
     return Runtime(

@@ -25,12 +25,34 @@ from gateway.web import create_app
 from tests.http_server import serve_wsgi
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_SAMPLES = PROJECT_ROOT.parent / "shared" / "samples"
+
+
+def _shared_samples() -> Path:
+    """The public sample files (../shared/samples beside the checkout, or where
+    GATEWAY_SHARED_SAMPLES says; a checkout elsewhere on this machine finds /work/shared)."""
+    named = os.environ.get("GATEWAY_SHARED_SAMPLES")
+    if named:
+        return Path(named)
+    candidates = [PROJECT_ROOT.parent / "shared" / "samples", Path("/work/shared/samples")]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+SHARED_SAMPLES = _shared_samples()
 START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files for review")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # The conformance tests skip when the public samples are absent, which is fine on a laptop;
+    # in CI a silent skip would hide that the conformance bar was never run.
+    if os.environ.get("CI") and not SHARED_SAMPLES.is_dir():
+        raise pytest.UsageError(
+            f"CI is set but the public samples are not at {SHARED_SAMPLES}: the conformance tests "
+            "would be skipped. Lay out ../shared/samples or set GATEWAY_SHARED_SAMPLES."
+        )
 
 
 class Clock:

@@ -279,3 +279,19 @@ def test_spgw_pull_oneroster(rt, settings, service, monkeypatch):
     result = CliRunner().invoke(main, args, env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["accepted"] == 1
+
+
+def test_a_pull_counts_lenient_readings_per_field_over_all_pages(rt, service):
+    register_students(rt, "900001", "900002", "900003")
+    quirky = {"enabledUser": "TRUE", "status": "Active"}
+    service.collections["users"] = [{**user_12(i), **quirky} for i in ("900001", "900002", "900003")]
+    summary = _pull(rt, service, resources=("users",))  # two pages of at most two
+    assert summary.to_dict()["accepted"] == 3
+    (users,) = summary.to_dict()["resources"]
+    assert sorted((w["column"], w["rule"], w["count"], w["lines"]) for w in users["warnings"]) == [
+        ("enabledUser", "boolean TRUE read as true", 3, [0, 1, 2]),  # item indexes in the collection
+        ("status", "Active read as active", 3, [0, 1, 2]),
+    ]
+    service.collections["users"] = [{**user_12("900001"), "status": "ToBeDeleted"}]
+    again = _pull(rt, service, resources=("users",))
+    assert again.resources[0].retracted == 3  # the cased deletion counts like tobedeleted

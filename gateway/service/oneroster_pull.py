@@ -9,7 +9,7 @@ no longer lists are retracted (audited). A pull that fails part-way retracts not
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.clients.oneroster_api import VERSIONS, OneRosterClient
@@ -128,13 +128,14 @@ def _pull_collection(
         if page.count == 0 and summary.pages:
             break
         result = ingest(rt, source_org=source_org, format_name=FORMAT, payload=page.body, entity=name)
+        rows, warnings = page_rows(page.body, name)
+        # a warning's lines are item indexes in its page; across the pull, in the collection
+        summary.tally.merge(replace(w, lines=tuple(summary.records + n for n in w.lines)) for w in warnings)
         summary.pages += 1
         summary.records += page.count
         summary.message_ids.append(result.message_id)
         for counted in _COUNTED:
             summary.counts[counted] += int(result.outcome.get(counted, 0))
-        rows, warnings = page_rows(page.body, name)
-        summary.tally.merge(warnings)
         present, gone = _source_ids(rows)
         seen, deleted = seen | present, deleted | gone
         pairs |= _family_pairs(rows) if name == "users" else set()

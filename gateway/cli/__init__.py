@@ -19,7 +19,6 @@ from gateway.errors import GatewayError
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
 from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
-from gateway.service.message_state import recover_interrupted
 from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
@@ -110,32 +109,6 @@ def init(ctx: click.Context, with_samples: bool, as_json: bool) -> None:
             + (f"\nDemo partner credentials: {r['credentials_file']}" if r["credentials_file"] else "")
         ),
     )
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-@click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the HTTP API with a production WSGI server (waitress)."""
-    from waitress import serve as waitress_serve
-
-    from gateway.web import create_app
-
-    rt = _runtime(ctx)
-    # Runs a previous server left unfinished (killed, host lost) are failed and replayable now.
-    interrupted = recover_interrupted(rt)
-    if interrupted:
-        click.echo(
-            f"{len(interrupted)} interrupted message(s) marked failed; replay them with spgw messages replay"
-        )
-    app = create_app(runtime=rt)
-    click.echo(f"Serving on http://{host}:{port} (OpenAPI at /openapi.json)")
-    from gateway.service.audit import signs_on_exit
-
-    with signs_on_exit(rt):  # the newest audit head is signed on the way out, SIGTERM included
-        waitress_serve(app, host=host, port=port, threads=threads)
 
 
 @main.command()
@@ -400,6 +373,9 @@ def _register_command_groups() -> None:
     from gateway.cli import partner_keys
 
     partner_keys.register(partners)
+    from gateway.cli.serve import serve
+
+    main.add_command(serve)
     from gateway.cli.check import check_command
 
     main.add_command(check_command)

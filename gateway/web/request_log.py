@@ -101,3 +101,5 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic says which dialect it runs on at every readiness probe: not news in a log.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)

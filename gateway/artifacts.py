@@ -26,6 +26,7 @@ from gateway.core.guardians import AUTHORITY_TABLES, check_authority_table
 from gateway.core.identity import authority_issues
 from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
 from gateway.core.policy import Agreement, ScheduleEntry
+from gateway.core.reference_data import REFERENCE_TABLES, build_reference_entities
 from gateway.core.screening import build_instruments
 from gateway.errors import ArtifactInvalid, Issue
 
@@ -160,6 +161,7 @@ def load_artifacts(where: ArtifactFolders | Path | None = None) -> Artifacts:
     codes = _load_codes(c)
     _check_screening_instruments(c, codes)
     _check_authority_tables(c, codes)
+    _check_reference_tables(c, codes)
     mappings = _load_mappings(c, frozenset(codes), vocabulary)
     plan_schema = c.read(folders.schemas / "success-plan.schema.json")
     element_validators = _element_validators(c, plan_schema) if plan_schema else {}
@@ -271,6 +273,16 @@ def _check_authority_tables(c: _Collector, codes: dict[str, dict[str, Any]]) -> 
             Issue(path=f"mappings/codes/{name}.yaml: $.entries", message=problem)
             for problem in check_authority_table(codes[name])
         )
+
+
+def _check_reference_tables(c: _Collector, codes: dict[str, dict[str, Any]]) -> None:
+    """Reference-data tables: each entry names its natural key as plain paths."""
+    for name in REFERENCE_TABLES.values():
+        if name in codes:
+            try:
+                build_reference_entities(codes[name], f"mappings/codes/{name}.yaml")
+            except ArtifactInvalid as exc:
+                c.issues.extend(exc.issues)
 
 
 def _load_mappings(

@@ -25,6 +25,7 @@ from gateway.errors import ArtifactInvalid
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENTS = "mappings/edfi/students.yaml"
 ATTENDANCE_CODES = "mappings/codes/edfi-attendance-event-category.yaml"
+REFERENCE_DATA = "mappings/codes/edfi-reference-data.yaml"
 RIVERSIDE_DSA = "consent_policies/samples/agreements/gbisd-riverside-2026.yaml"
 
 
@@ -272,6 +273,11 @@ def _set_target(index: int, target: str) -> Callable[[Any], None]:
                 (f"{STUDENTS}: $.rules[0].target", "'student.fullName' is not a plan slot"),
             ],
             id="unknown category and unknown slot in one file: both reported",
+        ),
+        pytest.param(
+            _yaml(REFERENCE_DATA, lambda d: d["entries"][0]["to"].__setitem__("key", "weekIdentifier")),
+            [(f"{REFERENCE_DATA}: entry 'academicWeeks'.key", "must be a list of paths")],
+            id="reference-data entry whose natural key is not a list of paths",
         ),
         # problems in several files
         pytest.param(

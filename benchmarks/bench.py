@@ -323,6 +323,8 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
         Case(name=f"audit {db}", argv=("-m", "benchmarks.run_audit", "--entries", entries, db)) for db in dbs
     )
     cases.extend(fhir_server_cases(args.quick, dbs))
+    if "postgresql" in dbs:  # 4 gunicorn workers under locust, 2 delivery workers (benchmarks/load)
+        cases.append(Case(name="load postgresql", argv=("-m", "benchmarks.load.run_load")))
     return cases, skipped
 
 

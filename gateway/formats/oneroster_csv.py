@@ -222,6 +222,7 @@ class Bundle:
 
     def _read_rows(self, stem: str, spec: FileSpec, fname: str) -> Iterator[_Row]:
         header = self.headers[stem]
+        extended = not set(header) <= set(spec.columns)  # extension columns: their values are counted
         stream = open_text(self.zip, self.prefix + fname, self.encodings[stem])
         reader = csv.reader(stream)
         last = 1
@@ -231,7 +232,7 @@ class Bundle:
             for fields in reader:
                 line, last = last + 1, reader.line_num
                 if fields:
-                    yield self._row(spec, header, fields, fname, line)
+                    yield self._row(spec, header, fields, fname, line, extended=extended)
         except UnicodeDecodeError:
             issue = Issue(
                 path=f"{fname} line {last + 1}",
@@ -242,7 +243,9 @@ class Bundle:
             issue = Issue(path=f"{fname} line {reader.line_num}", message=f"not valid CSV ({exc})")
             yield _Row(line=reader.line_num, cells={}, problems=(issue,))
 
-    def _row(self, spec: FileSpec, header: list[str], fields: list[str], fname: str, line: int) -> _Row:
+    def _row(
+        self, spec: FileSpec, header: list[str], fields: list[str], fname: str, line: int, *, extended: bool
+    ) -> _Row:
         where = f"{fname} line {line}"
         if len(fields) < len(header):
             issue = Issue(
@@ -253,15 +256,13 @@ class Bundle:
             return _Row(line=line, cells={}, problems=(issue,))
         if len(fields) > len(header):
             self.info.tally.add(fname, None, EXTRA_FIELDS_RULE, line)
-        cells: dict[str, str] = {}
-        for name, value in zip(header, fields, strict=False):
-            if not value.strip():
-                continue
-            if name in spec.columns:
-                cells[name] = value.strip()
-            else:
-                self.info.tally.add(fname, name, EXTENSION_RULE, line)
-        cells = read_cells(spec, cells, self.info.tally, fname, line)
+        pairs = zip(header, fields, strict=False)
+        cells = {h: v.strip() for h, v in pairs if h in spec.columns and v.strip()}
+        if extended:
+            for name, value in zip(header, fields, strict=False):
+                if name not in spec.columns and value.strip():
+                    self.info.tally.add(fname, name, EXTENSION_RULE, line)
+        read_cells(spec, cells, self.info.tally, fname, line)
         problems = [*_text_issues(cells, where), *row_issues(spec, cells, where)]
         return _Row(line=line, cells=cells, problems=tuple(problems))
 

@@ -14,8 +14,9 @@ reported as "date-time read as its date", not with the date.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,33 +94,44 @@ class Tally:
 # -- values ---------------------------------------------------------------------------------------
 
 
-def read_cells(
-    spec: FileSpec, cells: Mapping[str, str], tally: Tally, file: str, line: int
-) -> dict[str, str]:
-    """The row's cells with every unambiguous spelling read as the binding's; counted in ``tally``."""
-    out: dict[str, str] = {}
-    for column, value in cells.items():
-        read, rule = read_value(spec, column, value)
+Reader = Callable[[str], tuple[str, str | None]]
+
+
+def read_cells(spec: FileSpec, cells: dict[str, str], tally: Tally, file: str, line: int) -> dict[str, str]:
+    """The row's cells with every unambiguous spelling read as the binding's (in place, and
+    returned); each rule applied counted in ``tally``."""
+    for column, reader in readers(spec).items():
+        value = cells.get(column)
+        if value is None:
+            continue
+        read, rule = reader(value)
         if rule is not None:
             tally.add(file, column, rule, line)
-        out[column] = read
-    return out
+            cells[column] = read
+    return cells
 
 
 def read_value(spec: FileSpec, column: str, value: str) -> tuple[str, str | None]:
     """``(value as the binding spells it, the rule applied)``; the rule is None when none was."""
-    if column == "status":
-        return _enum(value, STATUSES)
-    allowed = spec.enum(column)
-    if allowed is not None:
-        return _enum(value, allowed)
-    if column in spec.booleans:
-        return _boolean(value)
-    if column in spec.dates:
-        return _date(value)
-    if column == "grades":
-        return _grades(value)
-    return value, None
+    reader = readers(spec).get(column)
+    return (value, None) if reader is None else reader(value)
+
+
+@functools.cache
+def readers(spec: FileSpec) -> dict[str, Reader]:
+    """The columns of ``spec`` that have a lenient reading, with their reader (computed once)."""
+    found: dict[str, Reader] = {"status": functools.partial(_enum, allowed=STATUSES)}
+    for column in spec.columns:
+        allowed = spec.enum(column)
+        if allowed is not None:
+            found[column] = functools.partial(_enum, allowed=allowed)
+        elif column in spec.booleans:
+            found[column] = _boolean
+        elif column in spec.dates:
+            found[column] = _date
+        elif column == "grades":
+            found[column] = _grades
+    return found
 
 
 def read_enum(value: str, allowed: tuple[str, ...]) -> tuple[str, str | None]:

@@ -10,11 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import SHARED_SAMPLES
 from oneroster_helpers import SOURCE, folder_files, register_students, zip_files
 from oneroster_server import enrollment_12, ref, user_12
 from oneroster_variants import QUIRKS, Bundle, clean, variant
 
+from gateway.cli import main
 from gateway.errors import InputInvalid
 from gateway.formats import parse_payload
 from gateway.formats.oneroster_csv import BundleInfo, read_bundle
@@ -321,3 +323,23 @@ def test_rest_values_get_the_csv_reading(case, collection, clean_item, quirky_it
     assert [(w.file, w.column, w.rule, w.count, w.lines) for w in warnings] == [
         (collection, *warning, 2, (0, 1))
     ]
+
+
+def test_spgw_ingest_oneroster_reports_the_warnings(rt, settings, tmp_path):
+    register_students(rt, "700001", "700002", "700003")
+    quirky = variant(clean(CLEAN / "v1p1"), "booleans yes/no")
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    for name, body in quirky.payload().items():
+        (folder / name).write_bytes(body)
+    env = {"GATEWAY_HOME": str(settings.home), "GATEWAY_DATABASE_URL": settings.database_url}
+    args = ["ingest", "oneroster", str(folder), "--source", SOURCE, "--json"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    (message,) = json.loads(result.output)["messages"]
+    assert {(w["file"], w["column"], w["rule"]): w["count"] for w in message["warnings"]} == dict(
+        quirky.expected
+    )
+    text = CliRunner().invoke(main, args[:-1], env=env)  # the human form names them on stderr
+    count = quirky.expected[("enrollments.csv", "primary", "boolean no read as false")]
+    assert f"warning: enrollments.csv column primary: boolean no read as false ({count}x)" in text.stderr

@@ -111,12 +111,6 @@ def read_cells(spec: FileSpec, cells: dict[str, str], tally: Tally, file: str, l
     return cells
 
 
-def read_value(spec: FileSpec, column: str, value: str) -> tuple[str, str | None]:
-    """``(value as the binding spells it, the rule applied)``; the rule is None when none was."""
-    reader = readers(spec).get(column)
-    return (value, None) if reader is None else reader(value)
-
-
 @functools.cache
 def readers(spec: FileSpec) -> dict[str, Reader]:
     """The columns of ``spec`` that have a lenient reading, with their reader (computed once)."""

@@ -210,9 +210,7 @@ def test_replay_everything_after_policy_fix(rt):
         pytest.param(b"", "students", "payload is not valid JSON", id="empty body"),
         pytest.param(b"[1, 2]", "students", "2 rejected", id="array of non-objects"),
         pytest.param(b'{"studentUniqueId": "1"}', None, "needs its resource name", id="no resource name"),
-        pytest.param(
-            b'{"x": 1}', "widgets", "no mapping for edfi-json entity", id="unmapped resource"
-        ),
+        pytest.param(b'{"x": 1}', "widgets", "no mapping for edfi-json entity", id="unmapped resource"),
         pytest.param(b"\xff\xfe{}", "students", "not UTF-8", id="not utf-8"),
     ],
 )

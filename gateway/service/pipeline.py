@@ -183,6 +183,7 @@ def _identify(
     new_students: set[str] = set()
     new_links: list[tuple[str, str, str]] = []
     by_student: dict[str, list[tuple[int, PlanElement]]] = defaultdict(list)
+    authority, family = authority_of(exchange.partner), mapping_format(exchange.format)
     for index, item in mapped.items():
         result = item.result
         refused = authority.refusal(family, result.subject)  # who may register: the source's setting
@@ -190,7 +191,6 @@ def _identify(
         if found.student_id is None:
             outcomes[index] = RecordOutcome(location=item.record.location, status=HELD, reason=found.reason)
             continue
-    authority, family = authority_of(exchange.partner), mapping_format(exchange.format)
         if found.created:
             new_students.add(found.student_id)
         if found.created or _links_identifiers(result):

@@ -343,3 +343,18 @@ def test_spgw_ingest_oneroster_reports_the_warnings(rt, settings, tmp_path):
     text = CliRunner().invoke(main, args[:-1], env=env)  # the human form names them on stderr
     count = quirky.expected[("enrollments.csv", "primary", "boolean no read as false")]
     assert f"warning: enrollments.csv column primary: boolean no read as false ({count}x)" in text.stderr
+
+
+def test_a_bundle_posted_over_http_answers_with_its_counted_warnings(rt):
+    from test_web_api import bearer_headers
+
+    from gateway.web.app import create_app
+
+    bundle = variant(clean(CLEAN / "v1p1"), "booleans TRUE/FALSE")
+    client = create_app({"TESTING": True}, runtime=rt).test_client()
+    headers = {**bearer_headers(client, rt)["grand-bend-isd"], "Content-Type": "application/zip"}
+    answer = client.post("/api/v1/exchanges/oneroster-csv", data=zip_files(bundle.payload()), headers=headers)
+    assert answer.status_code in (200, 202), answer.get_json()
+    found = {(w["file"], w.get("column"), w["rule"]): w["count"] for w in answer.get_json()["warnings"]}
+    assert found == dict(bundle.expected)
+    assert bundle.expected, "the variant must give the reader something to warn about"

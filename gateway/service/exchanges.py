@@ -4,6 +4,8 @@ a OneRoster bundle also applies its manifest (bulk absences and delta deletions)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.oneroster import ingest_oneroster
 from gateway.service.runtime import Runtime
@@ -21,7 +23,10 @@ def receive(
     content_type: str | None = None,
 ) -> IngestSummary:
     if format_name in ONEROSTER_BUNDLES:
-        return ingest_oneroster(rt, source_org=source_org, path_or_bytes=payload).ingest
+        bundle = ingest_oneroster(rt, source_org=source_org, path_or_bytes=payload)
+        # The sender learns how its export was read (counted per file and column), as the CLI says.
+        warnings = [w.to_dict() for w in bundle.warnings]
+        return replace(bundle.ingest, outcome={**bundle.ingest.outcome, "warnings": warnings})
     return ingest(
         rt,
         source_org=source_org,

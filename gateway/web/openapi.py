@@ -12,7 +12,7 @@ from typing import Any
 
 import gateway
 from gateway.service.messages import STATUSES
-from gateway.web import audit_api, delivery_api, fhir_audit_api, policy_api, report_api, smart_api
+from gateway.web import audit_api, delivery_api, fhir_audit_api, ops_api, policy_api, report_api, smart_api
 from gateway.web.check_openapi import exchange_check
 from gateway.web.errors import error_codes
 from gateway.web.fhir_openapi import FHIR_ERROR, FHIR_NOT_FOUND
@@ -85,8 +85,9 @@ def _schemas() -> dict[str, Schema]:
             "message": TEXT,
             "issues": {"type": "array", "items": ref("Issue")},
             "messageId": {"type": "string", "description": "The stored message, for a refused exchange."},
+            "requestId": {"type": "string", "description": "The request id (X-Request-Id)."},
         },
-        optional=("messageId",),
+        optional=("messageId", "requestId"),
     )
     return {
         "Issue": issue,
@@ -147,8 +148,13 @@ def _ingest_summary() -> Schema:
             },
             "error": ref("ErrorDetail"),
             "reasonCode": REASON_CODE,
+            "warnings": {
+                "type": "array",
+                "description": "OneRoster: values read with one meaning, counted per file and column.",
+                "items": {"type": "object"},
+            },
         },
-        optional=("error", "reasonCode"),
+        optional=("error", "reasonCode", "warnings"),
     )
 
 
@@ -425,6 +431,7 @@ def build_openapi() -> dict[str, Any]:
                 **FHIR_PATHS,
                 **fhir_audit_api.OPENAPI_PATHS,
                 **smart_api.OPENAPI_PATHS,
+                **ops_api.OPENAPI_PATHS,
             }
         ),
         "components": {
@@ -437,6 +444,7 @@ def build_openapi() -> dict[str, Any]:
                 **FHIR_SCHEMAS,
                 **fhir_audit_api.OPENAPI_SCHEMAS,
                 **smart_api.OPENAPI_SCHEMAS,
+                **ops_api.OPENAPI_SCHEMAS,
                 **TOKEN_SCHEMAS,
             },
             "securitySchemes": _security_schemes(),

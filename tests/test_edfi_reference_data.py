@@ -163,6 +163,21 @@ def test_the_shipped_reference_table_is_valid(rt):
         ({"key": ["a.b"], "about": "x"}, "must start with '$'"),
         ({"key": ["$.a[0]"], "about": "x"}, "plain fields only"),
         ({"key": ["@.a"], "about": "x"}, "plain fields only"),
+        ({"key": ["$.a"], "title": "$.t[*]", "about": "x"}, "plain fields only"),
+        ({"key": ["$.a"], "about": "x", "named_by": {"rules": ["m#r"]}}, "must be a list"),
+        ({"key": ["$.a"], "about": "x", "named_by": [{"key": ["$.a"]}]}, "needs 'rules'"),
+        (
+            {"key": ["$.a"], "about": "x", "named_by": [{"rules": ["m@1#r"], "key": ["$.a"]}]},
+            "'<mapping id>#<rule id>'",
+        ),
+        (
+            {"key": ["$.a"], "about": "x", "named_by": [{"rules": ["m#r"], "key": ["$.a", "$.b"]}]},
+            "names 2 key",
+        ),
+        (
+            {"key": ["$.a"], "about": "x", "named_by": [{"rules": ["m#r"], "key": ["a"]}]},
+            "must start with '$'",
+        ),
     ],
 )
 def test_a_bad_table_entry_is_reported_with_where_it_is(spec, message):

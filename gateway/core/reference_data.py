@@ -5,10 +5,17 @@ reference resources (``mappings/codes/edfi-reference-data.yaml``) in, their natu
 A table entry is ``from: <resource>``, ``to: {key: [<path>, ...], about: <text>}``; the key paths
 use the mapping path language (``core.paths``, plain fields only). The natural key of a record is
 its key values joined by ``|`` (like a mapping's source id); the store keys rows by its digest.
+
+Two optional parts let a plan read show what a fact points at (``core.reference_view``):
+``title``, a path (or a list of paths, the first that has a value wins) to the words a person
+knows the record by; ``named_by``, the plan elements that name the record: the mapping rules
+that make them (``<mapping id>#<rule id>``) and the paths into the element that hold each key
+value, in the order of ``key``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +26,15 @@ from gateway.errors import ArtifactInvalid, Issue
 REFERENCE_TABLES = {"edfi-json": "edfi-reference-data"}  # mapping family -> its table in mappings/codes
 # An ignored-records key "<family>|*<suffix>" covers every entity ending in <suffix> (Ed-Fi descriptors).
 WILDCARD = "*"
+_RULE = re.compile(r"[^@#\s]+#[^@#\s]+")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamedBy:
+    """Plan elements that name a reference record: made by one of ``rules``, key values at ``key``."""
+
+    rules: frozenset[str]  # "<mapping id>#<rule id>"
+    key: tuple[Path, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +42,8 @@ class ReferenceEntity:
     entity: str
     key: tuple[Path, ...]
     about: str
+    title: tuple[Path, ...] = ()
+    named_by: tuple[NamedBy, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,14 +72,48 @@ def _entry(entity: str, spec: Any, where: str, issues: list[Issue]) -> Reference
     if not isinstance(spec["key"], list):
         issues.append(Issue(path=f"{where}.key", message="must be a list of paths"))
         return None
-    paths = []
-    for text in spec["key"]:
-        path = _plain_path(str(text), f"{where}.key", issues)
-        if path is not None:
-            paths.append(path)
-    if len(paths) != len(spec["key"]):
+    before = len(issues)
+    key = _paths(spec["key"], f"{where}.key", issues)
+    title = _paths(_as_list(spec.get("title", [])), f"{where}.title", issues)
+    named_by = _named_by(spec.get("named_by", []), len(spec["key"]), f"{where}.named_by", issues)
+    if len(issues) > before:
         return None
-    return ReferenceEntity(entity=entity, key=tuple(paths), about=spec["about"])
+    return ReferenceEntity(entity=entity, key=key, about=spec["about"], title=title, named_by=named_by)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _paths(texts: list[Any], where: str, issues: list[Issue]) -> tuple[Path, ...]:
+    found = (_plain_path(str(text), where, issues) for text in texts)
+    return tuple(path for path in found if path is not None)
+
+
+def _named_by(specs: Any, key_size: int, where: str, issues: list[Issue]) -> tuple[NamedBy, ...]:
+    if not isinstance(specs, list):
+        issues.append(Issue(path=where, message="must be a list of {rules, key}"))
+        return ()
+    found = []
+    for number, spec in enumerate(specs):
+        here = f"{where}[{number}]"
+        rules = spec.get("rules") if isinstance(spec, dict) else None
+        if not isinstance(rules, list) or not rules or not isinstance(spec.get("key"), list):
+            issues.append(
+                Issue(path=here, message="needs 'rules' (mapping-id#rule-id, ...) and 'key' (paths)")
+            )
+            continue
+        for rule in rules:
+            if not isinstance(rule, str) or not _RULE.fullmatch(rule):
+                issues.append(
+                    Issue(path=f"{here}.rules", message=f"{rule!r} is not '<mapping id>#<rule id>'")
+                )
+        key = _paths(spec["key"], f"{here}.key", issues)
+        if len(spec["key"]) != key_size:
+            message = f"names {len(spec['key'])} key values; the resource's key has {key_size}"
+            issues.append(Issue(path=f"{here}.key", message=message))
+        found.append(NamedBy(rules=frozenset(map(str, rules)), key=key))
+    return tuple(found)
 
 
 def _plain_path(text: str, where: str, issues: list[Issue]) -> Path | None:
@@ -71,7 +123,7 @@ def _plain_path(text: str, where: str, issues: list[Issue]) -> Path | None:
         issues.append(Issue(path=where, message=str(exc)))
         return None
     if path.relative or path.fields is None:
-        issues.append(Issue(path=where, message=f"{text!r}: a key path is '$' and plain fields only"))
+        issues.append(Issue(path=where, message=f"{text!r}: a table path is '$' and plain fields only"))
         return None
     return path
 
@@ -90,7 +142,12 @@ def natural_key(
         values.append(str(matches[0].value))
     if missing:
         return None, missing
-    return NaturalKey(text="|".join(values), digest=digest([source_org, entity.entity, values])), []
+    return NaturalKey(text="|".join(values), digest=key_digest(source_org, entity.entity, values)), []
+
+
+def key_digest(source_org: str, entity: str, values: list[str]) -> str:
+    """The store's row key: the same for a record and for anything naming it by the same values."""
+    return digest([source_org, entity, values])
 
 
 def ignored_reason(ignored: dict[str, Any], family: str, entity: str) -> str | None:

@@ -25,7 +25,7 @@ from gateway.core.disclosure import PLAN_EXPORT, PLAN_READ
 from gateway.core.plan import iter_elements, without_elements
 from gateway.core.policy import DISCLOSE, EXPORT, READ, Decision, DecisionRequest, PolicySet
 from gateway.errors import InputInvalid, Issue, NotFound
-from gateway.service import audit, disclosures, enforcement
+from gateway.service import audit, disclosures, enforcement, reference_data
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.service.students import NOT_AVAILABLE, resolve_in
@@ -144,6 +144,10 @@ def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = No
         if student_ref is not None:
             request = replace(request, student_id=resolve_in(session, student_ref))
         disclosure = decide_disclosure(session, rt, request)
+        # Joined on read, over the visible plan only: a title never rides on a hidden element.
+        shown = (
+            reference_data.referenced(session, rt, disclosure.plan) if disclosure.plan is not None else None
+        )
         if not request.student_id:
             consents_for(session, rt, "")  # the consent lookup a known student costs
         # The audit names a registered student by canonical id, never what the caller typed.
@@ -151,11 +155,11 @@ def read_plan(rt: Runtime, request: ReadRequest, *, student_ref: str | None = No
         drafts = [_audit_draft(audited, disclosure.plan, disclosure.decisions, disclosure.policy)]
         audit.record(session, rt, drafts + _two_entries(audited, disclosure))
     audit.checkpoint(rt)
-    if disclosure.plan is None:
+    if shown is None:
         _pad(started, rt.settings.denial_floor_ms)
         raise not_visible()
     return PlanView(
-        plan=disclosure.plan,
+        plan=shown,
         version=disclosure.version,
         decision_ids=tuple(sorted({d.decision_id for d in disclosure.permitted})),
         policy_version=disclosure.policy.version,

@@ -22,6 +22,7 @@ from gateway.core.reference_data import (
     build_reference_entities,
     natural_key,
 )
+from gateway.core.reference_view import pointers, with_references
 from gateway.formats.records import SourceRecord
 from gateway.service.outcomes import ACCEPTED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
@@ -35,6 +36,16 @@ def reference_entities(rt: Runtime, family: str) -> dict[str, ReferenceEntity]:
     if name is None or name not in rt.artifacts.codes:
         return {}
     return build_reference_entities(rt.artifacts.codes[name], f"mappings/codes/{name}.yaml")
+
+
+def referenced(session: Session, rt: Runtime, plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan as a reader may see it, with a ``reference`` on each element whose reference
+    record is known (one query for the whole plan). Given only what the reader may already see,
+    it adds a title to visible elements and nothing else."""
+    entities = {e.entity: e for family in REFERENCE_TABLES for e in reference_entities(rt, family).values()}
+    found = pointers(plan, entities.values())
+    bodies = reference_store.bodies(session, (p.row for p in found.values())) if found else {}
+    return with_references(plan, found, bodies, entities)
 
 
 def keep(

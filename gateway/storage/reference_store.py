@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from gateway.storage.tables import ReferenceRecordRow
 
 CREATED, REPLACED, UNCHANGED = "created", "replaced", "unchanged"
+_CHUNK = 500  # bounded IN lists on every database
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +54,39 @@ def find(session: Session, source_org: str, entity: str, key_digest: str) -> Ref
     return session.get(ReferenceRecordRow, (source_org, entity, key_digest))
 
 
+def bodies(
+    session: Session, keys: Iterable[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The stored body per (source org, resource, key digest) of those that exist: one query
+    for up to 500 keys (a plan's references are far fewer), a query per 500 beyond."""
+    columns = (ReferenceRecordRow.source_org, ReferenceRecordRow.entity, ReferenceRecordRow.key_digest)
+    wanted = sorted(set(keys))
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        statement = select(*columns, ReferenceRecordRow.body).where(
+            tuple_(*columns).in_(wanted[start : start + _CHUNK])
+        )
+        found.update({(org, entity, key): body for org, entity, key, body in session.execute(statement)})
+    return found
+
+
+def delete(session: Session, source_org: str, entity: str, key_digests: Iterable[str]) -> int:
+    """Forget the records with these key digests (an Ed-Fi delete or key change); returns how
+    many existed."""
+    wanted = sorted(set(key_digests))
+    removed = 0
+    for start in range(0, len(wanted), _CHUNK):
+        result = session.execute(
+            sa_delete(ReferenceRecordRow).where(
+                ReferenceRecordRow.source_org == source_org,
+                ReferenceRecordRow.entity == entity,
+                ReferenceRecordRow.key_digest.in_(wanted[start : start + _CHUNK]),
+            )
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed
+
+
 def records_of(session: Session, source_org: str, entity: str) -> list[ReferenceRecordRow]:
     statement = (
         select(ReferenceRecordRow)
@@ -67,9 +102,9 @@ def _stored_digests(
     columns = (ReferenceRecordRow.source_org, ReferenceRecordRow.entity, ReferenceRecordRow.key_digest)
     wanted = list(keys)
     found: dict[tuple[str, str, str], str] = {}
-    for start in range(0, len(wanted), 500):  # bounded IN lists on every database
+    for start in range(0, len(wanted), _CHUNK):
         statement = select(*columns, ReferenceRecordRow.body_digest).where(
-            tuple_(*columns).in_(wanted[start : start + 500])
+            tuple_(*columns).in_(wanted[start : start + _CHUNK])
         )
         found.update({(org, entity, key): digest for org, entity, key, digest in session.execute(statement)})
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO = PROJECT_ROOT / "demo" / "exchanges"
 DISTRICT_IDS = "https://grandbend.example.org/ns/studentUniqueId"
 LISA = student_id_for(DISTRICT_IDS, "604822")
+
+
+# Every error body carries its request's own id; answers compared for sameness leave it out.
+REQUEST_ID = re.compile(r',"requestId":"[^"]*"')
+
+
+def sans_request_id(body: str) -> str:
+    return REQUEST_ID.sub("", body)
+
+
+def error_sans_request_id(doc: dict) -> dict:
+    return {**doc, "error": {k: v for k, v in doc["error"].items() if k != "requestId"}}
 
 
 def demo_file(prefix: str) -> Path:

@@ -296,11 +296,18 @@ def test_oneroster_cells_in_any_language_are_text():
             "not UTF-8",
             id="latin-1 rows",
         ),
+        # UTF-16 with a byte order mark is read (with a warning); without one it is refused, named.
         pytest.param(
-            {"manifest.csv": MANIFEST.encode("utf-16"), "users.csv": USERS_HEADER.encode()},
+            {"manifest.csv": MANIFEST.encode("utf-16-le"), "users.csv": USERS_HEADER.encode()},
             "manifest.csv",
-            "UTF-8",
-            id="UTF-16 manifest",
+            "UTF-16 text without a byte order mark",
+            id="UTF-16 manifest without a mark",
+        ),
+        pytest.param(
+            {"manifest.csv": MANIFEST.encode(), "users.csv": USERS_HEADER.encode("utf-16-be")},
+            "users.csv",
+            "save it as UTF-8",
+            id="UTF-16 users without a mark",
         ),
     ],
 )

@@ -151,7 +151,8 @@ def test_over_http_a_crash_answers_the_error_shape_and_replays_after_the_fix(cli
     sent = client.post(url, data=STUDENTS, content_type="application/json", headers=auth[DISTRICT])
     assert sent.status_code == 500
     error = sent.get_json()["error"]
-    assert (error["code"], sorted(error)) == ("internal_error", ["code", "issues", "message", "messageId"])
+    keys = ["code", "issues", "message", "messageId", "requestId"]
+    assert (error["code"], sorted(error)) == ("internal_error", keys)
     message_id = error["messageId"]
     again = client.post(f"/api/v1/messages/{message_id}/replay", headers=auth[DISTRICT])
     assert again.status_code == 500

@@ -78,6 +78,12 @@ def encoding_of(zf: zipfile.ZipFile, name: str) -> tuple[str, str | None]:
         return "utf-16", UTF16_RULE  # the codec reads the mark and drops it
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", UTF8_BOM_RULE
+    if b"\x00" in head[:2]:
+        # CSV text never holds NUL: this is UTF-16 (or UTF-32) with no mark saying which byte order.
+        raise InputInvalid(
+            "a OneRoster file is not UTF-8",
+            [Issue(path=shown(name), message="UTF-16 text without a byte order mark: save it as UTF-8")],
+        )
     return "utf-8", None
 
 

@@ -257,7 +257,7 @@ def note(line: dict[str, Any]) -> str:
         return f"{line['plans']} plans"
     if line.get("bench") == "edfi-xml":
         return f"{line['bytes'] / 1e6:.0f} MB, baseline RSS {line['baseline_rss_mb']:.0f} MB"
-    if str(line.get("bench", "")).startswith(("audit-", "fhir-server-")):
+    if str(line.get("bench", "")).startswith(("audit-", "fhir-server-", "load")):
         return str(line.get("note", ""))
     return f"median of {line['rounds']}" if "rounds" in line else ""
 

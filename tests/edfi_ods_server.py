@@ -45,6 +45,15 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("sessionName", ("sessionReference", "sessionName")),
         ("studentUniqueId", ("studentReference", "studentUniqueId")),
     ),
+    # Reference data (DS 5.0 identities; keyValues by leaf name, as the ODS/API writes them).
+    "assessments": (("assessmentIdentifier", ("assessmentIdentifier",)), ("namespace", ("namespace",))),
+    "calendarDates": (
+        ("calendarCode", ("calendarReference", "calendarCode")),
+        ("date", ("date",)),
+        ("schoolId", ("calendarReference", "schoolId")),
+        ("schoolYear", ("calendarReference", "schoolYear")),
+    ),
+    "schools": (("schoolId", ("schoolId",)),),
 }
 
 

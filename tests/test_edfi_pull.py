@@ -8,13 +8,20 @@ import json
 
 import pytest
 from edfi_ods_server import EdFiOds, OdsConfig, running_ods
-from helpers import DISTRICT_IDS, LISA, count_rows
+from helpers import DISTRICT_IDS, LISA, coordinator_view, count_rows
 
 from gateway.clients.edfi_http import RetryPolicy
 from gateway.core.ids import student_id_for
 from gateway.errors import AccessDenied, InputInvalid, UpstreamFailed
-from gateway.service.edfi_sync import feed_name, mapped_resources, pull_edfi
+from gateway.service.edfi_sync import (
+    feed_name,
+    mapped_resources,
+    pull_edfi,
+    pullable_resources,
+    reference_resources,
+)
 from gateway.storage import repositories as repo
+from gateway.storage.reference_store import records_of
 
 SCHOOL = 255901001
 TOM = student_id_for(DISTRICT_IDS, "604824")
@@ -485,3 +492,152 @@ def test_the_recorded_postman_bodies_pull_through_the_pipeline(rt, ods):
     # the recorded enrollment names a student (LIFECYCLE-TEST) the district never sent: held, not lost
     assert counts["studentSchoolAssociations"] == (1, 0, 1)
     assert summary.troubled
+
+
+# -- reference data (issue 13): pulled like mapped resources, first, and forgotten when deleted
+
+
+NAMESPACE = "uri://ed-fi.org/Assessment/Assessment.xml"
+SCALE_SCORE = "uri://ed-fi.org/AssessmentReportingMethodDescriptor#Scale score"
+
+
+def _assessment(identifier: str, title: str) -> dict:
+    return {"assessmentIdentifier": identifier, "namespace": NAMESPACE, "assessmentTitle": title}
+
+
+def _calendar_date(day: str) -> dict:
+    calendar = {"calendarCode": "2022-HS", "schoolId": SCHOOL, "schoolYear": 2022}
+    return {"date": day, "calendarReference": calendar, "calendarEvents": []}
+
+
+def _score(uid: str, identifier: str) -> dict:
+    return {
+        "studentReference": {"studentUniqueId": uid},
+        "assessmentReference": {"assessmentIdentifier": identifier, "namespace": NAMESPACE},
+        "studentAssessmentIdentifier": f"{uid}-{identifier}",
+        "administrationDate": "2021-10-05",
+        "scoreResults": [{"assessmentReportingMethodDescriptor": SCALE_SCORE, "result": "1641"}],
+    }
+
+
+def kept(rt, entity: str) -> dict[str, dict]:
+    """Natural key -> body of the reference records kept for the district."""
+    with rt.sessions() as session:
+        return {row.natural_key: row.body for row in records_of(session, "grand-bend-isd", entity)}
+
+
+def assessment_titles(rt, student: str = LISA) -> set[str]:
+    facts = coordinator_view(rt, student)["domains"]["academic"]["facts"]
+    return {f["reference"]["title"] for f in facts if "reference" in f}
+
+
+def test_reference_data_is_pulled_first_then_the_mapped_resources(rt):
+    names = pullable_resources(rt)
+    references, mapped = reference_resources(rt), mapped_resources(rt)
+    assert names == references + mapped
+    assert {"assessments", "gradebookEntries", "schools", "sections"} <= set(references)
+    assert not set(references) & set(mapped)
+
+
+def test_a_full_sync_keeps_reference_data_and_the_plan_read_shows_its_title(rt, ods):
+    seed(ods)
+    ods.load(
+        "assessments", [_assessment("STAAR-R3", "Grade 3 Reading"), _assessment("STAAR-M3", "Grade 3 Math")]
+    )
+    ods.create("studentAssessments", _score("604822", "STAAR-R3"))
+    summary = pull(rt, ods, page_size=1)
+    order = [r.resource for r in summary.resources]
+    assert order.index("assessments") < order.index("students") < order.index("studentAssessments")
+    assessments = next(r for r in summary.resources if r.resource == "assessments")
+    assert (assessments.pages, assessments.records, assessments.accepted) == (2, 2, 2)
+    assert sorted(kept(rt, "assessments")) == [f"STAAR-M3|{NAMESPACE}", f"STAAR-R3|{NAMESPACE}"]
+    assert assessment_titles(rt) == {"Grade 3 Reading"}
+
+
+@pytest.mark.parametrize("paging", ["offset", "cursor"])
+def test_an_explicit_reference_resource_is_pulled_alone_page_by_page(rt, paging):
+    with running_ods(OdsConfig(version="7.3")) as ods:
+        ods.load("assessments", [_assessment(f"A-{n}", f"Test {n}") for n in range(5)])
+        summary = pull(rt, ods, resources=["assessments"], page_size=2, paging=paging)
+    assert [r.resource for r in summary.resources] == ["assessments"]
+    assert (summary.resources[0].records, summary.resources[0].accepted) == (5, 5)
+    assert len(kept(rt, "assessments")) == 5
+    assert {s.path.rsplit("/", 1)[-1] for s in ods.data_calls()} == {"assessments"}
+
+
+def test_a_delta_sync_replaces_forgets_and_rekeys_reference_records(rt, ods):
+    ids = ods.load(
+        "assessments",
+        [
+            _assessment("STAAR-R3", "Grade 3 Reading"),
+            _assessment("STAAR-M3", "Grade 3 Math"),
+            _assessment("OLD", "x"),
+        ],
+    )
+    ods.create("students", _student("604822", "Lisa", "Woods", "2008-09-13"))
+    ods.create("studentAssessments", _score("604822", "STAAR-R3"))
+    pull(rt, ods, resources=["assessments", "students", "studentAssessments"])
+    ods.update("assessments", ids[0], _assessment("STAAR-R3", "Grade 3 Reading (2022 form)"))
+    ods.delete("assessments", ids[1])
+    ods.update("assessments", ids[2], _assessment("NEW", "Renamed"))  # a key change
+    summary = pull(rt, ods, resources=["assessments"])
+    assert summary.mode == "delta"
+    [tally] = summary.resources
+    assert (tally.deletes_seen, tally.deletes_applied) == (1, 1)
+    assert (tally.key_changes_seen, tally.key_changes_applied) == (1, 1)
+    assert tally.records == 2  # the replaced one and the re-keyed one
+    assert sorted(kept(rt, "assessments")) == [f"NEW|{NAMESPACE}", f"STAAR-R3|{NAMESPACE}"]
+    assert assessment_titles(rt) == {"Grade 3 Reading (2022 form)"}
+
+
+def test_a_deleted_calendar_date_is_forgotten_even_with_a_midnight_date_key(rt, ods):
+    ids = ods.load("calendarDates", [_calendar_date("2021-10-11"), _calendar_date("2021-10-12")])
+    pull(rt, ods, resources=["calendarDates"])
+    ods.delete("calendarDates", ids[0])
+    ods.state.deletes["calendarDates"][0]["keyValues"]["date"] = (
+        "2021-10-11T00:00:00"  # as some servers write it
+    )
+    ods.state.deletes["calendarDates"].append(
+        {"id": "x", "changeVersion": 3, "keyValues": {"date": "2021-10-12"}}
+    )
+    summary = pull(rt, ods, resources=["calendarDates"])
+    [tally] = summary.resources
+    assert (tally.deletes_seen, tally.deletes_applied) == (2, 1)
+    assert [p for p in tally.problems if "calendarCode, schoolId, schoolYear" in p]  # the row without its key
+    assert sorted(kept(rt, "calendarDates")) == [f"2021-10-12|2022-HS|{SCHOOL}|2022"]
+
+
+def test_an_ignored_resource_is_refused_naming_what_can_be_pulled(rt, ods):
+    with pytest.raises(InputInvalid) as raised:
+        pull(rt, ods, resources=["assessments", "disciplineIncidents", "academicSubjectDescriptors"])
+    issues = {i.path: i.message for i in raised.value.issues}
+    assert set(issues) == {"--resource disciplineIncidents", "--resource academicSubjectDescriptors"}
+    for message in issues.values():
+        assert message.startswith("the gateway ignores it (")
+        assert "reference-data resources are: " in message
+        assert "assessments" in message
+        assert "studentAssessments" in message
+    assert ods.seen == []
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_a_default_sync_leaves_out_a_reference_resource_the_server_refuses(rt, ods, status):
+    seed(ods)
+    ods.load("schools", [{"schoolId": SCHOOL, "nameOfInstitution": "Grand Bend High School"}])
+    ods.fail("/ed-fi/assessments", status, times=1)
+    summary = pull(rt, ods)
+    tallies = {r.resource: r for r in summary.resources}
+    assert tallies["assessments"].records == 0
+    [problem] = tallies["assessments"].problems
+    assert f"answered {status}" in problem
+    assert "left out of this pull" in problem
+    assert tallies["schools"].accepted == 1
+    assert enrollment_dates(rt) == ["2021-08-23"]
+    assert watermark(rt, ods) is not None
+
+
+def test_an_explicit_reference_resource_the_server_refuses_fails_the_pull(rt, ods, slept):
+    ods.fail("/ed-fi/assessments", 403, times=1)
+    with pytest.raises(UpstreamFailed):
+        pull(rt, ods, slept, resources=["assessments"])
+    assert watermark(rt, ods) is None

@@ -122,6 +122,9 @@ class EdFiClient:
         self.school_year = school_year
         self._discovery: Discovery | None = None
         self._tokens: TokenSource | None = None
+        # The status of the last refused GET, so a caller can tell "not allowed / not offered"
+        # (403, 404) from a failing server without reading the error's words.
+        self.last_refusal: int | None = None
 
     def close(self) -> None:
         self.transport.http.close()
@@ -174,6 +177,7 @@ class EdFiClient:
             self._tokens.invalidate()
             response = self._authorised_get(url, params)
         if response.status_code != 200:
+            self.last_refusal = response.status_code
             raise refused("GET", url, response)
         return response
 

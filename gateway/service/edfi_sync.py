@@ -8,6 +8,13 @@ plan elements leave; the item arrives with its new key among the changed items),
 then the changed items, so a record deleted and re-created in one window ends present. The
 newest change version is saved only after the whole window succeeded: a failure leaves the
 watermark where it was and the next run pulls the same window again (re-ingest is idempotent).
+
+Reference-data resources (``mappings/codes/edfi-reference-data.yaml``: assessments, gradebook
+entries, schools, ...) are pulled the same way, first in a default sync so the facts that name
+them find them; their deletes and key changes forget the kept record. A default sync leaves out
+a reference resource the ODS/API refuses (403: the client's claim set does not cover it; 404:
+its data model lacks it) with a problem line, rather than failing the student data. Resources
+the gateway ignores are never pulled.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ from gateway.clients.edfi_http import RetryPolicy
 from gateway.clients.edfi_paging import MAX_PAGE_SIZE
 from gateway.core.canonical import digest
 from gateway.core.mapping_model import Mapping
-from gateway.errors import AccessDenied, InputInvalid, Issue
+from gateway.core.reference_data import ReferenceEntity, ignored_reason
+from gateway.errors import AccessDenied, InputInvalid, Issue, UpstreamFailed
 from gateway.service.edfi_keys import missing_key_names, source_id_from
+from gateway.service.edfi_reference_keys import missing_names, reference_digest
 from gateway.service.edfi_summary import ResourceTally, SyncSummary
 from gateway.service.ingest import ingest
+from gateway.service.reference_data import forget, reference_entities
 from gateway.service.retractions import retract_records
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
@@ -53,6 +63,17 @@ def mapped_resources(rt: Runtime) -> list[str]:
     names = [entity for (fmt, entity) in rt.artifacts.mappings if fmt == FORMAT]
     rank = {name: i for i, name in enumerate(_FIRST)}
     return sorted(names, key=lambda n: (rank.get(n, len(_FIRST)), n))
+
+
+def reference_resources(rt: Runtime) -> list[str]:
+    """The Ed-Fi resources the gateway keeps as reference data (none of them mapped)."""
+    mapped = set(mapped_resources(rt))
+    return sorted(name for name in reference_entities(rt, FORMAT) if name not in mapped)
+
+
+def pullable_resources(rt: Runtime) -> list[str]:
+    """Everything a pull may ask for, in pull order: reference data first, then the mapped resources."""
+    return reference_resources(rt) + mapped_resources(rt)
 
 
 def offered_by(names: list[str], data_models: tuple[tuple[str, str], ...]) -> list[str]:
@@ -108,7 +129,10 @@ def pull_edfi(
         tallies = (
             []
             if plan.mode == "up-to-date"
-            else [_sync_resource(rt, client, source_org, name, plan.window, progress) for name in chosen]
+            else [
+                _sync_resource(rt, client, (source_org, name), plan.window, progress, resources is None)
+                for name in chosen
+            ]
         )
     # Only now, with every resource of the window through, does the watermark move.
     if plan.watermark_to is not None:
@@ -136,21 +160,31 @@ def _check_partner(rt: Runtime, source_org: str) -> None:
 
 
 def _choose(rt: Runtime, resources: Iterable[str] | None) -> list[str]:
-    mapped = mapped_resources(rt)
+    pullable = pullable_resources(rt)
     if resources is None:
-        return mapped
+        return pullable
     wanted = list(dict.fromkeys(resources))
-    unknown = [r for r in wanted if r not in mapped]
+    unknown = [r for r in wanted if r not in pullable]
     if unknown:
         raise InputInvalid(
-            "no Ed-Fi mapping for some resources",
-            [
-                Issue(path=f"--resource {r}", message=f"mapped resources are: {', '.join(mapped)}")
-                for r in unknown
-            ],
+            "some resources cannot be pulled: only mapped and reference-data resources are",
+            [Issue(path=f"--resource {r}", message=_why_not(rt, r)) for r in unknown],
         )
-    rank = {name: i for i, name in enumerate(mapped)}
+    rank = {name: i for i, name in enumerate(pullable)}
     return sorted(wanted, key=rank.__getitem__)
+
+
+def _why_not(rt: Runtime, resource: str) -> str:
+    ignored = ignored_reason(rt.artifacts.codes.get("ignored-records", {}), FORMAT, resource)
+    what = (
+        f"the gateway ignores it ({ignored})"
+        if ignored
+        else "the gateway has no mapping or reference table for it"
+    )
+    return (
+        f"{what}; mapped resources are: {', '.join(mapped_resources(rt))}; "
+        f"reference-data resources are: {', '.join(reference_resources(rt))}"
+    )
 
 
 def _watermark(rt: Runtime, source_org: str, feed: str) -> int | None:
@@ -182,22 +216,48 @@ def _plan(previous: int | None, versions: ChangeVersions | None, full: bool) -> 
 def _sync_resource(
     rt: Runtime,
     client: EdFiClient,
-    source_org: str,
-    resource: str,
+    what: tuple[str, str],
     window: ChangeWindow | None,
     progress: Progress | None,
+    default_sync: bool,
 ) -> ResourceTally:
+    source_org, resource = what
     tally = ResourceTally(resource=resource)
-    mapping = rt.artifacts.mappings[(FORMAT, resource)]
+    mapping = rt.artifacts.mappings.get((FORMAT, resource))
+    reference = None if mapping is not None else reference_entities(rt, FORMAT)[resource]
+    try:
+        _pull_resource(rt, client, (source_org, mapping or reference), window, progress, tally)
+    except UpstreamFailed as exc:
+        if not (
+            default_sync and reference is not None and tally.pages == 0 and client.last_refusal in (403, 404)
+        ):
+            raise
+        # Counted with the pull's problems (ids and statuses only); --full after a grant fills it in.
+        text = f"{exc.message}: left out of this pull (the facts naming it show no reference)"
+        tally.problems[text] = tally.problems.get(text, 0) + 1
+    return tally
+
+
+def _pull_resource(
+    rt: Runtime,
+    client: EdFiClient,
+    what: tuple[str, Mapping | ReferenceEntity | None],
+    window: ChangeWindow | None,
+    progress: Progress | None,
+    tally: ResourceTally,
+) -> None:
+    source_org, kind = what
+    assert kind is not None
+    resource = tally.resource
     if window is not None:
         for page in client.key_changes(resource, window):
             rows = [row.get("oldKeyValues") for row in page.items]
             tally.key_changes_seen += len(rows)
-            tally.key_changes_applied += _retract(rt, source_org, mapping, rows, "Ed-Fi key change", tally)
+            tally.key_changes_applied += _retract(rt, source_org, kind, rows, "Ed-Fi key change", tally)
         for page in client.deletes(resource, window):
             rows = [row.get("keyValues") for row in page.items]
             tally.deletes_seen += len(rows)
-            tally.deletes_applied += _retract(rt, source_org, mapping, rows, "Ed-Fi delete", tally)
+            tally.deletes_applied += _retract(rt, source_org, kind, rows, "Ed-Fi delete", tally)
     for page in client.pages(resource, window):
         if page.items:
             summary = ingest(
@@ -206,31 +266,52 @@ def _sync_resource(
             tally.add_page(len(page.items), summary)
         if progress is not None:
             progress(resource, tally.records, page.total)
-    return tally
 
 
 def _retract(
     rt: Runtime,
     source_org: str,
-    mapping: Mapping,
+    kind: Mapping | ReferenceEntity,
     rows: list[object],
     reason: str,
     tally: ResourceTally,
 ) -> int:
-    """Retract the records these key values name; report rows that name none. Returns records retracted."""
+    """Retract the records these key values name (a kept reference record is forgotten); report
+    rows that name none. Returns records retracted."""
+    if isinstance(kind, ReferenceEntity):
+        return _forget(rt, source_org, kind, rows, reason, tally)
     ids: list[str] = []
     for row in rows:
         values = row if isinstance(row, dict) else {}
-        source_id = source_id_from(mapping, values)
+        source_id = source_id_from(kind, values)
         if source_id is None:
-            tally.unapplied(reason, missing_key_names(mapping, values))
+            tally.unapplied(reason, missing_key_names(kind, values))
         else:
             ids.append(source_id)
     if not ids:
         return 0
-    done = retract_records(rt, source_org=source_org, entity=mapping.entity, source_ids=ids, reason=reason)
+    done = retract_records(rt, source_org=source_org, entity=kind.entity, source_ids=ids, reason=reason)
     tally.elements_removed += done.elements_removed
     return done.records
+
+
+def _forget(
+    rt: Runtime,
+    source_org: str,
+    entity: ReferenceEntity,
+    rows: list[object],
+    reason: str,
+    tally: ResourceTally,
+) -> int:
+    digests: list[str] = []
+    for row in rows:
+        values = row if isinstance(row, dict) else {}
+        found = reference_digest(source_org, entity, values)
+        if found is None:
+            tally.unapplied(reason, missing_names(entity, values))
+        else:
+            digests.append(found)
+    return forget(rt, source_org, entity.entity, digests) if digests else 0
 
 
 def _save_watermark(rt: Runtime, source_org: str, feed: str, plan: _SyncPlan, resources: list[str]) -> None:

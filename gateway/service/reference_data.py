@@ -100,6 +100,12 @@ def _stored(
     )
 
 
+def forget(rt: Runtime, source_org: str, entity: str, key_digests: list[str]) -> int:
+    """Remove the reference records an Ed-Fi delete or key change names; returns how many existed."""
+    with rt.sessions.begin() as session:
+        return reference_store.delete(session, source_org, entity, key_digests)
+
+
 def reference_body(
     session: Session, rt: Runtime, source_org: str, family: str, entity: str, record: dict[str, Any]
 ) -> dict[str, Any] | None:

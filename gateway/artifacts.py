@@ -161,8 +161,8 @@ def load_artifacts(where: ArtifactFolders | Path | None = None) -> Artifacts:
     codes = _load_codes(c)
     _check_screening_instruments(c, codes)
     _check_authority_tables(c, codes)
-    _check_reference_tables(c, codes)
     mappings = _load_mappings(c, frozenset(codes), vocabulary)
+    _check_reference_tables(c, codes, mappings)
     plan_schema = c.read(folders.schemas / "success-plan.schema.json")
     element_validators = _element_validators(c, plan_schema) if plan_schema else {}
     c.raise_if_any("artifacts are invalid")
@@ -275,14 +275,31 @@ def _check_authority_tables(c: _Collector, codes: dict[str, dict[str, Any]]) -> 
         )
 
 
-def _check_reference_tables(c: _Collector, codes: dict[str, dict[str, Any]]) -> None:
-    """Reference-data tables: each entry names its natural key as plain paths."""
+def _check_reference_tables(
+    c: _Collector, codes: dict[str, dict[str, Any]], mappings: dict[tuple[str, str], Mapping]
+) -> None:
+    """Reference-data tables: each entry names its natural key as plain paths, and the plan
+    elements that point at it by rules the mappings really have."""
+    rules = {f"{m.id}#{rule.id}" for m in mappings.values() for rule in m.rules}
+    mappings_whole = not c.issues  # a mapping that failed to load would make its rules look unknown
     for name in REFERENCE_TABLES.values():
-        if name in codes:
-            try:
-                build_reference_entities(codes[name], f"mappings/codes/{name}.yaml")
-            except ArtifactInvalid as exc:
-                c.issues.extend(exc.issues)
+        if name not in codes:
+            continue
+        where = f"mappings/codes/{name}.yaml"
+        try:
+            entities = build_reference_entities(codes[name], where)
+        except ArtifactInvalid as exc:
+            c.issues.extend(exc.issues)
+            continue
+        c.issues.extend(
+            Issue(
+                path=f"{where}: entry {entity!r}.named_by", message=f"'{rule}' is not a rule of any mapping"
+            )
+            for entity, found in entities.items()
+            for named in found.named_by
+            for rule in sorted(named.rules - rules)
+            if mappings_whole
+        )
 
 
 def _load_mappings(

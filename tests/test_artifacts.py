@@ -279,6 +279,16 @@ def _set_target(index: int, target: str) -> Callable[[Any], None]:
             [(f"{REFERENCE_DATA}: entry 'academicWeeks'.key", "must be a list of paths")],
             id="reference-data entry whose natural key is not a list of paths",
         ),
+        pytest.param(
+            _yaml(
+                REFERENCE_DATA,
+                lambda d: next(e for e in d["entries"] if e["from"] == "assessments")["to"]["named_by"][0][
+                    "rules"
+                ].append("edfi.student-assessments#no-such-rule"),
+            ),
+            [(f"{REFERENCE_DATA}: entry 'assessments'.named_by", "'edfi.student-assessments#no-such-rule'")],
+            id="reference-data entry named by a rule no mapping has",
+        ),
         # problems in several files
         pytest.param(
             _both(

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 SPGW = (sys.executable, "-c", "from gateway.cli import main; main()")
-STUDENTS = 30_000  # six bulk batches of 5,000: several seconds of work to be killed in
+BATCH = 1_000
+STUDENTS = 15_000  # fifteen bulk batches: seconds of work to be killed in, after the first commits
 TIMEOUT = 120.0
 
 
@@ -44,7 +45,12 @@ def students_file(path: Path) -> Path:
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "GATEWAY_HOME": str(settings.home), "GATEWAY_DATABASE_URL": settings.database_url}
+    return {
+        **os.environ,
+        "GATEWAY_HOME": str(settings.home),
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "SPGW_BULK_BATCH_SIZE": str(BATCH),
+    }
 
 
 def spgw(settings: Settings, *args: str) -> tuple[int, str]:
@@ -63,7 +69,7 @@ def wait_for_first_batch(rt: Runtime, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         assert process.poll() is None, "the ingest ended before it could be killed: make the file larger"
-        if count_rows(rt, "students") >= 5000:
+        if count_rows(rt, "students") >= BATCH:
             return
         time.sleep(0.02)
     raise AssertionError("no batch committed in time")
@@ -97,7 +103,7 @@ def test_a_killed_ingest_is_found_interrupted_and_replayed_to_completion(
             process.wait(timeout=10)
     [(message_id, status)] = message_status(rt)
     assert status == "received"  # what the dead process left
-    assert 5000 <= count_rows(rt, "students") < STUDENTS
+    assert BATCH <= count_rows(rt, "students") < STUDENTS
 
     code, output = spgw(settings, "messages", "list", "--json")
     assert code == 0

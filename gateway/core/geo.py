@@ -1,0 +1,49 @@
+"""Distances and a coarse grid over the earth: enough spatial indexing for a state-wide directory
+without PostGIS. A point's cell is (floor(lat / CELL_DEG), floor(lon / CELL_DEG)); a search within
+``km`` reads the cells its bounding box touches (an indexed equality/IN lookup on both databases),
+then keeps the points whose great-circle distance is within ``km``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EARTH_RADIUS_KM = 6371.0088
+CELL_DEG = 0.05  # about 5.5 km north-south; a 2 km search touches at most 4 cells
+
+
+@dataclass(frozen=True, kw_only=True)
+class Point:
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):
+            raise ValueError("latitude must be within ±90 and longitude within ±180")
+
+
+def haversine_km(a: Point, b: Point) -> float:
+    """Great-circle distance in kilometres."""
+    phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
+    dphi, dlmb = phi2 - phi1, math.radians(b.lon - a.lon)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def cell_of(p: Point) -> tuple[int, int]:
+    return math.floor(p.lat / CELL_DEG), math.floor(p.lon / CELL_DEG)
+
+
+def cell_key(p: Point) -> str:
+    """The cell as one indexable text value, e.g. ``"839:-1604"``."""
+    row, col = cell_of(p)
+    return f"{row}:{col}"
+
+
+def cells_within(p: Point, km: float) -> list[str]:
+    """Every cell key the box of ``km`` around ``p`` touches (a superset of the circle)."""
+    dlat = km / 111.32
+    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(p.lat)))
+    south, west = cell_of(Point(lat=max(-90.0, p.lat - dlat), lon=max(-180.0, p.lon - dlon)))
+    north, east = cell_of(Point(lat=min(90.0, p.lat + dlat), lon=min(180.0, p.lon + dlon)))
+    return [f"{r}:{c}" for r in range(south, north + 1) for c in range(west, east + 1)]

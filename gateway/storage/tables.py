@@ -474,3 +474,5 @@ Index(
 )
 Index("ix_fhir_resources_updated", FhirResourceRow.resource_type, FhirResourceRow.last_updated)
 Index("ix_fhir_search_tokens_resource", FhirSearchTokenRow.resource_type, FhirSearchTokenRow.id)
+
+from gateway.storage import directory_tables as _directory_tables  # noqa: E402, F401  (issue 16, registers its tables)

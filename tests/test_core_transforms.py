@@ -25,6 +25,8 @@ def test_the_transform_set_is_closed() -> None:
         "lower",
         "upper",
         "strip",
+        "latitude",
+        "longitude",
     }
 
 

@@ -23,6 +23,7 @@ COLLECTION_SLOTS: frozenset[str] = frozenset(
         "student.identifiers",
         "student.languages",
         "student.enrollments",
+        "student.locations",
         "strengths",
         "interests",
         "needs",

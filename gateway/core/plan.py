@@ -151,7 +151,7 @@ def iter_elements(plan: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, A
     for key in ("name", "birthDate", "gradeLevel", "school"):
         if key in student:
             yield f"student.{key}", student[key]
-    for key in ("identifiers", "languages", "enrollments"):
+    for key in ("identifiers", "languages", "enrollments", "locations"):
         for element in student.get(key, []):
             yield f"student.{key}", element
     for domain in DOMAINS:

@@ -121,7 +121,24 @@ def _icd10_category(value: Any) -> str:
     return found.group(1) if found else text
 
 
+def _coordinate(limit: float, name: str) -> Callable[[Any], float]:
+    """A WGS84 decimal-degree value (Ed-Fi sends text, FHIR a decimal), kept to 6 places (~0.1 m)."""
+
+    def read(value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise TransformError(f"expected a {name} in decimal degrees") from None
+        if not -limit <= number <= limit:
+            raise TransformError(f"a {name} is between -{limit:g} and {limit:g} degrees")
+        return round(number, 6)
+
+    return read
+
+
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
+    "latitude": _coordinate(90.0, "latitude"),
+    "longitude": _coordinate(180.0, "longitude"),
     "icd10_category": _icd10_category,
     "string": _string,
     "integer": _integer,

@@ -1,0 +1,230 @@
+"""Transit feeds over a caller's session. Nothing here commits: the import replaces a feed in
+the service's one transaction, and the trip search reads in a few set-based queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from gateway.core.transit import Calendar, CalendarDate, Frequency
+from gateway.storage.transit_tables import (
+    TransitCalendarDateRow,
+    TransitCalendarRow,
+    TransitFeedRow,
+    TransitFrequencyRow,
+    TransitRouteRow,
+    TransitStopRow,
+    TransitStopTimeRow,
+    TransitTripRow,
+)
+
+_CHILDREN = (
+    TransitFrequencyRow,
+    TransitStopTimeRow,
+    TransitTripRow,
+    TransitCalendarDateRow,
+    TransitCalendarRow,
+    TransitRouteRow,
+    TransitStopRow,
+)
+STOPS, ROUTES, TRIPS = TransitStopRow, TransitRouteRow, TransitTripRow
+STOP_TIMES, CALENDARS, CALENDAR_DATES = TransitStopTimeRow, TransitCalendarRow, TransitCalendarDateRow
+FREQUENCIES = TransitFrequencyRow
+_CHUNK = 500  # bounded IN lists on every database
+
+
+def replace_feed(session: Session, name: str, timezone: str, agency: str, now: dt.datetime) -> int:
+    """Empty the feed called ``name`` (or create it) and return its key; the caller's transaction
+    makes the replacement atomic: readers see the old feed until it commits."""
+    key = session.scalar(select(TransitFeedRow.key).where(TransitFeedRow.name == name))
+    if key is None:
+        row = TransitFeedRow(name=name, timezone=timezone, agency=agency, imported_at=now)
+        session.add(row)
+        session.flush()
+        return row.key
+    for table in _CHILDREN:
+        session.execute(delete(table).where(table.feed_key == key))
+    session.execute(
+        update(TransitFeedRow)
+        .where(TransitFeedRow.key == key)
+        .values(timezone=timezone, agency=agency, imported_at=now)
+    )
+    return key
+
+
+def add(session: Session, table: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert rows in one executemany (the caller batches them)."""
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def feeds(session: Session) -> list[dict[str, Any]]:
+    rows = session.execute(select(TransitFeedRow).order_by(TransitFeedRow.name)).scalars()
+    return [{"name": r.name, "timezone": r.timezone, "agency": r.agency, "key": r.key} for r in rows]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredStop:
+    feed_key: int
+    stop_key: int
+    name: str
+    lat: float
+    lon: float
+
+
+def stops_in_cells(session: Session, cells: Iterable[str]) -> list[StoredStop]:
+    """Boardable stops (location_type 0 or 4) in these grid cells."""
+    s = TransitStopRow
+    statement = select(s.feed_key, s.stop_key, s.name, s.lat, s.lon).where(
+        s.cell.in_(sorted(set(cells))), s.location_type.in_((0, 4))
+    )
+    return [
+        StoredStop(feed_key=f, stop_key=k, name=n, lat=la, lon=lo)
+        for f, k, n, la, lo in session.execute(statement)
+        if la is not None and lo is not None
+    ]
+
+
+def feed_zones(session: Session, keys: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Name and time zone per feed key."""
+    statement = select(TransitFeedRow.key, TransitFeedRow.name, TransitFeedRow.timezone).where(
+        TransitFeedRow.key.in_(sorted(set(keys)))
+    )
+    return {key: (name, zone) for key, name, zone in session.execute(statement)}
+
+
+def service_calendar(
+    session: Session, feed_key: int, days: Sequence[dt.date]
+) -> tuple[list[Calendar], list[CalendarDate]]:
+    """The feed's calendars that cover any of ``days``, and its calendar_dates rows on them."""
+    c, d = TransitCalendarRow, TransitCalendarDateRow
+    calendars = session.execute(
+        select(c).where(c.feed_key == feed_key, c.start_date <= max(days), c.end_date >= min(days))
+    ).scalars()
+    dates = session.execute(select(d).where(d.feed_key == feed_key, d.date.in_(list(days)))).scalars()
+    return (
+        [
+            Calendar(
+                service_id=r.service_id,
+                weekdays=tuple(ch == "1" for ch in r.weekdays),  # type: ignore[arg-type]
+                start=r.start_date,
+                end=r.end_date,
+            )
+            for r in calendars
+        ],
+        [CalendarDate(service_id=r.service_id, date=r.date, exception_type=r.exception_type) for r in dates],
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ride:
+    """A trip that calls at an origin stop and later at a destination stop."""
+
+    trip_key: int
+    service_id: str
+    frequency_based: bool
+    route: str
+    route_type: int
+    from_stop: int
+    departure: int
+    to_stop: int
+    arrival: int
+
+
+def rides(
+    session: Session,
+    feed_key: int,
+    stops: tuple[Sequence[int], Sequence[int]],
+    timetabled: Sequence[tuple[Sequence[str], int, int]],
+    frequency_services: Sequence[str],
+) -> list[Ride]:
+    """One query: rides from an origin stop (boarding allowed) to a later destination stop
+    (alighting allowed). A timetabled trip qualifies when its service runs on a service day and
+    its departure falls in that day's window (``(service ids, lo, hi)`` per day); a
+    frequency-based trip when its service runs on any of the days (its runs are expanded after)."""
+    origins, destinations = stops
+    a, b = aliased(TransitStopTimeRow), aliased(TransitStopTimeRow)
+    t, r = TransitTripRow, TransitRouteRow
+    in_window = [
+        and_(t.service_id.in_(list(services)), a.departure.between(lo, hi))
+        for services, lo, hi in timetabled
+        if services
+    ]
+    wanted = [and_(t.frequency_based.is_(False), or_(*in_window))] if in_window else []
+    if frequency_services:
+        wanted.append(and_(t.frequency_based.is_(True), t.service_id.in_(list(frequency_services))))
+    if not wanted or not origins or not destinations:
+        return []
+    statement = (
+        select(
+            t.trip_key,
+            t.service_id,
+            t.frequency_based,
+            func.coalesce(func.nullif(r.short_name, ""), r.long_name),
+            r.route_type,
+            a.stop_key,
+            a.departure,
+            b.stop_key,
+            b.arrival,
+        )
+        .join(b, and_(b.feed_key == a.feed_key, b.trip_key == a.trip_key, b.sequence > a.sequence))
+        .join(t, and_(t.feed_key == a.feed_key, t.trip_key == a.trip_key))
+        .join(r, and_(r.feed_key == t.feed_key, r.route_id == t.route_id))
+        .where(
+            a.feed_key == feed_key,
+            a.stop_key.in_(list(origins)),
+            b.stop_key.in_(list(destinations)),
+            a.pickup != 1,
+            b.drop_off != 1,
+            or_(*wanted),
+        )
+    )
+    return [
+        Ride(
+            trip_key=k,
+            service_id=sid,
+            frequency_based=bool(fb),
+            route=name or "",
+            route_type=rt,
+            from_stop=fs,
+            departure=dep,
+            to_stop=ts,
+            arrival=arr,
+        )
+        for k, sid, fb, name, rt, fs, dep, ts, arr in session.execute(statement)
+    ]
+
+
+def frequencies(session: Session, feed_key: int, trip_keys: Iterable[int]) -> dict[int, list[Frequency]]:
+    """Each frequency-based trip's frequencies rows."""
+    f = TransitFrequencyRow
+    found: dict[int, list[Frequency]] = {}
+    wanted = sorted(set(trip_keys))
+    for start in range(0, len(wanted), _CHUNK):
+        statement = select(f).where(f.feed_key == feed_key, f.trip_key.in_(wanted[start : start + _CHUNK]))
+        for row in session.execute(statement).scalars():
+            found.setdefault(row.trip_key, []).append(
+                Frequency(start=row.start, end=row.end, headway=row.headway, exact_times=row.exact_times)
+            )
+    return found
+
+
+def first_departures(session: Session, feed_key: int, trip_keys: Iterable[int]) -> dict[int, int]:
+    """The departure at each trip's first stop, i.e. its earliest (a frequency-based trip's stop
+    times are a template: only their offsets from the first departure count)."""
+    st = TransitStopTimeRow
+    wanted = sorted(set(trip_keys))
+    found: dict[int, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        statement = (
+            select(st.trip_key, func.min(st.departure))
+            .where(st.feed_key == feed_key, st.trip_key.in_(wanted[start : start + _CHUNK]))
+            .group_by(st.trip_key)
+        )
+        found.update({k: v for k, v in session.execute(statement)})
+    return found

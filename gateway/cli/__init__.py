@@ -379,6 +379,9 @@ def _register_command_groups() -> None:
     from gateway.cli.check import check_command
 
     main.add_command(check_command)
+    from gateway.cli.directory import directory
+
+    main.add_command(directory)
     from gateway.cli.transit import transit_group
 
     main.add_command(transit_group)

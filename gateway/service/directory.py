@@ -1,0 +1,83 @@
+"""Reading the directory: services near a place (for matching), listings and the HSDS export.
+Directory data is public information, not about a student: reads are not audited.
+
+``services_near`` reads the grid cells the circle touches (one indexed query) and keeps the
+services whose great-circle distance is within ``km``, nearest first. The grid does not wrap at
+±180°: the cells across the antimeridian are added here, so a place in Fiji finds its neighbours
+on both sides. Near a pole a circle touches many columns; the lookup stays correct, only wider."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from gateway.core.directory import ServiceAtLocation
+from gateway.core.geo import CELL_DEG, Point, cells_within, haversine_km
+from gateway.formats.hsds_common import DirectoryRecord
+from gateway.formats.hsds_export import service_documents
+from gateway.service.runtime import Runtime
+from gateway.storage import directory_store as store
+
+
+def services_near(rt: Runtime, point: Point, km: float) -> list[ServiceAtLocation]:
+    """Every stored service at a location within ``km`` of ``point``, nearest first."""
+    with rt.sessions() as session:
+        rows = store.in_cells(session, _cells(point, km))
+    found = [
+        (haversine_km(point, sal.point), sal.id, sal) for sal in map(store.service_of, rows) if sal.point
+    ]
+    return [sal for distance, _, sal in sorted(found, key=lambda f: (f[0], f[1])) if distance <= km]
+
+
+def service_count(rt: Runtime) -> int:
+    with rt.sessions() as session:
+        return store.count(session)
+
+
+def _cells(point: Point, km: float) -> list[str]:
+    cells = cells_within(point, km)
+    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(point.lat)))
+    rows = sorted({key.split(":")[0] for key in cells})
+    overflow_east, overflow_west = point.lon + dlon - 180.0, -180.0 - (point.lon - dlon)
+    if overflow_east > 0:  # the circle crosses +180: add the columns from -180 eastwards
+        columns = range(math.floor(-180.0 / CELL_DEG), math.floor((-180.0 + overflow_east) / CELL_DEG) + 1)
+        cells += [f"{r}:{c}" for r in rows for c in columns]
+    if overflow_west > 0:
+        columns = range(math.floor((180.0 - overflow_west) / CELL_DEG), math.floor(180.0 / CELL_DEG) + 1)
+        cells += [f"{r}:{c}" for r in rows for c in columns]
+    return sorted(set(cells))
+
+
+def list_services(
+    rt: Runtime, *, source: str | None = None, near: Point | None = None, km: float = 5.0, limit: int = 100
+) -> list[dict[str, Any]]:
+    """What ``spgw directory list`` shows: near a place (with the distance), or by source."""
+    if near is not None:
+        found = [s for s in services_near(rt, near, km) if source is None or s.source == source][:limit]
+        return [_listed(s, near) for s in found]
+    with rt.sessions() as session:
+        return [_listed(store.service_of(row), None) for row in store.listing(session, source, limit)]
+
+
+def _listed(sal: ServiceAtLocation, near: Point | None) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "id": sal.id,
+        "source": sal.source,
+        "name": sal.name,
+        "organization": sal.organization,
+        "address": sal.address,
+        "status": sal.status,
+        "languages": list(sal.languages),
+        "terms": [f"{t.taxonomy}:{t.code}" for t in sal.terms],
+        "point": {"lat": sal.point.lat, "lon": sal.point.lon} if sal.point else None,
+    }
+    if near is not None and sal.point is not None:
+        shown["distanceKm"] = round(haversine_km(near, sal.point), 3)
+    return shown
+
+
+def export_source(rt: Runtime, source: str) -> list[dict[str, Any]]:
+    """HSDS 3.x JSON (a list of services) of what the gateway holds from ``source``."""
+    with rt.sessions() as session:
+        held = store.of_source(session, source)
+    return service_documents(DirectoryRecord(sal=s.sal, modified=s.modified) for s in held)

@@ -1,0 +1,140 @@
+"""Directory rows over a caller's session: set-based writes (one INSERT per 1,000 rows, DELETEs
+by id lists), the stored digests of a directory, and reads by grid cell. Nothing here commits."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from gateway.core.directory import ScheduleRule, ServiceAtLocation, Term
+from gateway.core.geo import Point, cell_key
+from gateway.storage.directory_tables import DirectoryServiceRow, DirectorySourceRow
+
+_CHUNK = 1000  # rows per INSERT and ids per IN list: bounded on every database
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StoredService:
+    sal: ServiceAtLocation
+    modified: str
+
+
+def row_values(sal: ServiceAtLocation, modified: str, digest: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": sal.id,
+        "source": sal.source,
+        "service_id": sal.service_id,
+        "location_id": sal.location_id,
+        "name": sal.name,
+        "organization": sal.organization,
+        "description": sal.description,
+        "address": sal.address,
+        "status": sal.status,
+        "age_min": sal.age_min,
+        "age_max": sal.age_max,
+        "capacity": sal.capacity,
+        "lat": sal.point.lat if sal.point else None,
+        "lon": sal.point.lon if sal.point else None,
+        "cell": cell_key(sal.point) if sal.point else None,
+        "languages": list(sal.languages),
+        "service_area": list(sal.service_area),
+        "terms": [dataclasses.asdict(t) for t in sal.terms],
+        "schedules": [dataclasses.asdict(r) for r in sal.schedules],
+        "modified": modified,
+        "digest": digest,
+        "imported_at": now,
+    }
+
+
+def service_of(row: Any) -> ServiceAtLocation:
+    """A stored row (an ORM row or a Row with the same names) as the value it was made from."""
+    located = row.lat is not None and row.lon is not None
+    return ServiceAtLocation(
+        id=row.id,
+        source=row.source,
+        service_id=row.service_id,
+        location_id=row.location_id,
+        name=row.name,
+        organization=row.organization,
+        description=row.description,
+        terms=tuple(Term(**t) for t in row.terms),
+        languages=tuple(row.languages),
+        age_min=row.age_min,
+        age_max=row.age_max,
+        service_area=tuple(row.service_area),
+        point=Point(lat=row.lat, lon=row.lon) if located else None,
+        address=row.address,
+        schedules=tuple(ScheduleRule(**r) for r in row.schedules),
+        capacity=row.capacity,
+        status=row.status,
+    )
+
+
+def stored_digests(session: Session, source: str) -> dict[str, tuple[str, str]]:
+    """id -> (service id, digest) of everything held from ``source``: one query."""
+    statement = select(DirectoryServiceRow.id, DirectoryServiceRow.service_id, DirectoryServiceRow.digest)
+    rows = session.execute(statement.where(DirectoryServiceRow.source == source))
+    return {row_id: (service_id, digest) for row_id, service_id, digest in rows}
+
+
+def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), _CHUNK):
+        session.execute(insert(DirectoryServiceRow), list(rows[start : start + _CHUNK]))
+
+
+def delete_ids(session: Session, ids: Iterable[str]) -> None:
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), _CHUNK):
+        session.execute(
+            delete(DirectoryServiceRow).where(DirectoryServiceRow.id.in_(wanted[start : start + _CHUNK]))
+        )
+
+
+def in_cells(session: Session, cells: Sequence[str]) -> list[Any]:
+    """Every row in these grid cells (the indexed lookup a search near a place starts with)."""
+    found: list[Any] = []
+    for start in range(0, len(cells), _CHUNK):
+        statement = select(DirectoryServiceRow).where(
+            DirectoryServiceRow.cell.in_(cells[start : start + _CHUNK])
+        )
+        found.extend(session.scalars(statement))
+    return found
+
+
+def listing(session: Session, source: str | None, limit: int) -> list[DirectoryServiceRow]:
+    statement = select(DirectoryServiceRow).order_by(DirectoryServiceRow.source, DirectoryServiceRow.id)
+    if source is not None:
+        statement = statement.where(DirectoryServiceRow.source == source)
+    return list(session.scalars(statement.limit(limit)))
+
+
+def of_source(session: Session, source: str) -> list[StoredService]:
+    statement = select(DirectoryServiceRow).where(DirectoryServiceRow.source == source)
+    return [StoredService(sal=service_of(r), modified=r.modified) for r in session.scalars(statement)]
+
+
+def count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(DirectoryServiceRow)) or 0)
+
+
+def source_row(session: Session, source: str) -> DirectorySourceRow | None:
+    return session.get(DirectorySourceRow, source)
+
+
+def save_source(
+    session: Session, source: str, origin: str, watermark: str, digest: str, now: dt.datetime
+) -> None:
+    row = session.get(DirectorySourceRow, source)
+    if row is None:
+        session.add(
+            DirectorySourceRow(
+                source=source, origin=origin, watermark=watermark, digest=digest, imported_at=now
+            )
+        )
+        return
+    row.origin, row.watermark, row.digest, row.imported_at = origin, watermark, digest, now

@@ -31,16 +31,21 @@ class Page:
 
 class HsdsClient:
     def __init__(
-        self, base_url: str, *, timeout: float = 30.0, session: requests.Session | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        per_page: int = PER_PAGE,
+        session: requests.Session | None = None,
     ) -> None:
         base = base_url.rstrip("/")
         self.base_url = base[: -len("/services")] if base.endswith("/services") else base
-        self.timeout = timeout
+        self.timeout, self.per_page = timeout, per_page
         self.session = session or requests.Session()
 
     def services(self, modified_after: str = "") -> Iterator[Page]:
         """Every page of services (modified after the watermark, when one is given)."""
-        params: dict[str, str] = {"per_page": str(PER_PAGE), "full": "true"}
+        params: dict[str, str] = {"per_page": str(self.per_page), "full": "true"}
         if modified_after:
             params["modified_after"] = modified_after
         for number in range(1, MAX_PAGES + 1):

@@ -57,7 +57,7 @@ def _stated_version(descriptor: bytes) -> str:
 def to_v3(package: Package) -> None:
     tables = package.tables
     if "service_at_location" not in tables and "services_at_location" in tables:
-        tables["service_at_location"] = tables["services_at_location"]
+        tables["service_at_location"] = _renamed(package, ("services_at_location",))
     tables["schedules"] = [*_weekly(package), *_holidays(package), *_rrule_rows(package)]
     if "addresses" not in tables:
         tables["addresses"] = _renamed(

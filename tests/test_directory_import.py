@@ -78,9 +78,7 @@ def test_json_problems_name_their_path(field: str, value: str, where: str, lands
 
 @needs_samples
 @pytest.mark.parametrize("version", ["v3.0", "3.1-dev"])
-@pytest.mark.parametrize(
-    "sample", ["examples/service_full.json", "examples/service_list.json", "examples/csv"]
-)
+@pytest.mark.parametrize("sample", ["service_full.json", "service_list.json", "csv"])
 def test_the_specification_examples_import(bare_rt: Runtime, version: str, sample: str) -> None:
     report = import_path(bare_rt, SPEC / version / "examples" / sample, source="spec")
     assert (report.added, report.rejected) == (1, 0)

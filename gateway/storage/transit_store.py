@@ -60,7 +60,7 @@ def replace_feed(session: Session, name: str, timezone: str, agency: str, now: d
 def add(session: Session, table: type[Any], rows: list[dict[str, Any]]) -> None:
     """Insert rows in one executemany (the caller batches them)."""
     if rows:
-        session.execute(insert(table), rows)
+        session.execute(insert(table.__table__), rows)  # Core executemany: no ORM bookkeeping
 
 
 def feeds(session: Session) -> list[dict[str, Any]]:

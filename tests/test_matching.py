@@ -199,6 +199,17 @@ def test_a_trip_past_midnight_is_read_on_its_service_day(crosswalk: dict[str, An
     assert transit.calls == [("s1", when)]
 
 
+def test_an_option_s_own_instant_wins_over_its_clock_text(crosswalk: dict[str, Any]) -> None:
+    closes_1605 = ScheduleRule(freq="WEEKLY", byday="MO", opens_at="09:00", closes_at="16:05")
+    early = dataclasses.replace(bus(arrives="15:58"), arrives_at=MONDAY_1530.replace(hour=15, minute=45),
+                                every_minutes=10)  # fmt: skip
+    [s] = ranked(crosswalk, [svc(schedules=(closes_1605,))], FakeTransit(early), transit=True)
+    assert (
+        s.explanation
+        == "1.0 km; bus 60 from Broad St at 15:40 (every 10 min), arrives 15:58; open until 16:05"
+    )
+
+
 def test_transit_leaves_before_the_service_opens(crosswalk: dict[str, Any]) -> None:
     later = ScheduleRule(freq="WEEKLY", byday="MO", opens_at="17:00", closes_at="19:00")
     transit = FakeTransit(bus(departs="16:20", arrives="16:40"))

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.directory_search import search_command
 from gateway.core.geo import Point
 from gateway.service.directory import export_source, list_services
 from gateway.service.directory_import import import_path, import_url
@@ -100,3 +101,6 @@ def export_command(ctx: click.Context, source: str, fmt: str, out: Path) -> None
     documents = export_source(_runtime(ctx), source)
     out.write_text(json.dumps(documents, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"{len(documents)} services written to {out}", err=True)
+
+
+directory.add_command(search_command)

@@ -214,14 +214,15 @@ def _choose(
 ) -> TransitOption | None:
     """The earliest arrival that still leaves time to be seen (options come sorted by arrival)."""
     for option in options:
-        arrives = _clock_instant(leave, option.arrives)
+        arrives = option.arrives_at or _clock_instant(leave, option.arrives)
         if arrives is not None and (window is None or arrives <= window[1] - MIN_VISIT):
             return option
     return None
 
 
 def _clock_instant(service_day: dt.datetime, clock: str) -> dt.datetime | None:
-    """GTFS "HH:MM" on the service day of ``service_day`` (hours past 24 run into the next day)."""
+    """GTFS "HH:MM" on the service day of ``service_day`` (hours past 24 run into the next day),
+    for an option that does not carry its instant (``arrives_at``)."""
     match = re.match(r"^\s*(\d{1,3}):(\d{2})", clock)
     if match is None:
         return None
@@ -262,6 +263,7 @@ def _travel_text(need: NeedQuery, f: _Found, option: TransitOption | None, looke
         return "walking distance"
     if option is not None:
         ride = f"{option.mode} {option.route} from {option.from_stop} at {_clock(option.departs)}"
+        ride += f" (every {option.every_minutes} min)" if option.every_minutes else ""
         return f"{ride}, arrives {_clock(option.arrives)}"
     return "no direct trip found" if looked else ""
 

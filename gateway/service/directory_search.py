@@ -1,0 +1,40 @@
+"""Search the directory for a need: services near the place (``directory.services_near``), direct
+trips to each of the best of them (``transit.trips_between``) and the pure ranking
+(``core.matching.rank``) with the crosswalk from the loaded artifacts.
+
+No student is involved: the place, the time and the eligibility facts come from the caller (a
+coordinator exploring, or the student-side ``directory match`` which decides first what it may
+use). Directory and transit data are public, so nothing here is audited; the place is never
+sent anywhere: both lookups read the gateway's own database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from gateway.core.directory import ServiceAtLocation
+from gateway.core.matching import NeedQuery, Suggestion, TransitLookup, rank
+from gateway.core.need_taxonomy import TABLE
+from gateway.core.transit import TransitOption
+from gateway.service.directory import services_near
+from gateway.service.runtime import Runtime
+from gateway.service.transit import trips_between
+
+
+def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:
+    """The best services for ``need``, each with its distance, hours and trip explained."""
+    candidates = services_near(rt, need.point, need.km)
+    return rank(need, candidates, _lookup(rt, need) if need.transit else None, crosswalk=_crosswalk(rt))
+
+
+def _lookup(rt: Runtime, need: NeedQuery) -> TransitLookup:
+    def trips(service: ServiceAtLocation, leave_after: dt.datetime) -> list[TransitOption]:
+        if service.point is None:
+            return []
+        return trips_between(rt, need.point, service.point, leave_after=leave_after, walk_km=need.walk_km)
+
+    return trips
+
+
+def _crosswalk(rt: Runtime) -> dict[str, Any] | None:
+    return rt.artifacts.codes.get(TABLE)

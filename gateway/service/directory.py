@@ -22,11 +22,24 @@ from gateway.storage import directory_store as store
 def services_near(rt: Runtime, point: Point, km: float) -> list[ServiceAtLocation]:
     """Every stored service at a location within ``km`` of ``point``, nearest first."""
     with rt.sessions() as session:
-        rows = store.in_cells(session, _cells(point, km))
-    found = [
-        (haversine_km(point, sal.point), sal.id, sal) for sal in map(store.service_of, rows) if sal.point
-    ]
-    return [sal for distance, _, sal in sorted(found, key=lambda f: (f[0], f[1])) if distance <= km]
+        rows = store.in_cells(session, _cells(point, km), _box(point, km))
+    found = []
+    for row in rows:
+        distance = haversine_km(point, Point(lat=row.lat, lon=row.lon))
+        if distance <= km:  # only the rows inside the circle become values
+            found.append((distance, row.id, row))
+    return [store.service_of(row) for _, _, row in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
+def _box(point: Point, km: float) -> tuple[float, float, float, float] | None:
+    """The box around the circle, a cheap filter inside the cells; none where it would wrap
+    (the antimeridian) or degenerate (near a pole), where the cells and the distance suffice."""
+    dlat = km / 111.32 * 1.01  # a 1% margin: the box must never cut into the circle
+    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(min(89.0, abs(point.lat) + dlat)))) * 1.01
+    south, north, west, east = point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon
+    if south < -89.0 or north > 89.0 or west < -180.0 or east > 180.0:
+        return None
+    return south, west, north, east
 
 
 def service_count(rt: Runtime) -> int:

@@ -95,14 +95,22 @@ def delete_ids(session: Session, ids: Iterable[str]) -> None:
         )
 
 
-def in_cells(session: Session, cells: Sequence[str]) -> list[Any]:
-    """Every row in these grid cells (the indexed lookup a search near a place starts with)."""
+def in_cells(
+    session: Session, cells: Sequence[str], box: tuple[float, float, float, float] | None = None
+) -> list[Any]:
+    """Every row in these grid cells (the indexed lookup a search near a place starts with),
+    inside the (south, west, north, east) box when one is given, as plain rows (no ORM objects:
+    a match reads hundreds)."""
     found: list[Any] = []
+    columns = [c for c in DirectoryServiceRow.__table__.c if c.name not in ("digest", "imported_at")]
     for start in range(0, len(cells), _CHUNK):
-        statement = select(DirectoryServiceRow).where(
-            DirectoryServiceRow.cell.in_(cells[start : start + _CHUNK])
-        )
-        found.extend(session.scalars(statement))
+        statement = select(*columns).where(DirectoryServiceRow.cell.in_(cells[start : start + _CHUNK]))
+        if box is not None:
+            south, west, north, east = box
+            statement = statement.where(
+                DirectoryServiceRow.lat.between(south, north), DirectoryServiceRow.lon.between(west, east)
+            )
+        found.extend(session.execute(statement))
     return found
 
 

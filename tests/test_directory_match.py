@@ -293,7 +293,7 @@ def test_a_need_the_reader_cannot_see_is_not_found(lisa: Runtime, search: FakeSe
         pytest.param({"role": "wizard"}, "role", id="role outside the vocabulary"),
         pytest.param({"purpose": ""}, "purpose", id="purpose missing"),
         pytest.param({"need_id": ""}, "need", id="need missing"),
-        pytest.param({"when": dt.datetime(2026, 12, 7, 15, 30)}, "when", id="when without offset"),
+        pytest.param({"timezone": "Mars/Olympus"}, "timezone", id="unknown time zone"),
     ],
 )
 def test_a_bad_request_is_refused_naming_the_field(

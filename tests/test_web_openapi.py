@@ -456,6 +456,7 @@ def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
     # The delivery and FHIR endpoints check their answers against the schemas in their own test module
     # (imported here, not at the top: that module imports this one).
     from tests.test_accounting_http import CHECKED_ANSWERS as ACCOUNTING_CHECKED_ANSWERS
+    from tests.test_directory_match_http import CHECKED_ANSWERS as DIRECTORY_CHECKED_ANSWERS
     from tests.test_fhir_api import CHECKED_ANSWERS as FHIR_CHECKED_ANSWERS
     from tests.test_health_ready import CHECKED_ANSWERS as OPS_CHECKED_ANSWERS
     from tests.test_reports_flows import CHECKED_ANSWERS as REPORT_CHECKED_ANSWERS
@@ -469,6 +470,7 @@ def test_every_operation_is_checked_for_a_success_and_an_error() -> None:
         *ACCOUNTING_CHECKED_ANSWERS.items(),
         *SMART_CHECKED_ANSWERS.items(),
         *OPS_CHECKED_ANSWERS.items(),
+        *DIRECTORY_CHECKED_ANSWERS.items(),
     ):
         checked.setdefault(route, set()).update(status < 400 for status in statuses)
     assert set(checked) == documented_routes()

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.directory_match import match_command
 from gateway.cli.directory_search import search_command
 from gateway.core.geo import Point
 from gateway.service.directory import export_source, list_services
@@ -104,3 +105,4 @@ def export_command(ctx: click.Context, source: str, fmt: str, out: Path) -> None
 
 
 directory.add_command(search_command)
+directory.add_command(match_command)

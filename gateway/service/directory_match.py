@@ -29,10 +29,13 @@ from gateway.core import family_location as fl
 from gateway.core.disclosure import PLAN_READ
 from gateway.core.geo import Point
 from gateway.core.matching import NeedQuery, Suggestion
+from gateway.core.need_taxonomy import TABLE as TAXONOMY
 from gateway.core.plan import iter_elements
 from gateway.core.policy import READ
+from gateway.core.schedule import zone_of
 from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service import audit, disclosures
+from gateway.service.directory_search import search
 from gateway.service.plans import (
     Disclosure,
     ReadRequest,
@@ -67,8 +70,10 @@ class MatchRequest:
     actor: str
     role: str
     purpose: str
-    when: dt.datetime | None = None  # aware; None: now
+    when: dt.datetime | None = None  # None: now; without an offset: local time in ``timezone``
+    timezone: str = "UTC"  # IANA zone (or offset) of the directory, for hours naming none
     km: float = 5.0
+    limit: int = 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +105,7 @@ class MatchAnswer:
 
 def match(rt: Runtime, request: MatchRequest) -> MatchAnswer:
     """Suggestions for one need of one student, as this reader may see the plan."""
-    when = _when(rt, request.when)
+    when = _when(rt, request.when, request.timezone)
     _check_need_id(request.need_id)
     read = ReadRequest(
         student_id="",
@@ -144,7 +149,7 @@ def _answer(
     place = fl.family_place(plan.get("student", {}).get("locations", []), zcta_centroids())
     if place is None:
         return replace(base, outcome=NO_LOCATION)
-    if not category:
+    if category not in rt.artifacts.codes.get(TAXONOMY, {}):  # "" and categories left out on purpose
         return replace(base, outcome=NO_CATEGORY, location_basis=place.basis)
     student = plan.get("student", {})
     query = NeedQuery(
@@ -155,17 +160,16 @@ def _answer(
         age=fl.age_on(birth_date_of(plan), when.date()),
         postal_code=place.postal_code,
         km=request.km,
+        timezone=request.timezone,
+        limit=request.limit,
     )
     found = tuple(_search(rt, query))
     return replace(base, outcome=SUGGESTED, location_basis=place.basis, suggestions=found)
 
 
 def _search(rt: Runtime, query: NeedQuery) -> list[Suggestion]:
-    # Imported here until the search glue lands: tests replace this function with a fake.
-    from gateway.service.directory_search import search
-
-    found: list[Suggestion] = search(rt, query)
-    return found
+    # One seam for tests that ask what the search was given (the place, age, language).
+    return search(rt, query)
 
 
 def _with_student(read: ReadRequest, student_id: str) -> ReadRequest:
@@ -193,15 +197,14 @@ def _check_need_id(need_id: str) -> None:
         )
 
 
-def _when(rt: Runtime, when: dt.datetime | None) -> dt.datetime:
-    if when is None:
-        return rt.now()
-    if when.tzinfo is None:
-        raise InputInvalid(
-            "the time to match for needs its offset",
-            [Issue(path="when", message="give an ISO date-time with an offset, e.g. 2026-12-07T15:30-06:00")],
-        )
-    return when
+def _when(rt: Runtime, when: dt.datetime | None, timezone: str) -> dt.datetime:
+    try:
+        zone = zone_of(timezone)
+    except ValueError as exc:
+        raise InputInvalid("the time zone is not known", [Issue(path="timezone", message=str(exc))]) from None
+    when = rt.now() if when is None else when
+    # A time without an offset is the directory's local time, as in a coordinator's search.
+    return when.replace(tzinfo=zone) if when.tzinfo is None else when.astimezone(zone)
 
 
 @cache

@@ -11,6 +11,7 @@ from gateway.web import (
     audit_api,
     auth,
     delivery_api,
+    directory_api,
     fhir_api,
     fhir_audit_api,
     ops_api,
@@ -45,4 +46,5 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(fhir_audit_api.bp)
     app.register_blueprint(smart_api.bp)  # SMART discovery and partners' key administration
     app.register_blueprint(ops_api.bp)  # /ready and /metrics
+    app.register_blueprint(directory_api.bp)  # suggestions for a need of a plan
     return app

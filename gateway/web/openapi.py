@@ -12,7 +12,16 @@ from typing import Any
 
 import gateway
 from gateway.service.messages import STATUSES
-from gateway.web import audit_api, delivery_api, fhir_audit_api, ops_api, policy_api, report_api, smart_api
+from gateway.web import (
+    audit_api,
+    delivery_api,
+    directory_api,
+    fhir_audit_api,
+    ops_api,
+    policy_api,
+    report_api,
+    smart_api,
+)
 from gateway.web.check_openapi import exchange_check
 from gateway.web.errors import error_codes
 from gateway.web.fhir_openapi import FHIR_ERROR, FHIR_NOT_FOUND
@@ -432,6 +441,7 @@ def build_openapi() -> dict[str, Any]:
                 **fhir_audit_api.OPENAPI_PATHS,
                 **smart_api.OPENAPI_PATHS,
                 **ops_api.OPENAPI_PATHS,
+                **directory_api.OPENAPI_PATHS,
             }
         ),
         "components": {
@@ -445,6 +455,7 @@ def build_openapi() -> dict[str, Any]:
                 **fhir_audit_api.OPENAPI_SCHEMAS,
                 **smart_api.OPENAPI_SCHEMAS,
                 **ops_api.OPENAPI_SCHEMAS,
+                **directory_api.OPENAPI_SCHEMAS,
                 **TOKEN_SCHEMAS,
             },
             "securitySchemes": _security_schemes(),

@@ -17,10 +17,10 @@ Score, 0-100, higher first, ties by id (see ``score``):
   or not asked (English assumed 10, other language unpublished 5) + 5 when matched by a term
   rather than by words.
 
-Transit is looked up (the injected callable, a database query) only for the best
-``transit_lookups`` candidates by the other criteria, leaving when the family asks, or 45 minutes
-before the service opens when it opens later; a trip counts when it arrives at least 10 minutes
-before closing."""
+Transit is looked up (the injected callable, one database query per candidate) only for the
+best ``transit_lookups`` (default ``limit``) candidates by the other criteria, leaving when the
+family asks, or 45 minutes before the service opens when it opens later; a trip counts when it
+arrives at least 10 minutes before closing."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def rank(
     base = sorted(((f, _suggest(need, f, None, looked=False)) for f in found), key=lambda p: _order(p[1]))
     if not (need.transit and transit is not None):
         return [s for _, s in base[: need.limit]]
-    budget = max(need.limit * 2, 10) if transit_lookups is None else transit_lookups
+    budget = need.limit if transit_lookups is None else transit_lookups
     looked = [_with_transit(need, f, transit, zone) for f, _ in base[:budget]]
     return sorted(looked + [s for _, s in base[budget:]], key=_order)[: need.limit]
 

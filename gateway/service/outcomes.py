@@ -61,7 +61,8 @@ class Tally:
             self.students.add(outcome.student_id)
             if outcome.attendance:
                 self.attendance_students.add(outcome.student_id)
-        if outcome.status != ACCEPTED and len(self.problems) < MAX_LISTED_RECORDS:
+        # Listed: every record not accepted, and an accepted one that left elements behind.
+        if (outcome.status != ACCEPTED or outcome.reason) and len(self.problems) < MAX_LISTED_RECORDS:
             self.problems.append(outcome.to_dict())
 
     def status(self) -> str:
@@ -80,7 +81,7 @@ class Tally:
         parts = [f"{n} {s}" for s, n in sorted(self.counts.items()) if s != ACCEPTED and n]
         if not parts:
             return ""
-        problems = [p for p in self.problems if p["status"] != IGNORED] or self.problems
+        problems = [p for p in self.problems if p["status"] not in (IGNORED, ACCEPTED)] or self.problems
         first = problems[0]["reason"] if problems else ""
         return f"{', '.join(parts)}; first: {first}"
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -61,6 +62,7 @@ class _Mapped:
     record: SourceRecord
     result: MappingResult
     decision: Decision
+    withheld: str = ""  # why some of the record's elements were not kept (the rest landed)
 
 
 def run_batch(
@@ -133,22 +135,47 @@ def _map_and_decide(
         if school_issue is not None:
             outcomes[index] = _rejected(rec, "the attendance event cannot be stored", (school_issue,))
             continue
+        def decide(categories: frozenset[str]) -> Decision:
+            if categories not in decisions:
+                request = DecisionRequest(
+                    action=INBOUND, source_org=exchange.source_org, recipient_org="", categories=categories
+                )
+                decisions[categories] = enforcement.enforce("inbound", request, policy, (), now)
+            return decisions[categories]
+
         categories = result.categories | {mapping.labels.category}
-        decision = decisions.get(categories)
-        if decision is None:
-            request = DecisionRequest(
-                action=INBOUND,
-                source_org=exchange.source_org,
-                recipient_org="",
-                categories=categories,
-            )
-            decision = decisions[categories] = enforcement.enforce("inbound", request, policy, (), now)
+        decision = decide(categories)
+        withheld = ""
+        if not decision.permitted:
+            result, decision, withheld = _narrowed(result, mapping.labels.category, decision, decide)
         if not decision.permitted:
             outcomes[index] = _rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
             outcomes[index] = _with_decision(outcomes[index], decision)
             continue
-        mapped[index] = _Mapped(record=rec, result=result, decision=decision)
+        mapped[index] = _Mapped(record=rec, result=result, decision=decision, withheld=withheld)
     return mapped
+
+
+def _narrowed(
+    result: MappingResult,
+    own_category: str,
+    denied: Decision,
+    decide: Callable[[frozenset[str]], Decision],
+) -> tuple[MappingResult, Decision, str]:
+    """A record whose own category the agreement covers lands without the elements of the
+    categories it does not (a new part of a mapping, such as an address's location, must not cost
+    a sender its whole record); a record whose own category is not covered stays refused."""
+    categories = result.categories | {own_category}
+    kept = frozenset(c for c in categories if decide(frozenset({c})).permitted)
+    if own_category not in kept:
+        return result, denied, ""
+    decision = decide(kept)
+    if not decision.permitted:
+        return result, denied, ""
+    elements = tuple(e for e in result.elements if e.element["labels"]["category"] in kept)
+    dropped = ", ".join(sorted(categories - kept))
+    why = f"elements of category {dropped} not kept: the agreement does not cover them from this sender"
+    return replace(result, elements=elements), decision, why
 
 
 def _school_issue(result: MappingResult, rec: SourceRecord) -> Issue | None:
@@ -201,6 +228,7 @@ def _identify(
         outcomes[index] = RecordOutcome(
             location=item.record.location,
             status=ACCEPTED,
+            reason=item.withheld,
             student_id=found.student_id,
             decision_id=item.decision.decision_id,
         )
@@ -249,6 +277,7 @@ def _merge(
             outcomes[i] = RecordOutcome(
                 location=outcomes[i].location,
                 status=ACCEPTED,
+                reason=outcomes[i].reason,
                 student_id=student_id,
                 changed=count,
                 decision_id=outcomes[i].decision_id,

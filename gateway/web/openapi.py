@@ -153,7 +153,7 @@ def _ingest_summary() -> Schema:
             "records": {
                 "type": "array",
                 "items": ref("RecordOutcome"),
-                "description": "Records that were not accepted (at most 1000 listed; counts stay exact).",
+                "description": "Records not accepted, or accepted leaving elements behind (at most 1000).",
             },
             "error": ref("ErrorDetail"),
             "reasonCode": REASON_CODE,

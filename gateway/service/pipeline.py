@@ -135,6 +135,7 @@ def _map_and_decide(
         if school_issue is not None:
             outcomes[index] = _rejected(rec, "the attendance event cannot be stored", (school_issue,))
             continue
+
         def decide(categories: frozenset[str]) -> Decision:
             if categories not in decisions:
                 request = DecisionRequest(

@@ -175,6 +175,9 @@ def apply(
         store.save_source(session, source, origin, watermark, digest, now)
         report = _report(source, origin, result, full, changes, digest, watermark)
         audit.record(session, rt, [_audit_draft(report, actor)])
+    if changes.added or changes.changed or changes.removed:
+        with rt.sessions.begin() as session:  # after the commit: statistics of the rows now visible
+            store.analyze(session)
     audit.checkpoint(rt)
     return report
 

@@ -65,6 +65,8 @@ def import_feed(rt: Runtime, path: Path, *, name: str | None = None) -> ImportRe
         with rt.sessions.begin() as session:
             loader = _Loader(session=session, source=source, name=name)
             loader.run(rt.now())
+        with rt.sessions.begin() as session:  # after the commit: statistics of the rows now visible
+            store.analyze(session)
         return loader.report()
 
 

@@ -163,15 +163,31 @@ def _language_points(need: NeedQuery, service: ServiceAtLocation) -> float:
     return 5.0
 
 
-def _consider(need: NeedQuery, terms: CategoryTerms, zone: dt.tzinfo, s: ServiceAtLocation) -> _Found | None:
+def admissible(need: NeedQuery, crosswalk: Mapping[str, Any] | None) -> Callable[[ServiceAtLocation], bool]:
+    """The filters of ``rank`` that do not read a service's hours, as a test a caller may apply
+    before ranking: ``rank`` of the services it keeps equals ``rank`` of them all, and the
+    schedules of the others need not be read."""
+    terms = category_terms(crosswalk, need.category)
+    return lambda s: _admitted(need, terms, s) is not None
+
+
+def _admitted(
+    need: NeedQuery, terms: CategoryTerms, s: ServiceAtLocation
+) -> tuple[float, tuple[str, bool]] | None:
     if s.status.strip().lower() != "active" or s.capacity == 0 or s.point is None:
         return None
     distance = haversine_km(need.point, s.point)
     if distance > need.km or not _eligible(need, s):
         return None
     matched = match_category(terms, s)
-    if matched is None:
+    return None if matched is None else (distance, matched)
+
+
+def _consider(need: NeedQuery, terms: CategoryTerms, zone: dt.tzinfo, s: ServiceAtLocation) -> _Found | None:
+    admitted = _admitted(need, terms, s)
+    if admitted is None:
         return None
+    distance, matched = admitted
     known = hours_known(s.schedules)
     window = first_window(s.schedules, need.when, zone) if known else None
     if known and window is None:

@@ -9,6 +9,7 @@ on both sides. Near a pole a circle touches many columns; the lookup stays corre
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from gateway.core.directory import ServiceAtLocation
@@ -19,16 +20,26 @@ from gateway.service.runtime import Runtime
 from gateway.storage import directory_store as store
 
 
-def services_near(rt: Runtime, point: Point, km: float) -> list[ServiceAtLocation]:
-    """Every stored service at a location within ``km`` of ``point``, nearest first."""
+def services_near(
+    rt: Runtime, point: Point, km: float, keep: Callable[[ServiceAtLocation], bool] | None = None
+) -> list[ServiceAtLocation]:
+    """Every stored service at a location within ``km`` of ``point``, nearest first; with
+    ``keep``, only those it accepts (it is shown each service without its schedules: a search
+    drops most of the circle by category and eligibility before paying for the rest)."""
     with rt.sessions() as session:
-        rows = store.in_cells(session, _cells(point, km), _box(point, km))
+        rows = store.in_cells_text(session, _cells(point, km), _box(point, km))
     found = []
     for row in rows:
         distance = haversine_km(point, Point(lat=row.lat, lon=row.lon))
         if distance <= km:  # only the rows inside the circle become values
             found.append((distance, row.id, row))
-    return [store.service_of(row) for _, _, row in sorted(found, key=lambda f: (f[0], f[1]))]
+    found.sort(key=lambda f: (f[0], f[1]))
+    values = (store.service_of_text(row, keep or _everything) for _, _, row in found)
+    return [value for value in values if value is not None]
+
+
+def _everything(_: ServiceAtLocation) -> bool:
+    return True
 
 
 def _box(point: Point, km: float) -> tuple[float, float, float, float] | None:

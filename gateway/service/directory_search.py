@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.core.directory import ServiceAtLocation
-from gateway.core.matching import NeedQuery, Suggestion, TransitLookup, rank
+from gateway.core.matching import NeedQuery, Suggestion, TransitLookup, admissible, rank
 from gateway.core.need_taxonomy import TABLE
 from gateway.core.transit import TransitOption
 from gateway.service.directory import services_near
@@ -23,8 +23,10 @@ from gateway.service.transit import trips_between
 
 def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:
     """The best services for ``need``, each with its distance, hours and trip explained."""
-    candidates = services_near(rt, need.point, need.km)
-    return rank(need, candidates, _lookup(rt, need) if need.transit else None, crosswalk=_crosswalk(rt))
+    crosswalk = _crosswalk(rt)
+    # Services the ranking would refuse anyway (category, eligibility) are dropped while reading.
+    candidates = services_near(rt, need.point, need.km, keep=admissible(need, crosswalk))
+    return rank(need, candidates, _lookup(rt, need) if need.transit else None, crosswalk=crosswalk)
 
 
 def _lookup(rt: Runtime, need: NeedQuery) -> TransitLookup:

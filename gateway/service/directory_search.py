@@ -1,5 +1,6 @@
 """Search the directory for a need: services near the place (``directory.services_near``), direct
-trips to each of the best of them (``transit.trips_between``) and the pure ranking
+trips to each of the best of them (``transit.trips_from``: one session and one read of the
+origin's stops and the calendars for all of them) and the pure ranking
 (``core.matching.rank``) with the crosswalk from the loaded artifacts.
 
 No student is involved: the place, the time and the eligibility facts come from the caller (a
@@ -18,7 +19,7 @@ from gateway.core.need_taxonomy import TABLE
 from gateway.core.transit import TransitOption
 from gateway.service.directory import services_near
 from gateway.service.runtime import Runtime
-from gateway.service.transit import trips_between
+from gateway.service.transit import TripSearch, trips_from
 
 
 def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:
@@ -26,16 +27,17 @@ def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:
     crosswalk = _crosswalk(rt)
     # Services the ranking would refuse anyway (category, eligibility) are dropped while reading.
     candidates = services_near(rt, need.point, need.km, keep=admissible(need, crosswalk))
-    return rank(need, candidates, _lookup(rt, need) if need.transit else None, crosswalk=crosswalk)
+    if not need.transit:
+        return rank(need, candidates, None, crosswalk=crosswalk)
+    with trips_from(rt, need.point, walk_km=need.walk_km) as trips:  # one session for every trip
+        return rank(need, candidates, _lookup(trips), crosswalk=crosswalk)
 
 
-def _lookup(rt: Runtime, need: NeedQuery) -> TransitLookup:
-    def trips(service: ServiceAtLocation, leave_after: dt.datetime) -> list[TransitOption]:
-        if service.point is None:
-            return []
-        return trips_between(rt, need.point, service.point, leave_after=leave_after, walk_km=need.walk_km)
+def _lookup(trips: TripSearch) -> TransitLookup:
+    def lookup(service: ServiceAtLocation, leave_after: dt.datetime) -> list[TransitOption]:
+        return [] if service.point is None else trips.to(service.point, leave_after=leave_after)
 
-    return trips
+    return lookup
 
 
 def _crosswalk(rt: Runtime) -> dict[str, Any] | None:

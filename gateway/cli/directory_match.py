@@ -5,24 +5,13 @@ for this purpose, and is never printed: the answer says only how it was found.""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.directory_search import parse_when
 from gateway.service.directory_match import MatchRequest, match
-
-
-def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            "give an ISO date-time, e.g. 2026-12-07T15:30 or 2026-12-07T15:30-05:00"
-        ) from None
 
 
 @click.command("match")
@@ -36,7 +25,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.option(
     "--actor", default="cli-user", show_default=True, help="Who is asking, within the organization."
 )
-@click.option("--when", callback=_when, help="ISO date-time to be open at or after [default: now].")
+@click.option("--when", callback=parse_when, help="ISO date-time to be open at or after [default: now].")
 @click.option(
     "--tz",
     envvar="SPGW_TIMEZONE",

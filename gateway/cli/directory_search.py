@@ -24,7 +24,7 @@ def _point(ctx: click.Context, param: click.Parameter, value: str) -> Point:
         raise click.BadParameter("give LAT,LON in decimal degrees, e.g. 41.82,-71.41") from None
 
 
-def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+def parse_when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
@@ -38,7 +38,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 @click.command("search")
 @click.option("--category", required=True, help="A need category, e.g. food-insecurity (see the crosswalk).")
 @click.option("--near", required=True, callback=_point, help="LAT,LON of the place to search from.")
-@click.option("--when", callback=_when, help="ISO date-time to be open at or after [default: now].")
+@click.option("--when", callback=parse_when, help="ISO date-time to be open at or after [default: now].")
 @click.option(
     "--tz",
     envvar="SPGW_TIMEZONE",

@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.directory import ServiceAtLocation
+from gateway.core.directory import ServiceAtLocation, Term
 from gateway.core.geo import Point, haversine_km
-from gateway.core.need_taxonomy import CategoryTerms, category_terms, match_category
+from gateway.core.need_taxonomy import CategoryTerms, category_terms, match_category, match_parts
 from gateway.core.schedule import Window, first_window, hours_known, zone_of
 from gateway.core.transit import TransitOption
 from gateway.errors import InputInvalid, Issue
@@ -163,12 +163,26 @@ def _language_points(need: NeedQuery, service: ServiceAtLocation) -> float:
     return 5.0
 
 
-def admissible(need: NeedQuery, crosswalk: Mapping[str, Any] | None) -> Callable[[ServiceAtLocation], bool]:
-    """The filters of ``rank`` that do not read a service's hours, as a test a caller may apply
-    before ranking: ``rank`` of the services it keeps equals ``rank`` of them all, and the
+@dataclass(frozen=True)
+class Admission:
+    """The filters of ``rank`` that do not read a service's hours, as tests a caller may apply
+    before ranking: ``rank`` of the services they keep equals ``rank`` of them all, and the
     schedules of the others need not be read."""
-    terms = category_terms(crosswalk, need.category)
-    return lambda s: _admitted(need, terms, s) is not None
+
+    need: NeedQuery
+    terms: CategoryTerms
+
+    def __call__(self, s: ServiceAtLocation) -> bool:
+        return _admitted(self.need, self.terms, s) is not None
+
+    def answers(self, terms: Sequence[Term], name: str, description: str) -> bool:
+        """The category test alone, on the parts it reads: False means ``rank`` refuses the
+        service (the test most services near a place fail, so it runs first)."""
+        return match_parts(self.terms, terms, name, description) is not None
+
+
+def admissible(need: NeedQuery, crosswalk: Mapping[str, Any] | None) -> Admission:
+    return Admission(need, category_terms(crosswalk, need.category))
 
 
 def _admitted(

@@ -14,7 +14,7 @@ or description.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,14 +67,21 @@ def category_terms(table: Mapping[str, Any] | None, category: str) -> CategoryTe
 def match_category(terms: CategoryTerms, service: ServiceAtLocation) -> tuple[str, bool] | None:
     """How the service answers the category: (how, by a term?) or None. Terms win over words;
     the first matching term in the service's own order is named."""
-    for term in service.terms:
+    return match_parts(terms, service.terms, service.name, service.description)
+
+
+def match_parts(
+    terms: CategoryTerms, service_terms: Sequence[Term], name: str, description: str
+) -> tuple[str, bool] | None:
+    """``match_category`` on the parts it reads (a search tests stored rows before making values)."""
+    for term in service_terms:
         how = _term_match(terms, term)
         if how:
             return how, True
     if terms.keywords is not None:
-        if terms.keywords.search(service.name.lower()):
+        if terms.keywords.search(name.lower()):
             return "matched by its name", False
-        if terms.keywords.search(service.description.lower()):
+        if terms.keywords.search(description.lower()):
             return "matched by its description", False
     return None
 

@@ -21,11 +21,17 @@ from gateway.storage import directory_store as store
 
 
 def services_near(
-    rt: Runtime, point: Point, km: float, keep: Callable[[ServiceAtLocation], bool] | None = None
+    rt: Runtime,
+    point: Point,
+    km: float,
+    keep: Callable[[ServiceAtLocation], bool] | None = None,
+    first: store.RowTest | None = None,
 ) -> list[ServiceAtLocation]:
     """Every stored service at a location within ``km`` of ``point``, nearest first; with
     ``keep``, only those it accepts (it is shown each service without its schedules: a search
-    drops most of the circle by category and eligibility before paying for the rest)."""
+    drops most of the circle by category and eligibility before paying for the rest), and with
+    ``first``, only those whose terms, name and description it accepts (tested before any value
+    is made)."""
     with rt.sessions() as session:
         rows = store.in_cells_text(session, _cells(point, km), _box(point, km))
     found = []
@@ -34,7 +40,7 @@ def services_near(
         if distance <= km:  # only the rows inside the circle become values
             found.append((distance, row.id, row))
     found.sort(key=lambda f: (f[0], f[1]))
-    values = (store.service_of_text(row, keep or _everything) for _, _, row in found)
+    values = (store.service_of_text(row, keep or _everything, first) for _, _, row in found)
     return [value for value in values if value is not None]
 
 

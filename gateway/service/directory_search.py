@@ -26,7 +26,8 @@ def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:
     """The best services for ``need``, each with its distance, hours and trip explained."""
     crosswalk = _crosswalk(rt)
     # Services the ranking would refuse anyway (category, eligibility) are dropped while reading.
-    candidates = services_near(rt, need.point, need.km, keep=admissible(need, crosswalk))
+    admission = admissible(need, crosswalk)
+    candidates = services_near(rt, need.point, need.km, keep=admission, first=admission.answers)
     if not need.transit:
         return rank(need, candidates, None, crosswalk=crosswalk)
     with trips_from(rt, need.point, walk_km=need.walk_km) as trips:  # one session for every trip

@@ -57,17 +57,26 @@ def service_of(row: Any) -> ServiceAtLocation:
     return _service(row, row.terms, row.languages, row.service_area, row.schedules)
 
 
-def service_of_text(row: Any, keep: Callable[[ServiceAtLocation], bool]) -> ServiceAtLocation | None:
-    """A row of ``in_cells_text`` as its value when ``keep`` accepts it (``keep`` sees the value
-    without its schedules, the largest document, which is decoded only for a kept row), else None."""
-    terms, languages, areas = (orjson.loads(v) for v in (row.terms, row.languages, row.service_area))
+RowTest = Callable[[tuple[Term, ...], str, str], bool]  # a test on a row's terms, name, description
+
+
+def service_of_text(
+    row: Any, keep: Callable[[ServiceAtLocation], bool], first: RowTest | None = None
+) -> ServiceAtLocation | None:
+    """A row of ``in_cells_text`` as its value when ``first`` (if given, on the row's terms, name
+    and description, before any value is made) and ``keep`` accept it, else None. ``keep`` sees
+    the value without its schedules, the largest document, decoded only for a kept row."""
+    terms = tuple(Term(**t) for t in orjson.loads(row.terms))
+    if first is not None and not first(terms, row.name, row.description):
+        return None
+    languages, areas = orjson.loads(row.languages), orjson.loads(row.service_area)
     if not keep(_service(row, terms, languages, areas, [])):
         return None
     return _service(row, terms, languages, areas, orjson.loads(row.schedules))
 
 
 def _service(
-    row: Any, terms: list[Any], languages: list[str], areas: list[str], schedules: list[Any]
+    row: Any, terms: Iterable[Any], languages: list[str], areas: list[str], schedules: list[Any]
 ) -> ServiceAtLocation:
     located = row.lat is not None and row.lon is not None
     return ServiceAtLocation(
@@ -78,7 +87,7 @@ def _service(
         name=row.name,
         organization=row.organization,
         description=row.description,
-        terms=tuple(Term(**t) for t in terms),
+        terms=tuple(t if isinstance(t, Term) else Term(**t) for t in terms),
         languages=tuple(languages),
         age_min=row.age_min,
         age_max=row.age_max,

@@ -16,6 +16,7 @@ import click
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.cli.directory_match import match_command
 from gateway.cli.directory_search import search_command
+from gateway.cli.places import parse_point
 from gateway.core.geo import Point
 from gateway.service.directory import export_source, list_services
 from gateway.service.directory_import import import_path, import_url
@@ -24,16 +25,6 @@ from gateway.service.directory_import import import_path, import_url
 @click.group("directory")
 def directory() -> None:
     """The resource directory: HSDS services the matching suggests."""
-
-
-def _point(ctx: click.Context, param: click.Parameter, value: str | None) -> Point | None:
-    if value is None:
-        return None
-    try:
-        lat, lon = (float(part) for part in value.split(","))
-        return Point(lat=lat, lon=lon)
-    except ValueError:
-        raise click.BadParameter("give LAT,LON in decimal degrees, e.g. 41.82,-71.41") from None
 
 
 @directory.command("import")
@@ -69,7 +60,7 @@ def _import_text(report: dict[str, Any]) -> str:
 
 @directory.command("list")
 @click.option("--source", help="Only this directory.")
-@click.option("--near", callback=_point, metavar="LAT,LON", help="Only services within --km of this place.")
+@click.option("--near", callback=parse_point, metavar="LAT,LON", help="Only services within --km.")
 @click.option("--km", type=click.FloatRange(min=0.0, max=500.0), default=5.0, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

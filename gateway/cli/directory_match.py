@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
-from gateway.cli.directory_search import parse_when
+from gateway.cli.places import parse_when
 from gateway.service.directory_match import MatchRequest, match
 
 

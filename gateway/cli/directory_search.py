@@ -10,34 +10,16 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.places import parse_point, parse_when
 from gateway.core.geo import Point
 from gateway.core.matching import NeedQuery
 from gateway.core.schedule import zone_of
 from gateway.service.directory_search import search
 
 
-def _point(ctx: click.Context, param: click.Parameter, value: str) -> Point:
-    try:
-        lat, lon = (float(part) for part in value.split(","))
-        return Point(lat=lat, lon=lon)
-    except ValueError:
-        raise click.BadParameter("give LAT,LON in decimal degrees, e.g. 41.82,-71.41") from None
-
-
-def parse_when(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            "give an ISO date-time, e.g. 2026-12-07T15:30 or 2026-12-07T15:30-05:00"
-        ) from None
-
-
 @click.command("search")
 @click.option("--category", required=True, help="A need category, e.g. food-insecurity (see the crosswalk).")
-@click.option("--near", required=True, callback=_point, help="LAT,LON of the place to search from.")
+@click.option("--near", required=True, callback=parse_point, help="LAT,LON of the place to search from.")
 @click.option("--when", callback=parse_when, help="ISO date-time to be open at or after [default: now].")
 @click.option(
     "--tz",

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli.places import parse_point, parse_when
 from gateway.core.geo import Point
 from gateway.service.transit import trips_between
 from gateway.service.transit_import import import_feed
@@ -44,27 +45,10 @@ def _import_text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _point(ctx: click.Context, param: click.Parameter, value: str) -> Point:
-    try:
-        lat, lon = (float(part) for part in value.split(","))
-        return Point(lat=lat, lon=lon)
-    except ValueError:
-        raise click.BadParameter("use LAT,LON in decimal degrees, e.g. 25.7743,-80.1937") from None
-
-
-def _moment(ctx: click.Context, param: click.Parameter, value: str) -> dt.datetime:
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            "use an ISO date and time, e.g. 2026-12-07T15:30 (local to the feed)"
-        ) from None
-
-
 @transit_group.command("trips")
-@click.option("--from", "origin", required=True, callback=_point, help="LAT,LON where the trip starts.")
-@click.option("--to", "destination", required=True, callback=_point, help="LAT,LON where it ends.")
-@click.option("--at", "leave_after", required=True, callback=_moment, help="Leave after (feed's local time).")
+@click.option("--from", "origin", required=True, callback=parse_point, help="LAT,LON where the trip starts.")
+@click.option("--to", "destination", required=True, callback=parse_point, help="LAT,LON where it ends.")
+@click.option("--at", "leave_after", required=True, callback=parse_when, help="Leave after (feed time).")
 @click.option("--within", "within_minutes", default=120, show_default=True, help="Minutes to wait at most.")
 @click.option("--walk-km", default=0.8, show_default=True, help="Longest walk to or from a stop.")
 @click.option("--json", "as_json", is_flag=True)

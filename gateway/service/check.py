@@ -27,7 +27,6 @@ import hashlib
 import io
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,12 +37,19 @@ from gateway.core.canonical import digest_bytes
 from gateway.core.policy import PolicySet
 from gateway.errors import GatewayError
 from gateway.formats import stream_payload
-from gateway.formats.records import RecordProblem, SourceRecord
+from gateway.formats.records import SourceRecord
 from gateway.service import audit
 from gateway.service.exchanges import ONEROSTER_BUNDLES
 
 # The very outcomes ingest gives (one definition each, so the two cannot drift apart).
-from gateway.service.ingest import _exchange, _failed, _log_failure, _problem, _refusal, _unreadable_rest
+from gateway.service.ingest import (
+    _exchange,
+    _failed,
+    _log_failure,
+    _refusal,
+    _unreadable_rest,
+    record_batches,
+)
 from gateway.service.oneroster import FORMAT as ONEROSTER_FORMAT
 from gateway.service.oneroster import bundle_bytes
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
@@ -255,7 +261,7 @@ def _run_stream(
 ) -> GatewayError | None:
     policy = policy_set(session, rt)
     try:
-        for batch in _batches(stream_payload(exchange.format, stream, entity), tally, size):
+        for batch in record_batches(stream_payload(exchange.format, stream, entity), tally.add, size):
             for outcome in _run_batch(session, rt, exchange, batch, policy):
                 tally.add(outcome)
             session.expunge_all()  # the transaction holds the rows; the session need not hold objects
@@ -264,22 +270,6 @@ def _run_stream(
             return exc
         tally.add(_unreadable_rest(exc))
     return None
-
-
-def _batches(
-    items: Iterator[SourceRecord | RecordProblem], tally: _Tally, size: int
-) -> Iterator[list[SourceRecord]]:
-    batch: list[SourceRecord] = []
-    for item in items:
-        if isinstance(item, RecordProblem):
-            tally.add(_problem(item))
-            continue
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _run_batch(

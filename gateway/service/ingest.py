@@ -330,20 +330,29 @@ def _run_stream(
     meter: _Meter,
     size: int,
 ) -> None:
-    batch: list[SourceRecord] = []
     done = 0
+    for batch in record_batches(items, tally.add, size):
+        done += _run_and_tally(rt, exchange, batch, tally)
+        meter.tick(done)
+    meter.end(done)
+
+
+def record_batches(
+    items: Iterator[StreamItem], add: Callable[[RecordOutcome], None], size: int
+) -> Iterator[list[SourceRecord]]:
+    """The stream's records in batches of ``size``; each problem the parser found goes to ``add``
+    as its rejected outcome (ingest and check read a stream the same way)."""
+    batch: list[SourceRecord] = []
     for item in items:
         if isinstance(item, RecordProblem):
-            tally.add(_problem(item))
+            add(_problem(item))
             continue
         batch.append(item)
         if len(batch) >= size:
-            done += _run_and_tally(rt, exchange, batch, tally)
+            yield batch
             batch = []
-            meter.tick(done)
     if batch:
-        done += _run_and_tally(rt, exchange, batch, tally)
-    meter.end(done)
+        yield batch
 
 
 def _run_and_tally(rt: Runtime, exchange: Exchange, batch: list[SourceRecord], tally: Tally) -> int:

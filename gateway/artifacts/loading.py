@@ -6,7 +6,7 @@ file and path; a bad artifact stops start-up, never a request."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import jsonschema_rs
 from gateway.artifacts.reading import ArtifactFolders, _Collector, _folders
 from gateway.core.guardians import AUTHORITY_TABLES, check_authority_table
 from gateway.core.mapping_model import SLOTS, Mapping, build_mapping
-from gateway.core.reference_data import REFERENCE_TABLES, build_reference_entities
+from gateway.core.reference_data import REFERENCE_TABLES, ReferenceEntity, build_reference_entities
 from gateway.core.screening import build_instruments
 from gateway.errors import ArtifactInvalid, Issue
 
@@ -39,6 +39,9 @@ class Artifacts:
     # the elements a merge changed, not the whole plan again (the plan's frame never changes).
     # jsonschema-rs (compiled) is ~250x faster than the pure-Python validator on this hot path.
     element_validators: dict[str, jsonschema_rs.Draft202012Validator]
+    # Reference-data entities per mapping family, built once when the tables are checked (plan
+    # reads and every ingest batch use them).
+    references: dict[str, dict[str, ReferenceEntity]] = field(default_factory=dict)
 
     def mapping_for(self, format_name: str, entity: str) -> Mapping | None:
         return self.mappings.get((format_name, entity))
@@ -55,7 +58,7 @@ def load_artifacts(where: ArtifactFolders | Path | None = None) -> Artifacts:
     _check_screening_instruments(c, codes)
     _check_authority_tables(c, codes)
     mappings = _load_mappings(c, frozenset(codes), vocabulary)
-    _check_reference_tables(c, codes, mappings)
+    references = _check_reference_tables(c, codes, mappings)
     plan_schema = c.read(folders.schemas / "success-plan.schema.json")
     element_validators = _element_validators(c, plan_schema) if plan_schema else {}
     c.raise_if_any("artifacts are invalid")
@@ -68,6 +71,7 @@ def load_artifacts(where: ArtifactFolders | Path | None = None) -> Artifacts:
             plan_schema, format_checker=jsonschema.FormatChecker()
         ),
         element_validators=element_validators,
+        references=references,
     )
 
 
@@ -170,12 +174,13 @@ def _check_authority_tables(c: _Collector, codes: dict[str, dict[str, Any]]) -> 
 
 def _check_reference_tables(
     c: _Collector, codes: dict[str, dict[str, Any]], mappings: dict[tuple[str, str], Mapping]
-) -> None:
+) -> dict[str, dict[str, ReferenceEntity]]:
     """Reference-data tables: each entry names its natural key as plain paths, and the plan
-    elements that point at it by rules the mappings really have."""
+    elements that point at it by rules the mappings really have. The entities, per family."""
     rules = {f"{m.id}#{rule.id}" for m in mappings.values() for rule in m.rules}
     mappings_whole = not c.issues  # a mapping that failed to load would make its rules look unknown
-    for name in REFERENCE_TABLES.values():
+    built: dict[str, dict[str, ReferenceEntity]] = {}
+    for family, name in REFERENCE_TABLES.items():
         if name not in codes:
             continue
         where = f"mappings/codes/{name}.yaml"
@@ -193,6 +198,8 @@ def _check_reference_tables(
             for rule in sorted(named.rules - rules)
             if mappings_whole
         )
+        built[family] = entities
+    return built
 
 
 def _load_mappings(

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from gateway.core.reference_data import (
     REFERENCE_TABLES,
     ReferenceEntity,
-    build_reference_entities,
     natural_key,
 )
 from gateway.core.reference_view import pointers, with_references
@@ -32,10 +31,7 @@ from gateway.storage.reference_store import ReferenceRecord
 
 def reference_entities(rt: Runtime, family: str) -> dict[str, ReferenceEntity]:
     """The resources a mapping family keeps as reference data (checked when artifacts load)."""
-    name = REFERENCE_TABLES.get(family)
-    if name is None or name not in rt.artifacts.codes:
-        return {}
-    return build_reference_entities(rt.artifacts.codes[name], f"mappings/codes/{name}.yaml")
+    return rt.artifacts.references.get(family, {})
 
 
 def referenced(session: Session, rt: Runtime, plan: dict[str, Any]) -> dict[str, Any]:

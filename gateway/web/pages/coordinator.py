@@ -1,0 +1,140 @@
+"""The coordinator's pages (issue 15 section 3, issue 16): their students, a student's plan by
+domain with what the view can and cannot include and the referrals with their history, a "Refer"
+form over the service ``spgw refer`` uses, and the directory's suggestions for a need, each one
+a referral away when its organization is a partner.
+
+Thin views: each parses the form or query, calls one service function and renders. Every error a
+service raises is the blueprint's error page (an unknown student and one the coordinator may not
+see are the same 404); a refused referral is shown on the student's page instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, redirect, request
+
+from gateway.core.people import COORDINATOR
+from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue, NotFound
+from gateway.service.coordinator_view import student_page, students_of
+from gateway.service.deliveries import refer
+from gateway.service.suggestion_referral import refer_to_service, services_for_need
+from gateway.web.auth import current_runtime
+from gateway.web.i18n import gettext
+from gateway.web.pages.common import make_blueprint, render_page, requires_role, signed_in_person
+
+bp = make_blueprint("coordinator")
+MAX_FIELD = 300
+REFUSALS = (InputInvalid, NotFound, Conflict, AccessDenied)
+
+
+@bp.get("/students")
+@requires_role(COORDINATOR)
+def students() -> Response:
+    query = request.args.get("q", "")[:MAX_FIELD]
+    found = students_of(current_runtime(), signed_in_person(), query)
+    if query and len(found) == 1:
+        return _to_student(found[0].student_id)
+    return render_page("coordinator/students.html", students=found, query=query)
+
+
+@bp.get("/students/<ref>")
+@requires_role(COORDINATOR)
+def student(ref: str) -> Response:
+    return _student(ref, referred=request.args.get("referred", "")[:MAX_FIELD])
+
+
+@bp.post("/students/<ref>/referrals")
+@requires_role(COORDINATOR)
+def refer_student(ref: str) -> Response:
+    person, form = signed_in_person(), _form("recipient", "purpose", "role", "reason_code")
+    # A student the coordinator may not see is the plan read's 404, before anything is queued.
+    page = student_page(current_runtime(), person, ref)
+    try:
+        summary = refer(
+            current_runtime(),
+            student_ref=page.student_id,
+            source_org=person.organization_id,
+            recipient_org=form["recipient"],
+            actor=person.id,
+            role=form["role"],
+            purpose=form["purpose"],
+            note_code=form["reason_code"] or None,
+        )
+    except REFUSALS as exc:
+        return _student(ref, refused=exc, form=form)
+    return _to_student(summary.student_id, referred=summary.id)
+
+
+@bp.get("/students/<ref>/needs/<need>/services")
+@requires_role(COORDINATOR)
+def need_services(ref: str, need: str) -> Response:
+    when, tz = _when(request.args.get("when", "")), request.args.get("tz", "UTC")[:64]
+    found = services_for_need(current_runtime(), signed_in_person(), ref, need, when=when, timezone=tz)
+    return render_page("coordinator/services.html", ref=ref, found=found, tz=tz)
+
+
+@bp.post("/students/<ref>/needs/<need>/referrals")
+@requires_role(COORDINATOR)
+def refer_to_suggestion(ref: str, need: str) -> Response:
+    form = _form("service", "when", "tz")
+    summary = refer_to_service(
+        current_runtime(),
+        signed_in_person(),
+        ref,
+        need,
+        form["service"],
+        when=_when(form["when"]),
+        timezone=form["tz"] or "UTC",
+    )
+    return _to_student(summary.student_id, referred=summary.id)
+
+
+def _student(ref: str, *, referred: str = "", refused: Exception | None = None, form: Any = None) -> Response:
+    page = student_page(current_runtime(), signed_in_person(), ref)
+    return render_page(
+        "coordinator/student.html",
+        status=_status_of(refused),
+        page=page,
+        referred=referred,
+        refused=_words_of(refused),
+        form=form or {},
+    )
+
+
+def _status_of(refused: Exception | None) -> int:
+    if refused is None:
+        return 200
+    return 400 if isinstance(refused, InputInvalid) else 409 if isinstance(refused, Conflict) else 403
+
+
+def _words_of(refused: Exception | None) -> list[str]:
+    """What to tell the coordinator: the message and each issue (paths and remedies, never values).
+    A referral of which nothing may go says so in the page's words (the service's are an API's)."""
+    if refused is None:
+        return []
+    if isinstance(refused, NotFound):
+        return [gettext("Nothing in this plan may go to that organization for that purpose and role.")]
+    issues: list[Issue] = list(getattr(refused, "issues", []))
+    return [str(getattr(refused, "message", refused))] + [f"{i.path}: {i.message}" for i in issues]
+
+
+def _form(*names: str) -> dict[str, str]:
+    return {name: request.form.get(name, "").strip()[:MAX_FIELD] for name in names}
+
+
+def _to_student(student_id: str, *, referred: str = "") -> Response:
+    target = f"/students/{student_id}" + (f"?referred={referred}#referrals" if referred else "")
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+def _when(raw: str) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise InputInvalid(
+            "invalid time", [Issue(path="when", message="an ISO date-time, e.g. 2026-12-07T15:30-06:00")]
+        ) from None

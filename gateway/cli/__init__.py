@@ -4,6 +4,7 @@ same JSON error shape the HTTP API uses."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import logging
@@ -15,9 +16,12 @@ from typing import Any, TypeVar
 
 import click
 
+from gateway.cli import human, plan_text
 from gateway.errors import GatewayError
+from gateway.formats import known_formats
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
+from gateway.service.explain import reader_limits
 from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
 from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
@@ -131,8 +135,33 @@ def _entity_for(path: Path, entity: str | None) -> str | None:
     return entity or path.stem.split(".")[-1].split("-", 1)[-1]
 
 
-@main.command("ingest")
-@click.argument("format_name", metavar="FORMAT")
+class FormatName(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on only
+    """A wire format from the format registry; a mistyped one is refused before anything is read
+    or stored, naming the nearest format and all of them."""
+
+    name = "format"
+
+    @staticmethod
+    def choices() -> list[str]:
+        from gateway.cli import oneroster  # the bundle alias
+
+        return sorted(set(known_formats()) | oneroster.FORMATS)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        choices = self.choices()
+        if value in choices:
+            return str(value)
+        near = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        self.fail(f"unknown format '{value}'{hint}; one of: {', '.join(choices)}", param, ctx)
+
+
+def _formats_epilog() -> str:
+    return "FORMAT is one of: " + ", ".join(FormatName.choices()) + " (see README 'Formats')."
+
+
+@main.command("ingest", epilog=_formats_epilog())
+@click.argument("format_name", metavar="FORMAT", type=FormatName())
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--source", required=True, help="The sending partner organization id.")
 @click.option("--entity", help="Record type when the format does not carry it (Ed-Fi resource name).")
@@ -147,7 +176,7 @@ def ingest_command(
     entity: str | None,
     as_json: bool,
 ) -> None:
-    """Send files through the exchange pipeline as partner SOURCE."""
+    """Send files through the exchange pipeline as partner SOURCE, in wire format FORMAT."""
     rt = _runtime(ctx)
     summaries = [
         _ingest_file(rt, format_name, path, source, entity, show_progress=not as_json) for path in paths
@@ -175,14 +204,7 @@ def _ingest_file(
         raise click.BadParameter(f"{path} is a folder; only OneRoster bundles may be folders")
     entity = _entity_for(path, entity) if fmt == "edfi-json" else entity
     # A bulk file: copied into the payload store and streamed, never read whole into memory.
-    if not show_progress:
-        return ingest_file(rt, source_org=source, format_name=fmt, path=path, entity=entity)
-    with click.progressbar(length=1, label=path.name, file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
+    with human.progress_bar(path.name, show=show_progress) as progress:
         return ingest_file(
             rt, source_org=source, format_name=fmt, path=path, entity=entity, progress=progress
         )
@@ -232,7 +254,11 @@ def plan_show(
         _read_request(rt, student, org, role, purpose, actor), emergency_reason=emergency_reason
     )
     view = read_plan(rt, request)
-    click.echo(json.dumps(view.to_dict() if as_json else view.plan, indent=2))
+    if as_json:
+        click.echo(json.dumps(view.to_dict(), indent=2))
+        return
+    limits = reader_limits(rt, organization=org, role=role, purpose=purpose, student_id=request.student_id)
+    human.echo(*plan_text.plan_parts(view.to_dict(), limits))
 
 
 @plan.command("export")
@@ -272,18 +298,34 @@ def messages() -> None:
 @click.pass_context
 @_handles_errors
 def messages_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """The newest messages first: when each arrived, from whom, in what format, and its outcome."""
     rows = message_service.list_messages(_runtime(ctx), status, limit)
-    _emit(
-        rows,
-        as_json,
-        lambda rs: (
-            "\n".join(
-                f"{r['id']}  {r['status']:<9} {r['source']:<22} {r['format']:<10} {r['reason'] or ''}"
-                for r in rs
-            )
-            or "no messages"
-        ),
+    _emit(rows, as_json, _messages_text)
+
+
+def _messages_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no messages"
+    cells = [
+        (
+            human.when(r["receivedAt"]),
+            r["id"],
+            r["status"],
+            r["source"],
+            f"{r['format']} {r['entity'] or ''}".strip(),
+            _counts(r["counts"]),
+            r["reason"],
+        )
+        for r in rows
+    ]
+    columns = ("received", "message", "status", "source", "format", "records", "reason")
+    return human.render(
+        human.heading("Messages", human.count(len(rows), "message")), human.table(columns, cells)
     )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if n)
 
 
 @messages.command("show")
@@ -385,6 +427,9 @@ def _register_command_groups() -> None:
     from gateway.cli.transit import transit_group
 
     main.add_command(transit_group)
+    from gateway.cli.users import users_group
+
+    main.add_command(users_group)
 
 
 _register_command_groups()

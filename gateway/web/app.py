@@ -23,6 +23,7 @@ from gateway.web.api import BLUEPRINTS
 from gateway.web.errors import register_error_handlers
 from gateway.web.limits import StrictJSONProvider, check_url
 from gateway.web.metrics import register_metrics
+from gateway.web.pages import register_pages
 from gateway.web.request_log import register_request_log
 
 
@@ -47,4 +48,5 @@ def create_app(config: dict[str, Any] | None = None, runtime: Runtime | None = N
     app.register_blueprint(smart_api.bp)  # SMART discovery and partners' key administration
     app.register_blueprint(ops_api.bp)  # /ready and /metrics
     app.register_blueprint(directory_api.bp)  # suggestions for a need of a plan
+    register_pages(app)  # the pages people use: sign-in, compliance, coordinator, family
     return app

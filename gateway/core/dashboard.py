@@ -1,0 +1,482 @@
+"""The compliance dashboard's figures, their drill-down selectors, and each entry's verification.
+
+Pure shaping over the flow report's facts (``core.flow_report.ReportInput``): the same tables
+the report builds, narrowed to one organization when the officer asks (the rule a partner's
+report follows: flows it made or received, decisions naming it, consents it recorded,
+agreements it is a party to, copies it sent or was sent), a time series of disclosures and
+denials, and for every figure a ``Selector`` that names exactly the audit entries the figure
+counted, so a drill-down lists those entries and nothing else. Ids, codes and counts only.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.core import flow_report as fr
+from gateway.core.csv_safe import safe_row
+from gateway.core.disclosure import DECISION, DISCLOSURE, DecisionRecord, DisclosureRecord
+
+# The figures a drill-down can name.
+FLOWS, DENIALS, EMERGENCIES = "flows", "denials", "emergencies"
+CONSENTS, AGREEMENTS, RETENTION = "consents", "agreements", "retention"
+FIGURES = (FLOWS, DENIALS, EMERGENCIES, CONSENTS, AGREEMENTS, RETENTION)
+CONSENT_STATES = ("granted", "revoked", "expired")
+AGREEMENT_STATES = ("unsigned", "ending")
+RETENTION_STATES = ("past-retention", "past-retention-pending", "purged")
+STATES = {CONSENTS: CONSENT_STATES, AGREEMENTS: AGREEMENT_STATES, RETENTION: RETENTION_STATES}
+
+# Verification status of one entry (see ``entry_status``).
+VERIFIED, UNSIGNED, UNPROVEN, BROKEN = "verified", "unsigned", "unproven", "broken"
+_ENTRY_BREAKS = frozenset({"edited", "reordered", "broken-link"})
+# An "edited" break at a head's size may be the entry or the head's tree: either way that head
+# proves nothing. The service names a tree that differs from its signed root "checkpoint-mismatch".
+CHECKPOINT_MISMATCH = "checkpoint-mismatch"
+_HEAD_BREAKS = frozenset({"edited", CHECKPOINT_MISMATCH, "fork", "forged-checkpoint", "deleted-checkpoint"})
+
+DAY, WEEK, MONTH = "day", "week", "month"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selector:
+    """One figure of the dashboard: which audit entries it counted.
+
+    A ``None`` field matches anything; ``""`` matches only an empty value (a flow without a
+    category is counted under the empty category, and its drill-down must find exactly it)."""
+
+    figure: str
+    start: dt.date
+    end: dt.date
+    organization: str = ""
+    source: str | None = None
+    recipient: str | None = None
+    category: str | None = None
+    purpose: str | None = None
+    reason: str | None = None
+    state: str | None = None
+    item: str | None = None  # one consent id, agreement key@version or copy id
+
+    def to_query(self) -> dict[str, str]:
+        """The selector as query parameters (what the dashboard's links carry)."""
+        query = {"figure": self.figure, "from": self.start.isoformat(), "to": self.end.isoformat()}
+        if self.organization:
+            query["organization"] = self.organization
+        for name in ("source", "recipient", "category", "purpose", "reason", "state", "item"):
+            value = getattr(self, name)
+            if value is not None:
+                query[name] = value
+        return query
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bucket:
+    start: dt.date
+    end: dt.date
+    label: str
+    disclosures: int
+    records: int
+    denials: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dashboard:
+    start: dt.date
+    end: dt.date
+    organization: str
+    granularity: str
+    report: Mapping[str, Any]  # core.flow_report.build, grouped by pair
+    by_category: tuple[Mapping[str, Any], ...]
+    by_purpose: tuple[Mapping[str, Any], ...]
+    series: tuple[Bucket, ...]
+    retention: tuple[Mapping[str, Any], ...]  # copies past retention, pending or purged
+    retention_counts: Mapping[str, int]
+
+
+# -- narrowing to one organization ------------------------------------------------------------
+
+
+def narrow(data: fr.ReportInput, organization: str) -> fr.ReportInput:
+    """The facts that concern ``organization`` (all of them for ``""``)."""
+    if not organization:
+        return data
+    return replace(
+        data,
+        disclosures=tuple(d for d in data.disclosures if d.record.involves(organization)),
+        decisions=tuple(d for d in data.decisions if _names(d.record, organization)),
+        emergencies=tuple(e for e in data.emergencies if _emergency_involves(e, organization)),
+        consents=tuple(c for c in data.consents if c.recorded_by == organization),
+        agreements=tuple(a for a in data.agreements if organization in a.parties),
+    )
+
+
+def _names(decision: DecisionRecord, organization: str) -> bool:
+    return organization in (decision.source, decision.recipient)
+
+
+def _emergency_involves(e: fr.Emergency, organization: str) -> bool:
+    return organization == e.recipient or organization in e.sources
+
+
+def copy_involves(copy: Mapping[str, Any], organization: str) -> bool:
+    return not organization or organization in (copy.get("source"), copy.get("recipient"))
+
+
+# -- the dashboard ----------------------------------------------------------------------------
+
+
+def build(data: fr.ReportInput, copies: Iterable[Mapping[str, Any]], organization: str) -> Dashboard:
+    """The dashboard over ``data`` (read for the whole gateway) and the retention ``copies``."""
+    mine = narrow(data, organization)
+    report = fr.build(replace(mine, by=fr.PAIR))
+    inside = [d for d in mine.disclosures if data.start <= d.day <= data.end]
+    shown = tuple(c for c in copies if copy_involves(c, organization))
+    return Dashboard(
+        start=data.start,
+        end=data.end,
+        organization=organization,
+        granularity=granularity(data.start, data.end),
+        report=report,
+        by_category=tuple(fr.flows(inside, fr.CATEGORY)),
+        by_purpose=tuple(fr.flows(inside, fr.PURPOSE)),
+        series=series(mine, granularity(data.start, data.end)),
+        retention=shown,
+        retention_counts={s: sum(1 for c in shown if c.get("standing") == s) for s in RETENTION_STATES},
+    )
+
+
+def granularity(start: dt.date, end: dt.date) -> str:
+    """Days for a month or so, weeks up to half a year, months beyond (a readable number of bars)."""
+    days = (end - start).days + 1
+    return DAY if days <= 31 else WEEK if days <= 183 else MONTH
+
+
+def _bucket_start(day: dt.date, unit: str) -> dt.date:
+    if unit == DAY:
+        return day
+    if unit == WEEK:
+        return day - dt.timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def _next(start: dt.date, unit: str) -> dt.date:
+    if unit == DAY:
+        return start + dt.timedelta(days=1)
+    if unit == WEEK:
+        return start + dt.timedelta(days=7)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _spans(start: dt.date, end: dt.date, unit: str) -> list[tuple[dt.date, dt.date]]:
+    """The buckets covering start..end, clipped to the period (a drill-down's dates are exact)."""
+    spans, low = [], _bucket_start(start, unit)
+    while low <= end:
+        high = _next(low, unit)
+        spans.append((max(low, start), min(high - dt.timedelta(days=1), end)))
+        low = high
+    return spans
+
+
+def series(data: fr.ReportInput, unit: str) -> tuple[Bucket, ...]:
+    """Disclosures, their records and denials per bucket of the period (empty buckets included)."""
+    found = []
+    for low, high in _spans(data.start, data.end, unit):
+        flows = [d for d in data.disclosures if low <= d.day <= high]
+        denied = [d for d in data.decisions if low <= d.day <= high and d.record.effect == "deny"]
+        found.append(
+            Bucket(
+                start=low,
+                end=high,
+                label=_label(low, unit),
+                disclosures=len(flows),
+                records=sum(d.record.record_count for d in flows),
+                denials=len(denied),
+            )
+        )
+    return tuple(found)
+
+
+def _label(day: dt.date, unit: str) -> str:
+    return day.strftime("%Y-%m") if unit == MONTH else day.isoformat()
+
+
+# -- drill-down: the entries a figure counted -------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Items:
+    """What the item figures (consents, agreements, copies) counted, for their drill-downs:
+    consent ids, agreement ``key@version`` and copy ids, by state."""
+
+    consents: Mapping[str, tuple[str, ...]]
+    agreements: Mapping[str, tuple[str, ...]]
+    copies: Mapping[str, tuple[str, ...]]
+
+    def of(self, selector: Selector) -> frozenset[str]:
+        table = {CONSENTS: self.consents, AGREEMENTS: self.agreements, RETENTION: self.copies}[
+            selector.figure
+        ]
+        states = [selector.state] if selector.state else list(table)
+        found = {i for s in states for i in table.get(s, ())}
+        return frozenset(found & {selector.item} if selector.item is not None else found)
+
+
+def items_of(dashboard: Dashboard) -> Items:
+    report = dashboard.report
+    agreements = {
+        state: tuple(f"{a['key']}@{a['version']}" for a in report["agreements"][state])
+        for state in AGREEMENT_STATES
+    }
+    copies = {
+        state: tuple(str(c["id"]) for c in dashboard.retention if c.get("standing") == state)
+        for state in RETENTION_STATES
+    }
+    consents = {state: tuple(report["consents"][state]) for state in CONSENT_STATES}
+    return Items(consents=consents, agreements=agreements, copies=copies)
+
+
+def _match(wanted: str | None, value: str) -> bool:
+    return wanted is None or wanted == value
+
+
+def _in(selector: Selector, day: dt.date) -> bool:
+    return selector.start <= day <= selector.end
+
+
+def counts_disclosure(selector: Selector, day: dt.date, record: DisclosureRecord) -> bool:
+    """Whether a ``flows`` or ``emergencies`` figure counted this disclosure entry."""
+    if not _in(selector, day) or (selector.organization and not record.involves(selector.organization)):
+        return False
+    if selector.figure == EMERGENCIES:
+        return bool(record.emergency_threat_digest) and _match(selector.item, record.disclosure_id)
+    sources = record.sources or ("",)
+    categories = record.categories or ("",)
+    return (
+        (selector.source is None or selector.source in sources)
+        and _match(selector.recipient, record.recipient)
+        and (selector.category is None or selector.category in categories)
+        and _match(selector.purpose, record.purpose)
+    )
+
+
+def counts_decision(selector: Selector, day: dt.date, record: DecisionRecord) -> bool:
+    """Whether the ``denials`` figure counted this decision entry."""
+    if record.effect != "deny" or not _in(selector, day):
+        return False
+    if selector.organization and not _names(record, selector.organization):
+        return False
+    codes = {fr.reason_code(r) for r in record.reasons} or {fr.OTHER}
+    return (
+        (selector.reason is None or selector.reason in codes)
+        and _match(selector.source, record.source)
+        and _match(selector.recipient, record.recipient)
+        and _match(selector.purpose, record.purpose)
+    )
+
+
+def names_item(figure: str, kind: str, details: Mapping[str, Any], items: frozenset[str]) -> bool:
+    """Whether a lifecycle entry records one of the counted consents, agreement versions or copies."""
+    if figure == CONSENTS:
+        return kind.startswith("consent.") and str(details.get("consentId")) in items
+    if figure == AGREEMENTS:
+        named = f"{details.get('agreementId')}@{details.get('version')}"
+        return kind.startswith("agreement.") and named in items
+    ids = {str(details.get("messageId", "")), str(details.get("deliveryId", ""))}
+    ids |= {str(c.get("id", "")) for c in details.get("copies", ()) if isinstance(c, Mapping)}
+    return bool(ids & items)
+
+
+def counted(selector: Selector, kind: str, day: dt.date, details: Mapping[str, Any]) -> bool:
+    """Whether the entry (its kind, day and details) is one the selector's figure counted;
+    ``items`` figures are matched by ``names_item`` instead."""
+    if selector.figure in (FLOWS, EMERGENCIES):
+        return kind == DISCLOSURE and counts_disclosure(selector, day, DisclosureRecord.from_details(details))
+    if selector.figure == DENIALS:
+        return kind == DECISION and counts_decision(selector, day, DecisionRecord.from_details(details))
+    return False
+
+
+def first_per_disclosure(entries: Sequence[Any], selector: Selector) -> list[Any]:
+    """Emergencies count once per disclosure id (the report's rule): keep each id's first entry.
+    ``entries`` carry ``details``; other figures are returned as they are."""
+    if selector.figure != EMERGENCIES:
+        return list(entries)
+    seen: set[str] = set()
+    kept = []
+    for entry in entries:
+        key = str(entry.details.get("disclosureId", ""))
+        if key not in seen:
+            seen.add(key)
+            kept.append(entry)
+    return kept
+
+
+# -- verification of one entry ----------------------------------------------------------------
+
+
+def entry_status(seq: int, breaks: Iterable[tuple[int, str]], heads: Sequence[int]) -> str:
+    """Whether entry ``seq`` verifies, from one pass of the chain verifier (``breaks``: seq and
+    kind of each break it found) and the sizes of the log's signed heads (``heads``).
+
+    - ``broken``: the verifier found this entry edited, moved, or not linked to its predecessor;
+    - ``verified``: its content hashes to its chain hash, and a signed head at or after it checked
+      out (the tree recomputed at that size has the signed root, so the entry is included in
+      what the audit key signed);
+    - ``unsigned``: intact, but after the newest signed head: nothing outside the database vouches
+      for it yet;
+    - ``unproven``: intact, but every signed head covering it failed its check (a deletion or
+      edit elsewhere changed the tree those heads signed).
+    """
+    found = list(breaks)
+    if any(s == seq and kind in _ENTRY_BREAKS for s, kind in found):
+        return BROKEN
+    bad_heads = {s for s, kind in found if kind in _HEAD_BREAKS}
+    covering = [h for h in heads if h >= seq]
+    if not covering:
+        return UNSIGNED
+    return VERIFIED if any(h not in bad_heads for h in covering) else UNPROVEN
+
+
+# -- what the drill-down shows of an entry ----------------------------------------------------
+
+_ID_KEYS = ("consentId", "agreementId", "version", "messageId", "deliveryId", "count", "what")
+
+
+def summary(kind: str, details: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The ids and codes of an entry worth a column: never free text (the audit holds none)."""
+    if kind == DISCLOSURE:
+        d = DisclosureRecord.from_details(details)
+        found = [
+            ("flow", d.flow),
+            ("from", ",".join(d.sources)),
+            ("to", d.recipient),
+            ("purpose", d.purpose),
+            ("categories", ",".join(d.categories)),
+            ("records", str(d.record_count)),
+            ("disclosure", d.disclosure_id),
+        ]
+        return tuple(found + ([("emergency", "99.36")] if d.emergency_threat_digest else []))
+    if kind == DECISION:
+        c = DecisionRecord.from_details(details)
+        codes = sorted({fr.reason_code(r) for r in c.reasons}) if c.effect == "deny" else []
+        return (
+            ("decision", c.decision_id),
+            ("effect", c.effect),
+            ("from", c.source),
+            ("to", c.recipient),
+            ("purpose", c.purpose),
+            ("reasons", ",".join(codes)),
+        )
+    return tuple((k, str(details[k])) for k in _ID_KEYS if details.get(k) not in (None, ""))
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+TABLES = (
+    "series",
+    "pairs",
+    "categories",
+    "purposes",
+    "denials",
+    "consents",
+    "agreements",
+    "emergencies",
+    "retention",
+)
+
+
+def table(dashboard: Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """One of the dashboard's tables (``TABLES``) as a header and rows, as the CSV gives it."""
+    report = dashboard.report
+    if name == "series":
+        return ("from", "to", "disclosures", "records", "denials"), [
+            (b.start.isoformat(), b.end.isoformat(), b.disclosures, b.records, b.denials)
+            for b in dashboard.series
+        ]
+    if name in ("pairs", "categories", "purposes"):
+        return _flow_table(dashboard, name)
+    if name == "denials":
+        return ("reason", "source", "recipient", "purpose", "denials", "categories"), [
+            (d["reason"], d["source"], d["recipient"], d["purpose"], d["denials"], ",".join(d["categories"]))
+            for d in report["denials"]
+        ]
+    if name == "consents":
+        rows = [(s, c) for s in CONSENT_STATES for c in report["consents"][s]]
+        return ("state", "consent"), list(rows)
+    if name == "agreements":
+        return ("state", "agreement", "version", "parties", "unsigned by", "expires"), [
+            (
+                s,
+                a["key"],
+                a["version"],
+                ",".join(a["parties"]),
+                ",".join(a.get("unsignedBy", [])),
+                a.get("expires"),
+            )
+            for s in AGREEMENT_STATES
+            for a in report["agreements"][s]
+        ]
+    if name == "emergencies":
+        return ("date", "disclosure", "sources", "recipient", "purpose", "categories"), [
+            (
+                e["date"],
+                e["id"],
+                ",".join(e["sources"]),
+                e["recipient"],
+                e["purpose"],
+                ",".join(e["categories"]),
+            )
+            for e in report["emergencies"]
+        ]
+    if name == "retention":
+        return (
+            "kind",
+            "copy",
+            "status",
+            "source",
+            "recipient",
+            "standing",
+            "retention ends",
+            "agreements",
+        ), [
+            (
+                c["kind"],
+                c["id"],
+                c["status"],
+                c["source"],
+                c.get("recipient"),
+                c["standing"],
+                c.get("retentionEnds"),
+                ",".join(c.get("agreements", [])),
+            )
+            for c in dashboard.retention
+        ]
+    raise ValueError(f"no table {name!r}: one of {', '.join(TABLES)}")
+
+
+_FLOW_TABLES = {"pairs": ("source", "recipient"), "categories": ("category",), "purposes": ("purpose",)}
+
+
+def _flow_table(dashboard: Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    rows = {
+        "pairs": dashboard.report["flows"],
+        "categories": dashboard.by_category,
+        "purposes": dashboard.by_purpose,
+    }[name]
+    keys = _FLOW_TABLES[name]
+    return (*keys, "disclosures", "records"), [
+        (*(r[k] for k in keys), r["disclosures"], r["records"]) for r in rows
+    ]
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A table as CSV, every cell through core/csv_safe (a partner's id never becomes a formula)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(safe_row(header))
+    for row in rows:
+        writer.writerow(safe_row(row))
+    return out.getvalue()

@@ -93,11 +93,15 @@ def import_consent_bytes(rt: Runtime, payload: bytes, *, recorded_by: str) -> Co
     return import_consent(rt, load_json(payload), recorded_by=recorded_by)
 
 
-def import_consent(rt: Runtime, document: Any, *, recorded_by: str) -> ConsentSummary:
+def import_consent(
+    rt: Runtime, document: Any, *, recorded_by: str, actor: str | None = None
+) -> ConsentSummary:
+    """``actor``: who the audit names when not the recorder (a family member on the family page,
+    recording through the organization that holds the records)."""
     with rt.sessions.begin() as session:
         summary, draft = store_consent(session, rt, document, recorded_by=recorded_by)
         if draft is not None:
-            audit.record(session, rt, [draft])
+            audit.record(session, rt, [replace(draft, actor=actor or draft.actor)])
     if draft is not None:
         audit.checkpoint(rt)
     return summary
@@ -194,6 +198,7 @@ def record_consent(
     recorded_by: str,
     signer_identifier: tuple[str, str] | None = None,
     relationship: str | None = None,
+    actor: str | None = None,
 ) -> ConsentSummary:
     """Write what the family signed as a FHIR Consent and import it (checked like any import).
 
@@ -213,7 +218,8 @@ def record_consent(
         signer_identifier=signer_identifier,
         relationship=relationship,
     )
-    return import_consent(rt, consent_document(form, rt.artifacts.codes), recorded_by=recorded_by)
+    document = consent_document(form, rt.artifacts.codes)
+    return import_consent(rt, document, recorded_by=recorded_by, actor=actor)
 
 
 def _patient_identifier(rt: Runtime, student_ref: str, grantor: str) -> tuple[str, str]:
@@ -252,11 +258,13 @@ def revoke_consent(
     at: dt.datetime | None = None,
     by: str,
     requested_by: str = "organization",
+    actor: str | None = None,
 ) -> ConsentSummary:
     """Revocation takes effect from ``at`` (default now) on; revoking again changes nothing.
 
     A partner may revoke a consent it recorded or one that names it as a recipient (a family
-    may withdraw through either side); ``requested_by`` says who asked, and is audited."""
+    may withdraw through either side); ``requested_by`` says who asked, and is audited, with
+    ``actor`` when someone else than ``by`` acted (a family member on the family page)."""
     _check_requester(requested_by)
     now = rt.now()
     when = at or now
@@ -276,7 +284,8 @@ def revoke_consent(
         reason = f"consent {consent_id} was revoked"
         cancelled = repo.cancel_queued_deliveries(session, row.id, reason, now)
         summary = replace(_summary(rt, row), cancelled_deliveries=cancelled)
-        audit.record(session, rt, [_revoked_draft(summary, by, requested_by)])
+        draft = _revoked_draft(summary, by, requested_by)
+        audit.record(session, rt, [replace(draft, actor=actor or draft.actor)])
     audit.checkpoint(rt)
     return summary
 

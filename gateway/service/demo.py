@@ -10,6 +10,7 @@ Finally the audit chain is verified.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from gateway.service.delivery_worker import deliver_due
 from gateway.service.fhir_access import Reader
 from gateway.service.ingest import IngestSummary, ingest, replay_where
 from gateway.service.partners import Principal
+from gateway.service.people import add_person
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Settings
 from gateway.service.setup import initialise
@@ -85,16 +87,52 @@ def run_demo(home: Path, site: Settings, say: Say) -> dict[str, Any]:
         f"Audit chain: {'verified' if chain.ok else 'BROKEN'}, {chain.entries} entries, "
         f"head {chain.head_hash[:19]}..."
     )
+    people = _demo_people(rt, student, home, say)
     # The compliance officer's question last: who received what about this student, and why.
     acc = accounting_for(rt, OPERATOR_READER, student)
     say(core_accounting.table(acc))
     return {
+        "people": people,
         "exchanges": [r.to_dict() for r in results],
         "reads": reads,
         "deliveries": deliveries,
         "audit": chain.to_dict(),
         "accounting": acc.to_dict(),
     }
+
+
+DEMO_PEOPLE = (
+    ("compliance@demo.example", "compliance", None),
+    ("coordinator@demo.example", "coordinator", "grand-bend-isd"),
+    ("family@demo.example", "family", None),
+)
+
+
+def _demo_people(rt: Any, student: str, home: Path, say: Say) -> list[dict[str, str]]:
+    """One person per page, with a fresh random password each run, written to a file only the
+    owner may read (and printed: this is a demo on the operator's own machine)."""
+    people = []
+    for email, role, organization in DEMO_PEOPLE:
+        password = secrets.token_urlsafe(12)
+        students = (student,) if role == "family" else ()
+        add_person(
+            rt,
+            email=email,
+            role=role,
+            password=password,
+            organization=organization,
+            student_refs=students,
+            by="demo",
+        )
+        people.append({"email": email, "role": role, "password": password})
+    listing = home / "people.txt"
+    listing.write_text("".join(f"{p['role']:<12} {p['email']:<26} {p['password']}\n" for p in people))
+    listing.chmod(0o600)
+    say(f"Pages: run `spgw --home {home} serve` and open http://127.0.0.1:8080/ ; sign in as")
+    for p in people:
+        say(f"  {p['role']:<12} {p['email']:<26} password {p['password']}")
+    say(f"  (also in {listing})")
+    return people
 
 
 def _refer(rt: Any, student: str, say: Say) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 The answer is the full decision (effect, legal basis, obligations, matched rules, reasons,
 policy version, decision id) plus the inputs it used: the request as decided, the consents of
-the student it considered, and the agreements in force between the two organizations. Terms
+the student it considered, and the agreements in force between the two organizations. Asked
+``as_read`` without regimes, the data is labelled as a plan read labels it (``read_labels``). Terms
 outside the vocabulary are a deny with that reason (the core says so), never an error. Explain
 enforces nothing, so it calls ``decide`` directly rather than an enforcement point; every
 explanation is audited (``policy.explained``).
@@ -12,18 +13,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.artifacts import Artifacts
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
-from gateway.core.policy import Decision, DecisionRequest, PolicySet, decide
-from gateway.core.policy_model import ACTIONS
+from gateway.core.plan import iter_elements
+from gateway.core.policy import DISCLOSE, EXPORT, READ, Decision, DecisionRequest, PolicySet, decide
+from gateway.core.policy_model import ACTIONS, Agreement
 from gateway.errors import InputInvalid, Issue
 from gateway.service import audit
 from gateway.service.consent_checks import birth_date
 from gateway.service.policies import consents_for, policy_set
+from gateway.service.referrals import LABELS as REFERRAL_LABELS
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 
@@ -46,21 +51,32 @@ def explain(
     emergency_reason: str = "",
     asked_by: str = "",
     partner_view: bool = False,
+    as_read: bool = False,
 ) -> dict[str, Any]:
     """``partner_view``: the answer for a partner (over HTTP) holds only what that partner may
     know: the consents that name it, and neither the student's internal id, nor whether the
-    student exists or has a known birth date. The administrator's CLI sees everything."""
+    student exists or has a known birth date. The administrator's CLI sees everything.
+
+    ``as_read``: without ``regimes``, label the data as a read would (``read_labels``), so the
+    answer is the one a plan read gives rather than a decision on data under no law."""
     _check_shape(action, {"source": source, "recipient": recipient, "actor": actor, "asked_by": asked_by})
-    now = rt.now()
+    now, categories = rt.now(), frozenset(categories)
+    regimes, sensitivities = frozenset(regimes), frozenset(sensitivities)
     with rt.sessions.begin() as session:
         student_id = _student_id(session, student_ref)
+        if as_read and not regimes and action in LABELLED_ACTIONS:
+            plan = repo.get_plan(session, student_id) if student_id and not partner_view else None
+            # Several labels: the answer is for all of that data (deny when any part would be withheld).
+            found = read_labels(rt.artifacts, source, categories, plan.document if plan else None)
+            regimes = frozenset(r for r, _ in found)
+            sensitivities = sensitivities or frozenset(s for _, s in found)
         request = DecisionRequest(
             action=action,
             source_org=source,
             recipient_org=recipient,
-            categories=frozenset(categories),
-            regimes=frozenset(regimes),
-            sensitivities=frozenset(sensitivities),
+            categories=categories,
+            regimes=regimes,
+            sensitivities=sensitivities,
             student_id=student_id,
             student_birth_date=birth_date(session, student_id) if student_id else None,
             actor=actor,
@@ -79,6 +95,43 @@ def explain(
         audit.record(session, rt, [_draft(request, decision, policy, asked_by or actor)])
     audit.checkpoint(rt)
     return {**decision.to_dict(), "inputs": inputs}
+
+
+LABELLED_ACTIONS = frozenset({READ, EXPORT, DISCLOSE})  # the actions plan elements are decided for
+
+
+def read_labels(
+    artifacts: Artifacts, source: str, categories: frozenset[str], plan: dict[str, Any] | None
+) -> set[tuple[str, str]]:
+    """The (regime, sensitivity) labels a plan read decides ``source``'s data of ``categories`` on.
+
+    A read decides each element on the labels it carries (``plans.ElementKey``: source, category,
+    regime, sensitivity), so those of the student's elements come first. Without such elements
+    (no student, or a partner's view, whose answer must not depend on what records exist) they are
+    the labels elements of those categories are given: by the mappings, and by the gateway itself
+    for a referral's status."""
+    return (_plan_labels(plan, source, categories) if plan else set()) or given_labels(artifacts, categories)
+
+
+def _plan_labels(plan: dict[str, Any], source: str, categories: frozenset[str]) -> set[tuple[str, str]]:
+    return {
+        (str(e["labels"]["regime"]), str(e["labels"]["sensitivity"]))
+        for _, e in iter_elements(plan)
+        if e["provenance"]["sourceOrganization"] == source and e["labels"]["category"] in categories
+    }
+
+
+def given_labels(artifacts: Artifacts, categories: frozenset[str]) -> set[tuple[str, str]]:
+    """(regime, sensitivity) of every label a mapping (its default, a rule's or a conditional
+    one) or the referral status (``referrals.LABELS``) files under one of ``categories``."""
+    found = set()
+    for mapping in artifacts.mappings.values():
+        labels = [mapping.labels, *(r.labels for r in mapping.rules if r.labels)]
+        labels += [label for r in mapping.rules for _, label in r.labels_when]
+        found |= {(x.regime, x.sensitivity) for x in labels if x.category in categories and x.regime}
+    if REFERRAL_LABELS["category"] in categories:
+        found.add((REFERRAL_LABELS["regime"], REFERRAL_LABELS["sensitivity"]))
+    return found
 
 
 def _parties(consent: Consent) -> set[str]:
@@ -169,3 +222,95 @@ def _draft(
 
 def _known(term: str, vocabulary: Collection[str]) -> str:
     return term if not term or term in vocabulary else "unknown:" + digest(term)
+
+
+# -- what a reader's view of a plan cannot include -------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Withheld:
+    """Data of ``category`` from ``source`` a reader's view leaves out, and why."""
+
+    source: str
+    category: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "category": self.category, "reason": self.reason}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReaderLimits:
+    """What a view of a student's plan for one reader cannot hold, stated from the agreements in
+    force and the student's consents, never from which records exist: the categories no agreement
+    lets the reader receive for the purpose and role, the ones it does but no legal basis holds
+    for (no consent, no exception), and the field sets that keep the view to some slots."""
+
+    uncovered: tuple[str, ...]
+    withheld: tuple[Withheld, ...]
+    field_sets: tuple[tuple[str, tuple[str, ...]], ...]  # (agreement id, slots)
+
+    def __bool__(self) -> bool:
+        return bool(self.uncovered or self.withheld or self.field_sets)
+
+
+def reader_limits(
+    rt: Runtime, *, organization: str, role: str, purpose: str, student_id: str
+) -> ReaderLimits:
+    """For a reader already shown the plan (the read decided and audited it): nothing is disclosed
+    here that the reader's own read did not rest on."""
+    now = rt.now()
+    with rt.sessions() as session:
+        policy = policy_set(session, rt)
+        consents = consents_for(session, rt, student_id)
+        birth = birth_date(session, student_id)
+    in_force = [a for a in policy.agreements if a.in_force(now.date()) and _serves(a, purpose, role)]
+    flows = sorted(_flows(in_force, organization))
+    withheld = []
+    for source, category in flows:
+        # Withheld only when no label such data may carry would let it through.
+        requests = [
+            DecisionRequest(
+                action=READ,
+                source_org=source,
+                recipient_org=organization,
+                categories=frozenset({category}),
+                regimes=frozenset({regime}),
+                sensitivities=frozenset({sensitivity}),
+                student_id=student_id,
+                student_birth_date=birth,
+                actor="",
+                role=role,
+                purpose=purpose,
+            )
+            for regime, sensitivity in sorted(given_labels(rt.artifacts, frozenset({category})))
+        ]
+        decisions = [decide(r, policy, consents, now) for r in requests]
+        if decisions and not any(d.permitted for d in decisions):
+            reason = next(iter(decisions[0].reasons), "denied")
+            withheld.append(Withheld(source=source, category=category, reason=reason))
+    covered = {category for _, category in flows}
+    return ReaderLimits(
+        uncovered=tuple(sorted(policy.categories - covered)),
+        withheld=tuple(withheld),
+        field_sets=tuple(
+            (a.id, fields) for a in in_force if (fields := a.field_set(purpose, role)) is not None
+        ),
+    )
+
+
+def _serves(agreement: Agreement, purpose: str, role: str) -> bool:
+    return purpose in agreement.purposes and role in agreement.recipient_roles
+
+
+def _flows(agreements: Iterable[Agreement], organization: str) -> set[tuple[str, str]]:
+    """(source, category) pairs an agreement lets ``organization`` receive from another party."""
+    found = set()
+    for agreement in agreements:
+        mine = agreement.entry_for(organization)
+        if mine is None:
+            continue
+        for entry in agreement.schedule:
+            if entry.party != organization:
+                found |= {(entry.party, c) for c in set(entry.sends) & set(mine.receives)}
+    return found

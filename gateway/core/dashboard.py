@@ -94,6 +94,7 @@ class Dashboard:
     series: tuple[Bucket, ...]
     retention: tuple[Mapping[str, Any], ...]  # copies past retention, pending or purged
     retention_counts: Mapping[str, int]
+    organizations: tuple[str, ...]  # every organization the period's facts name (the filter's choices)
 
 
 # -- narrowing to one organization ------------------------------------------------------------
@@ -145,7 +146,15 @@ def build(data: fr.ReportInput, copies: Iterable[Mapping[str, Any]], organizatio
         series=series(mine, granularity(data.start, data.end)),
         retention=shown,
         retention_counts={s: sum(1 for c in shown if c.get("standing") == s) for s in RETENTION_STATES},
+        organizations=known_organizations(data),
     )
+
+
+def known_organizations(data: fr.ReportInput) -> tuple[str, ...]:
+    found = {o for a in data.agreements for o in a.parties}
+    found |= {o for d in data.disclosures for o in (*d.record.sources, d.record.recipient)}
+    found |= {o for d in data.decisions for o in (d.record.source, d.record.recipient)}
+    return tuple(sorted(found - {""}))
 
 
 def granularity(start: dt.date, end: dt.date) -> str:
@@ -340,136 +349,7 @@ def entry_status(seq: int, breaks: Iterable[tuple[int, str]], heads: Sequence[in
     return VERIFIED if any(h not in bad_heads for h in covering) else UNPROVEN
 
 
-# -- what the drill-down shows of an entry ----------------------------------------------------
-
-_ID_KEYS = ("consentId", "agreementId", "version", "messageId", "deliveryId", "count", "what")
-
-
-def summary(kind: str, details: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    """The ids and codes of an entry worth a column: never free text (the audit holds none)."""
-    if kind == DISCLOSURE:
-        d = DisclosureRecord.from_details(details)
-        found = [
-            ("flow", d.flow),
-            ("from", ",".join(d.sources)),
-            ("to", d.recipient),
-            ("purpose", d.purpose),
-            ("categories", ",".join(d.categories)),
-            ("records", str(d.record_count)),
-            ("disclosure", d.disclosure_id),
-        ]
-        return tuple(found + ([("emergency", "99.36")] if d.emergency_threat_digest else []))
-    if kind == DECISION:
-        c = DecisionRecord.from_details(details)
-        codes = sorted({fr.reason_code(r) for r in c.reasons}) if c.effect == "deny" else []
-        return (
-            ("decision", c.decision_id),
-            ("effect", c.effect),
-            ("from", c.source),
-            ("to", c.recipient),
-            ("purpose", c.purpose),
-            ("reasons", ",".join(codes)),
-        )
-    return tuple((k, str(details[k])) for k in _ID_KEYS if details.get(k) not in (None, ""))
-
-
 # -- CSV --------------------------------------------------------------------------------------
-
-TABLES = (
-    "series",
-    "pairs",
-    "categories",
-    "purposes",
-    "denials",
-    "consents",
-    "agreements",
-    "emergencies",
-    "retention",
-)
-
-
-def table(dashboard: Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
-    """One of the dashboard's tables (``TABLES``) as a header and rows, as the CSV gives it."""
-    report = dashboard.report
-    if name == "series":
-        return ("from", "to", "disclosures", "records", "denials"), [
-            (b.start.isoformat(), b.end.isoformat(), b.disclosures, b.records, b.denials)
-            for b in dashboard.series
-        ]
-    if name in ("pairs", "categories", "purposes"):
-        return _flow_table(dashboard, name)
-    if name == "denials":
-        return ("reason", "source", "recipient", "purpose", "denials", "categories"), [
-            (d["reason"], d["source"], d["recipient"], d["purpose"], d["denials"], ",".join(d["categories"]))
-            for d in report["denials"]
-        ]
-    if name == "consents":
-        rows = [(s, c) for s in CONSENT_STATES for c in report["consents"][s]]
-        return ("state", "consent"), list(rows)
-    if name == "agreements":
-        return ("state", "agreement", "version", "parties", "unsigned by", "expires"), [
-            (
-                s,
-                a["key"],
-                a["version"],
-                ",".join(a["parties"]),
-                ",".join(a.get("unsignedBy", [])),
-                a.get("expires"),
-            )
-            for s in AGREEMENT_STATES
-            for a in report["agreements"][s]
-        ]
-    if name == "emergencies":
-        return ("date", "disclosure", "sources", "recipient", "purpose", "categories"), [
-            (
-                e["date"],
-                e["id"],
-                ",".join(e["sources"]),
-                e["recipient"],
-                e["purpose"],
-                ",".join(e["categories"]),
-            )
-            for e in report["emergencies"]
-        ]
-    if name == "retention":
-        return (
-            "kind",
-            "copy",
-            "status",
-            "source",
-            "recipient",
-            "standing",
-            "retention ends",
-            "agreements",
-        ), [
-            (
-                c["kind"],
-                c["id"],
-                c["status"],
-                c["source"],
-                c.get("recipient"),
-                c["standing"],
-                c.get("retentionEnds"),
-                ",".join(c.get("agreements", [])),
-            )
-            for c in dashboard.retention
-        ]
-    raise ValueError(f"no table {name!r}: one of {', '.join(TABLES)}")
-
-
-_FLOW_TABLES = {"pairs": ("source", "recipient"), "categories": ("category",), "purposes": ("purpose",)}
-
-
-def _flow_table(dashboard: Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
-    rows = {
-        "pairs": dashboard.report["flows"],
-        "categories": dashboard.by_category,
-        "purposes": dashboard.by_purpose,
-    }[name]
-    keys = _FLOW_TABLES[name]
-    return (*keys, "disclosures", "records"), [
-        (*(r[k] for k in keys), r["disclosures"], r["records"]) for r in rows
-    ]
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

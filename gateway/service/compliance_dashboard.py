@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.core import dashboard as core
 from gateway.core import flow_report as fr
-from gateway.core.disclosure import DECISION, DISCLOSURE
+from gateway.core.disclosure import DECISION, DISCLOSURE, DecisionRecord, DisclosureRecord
 from gateway.errors import AccessDenied, InputInvalid, Issue
 from gateway.service import audit, retention
 from gateway.service.audit_access import AuditReader, record_read
@@ -191,7 +191,7 @@ def _view(entry: Any, status: str) -> EntryView:
         kind=entry.kind,
         actor=entry.actor,
         subject=entry.subject,
-        summary=core.summary(entry.kind, entry.details),
+        summary=summary(entry.kind, entry.details),
         hash=entry.hash,
         status=status,
     )
@@ -219,3 +219,135 @@ def entry_rows(drill: DrillDown) -> list[tuple[object, ...]]:
 def record_export(rt: Runtime, reader: AuditReader, what: str, query: Mapping[str, Any]) -> None:
     """Audit a CSV download the read itself does not name (an accounting's CSV)."""
     record_read(rt, reader, "compliance.export", {"table": what, "format": "csv", **query})
+
+
+# -- what the drill-down shows of an entry ----------------------------------------------------
+
+_ID_KEYS = ("consentId", "agreementId", "version", "messageId", "deliveryId", "count", "what")
+
+
+def summary(kind: str, details: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The ids and codes of an entry worth a column: never free text (the audit holds none)."""
+    if kind == DISCLOSURE:
+        d = DisclosureRecord.from_details(details)
+        found = [
+            ("flow", d.flow),
+            ("from", ",".join(d.sources)),
+            ("to", d.recipient),
+            ("purpose", d.purpose),
+            ("categories", ",".join(d.categories)),
+            ("records", str(d.record_count)),
+            ("disclosure", d.disclosure_id),
+        ]
+        return tuple(found + ([("emergency", "99.36")] if d.emergency_threat_digest else []))
+    if kind == DECISION:
+        c = DecisionRecord.from_details(details)
+        codes = sorted({fr.reason_code(r) for r in c.reasons}) if c.effect == "deny" else []
+        return (
+            ("decision", c.decision_id),
+            ("effect", c.effect),
+            ("from", c.source),
+            ("to", c.recipient),
+            ("purpose", c.purpose),
+            ("reasons", ",".join(codes)),
+        )
+    return tuple((k, str(details[k])) for k in _ID_KEYS if details.get(k) not in (None, ""))
+
+
+# -- CSV --------------------------------------------------------------------------------------
+
+TABLES = (
+    "series",
+    "pairs",
+    "categories",
+    "purposes",
+    "denials",
+    "consents",
+    "agreements",
+    "emergencies",
+    "retention",
+)
+
+
+def table(board: core.Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """One of the dashboard's tables (``TABLES``) as a header and rows, as the CSV gives it."""
+    report = board.report
+    if name == "series":
+        return ("from", "to", "disclosures", "records", "denials"), [
+            (b.start.isoformat(), b.end.isoformat(), b.disclosures, b.records, b.denials)
+            for b in board.series
+        ]
+    if name in ("pairs", "categories", "purposes"):
+        return _flow_table(board, name)
+    if name == "denials":
+        return ("reason", "source", "recipient", "purpose", "denials", "categories"), [
+            (d["reason"], d["source"], d["recipient"], d["purpose"], d["denials"], ",".join(d["categories"]))
+            for d in report["denials"]
+        ]
+    if name == "consents":
+        rows = [(s, c) for s in core.CONSENT_STATES for c in report["consents"][s]]
+        return ("state", "consent"), list(rows)
+    if name == "agreements":
+        return ("state", "agreement", "version", "parties", "unsigned by", "expires"), [
+            (
+                s,
+                a["key"],
+                a["version"],
+                ",".join(a["parties"]),
+                ",".join(a.get("unsignedBy", [])),
+                a.get("expires"),
+            )
+            for s in core.AGREEMENT_STATES
+            for a in report["agreements"][s]
+        ]
+    if name == "emergencies":
+        return ("date", "disclosure", "sources", "recipient", "purpose", "categories"), [
+            (
+                e["date"],
+                e["id"],
+                ",".join(e["sources"]),
+                e["recipient"],
+                e["purpose"],
+                ",".join(e["categories"]),
+            )
+            for e in report["emergencies"]
+        ]
+    if name == "retention":
+        return (
+            "kind",
+            "copy",
+            "status",
+            "source",
+            "recipient",
+            "standing",
+            "retention ends",
+            "agreements",
+        ), [
+            (
+                c["kind"],
+                c["id"],
+                c["status"],
+                c["source"],
+                c.get("recipient"),
+                c["standing"],
+                c.get("retentionEnds"),
+                ",".join(c.get("agreements", [])),
+            )
+            for c in board.retention
+        ]
+    raise InputInvalid("no such table", [Issue(path="table", message=f"one of {', '.join(TABLES)}")])
+
+
+_FLOW_TABLES = {"pairs": ("source", "recipient"), "categories": ("category",), "purposes": ("purpose",)}
+
+
+def _flow_table(board: core.Dashboard, name: str) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    rows = {
+        "pairs": board.report["flows"],
+        "categories": board.by_category,
+        "purposes": board.by_purpose,
+    }[name]
+    keys = _FLOW_TABLES[name]
+    return (*keys, "disclosures", "records"), [
+        (*(r[k] for k in keys), r["disclosures"], r["records"]) for r in rows
+    ]

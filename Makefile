@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck bench serve clean
+.PHONY: demo test lint typecheck bench serve pages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (found $$($(PYTHON) --version))"; exit 1; }
@@ -33,6 +33,10 @@ bench: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/spgw init --with-samples
 	$(BIN)/spgw serve
+
+# The pages over the demo's gateway (run `make demo` first): sign in with the people it printed.
+pages: $(STAMP)
+	$(BIN)/spgw --home var/demo serve
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache benchmarks/out

@@ -129,7 +129,8 @@ def _demo_people(rt: Any, student: str, home: Path, say: Say) -> list[dict[str, 
     listing.write_text("".join(f"{p['role']:<12} {p['email']:<26} {p['password']}\n" for p in people))
     listing.chmod(0o600)
     say(
-        f"Pages: `make pages` (or `spgw --home {home} serve`), then open http://127.0.0.1:8080/ and sign in as"
+        f"Pages: `make pages` (or `spgw --home {home} serve`), then open http://127.0.0.1:8080/"
+        " and sign in as"
     )
     for p in people:
         say(f"  {p['role']:<12} {p['email']:<26} password {p['password']}")

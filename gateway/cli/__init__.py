@@ -21,7 +21,7 @@ from gateway.errors import GatewayError
 from gateway.formats import known_formats
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
-from gateway.service.explain import reader_limits
+from gateway.service.explain import view_scope
 from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
 from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
@@ -56,6 +56,18 @@ def _handles_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+class QuietAlias(click.Option):
+    """An option whose first name is the one word the CLI and the API share (``--recipient``, as
+    the API's ``recipient``); the names after it still work for old scripts but are not shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        shown, self.opts = self.opts, self.opts[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
 
 
 def _debugging() -> bool:
@@ -257,8 +269,8 @@ def plan_show(
     if as_json:
         click.echo(json.dumps(view.to_dict(), indent=2))
         return
-    limits = reader_limits(rt, organization=org, role=role, purpose=purpose, student_id=request.student_id)
-    human.echo(*plan_text.plan_parts(view.to_dict(), limits))
+    scope = view_scope(rt, replace(request, student_id=str(view.plan["student"]["id"])))
+    human.echo(*plan_text.plan_parts(view.to_dict(), scope))
 
 
 @plan.command("export")
@@ -298,7 +310,7 @@ def messages() -> None:
 @click.pass_context
 @_handles_errors
 def messages_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    """The newest messages first: when each arrived, from whom, in what format, and its outcome."""
+    """Messages in the order they arrived: when, from whom, in what format, and their outcome."""
     rows = message_service.list_messages(_runtime(ctx), status, limit)
     _emit(rows, as_json, _messages_text)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli import _emit, _handles_errors, _runtime, human
 from gateway.cli.audit import audit_group
 from gateway.core import accounting as core
 from gateway.service.accounting import accounting_for
@@ -45,4 +45,24 @@ def disclosures_command(
     if as_csv:
         click.echo(core.to_csv(acc), nl=False)
         return
-    _emit(acc.to_dict() if as_json else acc, as_json, core.table)
+    _emit(acc.to_dict() if as_json else acc, as_json, _accounting_text)
+
+
+def _accounting_text(acc: core.Accounting) -> str:
+    """The accounting as tables: one row per recipient and purpose, then the denied requests."""
+    window = f" from {acc.start or 'the start'} to {acc.end or 'today'}" if acc.start or acc.end else ""
+    copy = "the family's copy" if acc.family else "every entry"
+    parts = [
+        human.heading(f"Accounting of disclosures for {acc.student}", f"{copy}{window}"),
+        human.table(core.TABLE_COLUMNS, [core.table_cells(r) for r in acc.rows])
+        if acc.rows
+        else human.heading("(no disclosures)"),
+    ]
+    if acc.denials:
+        denials = [
+            (d.date, d.recipient, d.role, d.action, d.purpose, "; ".join(d.reasons), d.decision_id)
+            for d in acc.denials
+        ]
+        columns = ("date", "recipient", "role", "action", "purpose", "why", "decision")
+        parts += [human.heading("Denied requests"), human.table(columns, denials)]
+    return human.render(*parts)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli import QuietAlias, _emit, _handles_errors, _runtime, human
 from gateway.service.audit import signs_on_exit
 from gateway.service.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
 from gateway.service.delivery_worker import deliver_due
@@ -31,11 +31,20 @@ def _dicts(summaries: list[DeliverySummary]) -> list[dict[str, Any]]:
 
 @click.command("refer")
 @click.argument("student")
-@click.option("--from", "source", required=True, help="The referring organization.")
-@click.option("--to", "recipient", required=True, help="The agency that receives the referral.")
+@click.option(
+    "--source", "--from", "source", cls=QuietAlias, required=True, help="The referring organization."
+)
+@click.option(
+    "--recipient",
+    "--to",
+    "recipient",
+    cls=QuietAlias,
+    required=True,
+    help="The agency that receives the referral.",
+)
 @click.option("--role", required=True, help="The recipient's role (e.g. case-worker).")
 @click.option("--purpose", required=True, help="Why (e.g. referral-fulfillment).")
-@click.option("--actor", default="cli-user", show_default=True, help="Who refers, within --from.")
+@click.option("--actor", default="cli-user", show_default=True, help="Who refers, within --source.")
 @click.option("--reason-code", help="A code naming the need referred for (e.g. a SNOMED CT code).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -109,8 +118,34 @@ def deliveries_group() -> None:
 @click.pass_context
 @_handles_errors
 def deliveries_list(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """Deliveries in the order they were queued: to whom, what, their status and next attempt."""
     rows = list_deliveries(_runtime(ctx), status=status, limit=limit)
-    _emit(_dicts(rows), as_json, lambda rs: _lines(rs, "no deliveries"))
+    _emit(_dicts(rows), as_json, _deliveries_text)
+
+
+def _deliveries_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no deliveries"
+    columns = ("queued", "delivery", "status", "from", "to", "purpose", "data", "attempts", "next", "reason")
+    cells = [
+        (
+            human.when(d["createdAt"]),
+            d["id"],
+            d["status"],
+            d["source"],
+            d["recipient"],
+            d["purpose"],
+            ", ".join(d["categories"]),
+            d["attempts"],
+            human.when(d["nextAttemptAt"]) if d["nextAttemptAt"] else "",
+            d["reason"],
+        )
+        for d in rows
+    ]
+    return human.render(
+        human.heading("Deliveries", human.count(len(rows), "delivery", "deliveries")),
+        human.table(columns, cells),
+    )
 
 
 def register(main: click.Group) -> None:

@@ -108,8 +108,8 @@ def when(value: str | None) -> str:
     return instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+def count(n: int, noun: str, plural: str = "") -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli import _emit, _handles_errors, _runtime, human
 from gateway.service.oneroster import OneRosterSummary, ingest_oneroster
 from gateway.service.oneroster_pull import VERSIONS, pull_oneroster
 from gateway.service.runtime import Runtime
@@ -19,14 +19,7 @@ FORMATS: frozenset[str] = frozenset({"oneroster", "oneroster-csv"})
 
 
 def ingest_bundle(rt: Runtime, path: Path, source: str, show_progress: bool) -> OneRosterSummary:
-    if not show_progress:
-        return ingest_oneroster(rt, source_org=source, path_or_bytes=path)
-    with click.progressbar(length=1, label=path.name, file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
+    with human.progress_bar(path.name, show=show_progress) as progress:
         summary = ingest_oneroster(rt, source_org=source, path_or_bytes=path, progress=progress)
     for note in summary.notes:
         click.echo(f"note: {note.path}: {note.message}", err=True)
@@ -69,17 +62,19 @@ def pull_oneroster_command(
     secret = os.environ.get(client_secret_env)
     if not secret:
         raise click.UsageError(f"environment variable {client_secret_env} is not set (it holds the secret)")
-    summary = pull_oneroster(
-        _runtime(ctx),
-        source_org=source,
-        base_url=base_url,
-        client_id=client_id,
-        client_secret=secret,
-        token_url=token_url,
-        version=version,
-        resources=resources or None,
-        page_size=page_size,
-    )
+    with human.pull_progress() as progress:  # one bar per collection, on stderr at a terminal
+        summary = pull_oneroster(
+            _runtime(ctx),
+            source_org=source,
+            base_url=base_url,
+            client_id=client_id,
+            client_secret=secret,
+            token_url=token_url,
+            version=version,
+            resources=resources or None,
+            page_size=page_size,
+            progress=progress,
+        )
     _emit(summary.to_dict(), as_json, _pull_text)
     if summary.troubled:
         sys.exit(3)

@@ -4,7 +4,8 @@ travel with the view and what the view cannot include.
 
 Only what the read returned is printed; a part with nothing shown is named in one closing
 line, never as a count of what was hidden. "What this view cannot include" is stated from the
-agreements and consents (``explain.reader_limits``), not from which records exist.
+agreements and consents (``coordinator_scope``, as the coordinator's page states it), never from
+which records exist.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from rich.console import RenderableType
 
 from gateway.cli import human
-from gateway.service.explain import ReaderLimits
+from gateway.service import coordinator_scope
+from gateway.service.coordinator_scope import Scope
 
 Element = Mapping[str, Any]
 
@@ -31,7 +33,7 @@ DOMAIN_TITLES = dict(DOMAINS)
 SOURCE = ("source", "date")
 
 
-def plan_parts(view: Mapping[str, Any], limits: ReaderLimits | None) -> list[RenderableType]:
+def plan_parts(view: Mapping[str, Any], scope: Scope | None) -> list[RenderableType]:
     """The whole view (``PlanView.to_dict()``) as headings and tables, in reading order."""
     plan = view["plan"]
     parts: list[RenderableType] = [*_student(plan.get("student", {}), view.get("version"))]
@@ -44,8 +46,8 @@ def plan_parts(view: Mapping[str, Any], limits: ReaderLimits | None) -> list[Ren
     if empty:
         parts.append(human.heading("Nothing shown for", ", ".join(empty)))
     parts += _terms(view.get("disclosure", {}))
-    if limits:
-        parts += _limits(limits)
+    if scope is not None:
+        parts += _limits(scope)
     return parts
 
 
@@ -173,21 +175,32 @@ def _obligation(o: Mapping[str, Any]) -> str:
     return f"{said}: {o['text']}" if "text" in o else said
 
 
-def _limits(limits: ReaderLimits) -> list[RenderableType]:
-    lines: list[tuple[str, str]] = []
-    if limits.uncovered:
-        lines.append(
-            (
-                "no agreement lets this reader receive these from another organization",
-                ", ".join(limits.uncovered),
-            )
+WHY = {
+    coordinator_scope.NO_AGREEMENT: "no agreement in force covers it for this reader, purpose and role",
+    coordinator_scope.NO_CONSENT: "no consent on file permits it and no exception applies",
+    coordinator_scope.REFUSED: "a consent refuses it",
+}
+
+
+def _limits(scope: Scope) -> list[RenderableType]:
+    rows = [
+        (
+            f"{s.category} from {s.organization}",
+            "partly: " + ", ".join(s.regimes_withheld) + " records"
+            if s.outcome == coordinator_scope.PARTLY
+            else "no",
+            WHY.get(s.reason, s.reason),
         )
-    lines += [(f"{w.category} from {w.source}", w.reason) for w in limits.withheld]
-    lines += [
-        (f"only these parts ({agreement})", ", ".join(slots) or "none")
-        for agreement, slots in limits.field_sets
+        for s in scope.cannot
     ]
-    return [human.heading("What this view cannot include"), human.table(("data", "why"), lines)]
+    rows += [
+        (f"{s.category} from {s.organization}", "only these parts", ", ".join(s.only))
+        for s in scope.can
+        if s.only is not None and s.outcome == coordinator_scope.CAN
+    ]
+    if not rows:
+        return []
+    return [human.heading("What this view cannot include"), human.table(("data", "included", "why"), rows)]
 
 
 # -- one cell --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli import QuietAlias, _emit, _handles_errors, _runtime
 from gateway.cli.agreements import agreements
 from gateway.core.policy_model import ACTIONS
 from gateway.errors import GatewayError, InputInvalid, Issue
@@ -69,7 +69,15 @@ def _import_text(result: dict[str, Any]) -> str:
 @consents.command("record")
 @click.argument("student")
 @click.option("--grantor", required=True, help="The organization the consent lets disclose.")
-@click.option("--to", "recipients", multiple=True, required=True, help="A recipient organization.")
+@click.option(
+    "--recipient",
+    "--to",
+    "recipients",
+    cls=QuietAlias,
+    multiple=True,
+    required=True,
+    help="A recipient organization (repeatable).",
+)
 @click.option("--category", "categories", multiple=True, required=True)
 @click.option("--purpose", "purposes", multiple=True, required=True)
 @click.option("--signer", type=click.Choice(["parent", "guardian", "student"]), required=True)
@@ -169,26 +177,47 @@ def policy() -> None:
 
 @policy.command("explain")
 @click.option("--source", required=True, help="The organization the data comes from.")
-@click.option("--to", "recipient", required=True, help="The organization that would receive it.")
+@click.option(
+    "--recipient",
+    "--to",
+    "recipient",
+    cls=QuietAlias,
+    required=True,
+    help="The organization that would receive it.",
+)
 @click.option("--category", "categories", multiple=True, required=True)
 @click.option("--purpose", required=True)
 @click.option("--role", required=True)
 @click.option("--actor", default="cli-user", show_default=True)
 @click.option("--student", "student_ref", help="stu-... or SYSTEM|VALUE: decide with their consents.")
-@click.option("--regime", "regimes", multiple=True, help="FERPA, HIPAA, 42CFRPart2, not-covered.")
-@click.option("--sensitivity", "sensitivities", multiple=True)
+@click.option(
+    "--regime",
+    "regimes",
+    multiple=True,
+    help="FERPA, HIPAA, 42CFRPart2, not-covered [default: as a plan read labels the data: the "
+    "student's records from --source, else the labels the mappings give the categories].",
+)
+@click.option(
+    "--sensitivity",
+    "sensitivities",
+    multiple=True,
+    help="[default: as a read labels the data, with --regime]",
+)
 @click.option("--action", type=click.Choice(sorted(ACTIONS)), default="read", show_default=True)
 @click.option("--emergency-reason", default="", help="The threat, for purpose 'emergency'.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_handles_errors
 def policy_explain(ctx: click.Context, /, as_json: bool, **inputs: Any) -> None:
-    """Show what the decision point would decide for this request, and why."""
-    _emit(explain(_runtime(ctx), **inputs), as_json, _explain_text)
+    """Show what the decision point would decide for this request, and why. Without --regime the
+    data is labelled as a plan read labels it, so the answer is the read's."""
+    _emit(explain(_runtime(ctx), **inputs, as_read=True), as_json, _explain_text)
 
 
 def _explain_text(d: dict[str, Any]) -> str:
     lines = [f"{d['effect'].upper()}  (decision {d['decisionId']}, policy {d['policyVersion']})"]
+    labels = d["inputs"]["regimes"] + d["inputs"]["sensitivities"]
+    lines.append(f"  decided for: {', '.join(labels) or 'data under no law (not-covered)'}")
     lines += [f"  basis: {b}" for b in d["basis"]]
     lines += [f"  rule: {r}" for r in d["matchedRules"]]
     lines += [f"  why: {r}" for r in d["reasons"]]

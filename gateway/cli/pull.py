@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gateway.cli import _emit, _handles_errors, _runtime
+from gateway.cli import _emit, _handles_errors, _runtime, human
 from gateway.clients.edfi_api import PAGING_MODES
 from gateway.service.edfi_sync import pull_edfi
 
@@ -18,24 +18,6 @@ from gateway.service.edfi_sync import pull_edfi
 @click.group("pull")
 def pull_group() -> None:
     """Pull records from a partner's API (full or delta) through the exchange pipeline."""
-
-
-class _ProgressLine:
-    """One line on stderr, rewritten as pages arrive; a new line per resource."""
-
-    def __init__(self) -> None:
-        self.resource: str | None = None
-
-    def __call__(self, resource: str, records: int, total: int | None) -> None:
-        if self.resource is not None and resource != self.resource:
-            click.echo("", err=True)
-        self.resource = resource
-        of = f" of {total}" if total is not None else ""
-        click.echo(f"\r{resource}: {records}{of} records", err=True, nl=False)
-
-    def close(self) -> None:
-        if self.resource is not None:
-            click.echo("", err=True)
 
 
 @pull_group.command("edfi")
@@ -71,8 +53,7 @@ def pull_edfi_command(
     secret = os.environ.get(client_secret_env)
     if not secret:
         raise click.UsageError(f"environment variable {client_secret_env} is not set (it holds the secret)")
-    progress = _ProgressLine()
-    try:
+    with human.pull_progress() as progress:  # one bar per resource, on stderr at a terminal
         summary = pull_edfi(
             _runtime(ctx),
             source_org=source,
@@ -85,8 +66,6 @@ def pull_edfi_command(
             paging=paging,
             school_year=school_year,
         )
-    finally:
-        progress.close()
     _emit(summary.to_dict(), as_json, _summary_text)
     if summary.troubled:
         sys.exit(3)

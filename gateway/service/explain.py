@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,12 +22,13 @@ from gateway.core.canonical import digest
 from gateway.core.consent import Consent
 from gateway.core.plan import iter_elements
 from gateway.core.policy import DISCLOSE, EXPORT, READ, Decision, DecisionRequest, PolicySet, decide
-from gateway.core.policy_model import ACTIONS, Agreement
+from gateway.core.policy_model import ACTIONS
 from gateway.errors import InputInvalid, Issue
 from gateway.service import audit
 from gateway.service.consent_checks import birth_date
+from gateway.service.coordinator_scope import Scope, category_labels, scope_of
+from gateway.service.plans import ReadRequest
 from gateway.service.policies import consents_for, policy_set
-from gateway.service.referrals import LABELS as REFERRAL_LABELS
 from gateway.service.runtime import Runtime
 from gateway.storage import repositories as repo
 
@@ -108,9 +108,10 @@ def read_labels(
     A read decides each element on the labels it carries (``plans.ElementKey``: source, category,
     regime, sensitivity), so those of the student's elements come first. Without such elements
     (no student, or a partner's view, whose answer must not depend on what records exist) they are
-    the labels elements of those categories are given: by the mappings, and by the gateway itself
-    for a referral's status."""
-    return (_plan_labels(plan, source, categories) if plan else set()) or given_labels(artifacts, categories)
+    the labels elements of those categories are given (``coordinator_scope.category_labels``)."""
+    labels = category_labels(artifacts)  # the one table the coordinator's page states its scope from
+    given = {pair for category in categories for pair in labels.get(category, ())}
+    return (_plan_labels(plan, source, categories) if plan else set()) or given
 
 
 def _plan_labels(plan: dict[str, Any], source: str, categories: frozenset[str]) -> set[tuple[str, str]]:
@@ -119,19 +120,6 @@ def _plan_labels(plan: dict[str, Any], source: str, categories: frozenset[str]) 
         for _, e in iter_elements(plan)
         if e["provenance"]["sourceOrganization"] == source and e["labels"]["category"] in categories
     }
-
-
-def given_labels(artifacts: Artifacts, categories: frozenset[str]) -> set[tuple[str, str]]:
-    """(regime, sensitivity) of every label a mapping (its default, a rule's or a conditional
-    one) or the referral status (``referrals.LABELS``) files under one of ``categories``."""
-    found = set()
-    for mapping in artifacts.mappings.values():
-        labels = [mapping.labels, *(r.labels for r in mapping.rules if r.labels)]
-        labels += [label for r in mapping.rules for _, label in r.labels_when]
-        found |= {(x.regime, x.sensitivity) for x in labels if x.category in categories and x.regime}
-    if REFERRAL_LABELS["category"] in categories:
-        found.add((REFERRAL_LABELS["regime"], REFERRAL_LABELS["sensitivity"]))
-    return found
 
 
 def _parties(consent: Consent) -> set[str]:
@@ -224,93 +212,11 @@ def _known(term: str, vocabulary: Collection[str]) -> str:
     return term if not term or term in vocabulary else "unknown:" + digest(term)
 
 
-# -- what a reader's view of a plan cannot include -------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Withheld:
-    """Data of ``category`` from ``source`` a reader's view leaves out, and why."""
-
-    source: str
-    category: str
-    reason: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"source": self.source, "category": self.category, "reason": self.reason}
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReaderLimits:
-    """What a view of a student's plan for one reader cannot hold, stated from the agreements in
-    force and the student's consents, never from which records exist: the categories no agreement
-    lets the reader receive for the purpose and role, the ones it does but no legal basis holds
-    for (no consent, no exception), and the field sets that keep the view to some slots."""
-
-    uncovered: tuple[str, ...]
-    withheld: tuple[Withheld, ...]
-    field_sets: tuple[tuple[str, tuple[str, ...]], ...]  # (agreement id, slots)
-
-    def __bool__(self) -> bool:
-        return bool(self.uncovered or self.withheld or self.field_sets)
-
-
-def reader_limits(
-    rt: Runtime, *, organization: str, role: str, purpose: str, student_id: str
-) -> ReaderLimits:
-    """For a reader already shown the plan (the read decided and audited it): nothing is disclosed
-    here that the reader's own read did not rest on."""
-    now = rt.now()
+def view_scope(rt: Runtime, request: ReadRequest) -> Scope:
+    """What ``request``'s view of its student's plan can and cannot include, from agreements and
+    consents alone (``coordinator_scope``): for a reader the plan was just shown to."""
     with rt.sessions() as session:
         policy = policy_set(session, rt)
-        consents = consents_for(session, rt, student_id)
-        birth = birth_date(session, student_id)
-    in_force = [a for a in policy.agreements if a.in_force(now.date()) and _serves(a, purpose, role)]
-    flows = sorted(_flows(in_force, organization))
-    withheld = []
-    for source, category in flows:
-        # Withheld only when no label such data may carry would let it through.
-        requests = [
-            DecisionRequest(
-                action=READ,
-                source_org=source,
-                recipient_org=organization,
-                categories=frozenset({category}),
-                regimes=frozenset({regime}),
-                sensitivities=frozenset({sensitivity}),
-                student_id=student_id,
-                student_birth_date=birth,
-                actor="",
-                role=role,
-                purpose=purpose,
-            )
-            for regime, sensitivity in sorted(given_labels(rt.artifacts, frozenset({category})))
-        ]
-        decisions = [decide(r, policy, consents, now) for r in requests]
-        if decisions and not any(d.permitted for d in decisions):
-            reason = next(iter(decisions[0].reasons), "denied")
-            withheld.append(Withheld(source=source, category=category, reason=reason))
-    covered = {category for _, category in flows}
-    return ReaderLimits(
-        uncovered=tuple(sorted(policy.categories - covered)),
-        withheld=tuple(withheld),
-        field_sets=tuple(
-            (a.id, fields) for a in in_force if (fields := a.field_set(purpose, role)) is not None
-        ),
-    )
-
-
-def _serves(agreement: Agreement, purpose: str, role: str) -> bool:
-    return purpose in agreement.purposes and role in agreement.recipient_roles
-
-
-def _flows(agreements: Iterable[Agreement], organization: str) -> set[tuple[str, str]]:
-    """(source, category) pairs an agreement lets ``organization`` receive from another party."""
-    found = set()
-    for agreement in agreements:
-        mine = agreement.entry_for(organization)
-        if mine is None:
-            continue
-        for entry in agreement.schedule:
-            if entry.party != organization:
-                found |= {(entry.party, c) for c in set(entry.sends) & set(mine.receives)}
-    return found
+        consents = consents_for(session, rt, request.student_id)
+        born = birth_date(session, request.student_id)
+    return scope_of(rt.artifacts, request, policy=policy, consents=consents, birth_date=born, now=rt.now())

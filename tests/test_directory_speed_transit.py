@@ -2,7 +2,8 @@
 feeds' zones and calendars and the frequency runs once: every trip it gives equals the trip
 ``trips_between`` finds alone (a fresh session, nothing cached), for many destinations and times
 asked in one go, on a generated feed with weekday and weekend services, a removed and an added
-day, frequency-based trips and trips past midnight (SQLite and PostgreSQL)."""
+day, frequency-based trips and trips past midnight (SQLite and PostgreSQL); and so does
+``TripSearch.many``, which asks for all of them in one query per feed."""
 
 from __future__ import annotations
 
@@ -95,7 +96,10 @@ def test_one_search_per_origin_gives_the_trips_of_each_search_alone(
         alone = [trips_between(rt, origin, d, leave_after=t, walk_km=0.8) for d, t in asked]
         with trips_from(rt, origin, walk_km=0.8) as trips:  # one session (on SQLite: no other)
             together = [trips.to(d, leave_after=t) for d, t in asked]
+        with trips_from(rt, origin, walk_km=0.8) as trips:  # every destination in one query per feed
+            at_once = trips.many(asked)
         assert together == alone, origin
+        assert at_once == alone, origin
         compared, found = compared + len(asked), found + sum(map(len, alone))
     assert compared == 60
     assert found > 40  # trips are found: the comparison bites

@@ -17,8 +17,8 @@ Score, 0-100, higher first, ties by id (see ``score``):
   or not asked (English assumed 10, other language unpublished 5) + 5 when matched by a term
   rather than by words.
 
-Transit is looked up (the injected callable, one database query per candidate) only for the
-best ``transit_lookups`` (default ``limit``) candidates by the other criteria, leaving when the
+Transit is looked up (the injected callable: for all of them at once, or one by one) only for
+the best ``transit_lookups`` (default ``limit``) candidates by the other criteria, leaving when the
 family asks, or 45 minutes before the service opens when it opens later; a trip counts when it
 arrives at least 10 minutes before closing."""
 
@@ -39,6 +39,8 @@ from gateway.core.transit import TransitOption
 from gateway.errors import InputInvalid, Issue
 
 TransitLookup = Callable[[ServiceAtLocation, dt.datetime], list[TransitOption]]
+# Every candidate's trips in one call: (service, leave after) -> its options, in order.
+TransitBatch = Callable[[Sequence[tuple[ServiceAtLocation, dt.datetime]]], list[list[TransitOption]]]
 
 WEEK_HOURS = 7 * 24
 LEAD = dt.timedelta(minutes=45)  # leave this long before the service opens
@@ -125,17 +127,24 @@ def rank(
     *,
     crosswalk: Mapping[str, Any] | None,
     transit_lookups: int | None = None,
+    transit_batch: TransitBatch | None = None,
 ) -> list[Suggestion]:
-    """The best ``need.limit`` services for the need, each explaining itself."""
+    """The best ``need.limit`` services for the need, each explaining itself. Trips come from
+    ``transit_batch`` (every candidate's at once) when given, else from ``transit`` one by one."""
     terms = category_terms(crosswalk, need.category)
     zone = zone_of(need.timezone)
     found = [f for f in (_consider(need, terms, zone, s) for s in candidates) if f is not None]
     base = sorted(((f, _suggest(need, f, None, looked=False)) for f in found), key=lambda p: _order(p[1]))
-    if not (need.transit and transit is not None):
+    ask = transit_batch or (_one_by_one(transit) if transit is not None else None)
+    if not (need.transit and ask is not None):
         return [s for _, s in base[: need.limit]]
     budget = need.limit if transit_lookups is None else transit_lookups
-    looked = [_with_transit(need, f, transit, zone) for f, _ in base[:budget]]
+    looked = _with_transit(need, [f for f, _ in base[:budget]], ask, zone)
     return sorted(looked + [s for _, s in base[budget:]], key=_order)[: need.limit]
+
+
+def _one_by_one(transit: TransitLookup) -> TransitBatch:
+    return lambda asks: [transit(service, leave) for service, leave in asks]
 
 
 def score(need: NeedQuery, found: _Found, transit_ok: bool) -> float:
@@ -228,15 +237,25 @@ def _same_postal(a: str, b: str) -> bool:
     return x[:5] == y[:5] if x[:5].isdigit() and y[:5].isdigit() else x == y
 
 
-def _with_transit(need: NeedQuery, f: _Found, transit: TransitLookup, zone: dt.tzinfo) -> Suggestion:
-    if f.distance_km <= need.walk_km:
-        return _suggest(need, f, None, looked=True)
+def _with_transit(
+    need: NeedQuery, found: list[_Found], ask: TransitBatch, zone: dt.tzinfo
+) -> list[Suggestion]:
+    """The candidates with their trips (none asked for those within walking distance)."""
+    riding = [(f, _leave(need, f, zone)) for f in found if f.distance_km > need.walk_km]
+    answers = ask([(f.service, leave) for f, leave in riding])
+    chosen = {
+        id(f): _choose(options, leave, f.window) for (f, leave), options in zip(riding, answers, strict=True)
+    }
+    return [_suggest(need, f, chosen.get(id(f)), looked=True) for f in found]
+
+
+def _leave(need: NeedQuery, f: _Found, zone: dt.tzinfo) -> dt.datetime:
+    """When the family asks, or ``LEAD`` before the service opens when it opens later."""
     local = f.window[0].tzinfo if f.window is not None else zone
     leave = need.when
     if f.window is not None and f.window[0].timestamp() > need.when.timestamp():
         leave = max(need.when, f.window[0] - LEAD)
-    leave = leave.astimezone(local)
-    return _suggest(need, f, _choose(transit(f.service, leave), leave, f.window), looked=True)
+    return leave.astimezone(local)
 
 
 def _choose(

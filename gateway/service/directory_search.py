@@ -1,6 +1,6 @@
 """Search the directory for a need: services near the place (``directory.services_near``), direct
-trips to each of the best of them (``transit.trips_from``: one session and one read of the
-origin's stops and the calendars for all of them) and the pure ranking
+trips to the best of them (``transit.trips_from``: one session, one read of the origin's stops
+and one trip query per feed for all of them) and the pure ranking
 (``core.matching.rank``) with the crosswalk from the loaded artifacts.
 
 No student is involved: the place, the time and the eligibility facts come from the caller (a
@@ -11,10 +11,11 @@ sent anywhere: both lookups read the gateway's own database."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.core.directory import ServiceAtLocation
-from gateway.core.matching import NeedQuery, Suggestion, TransitLookup, admissible, rank
+from gateway.core.matching import NeedQuery, Suggestion, TransitBatch, admissible, rank
 from gateway.core.need_taxonomy import TABLE
 from gateway.core.transit import TransitOption
 from gateway.service.directory import services_near
@@ -31,12 +32,19 @@ def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:
     if not need.transit:
         return rank(need, candidates, None, crosswalk=crosswalk)
     with trips_from(rt, need.point, walk_km=need.walk_km) as trips:  # one session for every trip
-        return rank(need, candidates, _lookup(trips), crosswalk=crosswalk)
+        return rank(need, candidates, None, crosswalk=crosswalk, transit_batch=_lookup(trips))
 
 
-def _lookup(trips: TripSearch) -> TransitLookup:
-    def lookup(service: ServiceAtLocation, leave_after: dt.datetime) -> list[TransitOption]:
-        return [] if service.point is None else trips.to(service.point, leave_after=leave_after)
+def _lookup(trips: TripSearch) -> TransitBatch:
+    """Every candidate's trips in one query per feed (services without a place have none)."""
+
+    def lookup(asks: Sequence[tuple[ServiceAtLocation, dt.datetime]]) -> list[list[TransitOption]]:
+        placed = [(i, s.point, leave) for i, (s, leave) in enumerate(asks) if s.point is not None]
+        answers = trips.many([(point, leave) for _, point, leave in placed])
+        found: list[list[TransitOption]] = [[] for _ in asks]
+        for (i, _, _), options in zip(placed, answers, strict=True):
+            found[i] = options
+        return found
 
     return lookup
 

@@ -11,7 +11,7 @@ stops with the least walking. Walks are straight-line distances."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session
 
 from gateway.core.geo import Point, cells_within, haversine_km
 from gateway.core.transit import (
-    Calendar,
-    CalendarDate,
     ServiceWindow,
     TransitOption,
     at,
@@ -36,7 +34,7 @@ from gateway.storage import transit_store as store
 from gateway.storage.transit_store import Ride, StoredStop
 
 _Walks = dict[tuple[int, int], tuple[StoredStop, float]]
-_Calendar = tuple[list[Calendar], list[CalendarDate]]
+MAX_NAMED_TRIPS = 2_000  # frequency-based trips read by key up to this many (else by stop)
 
 
 def trips_between(
@@ -65,32 +63,40 @@ def trips_from(rt: Runtime, origin: Point, *, walk_km: float = 0.8) -> Iterator[
 
 class TripSearch:
     """``trips_between`` from a fixed origin; what does not depend on the destination is cached
-    (for the life of one session: the data cannot change under it)."""
+    (for the life of one session: the data cannot change under it). ``many`` answers several
+    destinations with one trip query per feed: a search asks for its best candidates at once."""
 
     def __init__(self, session: Session, origin: Point, walk_km: float) -> None:
         self.session, self.origin, self.walk_km = session, origin, walk_km
         self._starts: _Walks | None = None
         self._zones: dict[int, tuple[str, ZoneInfo]] = {}
-        self._calendars: dict[tuple[int, tuple[dt.date, ...]], _Calendar] = {}
+        self._running: dict[tuple[int, dt.date], frozenset[str]] = {}
         self._runs: dict[int, _Runs] = {}
+        self._frequency: dict[int, dict[int, str]] = {}
 
     def to(
         self, destination: Point, *, leave_after: dt.datetime, within_minutes: int = 120
     ) -> list[TransitOption]:
+        return self.many([(destination, leave_after)], within_minutes=within_minutes)[0]
+
+    def many(
+        self, asks: Sequence[tuple[Point, dt.datetime]], *, within_minutes: int = 120
+    ) -> list[list[TransitOption]]:
+        """``to`` for each (destination, leave after) of ``asks``, in order."""
         if self._starts is None:
             self._starts = self._near(self.origin)
-        starts, ends = self._starts, self._near(destination)
-        feeds = {f for f, _ in starts} & {f for f, _ in ends}
-        options = [
-            option
-            for key, (name, zone) in self._zones_of(feeds)
-            for option in self._feed_options(
-                _Search(key, name, zone, starts, ends), leave_after, within_minutes
-            )
-        ]
-        return sorted(
-            options, key=lambda o: (o.arrives_at, o.departs_at, o.walk_to_stop_km + o.walk_from_stop_km)
-        )
+        starts, ends = self._starts, [self._near(destination) for destination, _ in asks]
+        feeds = {f for f, _ in starts} & {f for walks in ends for f, _ in walks}
+        found: list[list[TransitOption]] = [[] for _ in asks]
+        for key, (name, zone) in self._zones_of(feeds):
+            searches = [
+                (i, _Search(key, name, zone, starts, walks), windows(leave, within_minutes, zone))
+                for i, (walks, (_, leave)) in enumerate(zip(ends, asks, strict=True))
+                if any(f == key for f, _ in walks)
+            ]
+            for i, options in self._feed_options(key, searches):
+                found[i].extend(options)
+        return [sorted(options, key=_by_arrival) for options in found]
 
     def _near(self, place: Point) -> _Walks:
         return _walks(
@@ -104,35 +110,47 @@ class TripSearch:
             self._zones.update({k: (name, ZoneInfo(zone)) for k, (name, zone) in found.items()})
         return sorted((k, self._zones[k]) for k in feeds if k in self._zones)
 
-    def _calendar(self, feed_key: int, days: list[dt.date]) -> _Calendar:
-        key = (feed_key, tuple(days))
-        if key not in self._calendars:
-            self._calendars[key] = store.service_calendar(self.session, feed_key, days)
-        return self._calendars[key]
+    def _running_on(self, feed_key: int, days: set[dt.date]) -> dict[dt.date, frozenset[str]]:
+        """The services running on each day, read for the days not yet known in one query."""
+        missing = sorted(d for d in days if (feed_key, d) not in self._running)
+        if missing:
+            calendars, dates = store.service_calendar(self.session, feed_key, missing)
+            for day in missing:
+                self._running[(feed_key, day)] = frozenset(services_on(day, calendars, dates))
+        return {day: self._running[(feed_key, day)] for day in days}
 
     def _feed_options(
-        self, search: _Search, leave_after: dt.datetime, within_minutes: int
-    ) -> list[TransitOption]:
-        days = windows(leave_after, within_minutes, search.tz)
-        calendars, dates = self._calendar(search.feed_key, [w.day for w in days])
-        running = {w.day: services_on(w.day, calendars, dates) for w in days}
-        stops = (search.stop_keys(search.starts), search.stop_keys(search.ends))
-        timetabled = [(sorted(running[w.day]), w.lo, w.hi) for w in days]
-        every = sorted(set().union(*running.values()))
-        found = store.rides(self.session, search.feed_key, stops, timetabled, every)
-        runs = self._frequency_runs(search.feed_key, [r for r in found if r.frequency_based])
-        best: dict[tuple[int, dt.date, int], tuple[float, int, TransitOption]] = {}
-        for ride in found:
-            for window in days:
-                if ride.service_id not in running[window.day]:
-                    continue
-                for start, shift, headway in _departures(ride, window, runs):
-                    option = _option(search, ride, window.day, shift, headway)
-                    walk = option.walk_to_stop_km + option.walk_from_stop_km
-                    key = (ride.trip_key, window.day, start)
-                    if key not in best or (walk, ride.arrival + shift) < best[key][:2]:
-                        best[key] = (walk, ride.arrival + shift, option)
-        return [option for _, _, option in best.values()]
+        self, feed_key: int, searches: list[tuple[int, _Search, list[ServiceWindow]]]
+    ) -> Iterator[tuple[int, list[TransitOption]]]:
+        """One query for every search of the feed: the union of their stops, and per service
+        day the services running and the widest window; each search then keeps its own."""
+        if not searches:
+            return
+        running = self._running_on(feed_key, {w.day for _, _, days in searches for w in days})
+        envelope: dict[dt.date, tuple[int, int]] = {}
+        for _, _, days in searches:
+            for w in days:
+                lo, hi = envelope.get(w.day, (w.lo, w.hi))
+                envelope[w.day] = (min(lo, w.lo), max(hi, w.hi))
+        first = searches[0][1]
+        destinations = sorted({k for _, search, _ in searches for k in search.stop_keys(search.ends)})
+        timetabled = [(sorted(running[day]), lo, hi) for day, (lo, hi) in sorted(envelope.items())]
+        stops = (first.stop_keys(first.starts), destinations)
+        frequency_based = self._frequency_based(feed_key, running)
+        found = store.rides(self.session, feed_key, stops, timetabled, frequency_based)
+        runs = self._frequency_runs(feed_key, [r for r in found if r.frequency_based])
+        for i, search, days in searches:
+            mine = [r for r in found if (feed_key, r.to_stop) in search.ends]
+            yield i, _options(search, mine, days, running, runs)
+
+    def _frequency_based(self, feed_key: int, running: dict[dt.date, frozenset[str]]) -> list[int] | None:
+        """The feed's frequency-based trips whose service runs on one of the days (None: too
+        many to name, the query then finds them by stop)."""
+        if feed_key not in self._frequency:
+            self._frequency[feed_key] = store.frequency_trips(self.session, feed_key)
+        every = set().union(*running.values())
+        keys = sorted(k for k, service in self._frequency[feed_key].items() if service in every)
+        return None if len(keys) > MAX_NAMED_TRIPS else keys
 
     def _frequency_runs(self, feed_key: int, rides: list[Ride]) -> _Runs:
         known = self._runs.setdefault(feed_key, {})
@@ -140,6 +158,33 @@ class TripSearch:
         if missing:
             known.update(_frequency_runs(self.session, feed_key, missing))
         return known
+
+
+def _by_arrival(o: TransitOption) -> tuple[dt.datetime | None, dt.datetime | None, float]:
+    return o.arrives_at, o.departs_at, o.walk_to_stop_km + o.walk_from_stop_km
+
+
+def _options(
+    search: _Search,
+    rides: list[Ride],
+    days: list[ServiceWindow],
+    running: dict[dt.date, frozenset[str]],
+    runs: _Runs,
+) -> list[TransitOption]:
+    """A search's options from the rides to its stops: in its own windows, on days its
+    service runs, once per trip and run (the pair of stops with the least walking)."""
+    best: dict[tuple[int, dt.date, int], tuple[float, int, TransitOption]] = {}
+    for ride in rides:
+        for window in days:
+            if ride.service_id not in running[window.day]:
+                continue
+            for start, shift, headway in _departures(ride, window, runs):
+                option = _option(search, ride, window.day, shift, headway)
+                walk = option.walk_to_stop_km + option.walk_from_stop_km
+                key = (ride.trip_key, window.day, start)
+                if key not in best or (walk, ride.arrival + shift) < best[key][:2]:
+                    best[key] = (walk, ride.arrival + shift, option)
+    return [option for _, _, option in best.values()]
 
 
 def _walks(stops: Iterable[StoredStop], place: Point, walk_km: float) -> _Walks:

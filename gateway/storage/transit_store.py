@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Select, and_, delete, func, insert, select, text, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from gateway.core.transit import Calendar, CalendarDate, Frequency
@@ -145,54 +145,46 @@ class Ride:
     arrival: int
 
 
+def frequency_trips(session: Session, feed_key: int) -> dict[int, str]:
+    """The feed's frequency-based trips: trip key -> service id (most feeds have few or none)."""
+    t = TransitTripRow
+    statement = select(t.trip_key, t.service_id).where(t.feed_key == feed_key, t.frequency_based.is_(True))
+    return {key: service for key, service in session.execute(statement)}
+
+
 def rides(
     session: Session,
     feed_key: int,
     stops: tuple[Sequence[int], Sequence[int]],
     timetabled: Sequence[tuple[Sequence[str], int, int]],
-    frequency_services: Sequence[str],
+    frequency_based: Sequence[int] | None,
 ) -> list[Ride]:
-    """One query: rides from an origin stop (boarding allowed) to a later destination stop
-    (alighting allowed). A timetabled trip qualifies when its service runs on a service day and
-    its departure falls in that day's window (``(service ids, lo, hi)`` per day); a
-    frequency-based trip when its service runs on any of the days (its runs are expanded after)."""
+    """Rides from an origin stop (boarding allowed) to a later destination stop (alighting
+    allowed), in one statement. A timetabled trip qualifies when its service runs on a service
+    day and its departure falls in that day's window (``(service ids, lo, hi)`` per day: each a
+    range of the stop-time index, not a scan of the stops' whole day); a frequency-based trip
+    when it is one of ``frequency_based`` (the caller's running ones, read by trip key; None:
+    too many to list, read them by stop), its runs are expanded after."""
     origins, destinations = stops
-    a, b = aliased(TransitStopTimeRow), aliased(TransitStopTimeRow)
-    t, r = TransitTripRow, TransitRouteRow
-    in_window = [
-        and_(t.service_id.in_(list(services)), a.departure.between(lo, hi))
+    if not origins or not destinations:
+        return []
+    parts = [
+        _rides(feed_key, origins, destinations).where(
+            t_.frequency_based.is_(False),
+            t_.service_id.in_(list(services)),
+            a_.departure.between(lo, hi),
+        )
         for services, lo, hi in timetabled
         if services
     ]
-    wanted = [and_(t.frequency_based.is_(False), or_(*in_window))] if in_window else []
-    if frequency_services:
-        wanted.append(and_(t.frequency_based.is_(True), t.service_id.in_(list(frequency_services))))
-    if not wanted or not origins or not destinations:
+    if frequency_based is None:
+        parts.append(_rides(feed_key, origins, destinations).where(t_.frequency_based.is_(True)))
+    for start in range(0, len(frequency_based or ()), _CHUNK):
+        keys = list(frequency_based or ())[start : start + _CHUNK]
+        parts.append(_rides(feed_key, origins, destinations).where(a_.trip_key.in_(keys)))
+    if not parts:
         return []
-    statement = (
-        select(
-            t.trip_key,
-            t.service_id,
-            t.frequency_based,
-            func.coalesce(func.nullif(r.short_name, ""), r.long_name),
-            r.route_type,
-            a.stop_key,
-            a.departure,
-            b.stop_key,
-            b.arrival,
-        )
-        .join(b, and_(b.feed_key == a.feed_key, b.trip_key == a.trip_key, b.sequence > a.sequence))
-        .join(t, and_(t.feed_key == a.feed_key, t.trip_key == a.trip_key))
-        .join(r, and_(r.feed_key == t.feed_key, r.route_id == t.route_id))
-        .where(
-            a.feed_key == feed_key,
-            a.stop_key.in_(list(origins)),
-            b.stop_key.in_(list(destinations)),
-            a.pickup != 1,
-            b.drop_off != 1,
-            or_(*wanted),
-        )
-    )
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
     return [
         Ride(
             trip_key=k,
@@ -207,6 +199,37 @@ def rides(
         )
         for k, sid, fb, name, rt, fs, dep, ts, arr in session.execute(statement)
     ]
+
+
+_RideSelect = Select[int, str, bool, Any, int, int, int, int, int]
+a_, b_ = aliased(TransitStopTimeRow, name="a"), aliased(TransitStopTimeRow, name="b")
+t_, r_ = TransitTripRow, TransitRouteRow
+
+
+def _rides(feed_key: int, origins: Sequence[int], destinations: Sequence[int]) -> _RideSelect:
+    return (
+        select(
+            t_.trip_key,
+            t_.service_id,
+            t_.frequency_based,
+            func.coalesce(func.nullif(r_.short_name, ""), r_.long_name),
+            r_.route_type,
+            a_.stop_key,
+            a_.departure,
+            b_.stop_key,
+            b_.arrival,
+        )
+        .join(b_, and_(b_.feed_key == a_.feed_key, b_.trip_key == a_.trip_key, b_.sequence > a_.sequence))
+        .join(t_, and_(t_.feed_key == a_.feed_key, t_.trip_key == a_.trip_key))
+        .join(r_, and_(r_.feed_key == t_.feed_key, r_.route_id == t_.route_id))
+        .where(
+            a_.feed_key == feed_key,
+            a_.stop_key.in_(list(origins)),
+            b_.stop_key.in_(list(destinations)),
+            a_.pickup != 1,
+            b_.drop_off != 1,
+        )
+    )
 
 
 def frequencies(session: Session, feed_key: int, trip_keys: Iterable[int]) -> dict[int, list[Frequency]]:

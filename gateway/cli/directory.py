@@ -1,7 +1,8 @@
 """`spgw directory`: the resource directory (registered on the main group by gateway.cli).
 
-``import`` reads an HSDS file, package or API into the gateway, ``list`` shows what it holds
-(near a place, or by source) and ``export`` writes it back as HSDS 3.x JSON. The matching
+``import`` reads an HSDS file, package or API into the gateway (an import with rejected rows is
+kept as a message, ``replay`` lands them after a fix), ``list`` shows what it holds (near a
+place, or by source) and ``export`` writes it back as HSDS 3.x JSON. The matching
 commands (``search``, ``match``) live in their own modules and are added to this group."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gateway.cli.directory_search import search_command
 from gateway.cli.places import parse_point
 from gateway.core.geo import Point
 from gateway.service.directory import export_source, list_services
-from gateway.service.directory_import import import_path, import_url
+from gateway.service.directory_import import import_path, import_url, replay
 
 
 @click.group("directory")
@@ -55,7 +56,26 @@ def _import_text(report: dict[str, Any]) -> str:
         f"rejected {report['rejected']}, warnings {report['warnings']}"
     ]
     lines.extend(f"  {p['where']}: {p['severity']}: {p['message']}" for p in report["problems"])
+    if report.get("messageId"):
+        lines.append(
+            f"kept as message {report['messageId']} with its rejected rows: "
+            f"replay it after a fix with spgw messages replay {report['messageId']}"
+        )
     return "\n".join(lines)
+
+
+@directory.command("replay")
+@click.argument("message_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_handles_errors
+def replay_command(ctx: click.Context, message_id: str, as_json: bool) -> None:
+    """Read a kept import (MESSAGE_ID, from its report or spgw messages list) again and land the
+    services its rejected rows kept out; exit status 3 while rows are still rejected."""
+    report = replay(_runtime(ctx), message_id)
+    _emit(report.to_dict(), as_json, _import_text)
+    if report.rejected:
+        sys.exit(3)
 
 
 @directory.command("list")

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from gateway.errors import UnsupportedFormat
 from gateway.formats import edfi_json, fhir_json
-from gateway.formats.records import ParseResult, RecordProblem, SourceRecord
+from gateway.formats.records import ParseResult, RecordProblem, SourceRecord, collect
 
 Parser = Callable[[bytes, str | None], ParseResult]
 StreamItem = SourceRecord | RecordProblem
@@ -53,14 +53,6 @@ def register_stream(name: str, parser: StreamParser) -> None:
     """A stream parser also answers whole payloads (collected into one ``ParseResult``)."""
     STREAMS[name] = parser
     PARSERS.setdefault(name, lambda payload, entity: collect(parser(io.BytesIO(payload), entity)))
-
-
-def collect(items: Iterator[StreamItem]) -> ParseResult:
-    records: list[SourceRecord] = []
-    problems: list[RecordProblem] = []
-    for item in items:
-        (records if isinstance(item, SourceRecord) else problems).append(item)  # type: ignore[arg-type]
-    return ParseResult(records=tuple(records), problems=tuple(problems))
 
 
 def known_formats() -> list[str]:

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 
 from gateway.errors import InputInvalid, Issue
-from gateway.formats.fhir_bundle import bundle_records
+from gateway.formats.fhir_document import document_records
 from gateway.formats.fhir_ndjson import BOM, iter_lines
-from gateway.formats.fhir_shape import is_resource_type
-from gateway.formats.fhir_validate import BINARY_KEYS, Found, check_resource
-from gateway.formats.records import ParseResult, RecordProblem, SourceRecord, load_json
+from gateway.formats.fhir_validate import BINARY_KEYS, Found
+from gateway.formats.records import ParseResult, collect, load_json
 
 
 def parse(payload: bytes, entity: str | None) -> ParseResult:
@@ -49,14 +48,6 @@ def parse_document(payload: bytes, entity: str | None = None) -> list[Found]:
             [Issue(path="$", message="expected an object with a resourceType")],
         )
     return document_records(doc, "$", entity)
-
-
-def document_records(doc: dict[str, Any], where: str, entity: str | None) -> list[Found]:
-    """A parsed document (JSON or converted XML): a Bundle's entries, or one resource."""
-    named = entity if entity and is_resource_type(entity) else None
-    if doc.get("resourceType") == "Bundle" and named in (None, "Bundle"):
-        return bundle_records(doc)
-    return check_resource(doc, where, entity=entity)
 
 
 def _sniffed(stream: BinaryIO, entity: str | None, *, xml: bool) -> Iterator[Found]:
@@ -90,11 +81,3 @@ def _is_whole_object(line: bytes) -> bool:
         return isinstance(orjson.loads(line.strip().removeprefix(BOM)), dict)
     except orjson.JSONDecodeError:
         return False
-
-
-def collect(found: Iterator[Found] | list[Found]) -> ParseResult:
-    records: list[SourceRecord] = []
-    problems: list[RecordProblem] = []
-    for item in found:
-        (records if isinstance(item, SourceRecord) else problems).append(item)  # type: ignore[arg-type]
-    return ParseResult(records=tuple(records), problems=tuple(problems))

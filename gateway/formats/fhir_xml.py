@@ -1,5 +1,5 @@
 """FHIR R4 XML in (``application/fhir+xml``): hardened lxml, then the R4 XML -> JSON rules, then
-the same checks and records as FHIR JSON (``fhir_json.document_records``), so JSON and XML of
+the same checks and records as FHIR JSON (``fhir_document.document_records``), so JSON and XML of
 one resource give the same record data.
 
 Safety: ``resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False``; a document
@@ -32,6 +32,7 @@ from lxml import etree
 
 from gateway.core.limits import MAX_DEPTH, OUTSIDE, tree_issues
 from gateway.errors import InputInvalid, Issue, OutsideLimits
+from gateway.formats.fhir_document import document_records  # one road after the conversion
 from gateway.formats.fhir_shape import BOOLEAN, COMPLEX, DECIMAL, INTEGER, RESOURCE, XHTML, Element, elements
 from gateway.formats.fhir_validate import BINARY_KEYS, Found
 from gateway.formats.records import xml_syntax_error
@@ -61,8 +62,6 @@ def iter_xml(stream: BinaryIO, entity: str | None = None) -> Iterator[Found]:
 
 
 def parse_xml(payload: bytes, entity: str | None = None) -> list[Found]:
-    from gateway.formats.fhir_json import document_records  # one road after the conversion
-
     return document_records(xml_to_json(payload), "$", entity)
 
 

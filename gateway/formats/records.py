@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,3 +132,12 @@ def xml_syntax_error(exc: Any, advice: str) -> InputInvalid:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
+
+
+def collect(items: Iterable[Any]) -> ParseResult:
+    """A stream's records and problems gathered into one ``ParseResult`` (a whole payload's answer)."""
+    records: list[SourceRecord] = []
+    problems: list[RecordProblem] = []
+    for item in items:
+        (records if isinstance(item, SourceRecord) else problems).append(item)
+    return ParseResult(records=tuple(records), problems=tuple(problems))

@@ -306,7 +306,7 @@ class Grant:
     recipient: str
     categories: tuple[str, ...]
     purpose: str
-    until: dt.date
+    until: dt.date | None  # None: the form's date could not be read
 
 
 def grant_problems(rt: Runtime, grant: Grant, organizations: frozenset[str]) -> list[Issue]:
@@ -321,7 +321,7 @@ def grant_problems(rt: Runtime, grant: Grant, organizations: frozenset[str]) -> 
         ("purpose", grant.purpose in GRANTABLE_PURPOSES, "choose what for"),
         (
             "until",
-            today < grant.until <= today + LONGEST_CONSENT,
+            grant.until is not None and today < grant.until <= today + LONGEST_CONSENT,
             "a date after today, at most three years on",
         ),
     ]
@@ -338,7 +338,7 @@ def grant_consent(rt: Runtime, person: Person, student_ref: str, grant: Grant) -
     with rt.sessions() as session:
         organizations = frozenset(str(doc["id"]) for doc in repo.organization_docs(session))
     problems = grant_problems(rt, grant, organizations)
-    if problems:
+    if problems or grant.until is None:
         raise InputInvalid("the consent cannot be recorded", problems)
     return consents.record_consent(
         rt,

@@ -25,7 +25,25 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     site = Settings(home=home, database_url="sqlite://", artifacts_root=PROJECT_ROOT)
     result = run_demo(home, site, lines.append)
     result["said"] = lines
+    result["home"] = home
     return result
+
+
+def test_the_demo_ends_with_one_person_per_page_who_can_sign_in(demo: dict[str, Any]) -> None:
+    from gateway.service.people import sign_in
+    from gateway.service.runtime import open_runtime
+
+    assert sorted(p["role"] for p in demo["people"]) == ["compliance", "coordinator", "family"]
+    listing = demo["home"] / "people.txt"
+    assert listing.stat().st_mode & 0o077 == 0  # the passwords file is the operator's alone
+    rt = open_runtime(Settings(home=demo["home"], database_url=f"sqlite:///{demo['home'] / 'gateway.db'}"))
+    try:
+        for p in demo["people"]:
+            assert sign_in(rt, email=p["email"], password=p["password"]).person.role == p["role"]
+            assert p["password"] in listing.read_text()
+    finally:
+        rt.engine.dispose()
+    assert any("http://127.0.0.1:8080/" in line for line in demo["said"])
 
 
 def test_every_read_that_showed_something_is_one_row(demo: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ Usage (a test module in tests/browser/)::
         screenshot(browser_page, "family-plan")           # var/screenshots/family-plan.png
 
 - ``live_gateway`` (one per test module): the demo world (tests/conftest.py ``Seeds``) copied into a
-  database of the module's own, served by waitress on a free port. ``.url``, ``.rt`` (the runtime,
+  database of the module's own, with the demo exchanges of ``DEMO_EXCHANGES`` received (Lisa,
+  ``tests.helpers.LISA``, has records from the district and the clinic), served by waitress on a
+  free port. ``.url``, ``.rt`` (the runtime,
   to add data through the services), ``.clock`` (a ``tests.conftest.Clock`` at START, shared by
   the module's tests: move it on only in a module of your own), ``.add(role, **kw)`` (a new
   person through tests/pages_helpers.person, as an ``Account`` with ``.person``, ``.email``,
@@ -47,10 +49,14 @@ from gateway.service.runtime import Runtime, open_runtime
 from gateway.web import create_app
 from tests.browser import browsing
 from tests.conftest import Clock, Seeds, _database_url, gateway_settings
-from tests.helpers import LISA
+from tests.helpers import LISA, send_demo
 from tests.http_server import serve_wsgi
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+# The demo exchanges every live gateway has received: the district's three students, their
+# enrollments and attendance, the clinic's patient (linked to Lisa) then its screening (so it
+# lands without a replay), and the district's link of Lisa's mother (who signed the consents).
+DEMO_EXCHANGES = ("01", "02", "03", "05", "04", "08")
 TIMEOUT_MS = 10_000
 COORDINATOR_ORG = "grand-bend-isd"
 
@@ -129,6 +135,8 @@ def live_gateway(
     shutil.copytree(seed.home, settings.home, dirs_exist_ok=True)
     clock = Clock()
     rt = open_runtime(settings, clock=clock, artifacts=artifacts)
+    for prefix in DEMO_EXCHANGES:
+        send_demo(rt, prefix)
     try:
         # Four threads: a page and its stylesheet, script and images are asked for together.
         with serve_wsgi(create_app(runtime=rt), threads=4) as base:

@@ -5,7 +5,8 @@ Usage: python -m benchmarks.bench [--quick] [--sizes N ...] [--db sqlite|postgre
 Cases: the pipeline at 1k, 10k and 100k records on SQLite and PostgreSQL (``--quick``: 1k and 10k),
 Ed-Fi XML interchanges of 10 MB and 100 MB end to end (``--quick``: 10 MB), OneRoster CSV when
 ``run_oneroster.py`` is present, the audit log and the FHIR server over HTTP (``run_fhir_server``:
-1,000 creates and the Task search among 100,000 Tasks, ``--quick`` 20,000) per database, and the
+1,000 creates and the Task search among 100,000 Tasks, ``--quick`` 20,000) per database, the pages'
+render times for a student with five years of records (``benchmarks/pages``) per database, and the
 FHIR workload once (``run_fhir_parse.py``'s parse,
 validate and end-to-end cases when present, else ``run_fhir.py``). PostgreSQL cases are skipped,
 with a message, when the server does not answer (``BENCH_PG_URL``, default
@@ -257,7 +258,7 @@ def note(line: dict[str, Any]) -> str:
         return f"{line['plans']} plans"
     if line.get("bench") == "edfi-xml":
         return f"{line['bytes'] / 1e6:.0f} MB, baseline RSS {line['baseline_rss_mb']:.0f} MB"
-    if str(line.get("bench", "")).startswith(("audit-", "fhir-server-", "load")):
+    if str(line.get("bench", "")).startswith(("audit-", "fhir-server-", "load", "page-")):
         return str(line.get("note", ""))
     return f"median of {line['rounds']}" if "rounds" in line else ""
 
@@ -323,6 +324,8 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
         Case(name=f"audit {db}", argv=("-m", "benchmarks.run_audit", "--entries", entries, db)) for db in dbs
     )
     cases.extend(fhir_server_cases(args.quick, dbs))
+    # The pages (issue 15): render times for a student with five years of records, per database.
+    cases.extend(Case(name=f"pages {db}", argv=("-m", "benchmarks.pages.run_pages", db)) for db in dbs)
     if "postgresql" in dbs:  # 4 gunicorn workers under locust, 2 delivery workers (benchmarks/load)
         cases.append(Case(name="load postgresql", argv=("-m", "benchmarks.load.run_load")))
     return cases, skipped

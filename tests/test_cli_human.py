@@ -152,19 +152,22 @@ def bare_spgw(bare_rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Spgw:
 # -- formats ---------------------------------------------------------------------------------
 
 
-def test_ingest_help_lists_the_formats(spgw: Spgw) -> None:
-    text = " ".join(spgw("ingest", "--help").stdout.split())
+@pytest.mark.parametrize("command", ["ingest", "check"])
+def test_help_lists_the_formats(spgw: Spgw, command: str) -> None:
+    text = " ".join(spgw(command, "--help").stdout.split())
     assert all(name in text for name in [*known_formats(), "oneroster"])
 
 
-@pytest.mark.parametrize(
-    ("typed", "hint"), [("edfi-jsn", "edfi-json"), ("fhir_json", "fhir-json"), ("csv", "")]
-)
+MISTYPED = [("edfi-jsn", "edfi-json"), ("fhir_json", "fhir-json"), ("csv", "")]
+
+
+@pytest.mark.parametrize("command", ["ingest", "check"])
+@pytest.mark.parametrize(("typed", "hint"), MISTYPED)
 def test_a_mistyped_format_is_refused_at_once_and_nothing_is_stored(
-    rt: Runtime, spgw: Spgw, typed: str, hint: str
+    rt: Runtime, spgw: Spgw, command: str, typed: str, hint: str
 ) -> None:
     before = message_service.list_messages(rt)
-    result = spgw("ingest", typed, str(demo_file("01")), "--source", DISTRICT)
+    result = spgw(command, typed, str(demo_file("01")), "--source", DISTRICT)
     assert result.exit_code == 2
     assert f"unknown format '{typed}'" in result.output
     assert all(name in result.output for name in known_formats())

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from gateway.cli import _emit, _entity_for, _handles_errors, _runtime
+from gateway.cli import FormatName, _emit, _entity_for, _formats_epilog, _handles_errors, _runtime
 from gateway.service.check import OUTCOMES, CheckReport, check_file
 from gateway.service.exchanges import ONEROSTER_BUNDLES
 
@@ -29,8 +29,8 @@ COLUMNS = {
 }
 
 
-@click.command("check")
-@click.argument("format_name", metavar="FORMAT")
+@click.command("check", epilog=_formats_epilog())
+@click.argument("format_name", metavar="FORMAT", type=FormatName())
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--source", required=True, help="The partner organization the files would be sent as.")
 @click.option("--entity", help="Record type when the format does not carry it (Ed-Fi resource name).")

@@ -36,6 +36,7 @@ from gateway.storage import repositories as repo
 from gateway.storage.tables import Delivery
 
 MAX_LISTED = 200
+_STEP = {QUEUED: 0, "requested": 1, SENT: 2, FAILED: 2, CANCELLED: 2}
 MAX_QUERY = 300
 REFERRAL = "referral"
 
@@ -202,7 +203,9 @@ def _history(session: Session, row: Delivery) -> ReferralHistory:
         events.append(StatusEvent(at=version.last_updated, status=task_status))
     if row.status in (SENT, FAILED, CANCELLED):
         events.append(StatusEvent(at=row.updated_at, status=row.status, note=row.reason or ""))
-    events.sort(key=lambda e: e.at)
+    # Ties (one clock tick) keep the order things happen in: queued, requested, sent, then the
+    # agency's reports.
+    events.sort(key=lambda e: (e.at, _STEP.get(e.status, len(_STEP))))
     return ReferralHistory(
         delivery_id=row.id,
         recipient=row.recipient_org,

@@ -88,7 +88,9 @@ def _strings(element: Any) -> set[str]:
         return {s for k, v in element.items() if k not in ("provenance", "labels") for s in _strings(v)}
     if isinstance(element, list):
         return {s for v in element for s in _strings(v)}
-    return {str(element)} if isinstance(element, str | int | float) and not isinstance(element, bool) else set()
+    return (
+        {str(element)} if isinstance(element, str | int | float) and not isinstance(element, bool) else set()
+    )
 
 
 @pytest.mark.parametrize("organization", [DISTRICT, CLINIC])
@@ -169,7 +171,9 @@ def test_the_statements_do_not_depend_on_which_records_exist(world: Runtime) -> 
 def test_the_statements_read_as_sentences(world: Runtime) -> None:
     _revoke_screening(world)
     words = text_of(html(client_of(world).get(f"/students/{LISA}")))
-    assert "social-needs screening records from Riverside Community Health Center: no consent on file" in words
+    assert (
+        "social-needs screening records from Riverside Community Health Center: no consent on file" in words
+    )
     assert (
         "health condition records from Riverside Community Health Center: no agreement in force lets "
         "Grand Bend ISD receive them" in words
@@ -189,7 +193,8 @@ def test_an_unknown_student_and_one_not_to_be_seen_get_the_same_404(world: Runti
 
 def test_the_student_list_holds_the_coordinators_students(world: Runtime) -> None:
     district = html(client_of(world).get("/students"))
-    assert LISA in district and OTHER in district
+    assert LISA in district
+    assert OTHER in district
     clinic = html(client_of(world, organization=CLINIC).get("/students"))
     assert LISA in clinic  # the clinic's own patient record of Lisa
     search = client_of(world).get("/students?q=604822")  # one match: straight to the student
@@ -203,7 +208,12 @@ def test_the_student_list_holds_the_coordinators_students(world: Runtime) -> Non
 def test_the_refer_form_queues_what_spgw_refer_queues(world: Runtime) -> None:
     consent_covers_referrals(world)
     client = client_of(world)
-    form = {"recipient": FOOD_BANK, "purpose": "referral-fulfillment", "role": "case-worker", "reason_code": ""}
+    form = {
+        "recipient": FOOD_BANK,
+        "purpose": "referral-fulfillment",
+        "role": "case-worker",
+        "reason_code": "",
+    }
     answer = post_form(client, f"/students/{LISA}", f"/students/{LISA}/referrals", form)
     assert answer.status_code == 303
     delivery_id = answer.headers["Location"].split("referred=")[1].split("#")[0]
@@ -234,7 +244,8 @@ def test_a_refused_referral_is_shown_on_the_page_and_nothing_is_queued(world: Ru
     assert answer.status_code == 403
     assert "The referral was not queued" in html(answer)
     bad = post_form(client, f"/students/{LISA}", f"/students/{LISA}/referrals", {**form, "role": "wizard"})
-    assert bad.status_code == 400 and "role: not a known role" in html(bad)
+    assert bad.status_code == 400
+    assert "role: not a known role" in html(bad)
     assert count_rows(world, "deliveries") == 0
 
 
@@ -276,7 +287,8 @@ def test_a_suggestion_becomes_a_referral_to_the_partner_it_is(world: Runtime, pa
     client, need = client_of(world), _food_need(world)
     services = f"/students/{LISA}/needs/{need}/services"
     page = html(client.get(services))
-    assert "Northside Pantry" in page and "Refer to this service" in page
+    assert "Northside Pantry" in page
+    assert "Refer to this service" in page
     assert "km" in text_of(page)  # the suggestion explains itself
     form = re.search(r'name="service" value="([^"]+)".*?name="when" value="([^"]+)"', page, re.S)
     assert form is not None
@@ -304,7 +316,8 @@ def test_a_directory_organization_that_is_no_partner_gets_no_button(
     monkeypatch.setattr(directory_match, "_search", elsewhere)
     client, need = client_of(world), _food_need(world)
     page = html(client.get(f"/students/{LISA}/needs/{need}/services"))
-    assert "Not a partner of the gateway" in page and "Refer to this service" not in page
+    assert "Not a partner of the gateway" in page
+    assert "Refer to this service" not in page
     answer = client.post(
         f"/students/{LISA}/needs/{need}/referrals", data={"service": "dir-1", "csrf_token": csrf_of(page)}
     )
@@ -331,4 +344,5 @@ def test_other_roles_get_403(world: Runtime, role: str, kw: dict[str, Any], path
 
 def test_anonymous_visitors_are_sent_to_sign_in(world: Runtime) -> None:
     answer = create_app({"TESTING": True}, runtime=world).test_client().get(f"/students/{LISA}")
-    assert answer.status_code == 303 and answer.headers["Location"].startswith("/sign-in?next=")
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith("/sign-in?next=")

@@ -18,7 +18,13 @@ from gateway.core.labels import DOMAINS
 # the evidence by domain, then the team and the records that tie the student to each partner.
 PROFILE_SLOTS = ("strengths", "interests", "needs", "goals", "supports")
 DOMAIN_SLOTS = tuple(f"domains.{d}.facts" for d in DOMAINS)
-RECORD_SLOTS = ("team", "student.languages", "student.enrollments", "student.identifiers", "student.locations")
+RECORD_SLOTS = (
+    "team",
+    "student.languages",
+    "student.enrollments",
+    "student.identifiers",
+    "student.locations",
+)
 SECTION_SLOTS = PROFILE_SLOTS + DOMAIN_SLOTS + RECORD_SLOTS
 HEADER_SLOTS = ("name", "birthDate", "gradeLevel", "school")
 
@@ -104,10 +110,14 @@ def _header(key: str, element: Mapping[str, Any] | None) -> HeaderField:
     if key == "name":
         value = " ".join(str(element[k]) for k in ("given", "middle", "family") if element.get(k))
     elif key == "school":
-        value = str(element.get("name") or element.get("reference", {}).get("title") or element.get("schoolId"))
+        value = str(
+            element.get("name") or element.get("reference", {}).get("title") or element.get("schoolId")
+        )
     else:
         value = str(element.get("value", ""))
-    return HeaderField(key=key, value=value, source=str(element.get("provenance", {}).get("sourceOrganization")))
+    return HeaderField(
+        key=key, value=value, source=str(element.get("provenance", {}).get("sourceOrganization"))
+    )
 
 
 # -- the words of each kind of element: (text, detail, date) -------------------------------
@@ -136,8 +146,10 @@ def _strength(e: Mapping[str, Any]) -> Words:
 
 
 def _need(e: Mapping[str, Any]) -> Words:
-    return coded(e.get("code")) or str(e.get("summary", "")), _joined(e.get("status"), e.get("summary")), e.get(
-        "observed"
+    return (
+        coded(e.get("code")) or str(e.get("summary", "")),
+        _joined(e.get("status"), e.get("summary")),
+        e.get("observed"),
     )
 
 
@@ -156,7 +168,11 @@ def _fact_words(e: Mapping[str, Any]) -> Words:
     value = e.get("value")
     shown = coded(value) if isinstance(value, Mapping) else "" if value is None else str(value)
     date = e.get("effective") or e.get("period", {}).get("start")
-    return _titled(e, coded(e.get("code")) or str(e.get("summary", ""))), _joined(shown, e.get("summary")), date
+    return (
+        _titled(e, coded(e.get("code")) or str(e.get("summary", ""))),
+        _joined(shown, e.get("summary")),
+        date,
+    )
 
 
 def _team(e: Mapping[str, Any]) -> Words:
@@ -170,7 +186,11 @@ def _language(e: Mapping[str, Any]) -> Words:
 def _enrollment(e: Mapping[str, Any]) -> Words:
     school = e.get("reference", {}).get("title") or e.get("school")
     grade = f"grade {e['gradeLevel']}" if e.get("gradeLevel") else ""
-    return str(school), _joined(grade, f"left {e['exitDate']}" if e.get("exitDate") else ""), e.get("entryDate")
+    return (
+        str(school),
+        _joined(grade, f"left {e['exitDate']}" if e.get("exitDate") else ""),
+        e.get("entryDate"),
+    )
 
 
 def _identifier(e: Mapping[str, Any]) -> Words:

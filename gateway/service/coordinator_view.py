@@ -104,7 +104,10 @@ def student_page(rt: Runtime, person: Person, student_ref: str) -> CoordinatorPa
             birth_date=birth_date(session, student_id),
             now=rt.now(),
         )
-        referrals = tuple(_history(session, row) for row in store.referrals_from(session, student_id, request.organization_id))
+        referrals = tuple(
+            _history(session, row)
+            for row in store.referrals_from(session, student_id, request.organization_id)
+        )
         docs = repo.organization_docs(session)
     return CoordinatorPage(
         student_id=student_id,

@@ -73,7 +73,9 @@ def referrals_from(session: Session, student_id: str, source_org: str) -> list[D
 def versions_of(session: Session, resource_type: str, resource_id: str) -> list[FhirResourceVersionRow]:
     query = (
         select(FhirResourceVersionRow)
-        .where(FhirResourceVersionRow.resource_type == resource_type, FhirResourceVersionRow.id == resource_id)
+        .where(
+            FhirResourceVersionRow.resource_type == resource_type, FhirResourceVersionRow.id == resource_id
+        )
         .order_by(FhirResourceVersionRow.version_id)
     )
     return list(session.scalars(query))

@@ -80,10 +80,15 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[Cell]], title: str = "
         pad_edge=False,
         header_style="bold",
     )
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*(Text(cell_text(c)) for c in row))
+    cells = [[cell_text(c) for c in row] for row in rows]
+    for index, column in enumerate(columns):
+        # On a narrow terminal text wraps between words; ids and codes (no spaces) never break.
+        words = [w for row in cells for w in row[index].split()]
+        spaced = any(" " in row[index] for row in cells)
+        longest = max(map(len, words), default=1)
+        grid.add_column(column, no_wrap=not spaced, min_width=min(longest, 20), overflow="fold")
+    for row in cells:
+        grid.add_row(*(Text(c) for c in row))
     return grid
 
 

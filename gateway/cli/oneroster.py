@@ -18,9 +18,13 @@ from gateway.service.runtime import Runtime
 FORMATS: frozenset[str] = frozenset({"oneroster", "oneroster-csv"})
 
 
-def ingest_bundle(rt: Runtime, path: Path, source: str, show_progress: bool) -> OneRosterSummary:
-    with human.progress_bar(path.name, show=show_progress) as progress:
+def ingest_bundle(rt: Runtime, path: Path, source: str, for_people: bool) -> OneRosterSummary:
+    """``for_people``: a progress bar (at a terminal) and the notes and warnings on stderr; with
+    ``--json`` they are in the summary only."""
+    with human.progress_bar(path.name, show=for_people) as progress:
         summary = ingest_oneroster(rt, source_org=source, path_or_bytes=path, progress=progress)
+    if not for_people:
+        return summary
     for note in summary.notes:
         click.echo(f"note: {note.path}: {note.message}", err=True)
     for w in summary.warnings:

@@ -346,3 +346,10 @@ def test_anonymous_visitors_are_sent_to_sign_in(world: Runtime) -> None:
     answer = create_app({"TESTING": True}, runtime=world).test_client().get(f"/students/{LISA}")
     assert answer.status_code == 303
     assert answer.headers["Location"].startswith("/sign-in?next=")
+
+
+def test_the_page_speaks_spanish(world: Runtime) -> None:
+    words = text_of(html(client_of(world, organization=CLINIC).get(f"/students/{LISA}?lang=es")))
+    assert "Qué incluye esta vista" in words
+    assert "retenido" in words
+    assert "What this view includes" not in words

@@ -121,6 +121,13 @@ def test_json_is_the_shape_the_service_answers(lisa: Runtime, spgw: Spgw) -> Non
     assert messages == json.loads(json.dumps(message_service.list_messages(lisa), default=str))
     deliveries = json.loads(spgw("deliveries", "list", "--json").stdout)
     assert deliveries == [d.to_dict() for d in list_deliveries(lisa)]
+    [partial, *_] = [m for m in messages if m["status"] == "partial"]
+    one = json.loads(spgw("messages", "show", partial["id"], "--json").stdout)
+    assert one == json.loads(json.dumps(message_service.show_message(lisa, partial["id"]), default=str))
+    shown = spgw("messages", "show", partial["id"]).stdout
+    assert all(
+        t in shown for t in ("Message", "received", "Records", "location", one["records"][0]["location"])
+    )
 
 
 def test_plan_show_names_what_the_view_cannot_include_from_agreements_and_consents(

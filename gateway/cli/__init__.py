@@ -336,16 +336,45 @@ def _messages_text(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def _issues(issues: list[dict[str, str]]) -> str:
+    return "; ".join(f"{i.get('path', '')}: {i.get('message', '')}" for i in issues)
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {what}" for what, n in counts.items() if n)
 
 
 @messages.command("show")
 @click.argument("message_id")
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @_handles_errors
-def messages_show(ctx: click.Context, message_id: str) -> None:
-    click.echo(json.dumps(message_service.show_message(_runtime(ctx), message_id), indent=2))
+def messages_show(ctx: click.Context, message_id: str, as_json: bool) -> None:
+    """One message: where it came from, when, its outcome and each record's problem."""
+    _emit(message_service.show_message(_runtime(ctx), message_id), as_json, _message_text)
+
+
+def _message_text(m: dict[str, Any]) -> str:
+    facts = [
+        ("received", human.when(m["receivedAt"])),
+        ("updated", human.when(m["updatedAt"])),
+        ("source", m["source"]),
+        ("format", f"{m['format']} {m['entity'] or ''}".strip()),
+        ("status", m["status"]),
+        ("records", _counts(m["counts"])),
+        ("reason", m["reason"]),
+        ("size", human.count(m["size"] or 0, "byte")),
+        ("payload", m["payloadDigest"]),
+        ("attempts", m["attempts"]),
+    ]
+    parts: list[Any] = [human.heading("Message", m["id"]), human.table(("", "value"), facts)]
+    if m["records"]:
+        rows = [
+            (r.get("location"), r.get("status"), r.get("reason"), _issues(r.get("issues", [])))
+            for r in m["records"]
+        ]
+        parts += [human.heading("Records"), human.table(("location", "status", "reason", "where"), rows)]
+    return human.render(*parts)
 
 
 @messages.command("replay")

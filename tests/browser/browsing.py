@@ -124,8 +124,13 @@ _FOCUS_VISIBLE = """el => {
     return outline || s.boxShadow !== 'none';
 }"""
 
+# Left out: what no one can see or reach yet (hidden, disabled, inert, inside a closed <details>
+# but for its own summary); the walk checks what is on the page as it is shown.
 _TARGETS = """selector => Array.from(document.querySelectorAll(selector)).filter(el => {
     if (el.disabled || el.closest('[inert]')) return false;
+    const closed = el.closest('details:not([open])');
+    if (closed && el.parentElement !== closed) return false;
+    if (el.checkVisibility && !el.checkVisibility({visibilityProperty: true})) return false;
     const s = getComputedStyle(el);
     if (s.visibility === 'hidden' || s.display === 'none') return false;
     const box = el.getBoundingClientRect();
@@ -142,7 +147,7 @@ class KeyboardWalk:
     no_visible_focus: tuple[str, ...]
 
 
-def walk_by_keyboard(page: Page, *, max_presses: int = 300) -> KeyboardWalk:
+def walk_by_keyboard(page: Page, *, max_presses: int | None = None) -> KeyboardWalk:
     """Press Tab from the top of the page until focus comes back round (or leaves the page),
     noting every element focused and whether it showed a focus indicator."""
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
@@ -157,8 +162,8 @@ def walk_by_keyboard(page: Page, *, max_presses: int = 300) -> KeyboardWalk:
     reached: list[str] = []
     seen: set[str] = set()
     no_focus: list[str] = []
-    blanks = 0
-    for _ in range(max_presses):
+    blanks, previous = 0, ""
+    for _ in range(max_presses or 3 * len(wanted) + 10):
         page.keyboard.press("Tab")
         key = page.evaluate("() => document.activeElement && document.activeElement.dataset.spgwKb || ''")
         if not key:
@@ -169,6 +174,9 @@ def walk_by_keyboard(page: Page, *, max_presses: int = 300) -> KeyboardWalk:
                 break
             continue
         blanks = 0
+        if key == previous:
+            continue  # Tab moved inside one control (a date field's month, day and year)
+        previous = key
         if key in seen:
             break  # round the whole page, wherever the walk started
         seen.add(key)

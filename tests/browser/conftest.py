@@ -2,8 +2,9 @@
 
 Usage (a test module in tests/browser/)::
 
-    def test_family_page(live_gateway, browser_page, sign_in_as, check_accessible, screenshot):
-        family = live_gateway.account("family")          # or live_gateway.add("family", ...) for a new one
+    def test_family_page(live_gateway, browser_page, sign_in_as, check_accessible, check_keyboard,
+                         screenshot):
+        family = live_gateway.account("family")          # or live_gateway.add("family", ...)
         sign_in_as(browser_page, family.email, family.password)
         browser_page.goto("/family")                      # URLs are relative to the live gateway
         check_accessible(browser_page)                    # axe-core: no serious or critical violation
@@ -13,16 +14,17 @@ Usage (a test module in tests/browser/)::
 - ``live_gateway`` (one per test module): the demo world (tests/conftest.py ``Seeds``) copied into a
   database of the module's own, with the demo exchanges of ``DEMO_EXCHANGES`` received (Lisa,
   ``tests.helpers.LISA``, has records from the district and the clinic), served by waitress on a
-  free port. ``.url``, ``.rt`` (the runtime,
-  to add data through the services), ``.clock`` (a ``tests.conftest.Clock`` at START, shared by
-  the module's tests: move it on only in a module of your own), ``.add(role, **kw)`` (a new
-  person through tests/pages_helpers.person, as an ``Account`` with ``.person``, ``.email``,
-  ``.password``) and ``.account(role)`` (one person per role, made on first use and shared by
-  the module: the coordinator works for grand-bend-isd, the family member is linked to Lisa).
-  A test that locks an account out or changes what a shared person sees must use ``add``.
+  free port. ``.url``; ``.rt`` (the runtime, to add data through the services); ``.clock`` (a
+  ``tests.conftest.Clock`` at START, shared by the module's tests: move it on only in a module of
+  your own); ``.add(role, **kw)`` (a new person through tests/pages_helpers.person, as an
+  ``Account`` with ``.person``, ``.email``, ``.password``); ``.account(role)`` (one person per
+  role, made on first use and shared by the module: the coordinator works for grand-bend-isd,
+  the family member is linked to Lisa). A test that locks an account out or changes what a
+  shared person sees must use ``add``.
 - ``browser`` (one per xdist worker) and ``browser_page`` (a new context, so no cookie carries
-  over, per test). The page fails the test when the gateway answers 5xx, the page throws a
-  JavaScript error, or it asks for anything off the gateway (no CDN).
+  over, per test); ``open_page()`` opens more, each in its own context (two people side by
+  side). A page fails the test when the gateway answers 5xx, the page throws a JavaScript
+  error, or it asks for anything off the gateway (no CDN).
 - ``sign_in_as(page, email, password)``, ``sign_out(page)``, ``check_accessible(page)``,
   ``check_keyboard(page)`` (returns the ``KeyboardWalk``), ``keyboard_submit(page, {selector: text},
   submit=None)``, ``screenshot(page, name)``: the functions of tests/browser/browsing.py.
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, Response, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, sync_playwright
 
 from gateway.artifacts import Artifacts
 from gateway.service.runtime import Runtime, open_runtime
@@ -155,6 +157,10 @@ class PageProblems:
     script_errors: list[str] = field(default_factory=list)
     off_site: list[str] = field(default_factory=list)
 
+    def server_error(self, response: Response) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} to {response.request.method} {response.url}")
+
     def report(self) -> str:
         lines = [f"gateway answered {e}" for e in self.server_errors]
         lines += [f"JavaScript error: {e}" for e in self.script_errors]
@@ -163,33 +169,45 @@ class PageProblems:
 
 
 @pytest.fixture
-def browser_page(browser: Browser, live_gateway: LiveGateway) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and page whose relative URLs go to the live gateway."""
-    context = browser.new_context(
-        base_url=live_gateway.url, locale="en-US", viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(TIMEOUT_MS)
+def open_page(browser: Browser, live_gateway: LiveGateway) -> Iterator[Callable[[], Page]]:
+    """Opens pages, each in a context of its own (two people side by side), closed after the test."""
+    contexts: list[BrowserContext] = []
     problems = PageProblems()
-    own = re.escape(live_gateway.url.rstrip("/"))
+
+    def open_one() -> Page:
+        context = browser.new_context(
+            base_url=live_gateway.url, locale="en-US", viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        watch(context, live_gateway.url, problems)
+        page = context.new_page()
+        page.on("response", lambda r: problems.server_error(r))
+        page.on("pageerror", lambda error: problems.script_errors.append(str(error)))
+        return page
+
+    yield open_one
+    for context in contexts:
+        context.close()
+    if problems.report():
+        pytest.fail(problems.report(), pytrace=False)
+
+
+def watch(context: BrowserContext, own_url: str, problems: PageProblems) -> None:
+    """Refuse (and note) every request off the gateway's own origin (data: URLs never reach a route)."""
+    own = re.escape(own_url.rstrip("/"))
 
     def refuse(route: Route, request: Request) -> None:
         problems.off_site.append(request.url)
         route.abort()
 
-    # Everything but the gateway's own origin (data: URLs never reach a route).
     context.route(re.compile(rf"^(?!{own}(/|$))"), refuse)
-    page = context.new_page()
 
-    def answered(response: Response) -> None:
-        if response.status >= 500:
-            problems.server_errors.append(f"{response.status} to {response.request.method} {response.url}")
 
-    page.on("response", answered)
-    page.on("pageerror", lambda error: problems.script_errors.append(str(error)))
-    yield page
-    context.close()
-    if problems.report():
-        pytest.fail(problems.report(), pytrace=False)
+@pytest.fixture
+def browser_page(open_page: Callable[[], Page]) -> Page:
+    """A fresh browser context (no cookies) and page whose relative URLs go to the live gateway."""
+    return open_page()
 
 
 @pytest.fixture

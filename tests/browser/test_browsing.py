@@ -11,7 +11,8 @@ from tests.browser import browsing
 GOOD = """<!doctype html><html lang="en"><head><title>Good</title></head><body>
 <main><h1>Good</h1><a href="#one">One</a>
 <form action="#" method="get"><label for="q">Search</label><input id="q" name="q">
-<button type="submit">Go</button></form></main></body></html>"""
+<button type="submit">Go</button></form>
+<details><summary>More</summary><a href="#inside">Inside</a></details></main></body></html>"""
 
 # An image without a text alternative is a critical violation for axe; a control that Tab skips
 # and one whose focus ring was removed are what a keyboard user cannot use.
@@ -30,7 +31,7 @@ def test_a_good_page_passes_axe_and_keyboard(page: Page) -> None:
     page.set_content(GOOD)
     browsing.check_accessible(page)
     walk = browsing.check_keyboard(page)
-    assert walk.reached == ('a "One"', 'input#q[name=q] "Search"', 'button "Go"')
+    assert walk.reached == ('a "One"', 'input#q[name=q] "Search"', 'button "Go"', 'summary "More"')
 
 
 def test_axe_names_the_violation_and_where(page: Page) -> None:

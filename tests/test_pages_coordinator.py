@@ -75,7 +75,7 @@ def test_the_plan_is_shown_by_domain_each_fact_with_its_source_and_date(world: R
     assert positions == sorted(positions)
     words = text_of(page)
     assert "Chronic absence (Attendance and engagement)" in words
-    assert "Grand Bend ISD 2025-09-10 received 2026-11-23" in words  # source, fact date, arrival
+    assert "Grand Bend ISD 2025-09-10 received on 2026-11-23" in words  # source, fact date, arrival
     assert "Lisa M Woods" in words  # the district's own record of her name
     assert 'href="/students/' + LISA + "/needs/" in page  # each need: find services
 

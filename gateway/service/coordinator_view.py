@@ -27,7 +27,7 @@ from gateway.service.consent_checks import birth_date
 from gateway.service.coordinator_plan import PlanLayout, layout
 from gateway.service.coordinator_scope import Scope, scope_of
 from gateway.service.deliveries import CANCELLED, FAILED, QUEUED, SENT
-from gateway.service.plans import read_plan
+from gateway.service.plans import birth_date_of, read_plan
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_in
@@ -101,7 +101,8 @@ def student_page(rt: Runtime, person: Person, student_ref: str) -> CoordinatorPa
             people.read_request_for(person, student_id),
             policy=policy,
             consents=consents_for(session, rt, student_id),
-            birth_date=birth_date(session, student_id),
+            # The read shows it in most cases; else the stored one (who may consent depends on it).
+            birth_date=birth_date_of(view.plan) or birth_date(session, student_id),
             now=rt.now(),
         )
         referrals = tuple(

@@ -72,7 +72,7 @@ def refer_student(ref: str) -> Response:
 def need_services(ref: str, need: str) -> Response:
     when, tz = _when(request.args.get("when", "")), request.args.get("tz", "UTC")[:64]
     found = services_for_need(current_runtime(), signed_in_person(), ref, need, when=when, timezone=tz)
-    return render_page("coordinator/services.html", ref=ref, found=found, tz=tz)
+    return render_page("coordinator/services.html", ref=ref, found=found, tz=tz, words=words())
 
 
 @bp.post("/students/<ref>/needs/<need>/referrals")
@@ -97,6 +97,7 @@ def _student(ref: str, *, referred: str = "", refused: Exception | None = None, 
         "coordinator/student.html",
         status=_status_of(refused),
         page=page,
+        words=words(),
         referred=referred,
         refused=_words_of(refused),
         form=form or {},
@@ -138,3 +139,76 @@ def _when(raw: str) -> dt.datetime | None:
         raise InputInvalid(
             "invalid time", [Issue(path="when", message="an ISO date-time, e.g. 2026-12-07T15:30-06:00")]
         ) from None
+
+
+def words() -> dict[str, dict[str, str]]:
+    """The page's words for codes (sections, domains, categories, statuses), translated once per
+    page rather than once per fact."""
+    domains = {
+        "academic": gettext("Academic"),
+        "attendanceEngagement": gettext("Attendance and engagement"),
+        "socialEmotionalBehavioral": gettext("Social, emotional and behavioral"),
+        "physicalMentalHealth": gettext("Physical and mental health"),
+        "familyBasicNeeds": gettext("Family and basic needs"),
+        "enrichmentInterests": gettext("Enrichment and interests"),
+    }
+    return {
+        "domains": domains,
+        "sections": {
+            "strengths": gettext("Strengths"),
+            "interests": gettext("Interests"),
+            "needs": gettext("Needs"),
+            "goals": gettext("Goals"),
+            "supports": gettext("Supports and referrals"),
+            **{f"domains.{key}.facts": name for key, name in domains.items()},
+            "team": gettext("Team"),
+            "student.languages": gettext("Languages"),
+            "student.enrollments": gettext("Enrollments"),
+            "student.identifiers": gettext("Identifiers"),
+            "student.locations": gettext("Where the family lives"),
+        },
+        "categories": {
+            "identity": gettext("identity"),
+            "enrollment": gettext("enrollment"),
+            "attendance": gettext("attendance"),
+            "academic": gettext("academic"),
+            "programs": gettext("program"),
+            "behavior": gettext("behavior"),
+            "school-health": gettext("school health"),
+            "roster": gettext("class roster"),
+            "sdoh-screening": gettext("social-needs screening"),
+            "health-condition": gettext("health condition"),
+            "care-plan": gettext("care plan"),
+            "referral": gettext("referral"),
+            "substance-use": gettext("substance-use (42 CFR Part 2)"),
+            "demographics-sensitive": gettext("sensitive demographic"),
+            "location": gettext("family location"),
+        },
+        "headers": {
+            "name": gettext("Name"),
+            "birthDate": gettext("Birth date"),
+            "gradeLevel": gettext("Grade"),
+            "school": gettext("School"),
+        },
+        "regimes": {
+            "not-covered": gettext("non-health, non-education"),
+            "FERPA": gettext("FERPA (education)"),
+            "HIPAA": gettext("HIPAA (health)"),
+            "42CFRPart2": gettext("42 CFR Part 2"),
+        },
+        "statuses": {
+            "queued": gettext("queued"),
+            "sending": gettext("sending"),
+            "sent": gettext("sent"),
+            "failed": gettext("failed"),
+            "cancelled": gettext("cancelled"),
+            "requested": gettext("requested"),
+            "accepted": gettext("accepted"),
+            "in-progress": gettext("in progress"),
+            "on-hold": gettext("on hold"),
+            "completed": gettext("completed"),
+            "rejected": gettext("rejected"),
+            "draft": gettext("draft"),
+            "received": gettext("received"),
+        },
+    }

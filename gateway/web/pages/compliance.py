@@ -281,6 +281,7 @@ def _config(**more: Any) -> dict[str, Any]:
         "height": 360,
         "print_values": True,
         "print_zeroes": False,
+        "truncate_label": -1,  # labels are ids and reasons: shown whole
         **more,
     }
 

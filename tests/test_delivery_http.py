@@ -285,9 +285,9 @@ def test_the_command_line_refers_delivers_and_lists(tmp_path: Path, database_url
         code, output = spgw("deliver", "--once", "--json")
         assert [(d["id"], d["status"]) for d in json.loads(output)] == [(queued["id"], "sent")]
         assert len(running.received) == 1
-    code, output = spgw("deliveries", "list", "--status", "sent")
+    code, output = spgw("deliveries", "list", "--status", "sent", "--json")
     assert code == 0
-    assert output.startswith(f"{queued['id']}  sent")
+    assert [(d["id"], d["status"]) for d in json.loads(output)] == [(queued["id"], "sent")]
     assert spgw("deliver", "--once")[1].strip() == "nothing due"
 
 

@@ -187,6 +187,11 @@ def test_cli_explains(rt: Runtime, database_url: str, monkeypatch: pytest.Monkey
     request += ["--purpose", "care-coordination", "--role", "coordinator"]
     code, output = spgw(*request)
     assert code == 0, output
+    # Without --regime the data is labelled as a read labels it: a clinic's screening is HIPAA, and
+    # no student's consent is named, so the read would deny it.
+    assert output.startswith("DENY")
+    assert "decided for: HIPAA, restricted" in output
+    code, output = spgw(*request, "--regime", "not-covered")
     assert output.startswith("PERMIT")
     assert "rule: gbisd-riverside-2026@1#schedule.riverside-health.sends.sdoh-screening" in output
     code, output = spgw(*request, "--regime", "HIPAA", "--json")

@@ -212,7 +212,8 @@ def _domain(slot: str, element: Mapping[str, Any]) -> str:
 def _grade(element: Any, words: Words) -> str:
     if not element:
         return ""
-    return words.coding(element.get("code")) or str(element.get("value", ""))
+    value = element.get("value", "")
+    return words.term("grade", value) or words.coding(element.get("code")) or str(value)
 
 
 def _school(element: Any, words: Words) -> str:

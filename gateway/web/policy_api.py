@@ -205,6 +205,7 @@ def post_explain() -> Response:
         emergency_reason=body.get("emergencyReason", ""),
         asked_by=caller,
         partner_view=not current_principal().is_administrator,
+        as_read=True,  # without regimes, the data is labelled as a plan read labels it
     )
     return jsonify(answer)
 

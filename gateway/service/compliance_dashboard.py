@@ -25,7 +25,7 @@ from gateway.service import audit, retention
 from gateway.service.audit_access import AuditReader, record_read
 
 # The report's fact builders: one reading of the entries, consents and agreements for both.
-from gateway.service.reports import _agreement_fact, _consent_fact, _entries, check_range
+from gateway.service.reports import agreement_fact, check_range, consent_fact, report_entries
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store
 from gateway.storage import repositories as repo
@@ -105,7 +105,7 @@ def _gather(rt: Runtime, start: dt.date, end: dt.date) -> fr.ReportInput:
         versions = store.agreement_version_rows(session)
         signers = store.signers_by_version(session)
     everything = AuditReader(organization_id="", client_id="dashboard", role="compliance")
-    disclosures, decisions, emergencies = _entries(rows, everything)
+    disclosures, decisions, emergencies = report_entries(rows, everything)
     return fr.ReportInput(
         start=start,
         end=end,
@@ -113,8 +113,8 @@ def _gather(rt: Runtime, start: dt.date, end: dt.date) -> fr.ReportInput:
         disclosures=tuple(disclosures),
         decisions=tuple(decisions),
         emergencies=tuple(emergencies),
-        consents=tuple(_consent_fact(c) for c in consent_rows),
-        agreements=tuple(_agreement_fact(v, signers.get((v.key, v.version), set())) for v in versions),
+        consents=tuple(consent_fact(c) for c in consent_rows),
+        agreements=tuple(agreement_fact(v, signers.get((v.key, v.version), set())) for v in versions),
         retention={},
     )
 

@@ -65,14 +65,14 @@ def _gather(rt: Runtime, reader: AuditReader, start: dt.date, end: dt.date, by: 
         consent_rows = store.consent_rows(session)
         versions = store.agreement_version_rows(session)
         signers = store.signers_by_version(session)
-    disclosures, decisions, emergencies = _entries(entries, reader)
+    disclosures, decisions, emergencies = report_entries(entries, reader)
     org = reader.organization_id
     agreements = [
-        _agreement_fact(v, signers.get((v.key, v.version), set()))
+        agreement_fact(v, signers.get((v.key, v.version), set()))
         for v in versions
         if reader.sees_all or org in v.document.get("parties", [])
     ]
-    consents = [_consent_fact(c) for c in consent_rows if reader.sees_all or c.recorded_by == org]
+    consents = [consent_fact(c) for c in consent_rows if reader.sees_all or c.recorded_by == org]
     # Past retention as of the report's end, or today when the end is still to come.
     as_of = min(end, rt.now().date())
     standing = retention.standing(rt, as_of)["counts"] if reader.sees_all else {}
@@ -92,7 +92,7 @@ def _gather(rt: Runtime, reader: AuditReader, start: dt.date, end: dt.date, by: 
 _STANDING = {"purge": "pastRetention", "pending": "pastRetentionPending", "purged": "purged"}
 
 
-def _entries(
+def report_entries(
     rows: Iterable[Any], reader: AuditReader
 ) -> tuple[list[fr.Disclosed], list[fr.Decided], list[fr.Emergency]]:
     disclosures: list[fr.Disclosed] = []
@@ -143,7 +143,7 @@ def _day(value: Any) -> dt.date | None:
         return None
 
 
-def _consent_fact(row: ConsentRow) -> fr.ConsentFact:
+def consent_fact(row: ConsentRow) -> fr.ConsentFact:
     period = (row.document.get("provision") or {}).get("period") or {}
     return fr.ConsentFact(
         id=row.id,
@@ -155,7 +155,7 @@ def _consent_fact(row: ConsentRow) -> fr.ConsentFact:
     )
 
 
-def _agreement_fact(row: Any, signed: set[str]) -> fr.AgreementFact:
+def agreement_fact(row: Any, signed: set[str]) -> fr.AgreementFact:
     parties = tuple(sorted(row.document.get("parties", [])))
     return fr.AgreementFact(
         key=row.key,

@@ -9,13 +9,13 @@ The world: Lisa's district records (01-03, 08) and her clinic records (05, then 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from typing import Any
 
 import pytest
 
-from gateway.core.directory import ServiceAtLocation
 from gateway.core.ids import student_id_for
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY
 from gateway.core.plan import iter_elements
@@ -310,8 +310,8 @@ def test_a_directory_organization_that_is_no_partner_gets_no_button(
 ) -> None:
     def elsewhere(rt: Runtime, query: Any) -> Any:
         [found] = pantry(rt, query)
-        service = ServiceAtLocation(**{**found.service.__dict__, "organization": "Eastside Pantry"})
-        return [type(found)(**{**found.__dict__, "service": service})]
+        service = dataclasses.replace(found.service, organization="Eastside Pantry")
+        return [dataclasses.replace(found, service=service)]
 
     monkeypatch.setattr(directory_match, "_search", elsewhere)
     client, need = client_of(world), _food_need(world)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.directory import ServiceAtLocation
@@ -45,6 +45,7 @@ class ServiceOption:
 class NeedServices:
     answer: MatchAnswer
     options: tuple[ServiceOption, ...]
+    organization_names: dict[str, str] = field(default_factory=dict)  # partner id -> name
 
 
 def services_for_need(
@@ -81,7 +82,8 @@ def services_for_need(
     for suggestion in answer.suggestions:
         partner = partner_for(suggestion.service, docs)
         options.append(ServiceOption(suggestion=suggestion, partner=partner, target=targets.get(partner)))
-    return NeedServices(answer=answer, options=tuple(options))
+    names = {str(d["id"]): str(d.get("name", d["id"])) for d in docs}
+    return NeedServices(answer=answer, options=tuple(options), organization_names=names)
 
 
 def refer_to_service(

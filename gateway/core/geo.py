@@ -12,7 +12,7 @@ EARTH_RADIUS_KM = 6371.0088
 CELL_DEG = 0.05  # about 5.5 km north-south; a 2 km search touches at most 4 cells
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Point:
     lat: float
     lon: float
@@ -38,6 +38,18 @@ def cell_key(p: Point) -> str:
     """The cell as one indexable text value, e.g. ``"839:-1604"``."""
     row, col = cell_of(p)
     return f"{row}:{col}"
+
+
+def box_around(point: Point, km: float) -> tuple[float, float, float, float] | None:
+    """(south, west, north, east) around the circle of ``km``: a cheap filter inside the cells;
+    None where it would wrap (the antimeridian) or degenerate (near a pole), where the cells and
+    the distance suffice."""
+    dlat = km / 111.32 * 1.01  # a 1% margin: the box must never cut into the circle
+    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(min(89.0, abs(point.lat) + dlat)))) * 1.01
+    south, north, west, east = point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon
+    if south < -89.0 or north > 89.0 or west < -180.0 or east > 180.0:
+        return None
+    return south, west, north, east
 
 
 def cells_within(p: Point, km: float) -> list[str]:

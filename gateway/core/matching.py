@@ -28,7 +28,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.directory import ServiceAtLocation, Term
@@ -180,6 +180,8 @@ class Admission:
 
     need: NeedQuery
     terms: CategoryTerms
+    # The terms part of the test per set of terms: the services of a place share a few sets.
+    _by_terms: dict[tuple[Term, ...], bool] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, s: ServiceAtLocation) -> bool:
         return _admitted(self.need, self.terms, s) is not None
@@ -187,7 +189,10 @@ class Admission:
     def answers(self, terms: Sequence[Term], name: str, description: str) -> bool:
         """The category test alone, on the parts it reads: False means ``rank`` refuses the
         service (the test most services near a place fail, so it runs first)."""
-        return match_parts(self.terms, terms, name, description) is not None
+        key = tuple(terms)
+        if key not in self._by_terms:
+            self._by_terms[key] = match_parts(self.terms, key, "", "") is not None
+        return self._by_terms[key] or match_parts(self.terms, (), name, description) is not None
 
 
 def admissible(need: NeedQuery, crosswalk: Mapping[str, Any] | None) -> Admission:

@@ -12,8 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from gateway.core.directory import ServiceAtLocation
-from gateway.core.geo import CELL_DEG, Point, cells_within, haversine_km
+from gateway.core.directory import ServiceAtLocation, Term
+from gateway.core.geo import CELL_DEG, Point, box_around, cells_within, haversine_km
 from gateway.formats.hsds_common import DirectoryRecord
 from gateway.formats.hsds_export import service_documents
 from gateway.service.runtime import Runtime
@@ -40,7 +40,8 @@ def services_near(
         if distance <= km:  # only the rows inside the circle become values
             found.append((distance, row.id, row))
     found.sort(key=lambda f: (f[0], f[1]))
-    values = (store.service_of_text(row, keep or _everything, first) for _, _, row in found)
+    decoded: dict[str, tuple[Term, ...]] = {}
+    values = (store.service_of_text(row, keep or _everything, first, decoded) for _, _, row in found)
     return [value for value in values if value is not None]
 
 
@@ -49,14 +50,7 @@ def _everything(_: ServiceAtLocation) -> bool:
 
 
 def _box(point: Point, km: float) -> tuple[float, float, float, float] | None:
-    """The box around the circle, a cheap filter inside the cells; none where it would wrap
-    (the antimeridian) or degenerate (near a pole), where the cells and the distance suffice."""
-    dlat = km / 111.32 * 1.01  # a 1% margin: the box must never cut into the circle
-    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(min(89.0, abs(point.lat) + dlat)))) * 1.01
-    south, north, west, east = point.lat - dlat, point.lat + dlat, point.lon - dlon, point.lon + dlon
-    if south < -89.0 or north > 89.0 or west < -180.0 or east > 180.0:
-        return None
-    return south, west, north, east
+    return box_around(point, km)
 
 
 def service_count(rt: Runtime) -> int:

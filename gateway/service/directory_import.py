@@ -217,8 +217,8 @@ def write(
     stored = store.stored_digests(session, source)
     changes = plan_changes(incoming, stored, result.gone, full=full, held=result.held)
     store.delete_ids(session, [*changes.removed, *changes.changed])
-    written = [records[i] for i in (*changes.added, *changes.changed)]
-    store.insert_rows(session, [store.row_values(r.sal, r.modified, d, now) for r, d in written])
+    written = (records[i] for i in (*changes.added, *changes.changed))
+    store.insert_rows(session, (store.row_values(r.sal, r.modified, d, now) for r, d in written))
     if watermark is not None:
         store.save_source(session, source, origin, watermark, digest, now)
     return _report(source, origin, result, full, changes, digest, watermark or "")

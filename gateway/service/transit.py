@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from gateway.core.geo import Point, cells_within, haversine_km
+from gateway.core.geo import Point, box_around, cells_within, haversine_km
 from gateway.core.transit import (
     ServiceWindow,
     TransitOption,
@@ -99,9 +99,8 @@ class TripSearch:
         return [sorted(options, key=_by_arrival) for options in found]
 
     def _near(self, place: Point) -> _Walks:
-        return _walks(
-            store.stops_in_cells(self.session, cells_within(place, self.walk_km)), place, self.walk_km
-        )
+        cells, box = cells_within(place, self.walk_km), box_around(place, self.walk_km)
+        return _walks(store.stops_in_cells(self.session, cells, box), place, self.walk_km)
 
     def _zones_of(self, feeds: set[int]) -> list[tuple[int, tuple[str, ZoneInfo]]]:
         missing = feeds - set(self._zones)
@@ -173,18 +172,22 @@ def _options(
 ) -> list[TransitOption]:
     """A search's options from the rides to its stops: in its own windows, on days its
     service runs, once per trip and run (the pair of stops with the least walking)."""
-    best: dict[tuple[int, dt.date, int], tuple[float, int, TransitOption]] = {}
+    best: dict[tuple[int, dt.date, int], tuple[float, int, Ride, int, int]] = {}
     for ride in rides:
+        # rounded as the option shows them: the comparison is the one the options would make
+        walk_to = round(search.starts[(search.feed_key, ride.from_stop)][1], 3)
+        walk = walk_to + round(search.ends[(search.feed_key, ride.to_stop)][1], 3)
         for window in days:
             if ride.service_id not in running[window.day]:
                 continue
             for start, shift, headway in _departures(ride, window, runs):
-                option = _option(search, ride, window.day, shift, headway)
-                walk = option.walk_to_stop_km + option.walk_from_stop_km
-                key = (ride.trip_key, window.day, start)
-                if key not in best or (walk, ride.arrival + shift) < best[key][:2]:
-                    best[key] = (walk, ride.arrival + shift, option)
-    return [option for _, _, option in best.values()]
+                key, rank = (ride.trip_key, window.day, start), (walk, ride.arrival + shift)
+                if key not in best or rank < best[key][:2]:
+                    best[key] = (*rank, ride, shift, headway)
+    return [
+        _option(search, ride, day, shift, headway)
+        for (_, day, _), (_, _, ride, shift, headway) in best.items()
+    ]
 
 
 def _walks(stops: Iterable[StoredStop], place: Point, walk_km: float) -> _Walks:

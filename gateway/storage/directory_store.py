@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -61,12 +62,20 @@ RowTest = Callable[[tuple[Term, ...], str, str], bool]  # a test on a row's term
 
 
 def service_of_text(
-    row: Any, keep: Callable[[ServiceAtLocation], bool], first: RowTest | None = None
+    row: Any,
+    keep: Callable[[ServiceAtLocation], bool],
+    first: RowTest | None = None,
+    decoded: dict[str, tuple[Term, ...]] | None = None,
 ) -> ServiceAtLocation | None:
     """A row of ``in_cells_text`` as its value when ``first`` (if given, on the row's terms, name
     and description, before any value is made) and ``keep`` accept it, else None. ``keep`` sees
-    the value without its schedules, the largest document, decoded only for a kept row."""
-    terms = tuple(Term(**t) for t in orjson.loads(row.terms))
+    the value without its schedules, the largest document, decoded only for a kept row.
+    ``decoded`` remembers terms by their text across the rows of one read (services share them)."""
+    terms = decoded.get(row.terms) if decoded is not None else None
+    if terms is None:
+        terms = tuple(Term(**t) for t in orjson.loads(row.terms))
+        if decoded is not None:
+            decoded[row.terms] = terms
     if first is not None and not first(terms, row.name, row.description):
         return None
     languages, areas = orjson.loads(row.languages), orjson.loads(row.service_area)
@@ -107,9 +116,11 @@ def stored_digests(session: Session, source: str) -> dict[str, tuple[str, str]]:
     return {row_id: (service_id, digest) for row_id, service_id, digest in rows}
 
 
-def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _CHUNK):
-        session.execute(insert(DirectoryServiceRow), list(rows[start : start + _CHUNK]))
+def insert_rows(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """Rows in INSERTs of ``_CHUNK``, made as they go (a generator keeps one chunk in memory)."""
+    found = iter(rows)
+    while chunk := list(itertools.islice(found, _CHUNK)):
+        session.execute(insert(DirectoryServiceRow), chunk)
 
 
 def delete_ids(session: Session, ids: Iterable[str]) -> None:

@@ -86,12 +86,19 @@ class StoredStop:
     lon: float
 
 
-def stops_in_cells(session: Session, cells: Iterable[str]) -> list[StoredStop]:
-    """Boardable stops (location_type 0 or 4) in these grid cells."""
+def stops_in_cells(
+    session: Session, cells: Iterable[str], box: tuple[float, float, float, float] | None = None
+) -> list[StoredStop]:
+    """Boardable stops (location_type 0 or 4) in these grid cells, inside the (south, west,
+    north, east) box when one is given (a cell holds hundreds of a city's stops; a walk's box
+    a few)."""
     s = TransitStopRow
     statement = select(s.feed_key, s.stop_key, s.name, s.lat, s.lon).where(
         s.cell.in_(sorted(set(cells))), s.location_type.in_((0, 4))
     )
+    if box is not None:
+        south, west, north, east = box
+        statement = statement.where(s.lat.between(south, north), s.lon.between(west, east))
     return [
         StoredStop(feed_key=f, stop_key=k, name=n, lat=la, lon=lo)
         for f, k, n, la, lo in session.execute(statement)
@@ -181,7 +188,7 @@ def rides(
         parts.append(_rides(feed_key, origins, destinations).where(t_.frequency_based.is_(True)))
     for start in range(0, len(frequency_based or ()), _CHUNK):
         keys = list(frequency_based or ())[start : start + _CHUNK]
-        parts.append(_rides(feed_key, origins, destinations).where(a_.trip_key.in_(keys)))
+        parts.append(_rides(feed_key, origins, destinations, by_trip=True).where(a_.trip_key.in_(keys)))
     if not parts:
         return []
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
@@ -206,7 +213,12 @@ a_, b_ = aliased(TransitStopTimeRow, name="a"), aliased(TransitStopTimeRow, name
 t_, r_ = TransitTripRow, TransitRouteRow
 
 
-def _rides(feed_key: int, origins: Sequence[int], destinations: Sequence[int]) -> _RideSelect:
+def _rides(
+    feed_key: int, origins: Sequence[int], destinations: Sequence[int], *, by_trip: bool = False
+) -> _RideSelect:
+    # By trip: "stop_key + 0" keeps SQLite from the stop index (a scan of the stops' whole day)
+    # so it reads the few named trips by primary key; PostgreSQL plans both the same.
+    origin = (a_.stop_key + 0) if by_trip else a_.stop_key
     return (
         select(
             t_.trip_key,
@@ -224,7 +236,7 @@ def _rides(feed_key: int, origins: Sequence[int], destinations: Sequence[int]) -
         .join(r_, and_(r_.feed_key == t_.feed_key, r_.route_id == t_.route_id))
         .where(
             a_.feed_key == feed_key,
-            a_.stop_key.in_(list(origins)),
+            origin.in_(list(origins)),
             b_.stop_key.in_(list(destinations)),
             a_.pickup != 1,
             b_.drop_off != 1,

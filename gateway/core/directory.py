@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from gateway.core.geo import Point
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Term:
     """A category code in a taxonomy: ("airs", "BD-1800.2000"), ("open-eligibility", "food"),
     or ("directory", "<the directory's own term>")."""
@@ -19,7 +19,7 @@ class Term:
     label: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ScheduleRule:
     """One HSDS schedule row (3.x fields; 1.x/2.x regular_schedule and holiday_schedule rows are
     read into the same shape). Times are local wall-clock "HH:MM" in ``timezone``."""
@@ -39,7 +39,7 @@ class ScheduleRule:
     description: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ServiceAtLocation:
     id: str  # the gateway's id: source + HSDS service_at_location id (or service + location)
     source: str  # the directory it came from

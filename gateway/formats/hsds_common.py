@@ -18,7 +18,7 @@ REJECTED, WARNING = "rejected", "warning"
 GONE_STATUSES = frozenset({"inactive", "defunct"})  # HSDS 3.x: the service is withdrawn
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Problem:
     where: str  # "services.csv row 7", "service_list.json $.contents[3].minimum_age"
     message: str
@@ -28,7 +28,7 @@ class Problem:
         return {"where": self.where, "message": self.message, "severity": self.severity}
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DirectoryRecord:
     sal: ServiceAtLocation
     modified: str = ""  # the service's last_modified, as published

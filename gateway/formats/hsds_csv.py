@@ -21,6 +21,7 @@ from gateway.formats.hsds_common import WARNING, Problem
 Row = dict[str, str]
 _HEADER = re.compile(r"[^a-z0-9]+")
 MAX_FILES = 200
+_SHARED = 24  # values up to this long are shared between rows
 
 
 @dataclass(kw_only=True)
@@ -108,6 +109,9 @@ def _rows(data: bytes, name: str, problems: list[Problem]) -> list[tuple[int, Ro
     except StopIteration:
         return []  # an empty optional file
     rows = []
+    # Short values repeat down a column (statuses, days, hours, cities): one string for each
+    # (a 50,000-service package held a million copies of a few hundred values).
+    common: dict[str, str] = {}
     for number, values in enumerate(reader, start=2):  # the header is row 1
         if not any(v.strip() for v in values):
             continue
@@ -119,5 +123,8 @@ def _rows(data: bytes, name: str, problems: list[Problem]) -> list[tuple[int, Ro
                     message="more values than headers; the extra values were ignored",
                 )
             )
-        rows.append((number, {k: v.strip() for k, v in zip(names, values, strict=False) if k}))
+        row = {k: v.strip() for k, v in zip(names, values, strict=False) if k}
+        rows.append(
+            (number, {k: common.setdefault(v, v) if len(v) <= _SHARED else v for k, v in row.items()})
+        )
     return rows

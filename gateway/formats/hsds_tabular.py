@@ -26,14 +26,20 @@ def read_tabular(path: Path, source: str) -> ReadResult:
         hsds_legacy.to_v3(package)
     services = _services(package, package.problems)
     result = ReadResult(version=version, problems=package.problems)
-    for service in services:
+    package.tables.clear()  # what no service holds is freed now
+    services.reverse()
+    while services:  # each service's tree is freed once its records are made
+        service = services.pop()
         add_service(result, service, source, service["_where"])
     return result
 
 
 def _node(file: str, number: int, row: Row) -> Node:
-    # A row a 1.x/2.x table was renamed from keeps its own file and row.
-    return {"_where": f"{file} row {number}", **row}
+    """The row itself as a node (a copy would double a large package in memory); a row a 1.x/2.x
+    table was renamed from keeps its own file and row."""
+    node: Node = row
+    node.setdefault("_where", f"{file} row {number}")
+    return node
 
 
 def _missing(problems: list[Problem], where: str, field: str, target: str) -> None:

@@ -198,3 +198,15 @@ def test_a_family_member_is_linked_to_their_child_as_guardian(rt):
     links = [(g.system, g.value, g.relationship) for g in list_guardians(rt, LISA)]
     assert (GUARDIAN_SYSTEM, family.id, "PRN") in links
     assert sign_in(rt, email=email, password=password).person.student_ids == (LISA,)
+
+
+def test_a_coordinators_read_is_audited_under_their_organization_once(rt):
+    from gateway.service.people import read_request_for
+    from gateway.service.plans import read_plan
+
+    coordinator, _, _ = person(rt, COORDINATOR, organization="grand-bend-isd")
+    read_plan(rt, read_request_for(coordinator, LISA))
+    with rt.engine.connect() as connection:
+        query = text("SELECT actor FROM audit_entries WHERE kind = 'plan.read'")
+        actors = set(connection.execute(query).scalars())
+    assert actors == {f"grand-bend-isd/{coordinator.id}"}

@@ -277,7 +277,7 @@ def read_request_for(person: Person, student_id: str, *, purpose: str = COORDINA
     return ReadRequest(
         student_id=student_id,
         organization_id=person.organization_id,
-        actor=person.actor,
+        actor=person.id,  # the read's audit names it under the organization: org/per-...
         role=core.COORDINATOR,
         purpose=purpose,
     )

@@ -35,7 +35,7 @@ from gateway.core import accounting as core_accounting
 from gateway.core.accounting import FAMILY_ACCESS
 from gateway.core.canonical import digest
 from gateway.core.consent import AGE_OF_MAJORITY, PARENT_ROLES, RELATED_PERSON, age_on
-from gateway.core.disclosure import DECISION, DISCLOSURE, PLAN_READ, DisclosureRecord
+from gateway.core.disclosure import DISCLOSURE, PLAN_READ, DisclosureRecord
 from gateway.core.guardians import LINKING
 from gateway.core.people import FAMILY, GUARDIAN_SYSTEM, Person
 from gateway.core.plan import iter_elements, without_elements
@@ -218,15 +218,22 @@ def who_saw(rt: Runtime, person: Person, student_ref: str, *, lang: str) -> tupl
     reader = AuditReader(organization_id=FAMILY, client_id=person.id, role=FAMILY)
     record_read(rt, reader, "disclosures", {"student": guardian.student_id, "family": True})
     with rt.sessions() as session:
-        rows = entries_about(session, guardian.student_id, (DISCLOSURE, DECISION))
+        rows = entries_about(session, guardian.student_id, (DISCLOSURE,))  # the family's copy has no denials
     timed = [
         core_accounting.Timed(recorded_at=str(at), record=DisclosureRecord.from_details(details))
         for at, kind, details in rows
-        if kind == DISCLOSURE
+        if kind == DISCLOSURE and not _exempt(details)
     ]
     built = core_accounting.build(guardian.student_id, timed, [], family=True)
     words = words_for(rt, lang)
     return tuple(seen for row in built.rows if (seen := _seen(row, words)) is not None)
+
+
+def _exempt(details: dict[str, Any]) -> bool:
+    """Whether the law leaves this disclosure out of the family's copy (``build`` leaves it out too):
+    judged without its element ids, as most are plan reads of every element (the family's own
+    reads among them, one per visit) and reading those ids was most of the accounting's time."""
+    return core_accounting.is_internal(DisclosureRecord.from_details({**details, "elements": ()}))
 
 
 def _seen(row: core_accounting.Row, words: Words) -> Seen | None:

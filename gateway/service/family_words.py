@@ -13,6 +13,7 @@ its language. Values in, values out: the service reads the plan and hands it her
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,23 +77,40 @@ class Words:
 
     def sdoh_category(self, coding: Mapping[str, Any]) -> str:
         system, code = str(coding.get("system", "")), str(coding.get("code", ""))
-        for category, target in self.codes.get("sdoh-category-need", {}).items():
-            if isinstance(target, Mapping) and (target.get("system"), target.get("code")) == (system, code):
-                return str(category)
+        found = self._need_categories.get((system, code))
+        if found is not None:
+            return found
         if system == "http://snomed.info/sct":
             return str(self.codes.get("snomed-sdoh-category", {}).get(code, ""))
         if "icd-10" in system:
             return str(self.codes.get("icd10-sdoh-category", {}).get(code, ""))
         if system == LOINC:
-            return self._screening_category(code)
+            return self._question_categories.get(code, "")
         return ""
 
-    def _screening_category(self, question: str) -> str:
+    # Reverse indexes of the crosswalks, built once per Words: every coded concept of a page asks
+    # for its category, and scanning the tables each time was a tenth of the family page's render.
+    # The first entry wins, as the scans did; only text keys, as only text (system, code) matched.
+
+    @functools.cached_property
+    def _need_categories(self) -> dict[tuple[str, str], str]:
+        index: dict[tuple[str, str], str] = {}
+        for category, target in self.codes.get("sdoh-category-need", {}).items():
+            if isinstance(target, Mapping):
+                key = (target.get("system"), target.get("code"))
+                if isinstance(key[0], str) and isinstance(key[1], str):
+                    index.setdefault((key[0], key[1]), str(category))
+        return index
+
+    @functools.cached_property
+    def _question_categories(self) -> dict[str, str]:
+        index: dict[str, str] = {}
         for instrument in self.codes.get("screening-instruments", {}).values():
-            found = instrument.get("questions", {}).get(question) if isinstance(instrument, Mapping) else None
-            if isinstance(found, Mapping):
-                return str(found.get("category", ""))
-        return ""
+            questions = instrument.get("questions", {}) if isinstance(instrument, Mapping) else {}
+            for question, found in questions.items():
+                if isinstance(question, str) and isinstance(found, Mapping):
+                    index.setdefault(question, str(found.get("category", "")))
+        return index
 
     def coding(self, coding: Any) -> str:
         """Words for a coded concept: the gateway's own words, else the sender's display, else the

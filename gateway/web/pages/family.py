@@ -9,6 +9,7 @@ A child the person is not linked to, and a child that does not exist, get the sa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 from babel.dates import format_date
@@ -32,7 +33,14 @@ DONE = ("granted", "withdrawn")
 
 def date_words(day: dt.date | None) -> str:
     """A date as words in the page's language (14 March 2010, 14 de marzo de 2010)."""
-    return format_date(day, "long", locale=current_language()) if day else ""
+    return _long_date(day, current_language()) if day else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _long_date(day: dt.date, lang: str) -> str:
+    # Babel parses the locale and the pattern on every call; a family page writes a few hundred
+    # dates, mostly the same school days, and a date's words in a language never change.
+    return format_date(day, "long", locale=lang)
 
 
 @bp.get("/family")

@@ -133,3 +133,20 @@ def test_cli_import_names_the_message_messages_lists_it_and_replay_exits_3_while
     code, output = spgw("directory", "replay", message_id, "--json")
     assert code == 3, output
     assert json.loads(output)["messageId"] == message_id
+
+
+def test_messages_replay_reruns_a_directory_import_through_its_own_road(
+    bare_rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.service.ingest import replay_where
+
+    report = di.import_path(bare_rt, _services_with_odd_status(tmp_path), source="pvd")
+    [unfixed] = replay_where(bare_rt, ("partial",))  # not the partner pipeline: its reasons stay
+    assert unfixed.message_id == report.message_id
+    shown = show_message(bare_rt, report.message_id)
+    assert shown["status"] == "partial"
+    assert "status must be one of" in shown["records"][0]["reason"]
+    _fix_the_reader(monkeypatch)
+    replay_where(bare_rt, ("partial",))
+    assert service_count(bare_rt) == 4
+    assert show_message(bare_rt, report.message_id)["status"] == "mapped"

@@ -23,7 +23,7 @@ from gateway.core.limits import LABELS, text_problem
 from gateway.errors import AccessDenied, Conflict, GatewayError, InputInvalid, Issue, PayloadTooLarge
 from gateway.formats import StreamItem, stream_payload
 from gateway.formats.records import RecordProblem, SourceRecord
-from gateway.service import attendance, payloads
+from gateway.service import attendance, directory_import, payloads
 from gateway.service.message_state import (
     RECEIVED,
     Finished,
@@ -238,6 +238,8 @@ def process(rt: Runtime, message_id: str, progress: Progress | None = None) -> I
 
 
 def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | None) -> Finished:
+    if message.format == directory_import.FORMAT:  # a directory import kept with its rejected rows
+        return directory_import.rerun(rt, message)
     refusal = _refusal(rt, message)
     if refusal is not None:
         return finish_rejected(rt, message.id, refusal)

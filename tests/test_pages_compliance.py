@@ -276,3 +276,16 @@ def test_anonymous_is_sent_to_sign_in(rt: Runtime, url: str) -> None:
     answer = client_of(rt).get(url)
     assert answer.status_code == 303
     assert answer.headers["Location"].startswith("/sign-in?next=/compliance")
+
+
+def test_a_chart_is_rendered_once_for_the_same_numbers(world: Runtime, officer: FlaskClient) -> None:
+    from gateway.web.pages import compliance as pages
+
+    pages.render_chart.cache_clear()
+    first = page(officer, f"/compliance?{PERIOD}")
+    again = page(officer, f"/compliance?{PERIOD}")
+    info = pages.render_chart.cache_info()
+    assert (info.misses, info.hits) == (4, 4)  # four charts, drawn for the first read only
+    charts = re.findall(r'<svg id="chart-\w+".*?</svg>', first, re.DOTALL)
+    assert len(charts) == 4
+    assert charts == re.findall(r'<svg id="chart-\w+".*?</svg>', again, re.DOTALL)

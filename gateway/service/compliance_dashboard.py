@@ -28,6 +28,7 @@ from gateway.service.audit_access import AuditReader, record_read
 from gateway.service.reports import agreement_fact, check_range, consent_fact, report_entries
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store
+from gateway.storage import dashboard_queries as queries
 from gateway.storage import repositories as repo
 from gateway.storage import retention_store as store
 
@@ -100,7 +101,7 @@ def _build(rt: Runtime, start: dt.date, end: dt.date, organization: str) -> core
 def _gather(rt: Runtime, start: dt.date, end: dt.date) -> fr.ReportInput:
     low, high = start.isoformat(), (end + dt.timedelta(days=1)).isoformat()
     with rt.sessions() as session:
-        rows = store.entries_between(session, (DISCLOSURE, DECISION), low, high)
+        rows = queries.counted_entries(session, (DISCLOSURE, DECISION), low, high)
         consent_rows = store.consent_rows(session)
         versions = store.agreement_version_rows(session)
         signers = store.signers_by_version(session)
@@ -163,16 +164,19 @@ def _break_kind(b: Any) -> str:
 
 
 def _select(rt: Runtime, selector: core.Selector) -> list[Any]:
-    """One pass over the log (as the verifier makes): the entries the figure counted."""
+    """The entries the figure counted: a flow or denial figure's by kind and time (the recorded_at
+    index), an item figure's (lifecycle entries of any date) by one pass over the log."""
     items = None
     if selector.figure in (core.CONSENTS, core.AGREEMENTS, core.RETENTION):
         built = _build(rt, selector.start, selector.end, selector.organization)
         items = core.items_of(built).of(selector)
-    found = []
     with rt.sessions() as session:
-        for entry in audit_store.stream_entries(session):
-            if _wanted(selector, entry, items):
-                found.append(entry)
+        if items is None:
+            low, high = selector.start.isoformat(), (selector.end + dt.timedelta(days=1)).isoformat()
+            candidates = queries.entries_in(session, (DISCLOSURE, DECISION), low, high)
+        else:
+            candidates = audit_store.stream_entries(session)
+        found = [entry for entry in candidates if _wanted(selector, entry, items)]
     return core.first_per_disclosure(found, selector)
 
 

@@ -20,6 +20,7 @@ from gateway.errors import AccessDenied, InputInvalid, Issue
 from gateway.service import retention
 from gateway.service.audit_access import AuditReader, record_read
 from gateway.service.runtime import Runtime
+from gateway.storage import dashboard_queries as queries
 from gateway.storage import retention_store as store
 from gateway.storage.tables import ConsentRow
 
@@ -61,7 +62,7 @@ def retention_report(rt: Runtime, reader: AuditReader, *, today: dt.date | None 
 def _gather(rt: Runtime, reader: AuditReader, start: dt.date, end: dt.date, by: str) -> fr.ReportInput:
     low, high = start.isoformat(), (end + dt.timedelta(days=1)).isoformat()
     with rt.sessions() as session:
-        entries = store.entries_between(session, (DISCLOSURE, DECISION), low, high)
+        entries = queries.counted_entries(session, (DISCLOSURE, DECISION), low, high)
         consent_rows = store.consent_rows(session)
         versions = store.agreement_version_rows(session)
         signers = store.signers_by_version(session)

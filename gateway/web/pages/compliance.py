@@ -9,9 +9,11 @@ fetched, each with a title, a description and a table of the same numbers beside
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -286,14 +288,37 @@ def _config(**more: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ChartSpec:
+    """Everything a chart's SVG depends on (words already translated): the key of its cache."""
+
+    horizontal: bool
+    key: str
+    title: str
+    description: str
+    x_labels: tuple[str, ...]
+    series: tuple[tuple[str, tuple[int, ...]], ...]
+    options: tuple[tuple[str, Any], ...] = ()
+    x_labels_major: tuple[str, ...] | None = None
+
+
+# Rendering is most of the page's time and the dashboard is read again and again over the same
+# numbers: each chart's SVG is kept for the process, by its spec (bounded, least recently used).
+# The SVG is a function of the spec alone (the random chart id is replaced by the key).
+@functools.lru_cache(maxsize=64)
+def render_chart(spec: ChartSpec) -> Markup:
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.options}  # pygal wants lists
+    chart = (pygal.HorizontalBar if spec.horizontal else pygal.Bar)(**_config(**options))
+    chart.x_labels = list(spec.x_labels)
+    if spec.x_labels_major is not None:
+        chart.x_labels_major = list(spec.x_labels_major)
+    for name, values in spec.series:
+        chart.add(name, list(values))
+    return chart_markup(chart, spec.key, spec.title, spec.description)
+
+
 def _series_chart(board: core.Dashboard) -> Markup:
-    chart = pygal.Bar(
-        **_config(x_label_rotation=45 if len(board.series) > 12 else 0, show_minor_x_labels=False)
-    )
-    chart.x_labels = [b.label for b in board.series]
-    chart.x_labels_major = [b.label for b in board.series][:: max(1, len(board.series) // 10)]
-    chart.add(_("Disclosures"), [b.disclosures for b in board.series])
-    chart.add(_("Denials"), [b.denials for b in board.series])
+    labels = tuple(b.label for b in board.series)
     total = sum(b.disclosures for b in board.series)
     denied = sum(b.denials for b in board.series)
     desc = _(
@@ -302,18 +327,39 @@ def _series_chart(board: core.Dashboard) -> Markup:
         denials=denied,
         unit=_(board.granularity),
     )
-    return chart_markup(chart, "series", _("Flows over time"), desc)
+    spec = ChartSpec(
+        horizontal=False,
+        key="series",
+        title=_("Flows over time"),
+        description=desc,
+        x_labels=labels,
+        x_labels_major=labels[:: max(1, len(labels) // 10)],
+        series=(
+            (_("Disclosures"), tuple(b.disclosures for b in board.series)),
+            (_("Denials"), tuple(b.denials for b in board.series)),
+        ),
+        options=(("x_label_rotation", 45 if len(labels) > 12 else 0), ("show_minor_x_labels", False)),
+    )
+    return render_chart(spec)
 
 
 def _bar_chart(key: str, title: str, rows: Sequence[tuple[str, int]]) -> Markup:
     height = max(160, 48 * len(rows) + 80)
-    chart = pygal.HorizontalBar(
-        **_config(show_legend=False, height=height, y_labels=_whole_numbers([n for _l, n in rows]))
-    )
-    chart.x_labels = [label or _("(none)") for label, _n in rows]
-    chart.add(title, [n for _label, n in rows])
     desc = "; ".join(f"{label or _('(none)')}: {n}" for label, n in rows) or _("Nothing in this period.")
-    return chart_markup(chart, key, title, desc)
+    spec = ChartSpec(
+        horizontal=True,
+        key=key,
+        title=title,
+        description=desc,
+        x_labels=tuple(label or _("(none)") for label, _n in rows),
+        series=((title, tuple(n for _label, n in rows)),),
+        options=(
+            ("show_legend", False),
+            ("height", height),
+            ("y_labels", tuple(_whole_numbers([n for _l, n in rows]))),
+        ),
+    )
+    return render_chart(spec)
 
 
 def _charts(board: core.Dashboard) -> dict[str, Markup]:

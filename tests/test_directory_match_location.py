@@ -17,7 +17,7 @@ from gateway.core.geo import Point
 from gateway.core.mapping import MappingContext, apply_mapping
 from gateway.core.policy_model import Agreement, PolicySet, ScheduleEntry
 from gateway.core.transforms import TransformError, apply_transform
-from gateway.errors import MappingFailed
+from gateway.errors import ArtifactInvalid, MappingFailed
 from gateway.service.directory_match import zcta_centroids
 
 CENTROIDS = {"78834": Point(lat=28.5446, lon=-99.8684), "02903": Point(lat=41.8191, lon=-71.4092)}
@@ -126,6 +126,32 @@ def test_need_category_reads_the_need_crosswalk_backwards(artifacts: Artifacts) 
     food = {"system": "http://snomed.info/sct", "code": "733423003", "display": "Food insecurity"}
     assert fl.need_category(food, table) == "food-insecurity"
     assert fl.need_category({"system": "http://snomed.info/sct", "code": "1"}, table) == ""
+
+
+def test_a_sites_mappings_folder_may_carry_its_own_zip_table(tmp_path) -> None:
+    (tmp_path / "geo").mkdir()
+    (tmp_path / "geo" / "us-zcta-centroids.csv").write_text("zcta,latitude,longitude\n02903,41.5,-71.5\n")
+    assert zcta_centroids(tmp_path) == {"02903": Point(lat=41.5, lon=-71.5)}
+    assert len(zcta_centroids(tmp_path / "no-geo-here")) == 33791  # none of its own: the package's
+
+
+@pytest.mark.parametrize(
+    ("body", "where", "problem"),
+    [
+        ("zip,lat,lon\n02903,41.5,-71.5\n", "line 1", "the header lacks"),
+        ("zcta,latitude,longitude\n2903,41.5,-71.5\n", "line 2", "five digits"),
+        ("zcta,latitude,longitude\n02903,41.5,-71.5\n02904,north,-71.5\n", "line 3", "decimal degrees"),
+        ("zcta,latitude,longitude\n02903,141.5,-71.5\n", "line 2", "within"),
+    ],
+)
+def test_a_broken_zip_table_is_named_at_its_line(tmp_path, body: str, where: str, problem: str) -> None:
+    (tmp_path / "geo").mkdir()
+    (tmp_path / "geo" / "us-zcta-centroids.csv").write_text(body)
+    with pytest.raises(ArtifactInvalid) as refused:
+        zcta_centroids(tmp_path)
+    [issue] = refused.value.issues
+    assert issue.path == f"us-zcta-centroids.csv {where}"
+    assert problem in issue.message
 
 
 def test_the_shipped_zcta_table() -> None:

@@ -33,7 +33,7 @@ from gateway.core.need_taxonomy import TABLE as TAXONOMY
 from gateway.core.plan import iter_elements
 from gateway.core.policy import READ
 from gateway.core.schedule import zone_of
-from gateway.errors import InputInvalid, Issue, NotFound
+from gateway.errors import ArtifactInvalid, InputInvalid, Issue, NotFound
 from gateway.service import audit, disclosures
 from gateway.service.directory_search import search
 from gateway.service.plans import (
@@ -47,7 +47,8 @@ from gateway.service.plans import (
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_in
 
-CENTROIDS = Path("mappings") / "geo" / "us-zcta-centroids.csv"
+CENTROID_TABLE = Path("geo") / "us-zcta-centroids.csv"  # under a mappings folder
+CENTROIDS = Path("mappings") / CENTROID_TABLE
 NEED_CODES = "sdoh-category-need"
 LANGUAGE_CODES = "iso639-language"
 SUGGESTED = "suggested"
@@ -146,7 +147,8 @@ def _answer(
         disclosure.policy, request.organization_id, request.role, request.purpose, when.date()
     ):
         return base
-    place = fl.family_place(plan.get("student", {}).get("locations", []), zcta_centroids())
+    centroids = zcta_centroids(rt.artifacts.folders.mappings)
+    place = fl.family_place(plan.get("student", {}).get("locations", []), centroids)
     if place is None:
         return replace(base, outcome=NO_LOCATION)
     if category not in rt.artifacts.codes.get(TAXONOMY, {}):  # "" and categories left out on purpose
@@ -207,14 +209,49 @@ def _when(rt: Runtime, when: dt.datetime | None, timezone: str) -> dt.datetime:
     return when.replace(tzinfo=zone) if when.tzinfo is None else when.astimezone(zone)
 
 
+def zcta_centroids(mappings: Path | None = None) -> dict[str, Point]:
+    """The ZIP (ZCTA) centroids: the site's table when its mappings folder has one (a site may ship
+    its own, e.g. with its service area's postal codes), else the package's Census ZCTA internal
+    points (public domain; see SOURCE.md). Read once per process, checked row by row."""
+    own = None if mappings is None else mappings / CENTROID_TABLE
+    return _centroids(own if own is not None and own.is_file() else bundled_root() / CENTROIDS)
+
+
 @cache
-def zcta_centroids() -> dict[str, Point]:
-    """The shipped Census ZCTA internal points, read once per process (public domain; see SOURCE.md)."""
-    with (bundled_root() / CENTROIDS).open(encoding="utf-8", newline="") as handle:
-        return {
-            row["zcta"]: Point(lat=float(row["latitude"]), lon=float(row["longitude"]))
-            for row in csv.DictReader(handle)
-        }
+def _centroids(path: Path) -> dict[str, Point]:
+    table: dict[str, Point] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = csv.DictReader(handle)
+        missing = {"zcta", "latitude", "longitude"} - set(rows.fieldnames or ())
+        if missing:
+            raise _bad_table(path, 1, f"the header lacks {', '.join(sorted(missing))}")
+        for line, row in enumerate(rows, start=2):
+            table[_zcta(path, line, row)] = _centroid(path, line, row)
+    return table
+
+
+def _zcta(path: Path, line: int, row: dict[str, str]) -> str:
+    code = (row.get("zcta") or "").strip()
+    if not (len(code) == 5 and code.isdigit()):
+        raise _bad_table(path, line, "zcta must be five digits")
+    return code
+
+
+def _centroid(path: Path, line: int, row: dict[str, str]) -> Point:
+    try:
+        lat, lon = float(row.get("latitude") or ""), float(row.get("longitude") or "")
+    except ValueError:
+        raise _bad_table(path, line, "latitude and longitude must be decimal degrees") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _bad_table(path, line, "latitude must be within ±90 and longitude within ±180")
+    return Point(lat=lat, lon=lon)
+
+
+def _bad_table(path: Path, line: int, problem: str) -> ArtifactInvalid:
+    return ArtifactInvalid(
+        "the ZIP centroid table cannot be read: fix the file or remove it to use the package's",
+        [Issue(path=f"{path.name} line {line}", message=problem)],
+    )
 
 
 def _pad(started: float, floor_ms: int) -> None:
@@ -267,19 +304,21 @@ def _audit(
         )
     )
     if answer is not None and subject:
-        drafts.append(_disclosure(read, subject, disclosure, answer))
+        drafts.append(
+            _disclosure(read, subject, disclosure, answer, zcta_centroids(rt.artifacts.folders.mappings))
+        )
     with rt.sessions.begin() as session:
         audit.record(session, rt, drafts)
     audit.checkpoint(rt)
 
 
 def _disclosure(
-    read: ReadRequest, subject: str, disclosure: Disclosure, answer: MatchAnswer
+    read: ReadRequest, subject: str, disclosure: Disclosure, answer: MatchAnswer, centroids: dict[str, Point]
 ) -> audit.AuditDraft:
     used = {answer.need["id"]}
     plan = disclosure.plan or {}
     if answer.location_basis:
-        place = fl.family_place(plan.get("student", {}).get("locations", []), zcta_centroids())
+        place = fl.family_place(plan.get("student", {}).get("locations", []), centroids)
         used |= {place.element_id} if place is not None else set()
     rested_on = [e for _, e in iter_elements(plan) if e.get("id") in used]
     elements = [

@@ -67,6 +67,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+PAGES = Path(__file__).resolve().parent.parent / "gateway" / "web"
+
+
 @pytest.mark.slow
 def test_the_wheel_carries_every_artifact_file(wheel: Path) -> None:
     prefix = "gateway/_artifacts/"
@@ -77,6 +80,35 @@ def test_the_wheel_carries_every_artifact_file(wheel: Path) -> None:
     assert "storage/migrations/versions/0001_initial_schema.py" in {
         name.removeprefix("gateway/") for name in zipfile.ZipFile(wheel).namelist()
     }
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_pages_templates_styles_and_catalogues(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder in ("templates", "static", "translations"):
+        here = {f"gateway/web/{folder}/{p.relative_to(PAGES / folder)}" for p in (PAGES / folder).rglob("*")}
+        files = {name for name in here if not name.endswith("/") and (PAGES.parent.parent / name).is_file()}
+        assert files, folder
+        assert files <= names, sorted(files - names)[:5]
+
+
+@pytest.mark.slow
+def test_an_installed_gateway_serves_its_pages_in_spanish(installed: Path, tmp_path: Path) -> None:
+    script = (
+        "from gateway.web import create_app\n"
+        "from gateway.service.setup import initialise\n"
+        "from gateway.service.runtime import Settings\n"
+        "import pathlib\n"
+        "home = pathlib.Path('home')\n"
+        "rt, _ = initialise(Settings(home=home, database_url=f'sqlite:///{home}/g.db'), with_samples=False)\n"
+        "client = create_app(runtime=rt).test_client()\n"
+        "page = client.get('/sign-in?lang=es').get_data(as_text=True)\n"
+        "css = client.get('/static/gateway.css')\n"
+        "print('Iniciar sesión' in page, css.status_code)\n"
+        "rt.engine.dispose()\n"
+    )
+    ran = _run(installed, "python", "-c", script, cwd=tmp_path)
+    assert ran.stdout.split() == ["True", "200"], ran.stdout + ran.stderr
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ documented in OPENAPI_PATHS."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -15,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from gateway.errors import InputInvalid, Issue
 from gateway.service.directory_match import REASONS, MatchRequest, match
 from gateway.web.auth import current_principal, current_runtime, require_principal
+from gateway.web.params import iso_datetime
 from gateway.web.schema_parts import TEXT, Schema, closed_object, error_body, json_body, ref
 
 bp = Blueprint("directory_api", __name__, url_prefix="/api/v1")
@@ -26,7 +26,11 @@ SUGGESTIONS = "/api/v1/plans/{student}/needs/{need}/suggestions"
 @bp.get("/plans/<path:student>/needs/<need>/suggestions")
 def get_suggestions(student: str, need: str) -> Response:
     args = request.args
-    when, km, limit = _when(args.get("when")), _number(args.get("km"), "km", 5.0), args.get("limit", "10")
+    when, km, limit = (
+        iso_datetime(args.get("when")),
+        _number(args.get("km"), "km", 5.0),
+        args.get("limit", "10"),
+    )
     if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= 100):
         raise InputInvalid("invalid limit", [Issue(path="limit", message="a whole number from 1 to 100")])
     answer = match(
@@ -45,17 +49,6 @@ def get_suggestions(student: str, need: str) -> Response:
         ),
     )
     return jsonify(answer.to_dict())
-
-
-def _when(raw: str | None) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        return dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InputInvalid(
-            "invalid time", [Issue(path="when", message="an ISO date-time, e.g. 2026-12-07T15:30-05:00")]
-        ) from None
 
 
 def _number(raw: str | None, name: str, default: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import request
@@ -12,6 +13,17 @@ from gateway.formats.records import load_json
 JSON_BODY_TYPES = ("application/json", "application/fhir+json")
 
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET = 100, 1000, 2**31 - 1
+
+
+def iso_datetime(raw: str | None, name: str = "when") -> dt.datetime | None:
+    """An optional ISO 8601 date-time parameter (None when absent); a bad one names itself."""
+    if not raw:
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw)
+    except ValueError:
+        example = "an ISO date-time, e.g. 2026-12-07T15:30-05:00"
+        raise InputInvalid("invalid time", [Issue(path=name, message=example)]) from None
 
 
 def paging() -> tuple[int, int]:

@@ -10,7 +10,6 @@ see are the same 404); a refused referral is shown on the student's page instead
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Response, redirect, request
@@ -23,6 +22,7 @@ from gateway.service.suggestion_referral import refer_to_service, services_for_n
 from gateway.web.auth import current_runtime
 from gateway.web.i18n import gettext
 from gateway.web.pages.common import make_blueprint, render_page, requires_role, signed_in_person
+from gateway.web.params import iso_datetime
 
 bp = make_blueprint("coordinator")
 MAX_FIELD = 300
@@ -70,7 +70,7 @@ def refer_student(ref: str) -> Response:
 @bp.get("/students/<ref>/needs/<need>/services")
 @requires_role(COORDINATOR)
 def need_services(ref: str, need: str) -> Response:
-    when, tz = _when(request.args.get("when", "")), request.args.get("tz", "UTC")[:64]
+    when, tz = iso_datetime(request.args.get("when", "")), request.args.get("tz", "UTC")[:64]
     found = services_for_need(current_runtime(), signed_in_person(), ref, need, when=when, timezone=tz)
     return render_page("coordinator/services.html", ref=ref, found=found, tz=tz, words=words())
 
@@ -85,7 +85,7 @@ def refer_to_suggestion(ref: str, need: str) -> Response:
         ref,
         need,
         form["service"],
-        when=_when(form["when"]),
+        when=iso_datetime(form["when"]),
         timezone=form["tz"] or "UTC",
     )
     return _to_student(summary.student_id, referred=summary.id)
@@ -128,17 +128,6 @@ def _form(*names: str) -> dict[str, str]:
 def _to_student(student_id: str, *, referred: str = "") -> Response:
     target = f"/students/{student_id}" + (f"?referred={referred}#referrals" if referred else "")
     return redirect(target, 303)  # type: ignore[return-value]
-
-
-def _when(raw: str) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        return dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InputInvalid(
-            "invalid time", [Issue(path="when", message="an ISO date-time, e.g. 2026-12-07T15:30-06:00")]
-        ) from None
 
 
 def words() -> dict[str, dict[str, str]]:

@@ -89,6 +89,40 @@ def test_a_code_reads_as_words(rt: Runtime, coding: dict[str, str], lang: str, w
     assert words_for(rt, lang).coding(coding) == words
 
 
+# The crosswalks as the category lookup reads them (indexed once per Words): the first entry wins, a
+# code matches as text only, a question of any instrument leads to its category.
+CROSSWALKS = {
+    "sdoh-category-need": {
+        "food-insecurity": {"system": SNOMED, "code": "1"},
+        "housing-instability": {"system": SNOMED, "code": "1"},
+        "transportation-insecurity": {"system": SNOMED, "code": 2},
+        "broken": "not a coding",
+    },
+    "screening-instruments": {
+        "first": {"questions": {"q1": {"category": "food-insecurity"}}},
+        "second": {"questions": {"q1": {"category": "housing-instability"}, "q2": {"category": "x"}}},
+        "broken": "not an instrument",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("coding", "category"),
+    [
+        ({"system": SNOMED, "code": "1"}, "food-insecurity"),
+        ({"system": SNOMED, "code": "2"}, ""),
+        ({"system": LOINC, "code": "q1"}, "food-insecurity"),
+        ({"system": LOINC, "code": "q2"}, "x"),
+        ({"system": LOINC, "code": "q3"}, ""),
+        ({"system": "urn:x", "code": "q1"}, ""),
+        ({}, ""),
+    ],
+)
+def test_the_sdoh_category_of_a_coding(coding: dict[str, Any], category: str) -> None:
+    words = Words(lang="en", codes=CROSSWALKS, organizations={}, schools={})
+    assert [words.sdoh_category(coding), words.sdoh_category(coding)] == [category, category]
+
+
 TERMS = [
     ("domain", "familyBasicNeeds", "es", "Familia y necesidades diarias (comida, vivienda, transporte)"),
     (
@@ -279,6 +313,17 @@ def test_the_family_copy_lists_only_what_the_law_does_not_exempt(lisa: Runtime, 
     assert "answers to questions about everyday needs (food, housing, transportation)" in seen[0].kinds
     reads = [(a, d["query"]) for a, d in audit_of(lisa, "audit.read")]
     assert reads == [(f"family/{parent.id}", {"student": LISA, "family": True})]
+
+
+def test_the_family_copy_counts_the_repeats_and_never_the_family_s_own_reads(
+    lisa: Runtime, parent: Any
+) -> None:
+    for _ in range(3):
+        coordinator_view(lisa)
+        family_view.read_for_family(lisa, parent, LISA, lang="en")
+    (seen,) = family_view.who_saw(lisa, parent, LISA, lang="es")
+    assert (seen.count, seen.who, seen.first == seen.last) == (3, "Grand Bend ISD", True)
+    assert seen.purpose == "para coordinar el apoyo a su hijo o hija"
 
 
 def test_another_child_s_accounting_is_not_found(lisa: Runtime, parent: Any) -> None:

@@ -220,20 +220,20 @@ def who_saw(rt: Runtime, person: Person, student_ref: str, *, lang: str) -> tupl
     with rt.sessions() as session:
         rows = entries_about(session, guardian.student_id, (DISCLOSURE,))  # the family's copy has no denials
     timed = [
-        core_accounting.Timed(recorded_at=str(at), record=DisclosureRecord.from_details(details))
+        core_accounting.Timed(recorded_at=str(at), record=_without_elements(details))
         for at, kind, details in rows
-        if kind == DISCLOSURE and not _exempt(details)
+        if kind == DISCLOSURE
     ]
     built = core_accounting.build(guardian.student_id, timed, [], family=True)
     words = words_for(rt, lang)
     return tuple(seen for row in built.rows if (seen := _seen(row, words)) is not None)
 
 
-def _exempt(details: dict[str, Any]) -> bool:
-    """Whether the law leaves this disclosure out of the family's copy (``build`` leaves it out too):
-    judged without its element ids, as most are plan reads of every element (the family's own
-    reads among them, one per visit) and reading those ids was most of the accounting's time."""
-    return core_accounting.is_internal(DisclosureRecord.from_details({**details, "elements": ()}))
+def _without_elements(details: dict[str, Any]) -> DisclosureRecord:
+    """A disclosure without its element ids: the family's copy names kinds of records, never elements
+    (``Seen`` has no element count), and most disclosures are plan reads of every element (the
+    family's own, one per visit, among them): reading those ids was most of the accounting's time."""
+    return DisclosureRecord.from_details({**details, "elements": ()})
 
 
 def _seen(row: core_accounting.Row, words: Words) -> Seen | None:

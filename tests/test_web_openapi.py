@@ -25,6 +25,8 @@ from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from gateway.web.openapi import build_openapi
+from gateway.web.pages import PAGE_MODULES
+from gateway.web.pages import STATIC as PAGES_STATIC
 
 EXCHANGES = Path(__file__).resolve().parent.parent / "demo" / "exchanges"
 LISA_REF = quote("https://grandbend.example.org/ns/studentUniqueId|604822", safe="")
@@ -41,9 +43,11 @@ def test_document_is_valid_openapi_3_1() -> None:
 
 
 def flask_routes(app: Flask) -> set[tuple[str, str]]:
+    """The API's routes: the pages for people (HTML, signed in by session) are not part of it."""
+    pages = {module.bp.name for module in PAGE_MODULES} | {PAGES_STATIC.name}
     found = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.endpoint.split(".")[0] in pages:
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         found |= {(path, method.lower()) for method in rule.methods or () if method not in IGNORED_METHODS}

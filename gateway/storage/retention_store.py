@@ -18,7 +18,6 @@ from gateway.storage.tables import (
     AgreementRow,
     AgreementSignatureRow,
     AgreementVersionRow,
-    AuditEntryRow,
     ConsentRow,
     Delivery,
     Message,
@@ -97,18 +96,6 @@ def purged_message_ids(session: Session, ids: Sequence[str]) -> set[str]:
 
 
 # -- the flow report's reads (report and retention share this module: both scan stored copies) --
-
-
-def entries_between(session: Session, kinds: Sequence[str], start: str, end: str) -> list[Any]:
-    """(recorded_at, kind, details) of entries of ``kinds`` with ``start <= recorded_at < end``
-    (ISO timestamps compare as text; the recorded_at index serves the range)."""
-    query = (
-        select(AuditEntryRow.recorded_at, AuditEntryRow.kind, AuditEntryRow.details)
-        .where(AuditEntryRow.recorded_at >= start, AuditEntryRow.recorded_at < end)
-        .where(AuditEntryRow.kind.in_(kinds))
-        .order_by(AuditEntryRow.seq)
-    )
-    return list(session.execute(query))
 
 
 def consent_rows(session: Session) -> list[ConsentRow]:

@@ -279,7 +279,7 @@ def test_anonymous_is_sent_to_sign_in(rt: Runtime, url: str) -> None:
 
 
 def test_a_chart_is_rendered_once_for_the_same_numbers(world: Runtime, officer: FlaskClient) -> None:
-    from gateway.web.pages import compliance as pages
+    from gateway.web.pages import compliance_charts as pages
 
     pages.render_chart.cache_clear()
     first = page(officer, f"/compliance?{PERIOD}")

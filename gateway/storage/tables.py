@@ -476,5 +476,5 @@ Index("ix_fhir_resources_updated", FhirResourceRow.resource_type, FhirResourceRo
 Index("ix_fhir_search_tokens_resource", FhirSearchTokenRow.resource_type, FhirSearchTokenRow.id)
 
 from gateway.storage import directory_tables as _directory_tables  # noqa: E402, F401  (issue 16, registers its tables)
-from gateway.storage import transit_tables as _transit_tables  # noqa: E402, F401  (issue 16, registers its tables)
 from gateway.storage import people_tables as _people_tables  # noqa: E402, F401  (issue 15, registers its tables)
+from gateway.storage import transit_tables as _transit_tables  # noqa: E402, F401  (issue 16, registers its tables)

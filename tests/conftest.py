@@ -10,7 +10,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,8 +22,7 @@ from gateway.artifacts import ArtifactFolders, Artifacts, load_artifacts
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.service.setup import initialise
 from gateway.storage.db import normalise_url
-from gateway.web import create_app
-from tests.http_server import serve_wsgi
+from tests.http_server import serve_gateway
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -213,6 +213,31 @@ def _seeded_runtime(settings: Settings, seed: Seed, artifacts: Artifacts, clock:
     return open_runtime(settings, clock=clock, artifacts=artifacts)
 
 
+@contextmanager
+def seeded_world(
+    folder: Path, seeds: Seeds, artifacts: Artifacts, clock: Clock, **settings: object
+) -> Iterator[Runtime]:
+    """The demo world in a database of its own under ``folder`` (a file copy of the seed, or a
+    PostgreSQL copy dropped at the end), for a fixture that outlives one test (a module's served
+    gateway). ``settings`` change the test settings (``gateway_settings``)."""
+    seed = seeds.get(True)
+    pg_database = None
+    if seeds.pg_base is None:
+        shutil.copyfile(seed.sqlite_file or "", folder / "gateway.db")
+        url = f"sqlite:///{folder / 'gateway.db'}"
+    else:
+        pg_database = seeds.pg_copy(True)
+        url = _database_url(seeds.pg_base, pg_database)
+    own = replace(gateway_settings(folder / "home", url), **settings)
+    runtime = _seeded_runtime(own, seed, artifacts, clock)
+    try:
+        yield runtime
+    finally:
+        runtime.engine.dispose()
+        if pg_database is not None:
+            seeds.pg_drop(pg_database)
+
+
 @pytest.fixture
 def bare_rt(settings: Settings, clock: Clock, seeds: Seeds, artifacts: Artifacts) -> Iterator[Runtime]:
     """A migrated gateway with keys and no partners."""
@@ -232,5 +257,5 @@ def rt(settings: Settings, clock: Clock, seeds: Seeds, artifacts: Artifacts) -> 
 @pytest.fixture
 def base_url(rt: Runtime) -> Iterator[str]:
     """The gateway served by waitress on a free port, in a daemon thread (real HTTP)."""
-    with serve_wsgi(create_app(runtime=rt)) as url:
+    with serve_gateway(rt) as url:
         yield url

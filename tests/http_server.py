@@ -16,6 +16,10 @@ every descriptor is closed only once no thread but the caller can touch it:
 3. the loop is told to stop, woken, and joined: it runs our own loop, which checks a flag
    between polls (``server.run()`` only returns once its socket map is empty);
 4. only then, from the caller, the connections, the listener and the trigger are closed.
+
+Every test server goes through ``serve_wsgi``: the gateway itself (``serve_gateway``, for
+conftest's ``base_url``, tests/served.py and the browser tests) and the fake partners (agency,
+HSDS, OneRoster, Ed-Fi ODS, JWKS, witness, FHIR servers), each a WSGI app.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from typing import Any
 
 from waitress import wasyncore
 from waitress.server import BaseWSGIServer, create_server
+
+from gateway.service.runtime import Runtime
+from gateway.web import create_app
 
 STOP_TIMEOUT = 10.0  # seconds for the workers, then the loop, to finish
 
@@ -45,6 +52,13 @@ def serve_wsgi(app: Callable[..., Any], host: str = "127.0.0.1", *, threads: int
         yield f"http://{host}:{server.effective_port}"
     finally:
         _stop(server, stop, loop)
+
+
+@contextmanager
+def serve_gateway(rt: Runtime, *, threads: int = 2) -> Iterator[str]:
+    """The gateway of ``rt`` over real HTTP on a free port; yields the base URL."""
+    with serve_wsgi(create_app(runtime=rt), threads=threads) as url:
+        yield url
 
 
 def _loop(server: Any, stop: threading.Event) -> None:

@@ -6,11 +6,9 @@ fetched again for an unknown kid, at most once per interval."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from gateway.service.partners import ASSERTION_TYPE, create_secret
 from gateway.service.runtime import DEFAULT_PUBLIC_URL, Runtime
 from gateway.web import create_app
 from tests.helpers import count_rows
+from tests.http_server import serve_wsgi
 
 TOKEN_URL = f"{DEFAULT_PUBLIC_URL}/oauth/token"
 GRANT = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE}
@@ -295,27 +294,15 @@ class JwksServer:
 def jwks_server() -> Iterator[JwksServer]:
     state = JwksServer(url="")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.hits += 1
-            body = json.dumps({"keys": state.keys}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        state.hits += 1
+        body = json.dumps({"keys": state.keys}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve_wsgi(app) as base:
+        state.url = f"{base}/jwks.json"
+        yield state
 
 
 def test_a_jwks_url_is_fetched_cached_refreshed_and_rate_limited(

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +46,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route, sync_playwright
 
 from gateway.artifacts import Artifacts
-from gateway.service.runtime import Runtime, open_runtime
-from gateway.web import create_app
+from gateway.service.runtime import Runtime
 from tests.browser import browsing
-from tests.conftest import Clock, Seeds, _database_url, gateway_settings
+from tests.conftest import Clock, Seeds, seeded_world
 from tests.helpers import LISA, send_demo
-from tests.http_server import serve_wsgi
+from tests.http_server import serve_gateway
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # The demo exchanges every live gateway has received: the district's three students, their
@@ -124,29 +122,13 @@ def live_gateway(
     tmp_path_factory: pytest.TempPathFactory, seeds: Seeds, artifacts: Artifacts
 ) -> Iterator[LiveGateway]:
     """The demo world in a database of this module's own, served over HTTP."""
-    folder = tmp_path_factory.mktemp("live")
-    seed = seeds.get(True)
-    pg_database = None
-    if seeds.pg_base is None:
-        shutil.copyfile(seed.sqlite_file or "", folder / "gateway.db")
-        url = f"sqlite:///{folder / 'gateway.db'}"
-    else:
-        pg_database = seeds.pg_copy(True)
-        url = _database_url(seeds.pg_base, pg_database)
-    settings = gateway_settings(folder / "home", url)
-    shutil.copytree(seed.home, settings.home, dirs_exist_ok=True)
     clock = Clock()
-    rt = open_runtime(settings, clock=clock, artifacts=artifacts)
-    for prefix in DEMO_EXCHANGES:
-        send_demo(rt, prefix)
-    try:
+    with seeded_world(tmp_path_factory.mktemp("live"), seeds, artifacts, clock) as rt:
+        for prefix in DEMO_EXCHANGES:
+            send_demo(rt, prefix)
         # Four threads: a page and its stylesheet, script and images are asked for together.
-        with serve_wsgi(create_app(runtime=rt), threads=4) as base:
+        with serve_gateway(rt, threads=4) as base:
             yield LiveGateway(url=base, rt=rt, clock=clock)
-    finally:
-        rt.engine.dispose()
-        if pg_database is not None:
-            seeds.pg_drop(pg_database)
 
 
 @dataclass

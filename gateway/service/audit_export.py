@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from sqlalchemy import select
 
 from gateway.core.audit import AuditEntry
 from gateway.core.disclosure import DECISION, DISCLOSURE, DecisionRecord, DisclosureRecord
@@ -24,20 +22,12 @@ from gateway.errors import InputInvalid, Issue
 from gateway.formats.fhir_audit_event import audit_event
 from gateway.service.audit_access import AuditReader, record_read
 from gateway.service.runtime import Runtime
-from gateway.storage.audit_store import ENTRY_COLUMNS, entry_of
-from gateway.storage.tables import AuditEntryRow
+from gateway.storage import audit_export_queries as queries
+from gateway.storage.audit_export_queries import DateBound
 
 PATTERN_KINDS = (DECISION, DISCLOSURE)
 BATCH = 500
-_COLUMNS = ENTRY_COLUMNS
 _PREFIXES = ("ge", "gt", "le", "lt", "eq")
-
-
-@dataclass(frozen=True, kw_only=True)
-class DateBound:
-    op: str  # ge | gt | le | lt | eq
-    start: str  # the first instant the value names (ISO, as recorded_at is written)
-    end: str  # the first instant after it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,20 +69,6 @@ def parse_date(raw: str, where: str = "date") -> DateBound:
     return DateBound(op=op, start=_instant(start), end=_instant(end))
 
 
-def _date_clauses(bounds: Sequence[DateBound]) -> list[Any]:
-    col = AuditEntryRow.recorded_at
-    out: list[Any] = []
-    for b in bounds:
-        out += {
-            "ge": [col >= b.start],
-            "gt": [col >= b.end],
-            "le": [col < b.end],
-            "lt": [col < b.start],
-            "eq": [col >= b.start, col < b.end],
-        }[b.op]
-    return out
-
-
 def visible(reader: AuditReader, entry: AuditEntry) -> bool:
     if reader.sees_all:
         return True
@@ -107,23 +83,22 @@ def visible(reader: AuditReader, entry: AuditEntry) -> bool:
 
 def entries(rt: Runtime, reader: AuditReader, query: ExportQuery) -> Generator[AuditEntry]:
     """The entries ``reader`` may see that match ``query``, in seq order, batch by batch."""
-    stmt = select(*_COLUMNS).where(AuditEntryRow.seq > query.after_seq, *_date_clauses(query.dates))
-    if query.kinds:
-        stmt = stmt.where(AuditEntryRow.kind.in_(query.kinds))
+    kinds = [query.kinds] if query.kinds else []
     if not reader.sees_all:
-        stmt = stmt.where(AuditEntryRow.kind.in_(PATTERN_KINDS))
-    if query.student is not None:
-        stmt = stmt.where(AuditEntryRow.subject == query.student)
-    if query.seq is not None:
-        stmt = stmt.where(AuditEntryRow.seq == query.seq)
-    stmt = stmt.order_by(AuditEntryRow.seq).execution_options(yield_per=BATCH)
-    with contextlib.ExitStack() as stack:
-        session = stack.enter_context(rt.sessions())
-        # plain rows, no ORM identity map: memory is one batch whatever the range
-        # the result is closed before the session: on PostgreSQL it is a server-side cursor
-        rows = stack.enter_context(contextlib.closing(session.execute(stmt)))
-        for row in rows:
-            entry = entry_of(row)
+        kinds.append(PATTERN_KINDS)
+    where = queries.EntryFilter(
+        after_seq=query.after_seq,
+        dates=query.dates,
+        kinds=tuple(kinds),
+        subject=query.student,
+        seq=query.seq,
+    )
+    with (
+        rt.sessions() as session,
+        contextlib.closing(queries.filtered_entries(session, where, batch=BATCH)) as found,
+    ):
+        # the generator, and so its result, is closed before the session
+        for entry in found:
             if visible(reader, entry):
                 yield entry
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-
+from gateway.errors import StorageUnavailable
 from gateway.service.keys import load_keys
 from gateway.service.runtime import Runtime
-from gateway.storage.ops_queries import migration_revisions
+from gateway.storage.ops_queries import migration_revisions, ping
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,10 +26,9 @@ class Health:
 
 def check(rt: Runtime) -> Health:
     try:
-        with rt.sessions() as session:
-            session.execute(text("SELECT 1"))
+        ping(rt.sessions)
         database = True
-    except SQLAlchemyError:
+    except StorageUnavailable:
         database = False
     return Health(database=database, keys=rt.keys.audit is not None and rt.keys.token is not None)
 
@@ -75,11 +72,9 @@ def readiness(rt: Runtime) -> Readiness:
 
 def _database(rt: Runtime) -> tuple[Check, Check]:
     try:
-        with rt.engine.connect() as connection:
-            current, head = migration_revisions(connection)
-    except SQLAlchemyError as exc:
-        failed = f"the database does not answer ({type(exc).__name__})"
-        return Check(name="database", ok=False, detail=failed), Check(
+        current, head = migration_revisions(rt.engine)
+    except StorageUnavailable as exc:
+        return Check(name="database", ok=False, detail=exc.message), Check(
             name="migrations", ok=False, detail="not checked: no database"
         )
     answered = Check(name="database", ok=True, detail="answers")

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.errors import StorageUnavailable
 from gateway.storage.db import _alembic_config
 from gateway.storage.tables import (
     AuditCheckpoint,
@@ -76,9 +78,28 @@ def witness_copies_waiting(session: Session) -> int:
     return session.scalar(stmt) or 0
 
 
-def migration_revisions(connection: Connection) -> tuple[str | None, str | None]:
-    """(the database's revision, the newest revision this code ships)."""
-    current = MigrationContext.configure(connection).get_current_revision()
+def unavailable(exc: SQLAlchemyError) -> StorageUnavailable:
+    # The driver's class name only: its message may carry the URL or a statement's values.
+    return StorageUnavailable(f"the database does not answer ({type(exc).__name__})")
+
+
+def ping(sessions: sessionmaker[Session]) -> None:
+    """``SELECT 1`` in a session of its own; StorageUnavailable when the database does not answer."""
+    try:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise unavailable(exc) from exc
+
+
+def migration_revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """(the database's revision, the newest revision this code ships); StorageUnavailable when the
+    database does not answer."""
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise unavailable(exc) from exc
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     return current, head
 

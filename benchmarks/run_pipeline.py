@@ -45,7 +45,7 @@ from benchmarks.generate import (
 from gateway.service.ingest import IngestSummary, ingest, ingest_file
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 from gateway.storage.db import normalise_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (benchmarks read its fixtures)
@@ -206,7 +206,7 @@ def check(workload: Workload, summaries: list[IngestSummary], counts: Counter[st
 
 def count_plans(rt: Runtime) -> int:
     with rt.sessions() as session:
-        return repo.count_plans(session)
+        return plan_store.count_plans(session)
 
 
 def run_case(

@@ -13,7 +13,7 @@ from helpers import DISTRICT_IDS
 from gateway.core.ids import student_id_for
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "oneroster"
 SOURCE = "grand-bend-isd"
@@ -45,7 +45,7 @@ def register_students(rt: Runtime, *ids: str) -> IngestSummary:
 
 def plan_of(rt: Runtime, district_id: str) -> dict:
     with rt.sessions() as session:
-        row = repo.get_plan(session, student_id_for(DISTRICT_IDS, district_id))
+        row = plan_store.get_plan(session, student_id_for(DISTRICT_IDS, district_id))
         assert row is not None
         return row.document
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from gateway.service.deliveries import DeliverySummary, refer
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import agreement_store, delivery_store, organization_store
 from gateway.storage.tables import AgreementRow, ConsentRow, Delivery
 from tests.helpers import LISA, send_demo
 
@@ -49,9 +49,11 @@ def consent_covers_referrals(rt: Runtime) -> None:
 
 def set_endpoint(rt: Runtime, endpoint: str | None) -> None:
     with rt.sessions.begin() as session:
-        doc = next(d for d in repo.organization_docs(session) if d["id"] == FOOD_BANK)
+        doc = next(d for d in organization_store.organization_docs(session) if d["id"] == FOOD_BANK)
         doc = {k: v for k, v in doc.items() if k != "endpoint"}
-        repo.upsert_organization(session, {**doc, **({"endpoint": endpoint} if endpoint else {})}, rt.now())
+        organization_store.upsert_organization(
+            session, {**doc, **({"endpoint": endpoint} if endpoint else {})}, rt.now()
+        )
 
 
 def refer_lisa(rt: Runtime, **overrides: Any) -> DeliverySummary:
@@ -79,7 +81,7 @@ def amend_agreement(rt: Runtime, agreement_id: str = REFERRAL_AGREEMENT, **chang
     with rt.sessions.begin() as session:
         row = session.get(AgreementRow, agreement_id)
         assert row is not None
-        repo.upsert_agreement(session, {**row.document, **changes}, rt.now())
+        agreement_store.upsert_agreement(session, {**row.document, **changes}, rt.now())
 
 
 def let_district_follow_referrals(rt: Runtime) -> None:
@@ -103,7 +105,7 @@ def let_district_follow_referrals(rt: Runtime) -> None:
 
 def delivery(rt: Runtime, delivery_id: str) -> Delivery:
     with rt.sessions() as session:
-        row = repo.get_delivery(session, delivery_id)
+        row = delivery_store.get_delivery(session, delivery_id)
         assert row is not None
         session.expunge(row)
         return row

@@ -21,7 +21,7 @@ from gateway.service.agreement_signing import SignatureRequest, sign
 from gateway.service.agreement_views import Acting, AgreementView
 from gateway.service.explain import explain
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store
 from tests.conftest import PROJECT_ROOT, Clock
 
 AGREEMENTS = PROJECT_ROOT / "consent_policies" / "samples" / "agreements"
@@ -43,7 +43,7 @@ def party(org: str) -> Acting:
 
 def audited(rt: Runtime, kind: str = "agreement.changed") -> list[dict[str, Any]]:
     with rt.sessions() as session:
-        return [dict(row.details) for row in repo.audit_entries(session, kind, 1000, 0)]
+        return [dict(row.details) for row in audit_store.audit_entries(session, kind, 1000, 0)]
 
 
 def stored(rt: Runtime, agreement_id: str = DSA) -> AgreementView:

@@ -6,18 +6,18 @@ from __future__ import annotations
 import dataclasses
 
 from gateway.service import audit
-from gateway.storage import repositories
+from gateway.storage import audit_store
 from tests.helpers import send_demo
 
 
 def heads(rt) -> list[tuple[int, str | None]]:
     with rt.sessions() as session:
-        return [(r.seq, r.reason) for r in repositories.checkpoints(session)]
+        return [(r.seq, r.reason) for r in audit_store.checkpoints(session)]
 
 
 def size(rt) -> int:
     with rt.sessions() as session:
-        return repositories.audit_head(session).seq
+        return audit_store.audit_head(session).seq
 
 
 def test_heads_are_signed_by_entries_and_by_minutes(rt, clock):

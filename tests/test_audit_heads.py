@@ -239,6 +239,4 @@ def test_rotated_key_old_heads_still_verify(logged):
 
 
 def audit_store_rows(session):
-    from gateway.storage import repositories
-
-    return repositories.checkpoints(session)
+    return audit_store.checkpoints(session)

@@ -106,6 +106,4 @@ def test_a_witness_that_answers_later_is_retried_with_backoff(witnessed, clock):
 
 
 def audit_store_rows(session):
-    from gateway.storage import repositories
-
-    return repositories.checkpoints(session)
+    return audit_store.checkpoints(session)

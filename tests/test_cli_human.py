@@ -20,7 +20,7 @@ from gateway.service.deliveries import list_deliveries
 from gateway.service.explain import explain
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 from tests.helpers import DISTRICT_IDS, LISA, demo_file, send_demo
 
 CLINIC, DISTRICT, FOOD_BANK = "riverside-health", "grand-bend-isd", "northside-food-bank"
@@ -253,7 +253,7 @@ def test_explain_without_regime_agrees_with_a_real_read(
     for prefix in ("01", "02", "03", "05", "04", *(("08",) if linked else ())):
         send_demo(rt, prefix)
     with rt.sessions() as session:
-        stored = repo.get_plan(session, LISA)
+        stored = plan_store.get_plan(session, LISA)
         assert stored is not None
         assert any(_of(e, source, category) for _, e in iter_elements(stored.document))  # the data exists
     asked = {

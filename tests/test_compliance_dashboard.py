@@ -26,7 +26,7 @@ from gateway.service.consents import revoke_consent
 from gateway.service.reports import flow_report, retention_report
 from gateway.service.retention import run_retention
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import agreement_store
 from tests.helpers import LISA, coordinator_view, send_demo
 from tests.referral_world import audit_entries
 
@@ -124,7 +124,7 @@ def seed_flows(rt: Runtime) -> Runtime:
     )
     revoke_consent(rt, "consent-0002-gbisd-to-northside", by=DISTRICT)
     with rt.sessions() as session:
-        (doc,) = [d for d in repo.agreement_docs(session) if d["id"] == "gbisd-riverside-2026"]
+        (doc,) = [d for d in agreement_store.agreement_docs(session) if d["id"] == "gbisd-riverside-2026"]
     wider = {**doc, "version": doc["version"] + 1, "purposes": [*doc["purposes"], "emergency"]}
     agreements.import_agreement(rt, wider, acting=Acting.partner(DISTRICT))
     return rt

@@ -19,7 +19,7 @@ from gateway.errors import AccessDenied, Conflict, InputInvalid, NotFound
 from gateway.service import consents
 from gateway.service.consent_forms import SCOPE_SYSTEM
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store
 from gateway.storage.tables import Delivery
 from tests.conftest import PROJECT_ROOT, Clock
 from tests.helpers import DISTRICT_IDS, LISA, coordinator_view, send_demo
@@ -65,7 +65,7 @@ def sees_screening(rt: Runtime) -> bool:
 
 def audit_of(rt: Runtime, kind: str) -> list[dict[str, Any]]:
     with rt.sessions() as session:
-        return [dict(row.details) for row in repo.audit_entries(session, kind, 1000, 0)]
+        return [dict(row.details) for row in audit_store.audit_entries(session, kind, 1000, 0)]
 
 
 def record(rt: Runtime, **changes: Any) -> consents.ConsentSummary:
@@ -380,7 +380,7 @@ def test_who_may_revoke_and_who_asked(
         return
     consents.revoke_consent(rt, CLINIC_CONSENT, by=by, requested_by=requested_by)
     with rt.sessions() as session:
-        [entry] = repo.audit_entries(session, "consent.revoked", 10, 0)
+        [entry] = audit_store.audit_entries(session, "consent.revoked", 10, 0)
     assert (entry.actor, entry.details["revokedBy"], entry.details["requestedBy"]) == (by, by, requested_by)
 
 

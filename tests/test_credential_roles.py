@@ -21,13 +21,13 @@ from gateway.service.partners import (
     verify_access_token,
 )
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store, organization_store
 from tests.helpers import count_rows
 
 
 def audit_entries(rt: Runtime) -> list[Any]:
     with rt.sessions() as session:
-        return list(repo.iter_audit(session))
+        return list(audit_store.iter_audit(session))
 
 
 def public_pem() -> str:
@@ -71,7 +71,7 @@ def test_the_role_travels_from_credential_to_token_to_principal(rt: Runtime, rol
 def test_a_key_credential_has_a_role_too(rt: Runtime) -> None:
     client_id = register_public_key(rt, "grand-bend-isd", public_pem(), role="administrator")
     with rt.sessions() as session:
-        credential = repo.active_credential(session, client_id)
+        credential = organization_store.active_credential(session, client_id)
     assert credential is not None
     assert credential.role == "administrator"
 

@@ -18,7 +18,7 @@ from gateway.service.delivery_worker import deliver_due
 from gateway.service.plans import ReadRequest, not_visible, read_plan
 from gateway.service.referrals import StatusReport, report_status
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import delivery_store
 from tests.agency_server import Agency, running_agency
 from tests.conftest import Clock
 from tests.helpers import LISA, coordinator_view, count_rows, send_demo
@@ -400,7 +400,9 @@ def test_a_report_needs_an_agreement_that_lets_the_agency_send(rt: Runtime, sent
 def test_the_revocation_hook_cancels_what_relies_on_the_consent(rt: Runtime, agency: Agency) -> None:
     queued = refer_lisa(rt)
     with rt.sessions.begin() as session:
-        cancelled = repo.cancel_queued_deliveries(session, REFERRAL_CONSENT, "consent revoked", rt.now())
+        cancelled = delivery_store.cancel_queued_deliveries(
+            session, REFERRAL_CONSENT, "consent revoked", rt.now()
+        )
     assert cancelled == 1
     assert delivery(rt, queued.id).status == "cancelled"
     assert deliver_due(rt) == []

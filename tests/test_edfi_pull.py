@@ -20,7 +20,7 @@ from gateway.service.edfi_sync import (
     pullable_resources,
     reference_resources,
 )
-from gateway.storage import repositories as repo
+from gateway.storage import attendance_rows, message_store, plan_store
 from gateway.storage.reference_store import records_of
 
 SCHOOL = 255901001
@@ -115,14 +115,14 @@ def pull(rt, ods: EdFiOds, slept: Sleeps | None = None, **options):
 
 def plan_of(rt, student: str = LISA) -> dict:
     with rt.sessions() as session:
-        row = repo.get_plan(session, student)
+        row = plan_store.get_plan(session, student)
         assert row is not None, "the student has no plan"
         return row.document
 
 
 def plan_version(rt, student: str = LISA) -> int:
     with rt.sessions() as session:
-        row = repo.get_plan(session, student)
+        row = plan_store.get_plan(session, student)
         assert row is not None
         return row.version
 
@@ -134,7 +134,7 @@ def enrollment_dates(rt, student: str = LISA) -> list[str]:
 def attendance(rt, student: str = LISA) -> list[tuple[str, str]]:
     """The student's attendance events (kept beside the plan; the plan holds what derives from them)."""
     with rt.sessions() as session:
-        return sorted((e.event_date, e.category) for e in repo.attendance_events(session, student))
+        return sorted((e.event_date, e.category) for e in attendance_rows.attendance_events(session, student))
 
 
 def attendance_rate(rt, student: str = LISA) -> float:
@@ -144,7 +144,7 @@ def attendance_rate(rt, student: str = LISA) -> float:
 
 def watermark(rt, ods: EdFiOds) -> str | None:
     with rt.sessions() as session:
-        state = repo.get_sync_state(session, "grand-bend-isd", feed_name(ods.base_url))
+        state = message_store.get_sync_state(session, "grand-bend-isd", feed_name(ods.base_url))
         return state.watermark if state else None
 
 
@@ -183,7 +183,7 @@ def test_every_page_is_staged_as_one_replayable_message(rt, ods):
     ids = [m for r in summary.resources for m in r.message_ids]
     assert len(ids) == summary.total("pages") == 7
     with rt.sessions() as session:
-        message = repo.get_message(session, ids[0])
+        message = message_store.get_message(session, ids[0])
         assert message is not None
         assert (message.format, message.entity, message.status) == ("edfi-json", "students", "mapped")
         assert [s["studentUniqueId"] for s in json.loads(message.payload)] == ["604822", "604824"]

@@ -20,7 +20,7 @@ from gateway.service import consents, family_view
 from gateway.service.family_view import Grant
 from gateway.service.family_words import Words, words_for
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store, plan_store, student_store
 from tests.conftest import PROJECT_ROOT, Clock
 from tests.helpers import DISTRICT_IDS, LISA, coordinator_view, send_demo
 from tests.pages_helpers import person
@@ -49,7 +49,7 @@ def parent(lisa: Runtime) -> Any:
 
 def audit_of(rt: Runtime, kind: str) -> list[tuple[str, dict[str, Any]]]:
     with rt.sessions() as session:
-        return [(row.actor, dict(row.details)) for row in repo.audit_entries(session, kind, 1000, 0)]
+        return [(row.actor, dict(row.details)) for row in audit_store.audit_entries(session, kind, 1000, 0)]
 
 
 # -- codes in words ------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_another_child_and_an_unknown_one_answer_alike(lisa: Runtime, parent: An
 
 def repo_student(rt: Runtime, value: str) -> str:
     with rt.sessions() as session:
-        found = repo.links_for(session, [(DISTRICT_IDS, value)]).get((DISTRICT_IDS, value))
+        found = student_store.links_for(session, [(DISTRICT_IDS, value)]).get((DISTRICT_IDS, value))
     assert found, "the demo's students file registers Marcus"
     return found
 
@@ -252,7 +252,7 @@ def test_a_removed_guardian_link_ends_the_access(lisa: Runtime, parent: Any) -> 
 
 def test_part2_records_are_never_shown(lisa: Runtime, parent: Any) -> None:
     with lisa.sessions.begin() as session:
-        row = repo.get_plan(session, LISA)
+        row = plan_store.get_plan(session, LISA)
         assert row is not None
         document = json.loads(json.dumps(row.document))
         need = json.loads(json.dumps(document["needs"][0]))

@@ -370,10 +370,10 @@ def _procedure_output() -> dict[str, Any]:
 
 
 def _referral_support(rt: Runtime, delivery_id: str) -> dict[str, Any]:
-    from gateway.storage import repositories as repo
+    from gateway.storage import plan_store
 
     with rt.sessions() as session:
-        plan = repo.get_plan(session, LISA)
+        plan = plan_store.get_plan(session, LISA)
         assert plan is not None
         return next(s for s in plan.document["supports"] if s["service"]["code"] == delivery_id)
 
@@ -474,9 +474,9 @@ def test_the_delivery_status_alias_moves_the_task_too(world: Runtime) -> None:
 
     referral = refer_lisa(world)
     with world.sessions.begin() as session:  # the worker pushed it to the agency's endpoint
-        from gateway.storage import repositories as repo
+        from gateway.storage import delivery_store
 
-        row = repo.get_delivery(session, referral.id, lock=True)
+        row = delivery_store.get_delivery(session, referral.id, lock=True)
         assert row is not None
         row.status = "sent"
     report_status(world, StatusReport(delivery_id=referral.id, reporter=FOOD_BANK, status="accepted"))

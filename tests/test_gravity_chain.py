@@ -18,7 +18,7 @@ from conftest import SHARED_SAMPLES
 from helpers import DISTRICT_IDS, LISA, send_demo
 
 from gateway.service.ingest import ingest
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 
 GRAVITY = SHARED_SAMPLES / "gravity"
 pytestmark = pytest.mark.skipif(not GRAVITY.is_dir(), reason=f"shared Gravity samples not found at {GRAVITY}")
@@ -61,7 +61,7 @@ def send_example(rt, name: str):
 
 def stored_plan(rt) -> dict:
     with rt.sessions() as session:
-        row = repo.get_plan(session, LISA)
+        row = plan_store.get_plan(session, LISA)
     assert row is not None
     return row.document
 

@@ -20,7 +20,7 @@ from gateway.core.ids import student_id_for
 from gateway.errors import ArtifactInvalid
 from gateway.service.ingest import ingest
 from gateway.service.oneroster import ingest_oneroster
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 CLEAN_11 = PROJECT_ROOT / "tests" / "fixtures" / "oneroster-clean" / "v1p1"
@@ -149,9 +149,9 @@ def test_the_sample_world_loads_with_its_authority():
 
 def _declare(rt, setting: dict[str, Any] | None) -> None:
     with rt.sessions.begin() as session:
-        doc = dict(next(o for o in repo.organization_docs(session) if o["id"] == SOURCE))
+        doc = dict(next(o for o in organization_store.organization_docs(session) if o["id"] == SOURCE))
         doc.pop("identity_authority", None)
-        repo.upsert_organization(
+        organization_store.upsert_organization(
             session, {**doc, **({"identity_authority": setting} if setting else {})}, rt.now()
         )
 

@@ -10,7 +10,7 @@ from gateway.cli import main
 from gateway.errors import Conflict, InputInvalid, NotFound
 from gateway.service.audit import verify
 from gateway.service.links import link_identifier
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store, plan_store
 
 CLINIC_PATIENTS = "https://riverside-health.example.org/fhir/Patient"
 
@@ -32,7 +32,7 @@ def test_a_reviewed_link_replays_the_held_screening(rt):
     assert [s.message_id for s in summary.replayed] == [held.message_id]
     assert summary.replayed[0].status == "mapped"
     with rt.sessions() as session:
-        plan = repo.get_plan(session, LISA).document
+        plan = plan_store.get_plan(session, LISA).document
     assert any(n["code"]["code"] == "733423003" for n in plan["needs"])
     assert verify(rt).ok
 
@@ -41,7 +41,7 @@ def test_the_audit_keeps_a_digest_not_the_identifier(rt):
     _held_screening(rt)
     link_identifier(rt, student_ref=LISA, system=CLINIC_PATIENTS, value="rh-55810", by="staff-17")
     with rt.sessions() as session:
-        entries = [e for e in repo.iter_audit(session) if e.kind == "identity.linked"]
+        entries = [e for e in audit_store.iter_audit(session) if e.kind == "identity.linked"]
     assert len(entries) == 1
     assert "rh-55810" not in str(entries[0].details)
     assert entries[0].details["valueDigest"].startswith("sha256:")

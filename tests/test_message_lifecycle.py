@@ -236,9 +236,9 @@ def left_received(rt: Runtime, worker: dict) -> str:
     """A message whose processing was claimed by ``worker`` and never ended."""
     message_id = stage(rt, source_org=DISTRICT, format_name="edfi-json", payload=STUDENTS, entity="students")
     with rt.sessions.begin() as session:
-        from gateway.storage import repositories as repo
+        from gateway.storage import message_store
 
-        message = repo.get_message(session, message_id)
+        message = message_store.get_message(session, message_id)
         assert message is not None
         message.outcome = {"processing": worker}
     return message_id

@@ -25,7 +25,7 @@ from gateway.service.deliveries import content_digest, refer
 from gateway.service.plans import read_plan
 from gateway.service.referrals import StatusReport, report_in
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 from gateway.web import create_app
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import LISA, count_rows, send_demo
@@ -100,7 +100,7 @@ def test_no_hidden_value_is_in_the_html(world: Runtime, organization: str) -> No
     reader = person(world, COORDINATOR, organization=organization)[0]
     shown = read_plan(world, people.read_request_for(reader, LISA)).plan
     with world.sessions() as session:
-        stored = repo.get_plan(session, LISA).document  # type: ignore[union-attr]
+        stored = plan_store.get_plan(session, LISA).document  # type: ignore[union-attr]
     visible_ids = {e["id"] for _, e in iter_elements(shown)}
     visible = set().union(*(_strings(e) for _, e in iter_elements(shown)))
     hidden = [e for _, e in iter_elements(stored) if e["id"] not in visible_ids]

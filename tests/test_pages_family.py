@@ -51,10 +51,10 @@ def text_of(page: str) -> str:
 
 
 def student_id(rt: Runtime, value: str) -> str:
-    from gateway.storage import repositories as repo
+    from gateway.storage import student_store
 
     with rt.sessions() as session:
-        return repo.links_for(session, [(DISTRICT_IDS, value)])[(DISTRICT_IDS, value)]
+        return student_store.links_for(session, [(DISTRICT_IDS, value)])[(DISTRICT_IDS, value)]
 
 
 def sees_screening(rt: Runtime) -> bool:

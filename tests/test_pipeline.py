@@ -187,11 +187,11 @@ def test_audit_entries_hold_ids_and_digests_not_values(rt):
 
 
 def _set_agreement_status(rt, status):
-    from gateway.storage import repositories as repo
+    from gateway.storage import agreement_store
 
     with rt.sessions.begin() as session:
-        for document in repo.agreement_docs(session):
-            repo.upsert_agreement(session, {**document, "status": status}, rt.now())
+        for document in agreement_store.agreement_docs(session):
+            agreement_store.upsert_agreement(session, {**document, "status": status}, rt.now())
 
 
 def test_replay_everything_after_policy_fix(rt):

@@ -18,7 +18,7 @@ from gateway.service import agreements, consents
 from gateway.service.explain import explain
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store
 from tests.agreement_helpers import ADMIN, agree
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import DISTRICT_IDS, LISA, send_demo
@@ -167,7 +167,7 @@ def test_every_explanation_is_audited_without_free_text(lisa: Runtime) -> None:
     threat = "Lisa Woods said she would run away"
     answer = explain(lisa, **{**SCREENING, "purpose": "emergency", "role": "Lisa"}, emergency_reason=threat)
     with lisa.sessions() as session:
-        [entry] = repo.audit_entries(session, "policy.explained", 10, 0)
+        [entry] = audit_store.audit_entries(session, "policy.explained", 10, 0)
     assert (entry.details["decisionId"], entry.details["emergency"]) == (answer["decisionId"], True)
     assert entry.details["role"].startswith("unknown:sha256:")
     assert "Lisa" not in json.dumps(entry.details)

@@ -22,7 +22,7 @@ from gateway.service.explain import explain
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import audit_store, plan_store
 from gateway.web import create_app
 from tests.agreement_helpers import agree, suspend
 from tests.conftest import PROJECT_ROOT, Clock
@@ -256,7 +256,9 @@ def test_an_emergency_read_is_recorded_as_one(lisa: Runtime, clock: Clock) -> No
     [emergency] = [o for o in view.obligations if o["type"] == "record-emergency"]
     assert emergency["review"] is True
     with lisa.sessions() as session:
-        [entry] = [e for e in repo.audit_entries(session, "plan.read", 10, 0) if e.details["emergency"]]
+        [entry] = [
+            e for e in audit_store.audit_entries(session, "plan.read", 10, 0) if e.details["emergency"]
+        ]
     assert "hipaa:45 CFR 164.512(j) serious threat" in entry.details["basis"]
     assert THREAT not in json.dumps(entry.details)
 
@@ -316,7 +318,7 @@ def points(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
 
 def element_keys(rt: Runtime) -> set[tuple[str, frozenset[str], frozenset[str], frozenset[str]]]:
     with rt.sessions() as session:
-        plan = repo.get_plan(session, LISA)
+        plan = plan_store.get_plan(session, LISA)
         assert plan is not None
         elements = [e for _, e in iter_elements(plan.document)]
     return {

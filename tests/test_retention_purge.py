@@ -18,7 +18,7 @@ from gateway.service.ingest import ingest_file, replay, replay_where
 from gateway.service.payloads import file_for
 from gateway.service.retention import run_retention
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import message_store
 from gateway.storage.tables import Message
 from gateway.web import create_app
 from tests.agency_server import Agency, running_agency
@@ -31,7 +31,7 @@ PAST = dt.timedelta(days=366)
 
 def message(rt: Runtime, message_id: str) -> Message:
     with rt.sessions() as session:
-        row = repo.get_message(session, message_id)
+        row = message_store.get_message(session, message_id)
         assert row is not None
         session.expunge(row)
         return row

@@ -11,7 +11,7 @@ from gateway.service.attendance import stored_events
 from gateway.service.audit import verify
 from gateway.service.ingest import ingest
 from gateway.service.retractions import known_source_ids, retract_records
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 
 ATTENDANCE_KEY = "604822|255901001|2026-09-08|uri://ed-fi.org/AttendanceEventCategoryDescriptor#Tardy"
 
@@ -44,7 +44,7 @@ def _retract(rt, *source_ids: str, org: str = "grand-bend-isd", reason: str = "x
 def _attendance_ids(rt) -> set[str]:
     # Attendance events are kept beside the plan (the plan holds their derived summary).
     with rt.sessions() as session:
-        plan = repo.get_plan(session, LISA).document
+        plan = plan_store.get_plan(session, LISA).document
     facts = plan["domains"]["attendanceEngagement"]["facts"]
     events = stored_events(rt, LISA)
     return {e["provenance"]["sourceRecord"]["id"] for e in [*facts, *events] if not is_derived(e)}

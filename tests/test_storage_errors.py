@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import student_store
 from gateway.storage.db import make_engine
 from gateway.storage.tables import StudentLink
 from tests.conftest import START
@@ -24,14 +24,14 @@ STUDENT = "stu-00000000000000000000000001"
 
 
 def duplicate_link(session: Session) -> None:
-    repo.add_students(session, [STUDENT], START)
-    repo.add_links(session, [(SYSTEM, SECRET, STUDENT)], None, START)
+    student_store.add_students(session, [STUDENT], START)
+    student_store.add_links(session, [(SYSTEM, SECRET, STUDENT)], None, START)
     session.flush()
-    repo.add_links(session, [(SYSTEM, SECRET, STUDENT)], None, START)
+    student_store.add_links(session, [(SYSTEM, SECRET, STUDENT)], None, START)
 
 
 def link_to_unknown_student(session: Session) -> None:
-    repo.add_links(session, [(SYSTEM, "604822", f"stu-{SECRET}")], None, START)
+    student_store.add_links(session, [(SYSTEM, "604822", f"stu-{SECRET}")], None, START)
 
 
 def link_without_time(session: Session) -> None:
@@ -41,7 +41,7 @@ def link_without_time(session: Session) -> None:
 
 
 def overlong_identifier(session: Session) -> None:
-    repo.add_links(session, [(SYSTEM, SECRET + "9" * 250, STUDENT)], None, START)
+    student_store.add_links(session, [(SYSTEM, SECRET + "9" * 250, STUDENT)], None, START)
 
 
 def write(rt: Runtime, provoke: Callable[[Session], None]) -> None:

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from gateway.errors import InputInvalid
 from gateway.service.partners import ASSERTION_TYPE, register_public_key
 from gateway.service.runtime import DEFAULT_PUBLIC_URL, Runtime, Settings
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 from gateway.web import create_app
 from tests.helpers import count_rows
 
@@ -348,10 +348,10 @@ def test_two_sessions_remembering_one_jti_at_once_see_one_replay(rt: Runtime, cl
 
     def second() -> None:
         with rt.sessions.begin() as session:
-            outcome.append(repo.remember_assertion(session, "c:race", expires, clock.now))
+            outcome.append(organization_store.remember_assertion(session, "c:race", expires, clock.now))
 
     with rt.sessions.begin() as session:
-        assert repo.remember_assertion(session, "c:race", expires, clock.now)
+        assert organization_store.remember_assertion(session, "c:race", expires, clock.now)
         racer = threading.Thread(target=second)
         racer.start()
         time.sleep(0.5)  # the second writer is now waiting on this transaction

@@ -28,7 +28,7 @@ from gateway.core.mapping import PlanElement
 from gateway.core.plan import iter_elements, merge_elements, without_elements
 from gateway.service import audit
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import attendance_rows, plan_store
 
 log = logging.getLogger(__name__)
 ABSENCE_CATEGORIES = "attendance-absence-categories"
@@ -54,13 +54,13 @@ def content_key(item: EventToStore) -> str:
 
 def changed_events(session: Session, items: list[EventToStore]) -> list[EventToStore]:
     """The events that are new or differ from what is stored (re-sent events change nothing)."""
-    stored = repo.attendance_content_keys(session, (str(i.element.element["id"]) for i in items))
+    stored = attendance_rows.attendance_content_keys(session, (str(i.element.element["id"]) for i in items))
     latest = {str(i.element.element["id"]): i for i in items}  # a record sent twice: the last wins
     return [i for element_id, i in latest.items() if stored.get(element_id) != content_key(i)]
 
 
 def store_events(session: Session, items: list[EventToStore], now: dt.datetime) -> None:
-    repo.upsert_attendance_events(session, [_row(i, now) for i in items])
+    attendance_rows.upsert_attendance_events(session, [_row(i, now) for i in items])
 
 
 def _row(item: EventToStore, now: dt.datetime) -> dict[str, Any]:
@@ -92,12 +92,12 @@ def stored_events(rt: Runtime, student_id: str) -> list[dict[str, Any]]:
 
     Not policy-filtered: callers that disclose them decide per element, as plan reads do."""
     with rt.sessions() as session:
-        return [dict(row.document) for row in repo.attendance_events(session, student_id)]
+        return [dict(row.document) for row in attendance_rows.attendance_events(session, student_id)]
 
 
 def retract_events(session: Session, source_org: str, entity: str, by_student: dict[str, set[str]]) -> int:
     return sum(
-        repo.delete_attendance_events(session, source_org, entity, student_id, ids)
+        attendance_rows.delete_attendance_events(session, source_org, entity, student_id, ids)
         for student_id, ids in sorted(by_student.items())
     )
 
@@ -134,8 +134,8 @@ def _derive_chunk(
     categories = rt.artifacts.codes.get(ABSENCE_CATEGORIES, {})
     as_of = rt.now().date()
     now = rt.now()
-    events = _events_by_student(repo.attendance_inputs(session, students))
-    plans = repo.plans_for(session, students)
+    events = _events_by_student(attendance_rows.attendance_inputs(session, students))
+    plans = plan_store.plans_for(session, students)
     changed, students_changed = 0, []
     for student_id in students:
         row = plans.get(student_id)
@@ -150,7 +150,7 @@ def _derive_chunk(
         new = [element for summary in summaries for element in attendance.elements(summary, context)]
         plan, count = _replace_derived(rt, row.document, new)
         if count:
-            repo.save_plan(session, row, student_id, plan, now)
+            plan_store.save_plan(session, row, student_id, plan, now)
             changed += count
             students_changed.append(student_id)
     return changed, students_changed

@@ -22,19 +22,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import GENESIS_HASH, AuditEntry, Break, ChainReport, Checkpoint, seal, verify_chain
 from gateway.core.canonical import canonical_json, digest_bytes
 from gateway.core.merkle import leaf_hash, leaf_of
 from gateway.core.tree_head import HeadFormatError, TreeHead, from_dict
-from gateway.errors import AuditBroken
+from gateway.errors import AuditBroken, AuditUnavailable
 from gateway.service import keys as key_files
 from gateway.service import witness
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store as store
-from gateway.storage import repositories as repo
-from gateway.storage import audit_writes
+from gateway.storage.tables import AuditEntryRow, AuditHead
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,10 +54,11 @@ def free_text(text: str) -> dict[str, Any]:
 def record(session: Session, rt: Runtime, drafts: list[AuditDraft]) -> list[AuditEntry]:
     if not drafts:
         return []
-    head = repo.lock_audit_head(session)
+    head = store.lock_audit_head(session)
     frontier = store.frontier_of(session, head)
     if head is None:
-        head = audit_writes.start_head(session, GENESIS_HASH)
+        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH, frontier=[])
+        session.add(head)
     seq, prev = head.seq, head.hash
     recorded_at = rt.now().isoformat()
     entries = []
@@ -77,11 +78,23 @@ def record(session: Session, rt: Runtime, drafts: list[AuditDraft]) -> list[Audi
         entries.append(entry)
         frontier = frontier.append(leaf_hash(leaf_of(entry.hash)))
         prev = entry.hash
-    repo.append_audit(session, head, entries)
+    store.append_audit(session, head, entries)
     head.frontier = frontier.to_hex()
-    # Written now, so a refused audit write stops the flow here with its own error (503).
-    audit_writes.flush_entries(session)
+    _flush_audit(session)
     return entries
+
+
+def _flush_audit(session: Session) -> None:
+    """Write the entries now, so a refused audit write stops the flow here with its own error
+    (503, nothing stored, answered or sent) instead of surfacing at commit as an unknown fault."""
+    try:
+        session.flush()
+    except DBAPIError as exc:
+        if "audit_" not in str(exc.statement or ""):
+            raise  # another table's write failed: not the audit's to explain
+        raise AuditUnavailable(
+            "the audit trail could not be written, so nothing was stored or sent; retry later"
+        ) from exc
 
 
 def _checkpoint_file(rt: Runtime) -> Path:
@@ -99,9 +112,9 @@ def checkpoint(rt: Runtime, *, reason: str | None = None) -> Checkpoint | None:
     if rt.keys.audit is None:
         raise AuditBroken("no audit key: run 'spgw init' to create the keys before writing")
     try:
-        with audit_writes.head_race(), rt.sessions.begin() as session:
+        with rt.sessions.begin() as session:
             head = sign_due(session, rt, reason)
-    except audit_writes.HeadRaceLost:
+    except IntegrityError:
         return None  # another writer signed this very size first
     if head is None:
         return None
@@ -111,7 +124,7 @@ def checkpoint(rt: Runtime, *, reason: str | None = None) -> Checkpoint | None:
 
 def sign_due(session: Session, rt: Runtime, reason: str | None) -> TreeHead | None:
     """Sign and store a head inside ``session`` if one is due; its witnesses are queued with it."""
-    current = repo.audit_head(session)
+    current = store.audit_head(session)
     if current is None:
         return None
     last = store.latest_head(session)
@@ -151,8 +164,8 @@ def _due(session: Session, rt: Runtime, size: int, last: Any) -> str | None:
 
 
 def _first_unsigned_time(session: Session, signed: int) -> str:
-    found = audit_writes.recorded_at(session, signed + 1)
-    return found if found is not None else dt.datetime.max.replace(tzinfo=dt.UTC).isoformat()
+    row = session.get(AuditEntryRow, signed + 1)
+    return row.recorded_at if row is not None else dt.datetime.max.replace(tzinfo=dt.UTC).isoformat()
 
 
 def _write_file(rt: Runtime, head: TreeHead) -> None:
@@ -208,7 +221,7 @@ def verify(rt: Runtime, kept: Sequence[TreeHead] = ()) -> ChainReport:
     and ``kept``, heads kept elsewhere (witnesses, ``spgw audit checkpoint`` output)."""
     publics = key_files.audit_public_keys(rt.settings.home)
     with rt.sessions() as session:
-        rows = [store.head_of(r) for r in repo.checkpoints(session)]
+        rows = [store.head_of(r) for r in store.checkpoints(session)]
         file_head = _read_file(_checkpoint_file(rt))
         outside = [*([(file_head, False)] if file_head is not None else []), *((h, True) for h in kept)]
         points: list[Checkpoint] = []

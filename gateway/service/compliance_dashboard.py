@@ -29,7 +29,6 @@ from gateway.service.reports import agreement_fact, check_range, consent_fact, r
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store
 from gateway.storage import dashboard_queries as queries
-from gateway.storage import repositories as repo
 from gateway.storage import retention_store as store
 
 MAX_ENTRIES = 2000  # a drill-down lists at most this many entries (the count says how many matched)
@@ -145,7 +144,7 @@ def entries(rt: Runtime, reader: AuditReader, selector: core.Selector, *, export
     found = _select(rt, selector)
     report = audit.verify(rt)
     with rt.sessions() as session:
-        heads = [row.seq for row in repo.checkpoints(session)]
+        heads = [row.seq for row in audit_store.checkpoints(session)]
     breaks = [(b.seq, _break_kind(b)) for b in report.breaks]
     views = tuple(_view(e, core.entry_status(e.seq, breaks, heads)) for e in found[:MAX_ENTRIES])
     return DrillDown(

@@ -35,7 +35,7 @@ from gateway.service import guardians
 from gateway.service.consent_forms import SCOPE_SYSTEM
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store, student_store
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 CONSENT_STATES = frozenset({"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"})
@@ -48,7 +48,7 @@ def check_consent(session: Session, rt: Runtime, document: Any) -> Consent:
     """The consent as a value, linked when its student is known; InputInvalid with every problem."""
     _check_fhir(document)
     parsed = read_consent(document, rt.artifacts.codes)
-    links = repo.links_for(session, [parsed.patient_identifier] if parsed.patient_identifier else [])
+    links = student_store.links_for(session, [parsed.patient_identifier] if parsed.patient_identifier else [])
     student_id = links.get(parsed.patient_identifier) if parsed.patient_identifier else None
     consent = replace(parsed.consent, student_id=student_id or "")
     stand_in = student_id or (_LINK_PENDING if parsed.patient_identifier else "")
@@ -212,7 +212,7 @@ def _labels_covered(provision: Provision) -> frozenset[str]:
 
 def birth_date(session: Session, student_id: str) -> dt.date | None:
     """The student's birth date as the plan holds it (``student.birthDate``), when known."""
-    plan = repo.get_plan(session, student_id)
+    plan = plan_store.get_plan(session, student_id)
     element = plan.document.get("student", {}).get("birthDate") if plan is not None else None
     try:
         return dt.date.fromisoformat(element["value"]) if element else None

@@ -27,7 +27,7 @@ from gateway.service.consent_checks import check_consent
 from gateway.service.consent_forms import ConsentForm, consent_document
 from gateway.service.policies import consent_from_row, link_pending_consents
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import consent_store, delivery_store, organization_store, student_store
 from gateway.storage.tables import ConsentRow
 
 
@@ -115,7 +115,7 @@ def store_consent(
     if recorded_by != consent.grantor:
         raise _not_grantor()
     key = _key_for(session, rt, consent.id, recorded_by)
-    existing = repo.get_consent(session, key)
+    existing = consent_store.get_consent(session, key)
     if existing is not None:
         if digest(existing.document) != digest(document):
             raise Conflict(
@@ -135,7 +135,7 @@ def store_consent(
         document=copy.deepcopy(document),
         updated_at=rt.now(),
     )
-    repo.add_consent(session, row)
+    consent_store.add_consent(session, row)
     fhir_consents.serve(session, rt, row)
     summary = _summary(rt, row, created=True)
     return summary, _recorded_draft(summary, recorded_by)
@@ -145,7 +145,7 @@ def _key_for(session: Session, rt: Runtime, consent_id: str, organization: str) 
     """The stored key of a consent id chosen by ``organization``: the id itself, unless another
     organization's consent already holds it; then a key scoped to the recorder, so that no 409
     reveals a consent the caller has no part in (a clash among its own is a 409)."""
-    taken = repo.get_consent(session, consent_id)
+    taken = consent_store.get_consent(session, consent_id)
     if taken is None or organization in _row_parties(rt, taken):
         return consent_id
     return scoped_consent_key(consent_id, organization)
@@ -165,10 +165,10 @@ def _row_parties(rt: Runtime, row: ConsentRow) -> set[str]:
 def _find(session: Session, consent_id: str, party: str | None) -> ConsentRow | None:
     """The consent ``consent_id`` names for ``party``: its own scoped one first, then the plain id."""
     if party is not None:
-        own = repo.get_consent(session, scoped_consent_key(consent_id, party))
+        own = consent_store.get_consent(session, scoped_consent_key(consent_id, party))
         if own is not None:
             return own
-    return repo.get_consent(session, consent_id)
+    return consent_store.get_consent(session, consent_id)
 
 
 def grantor_of(rt: Runtime, document: dict[str, Any]) -> str:
@@ -229,10 +229,10 @@ def _patient_identifier(rt: Runtime, student_ref: str, grantor: str) -> tuple[st
         system, value = student_ref.rsplit("|", 1)
         return system, value
     with rt.sessions() as session:
-        identifiers = repo.student_identifiers(session, student_ref)
+        identifiers = student_store.student_identifiers(session, student_ref)
         own = {
             system
-            for org in repo.organization_docs(session)
+            for org in organization_store.organization_docs(session)
             if org["id"] == grantor
             for system in org.get("identifier_systems", {}).values()
         }
@@ -282,7 +282,7 @@ def revoke_consent(
         row.revoked_at, row.status, row.updated_at = revoked_at, "inactive", now
         fhir_consents.serve(session, rt, row)
         reason = f"consent {consent_id} was revoked"
-        cancelled = repo.cancel_queued_deliveries(session, row.id, reason, now)
+        cancelled = delivery_store.cancel_queued_deliveries(session, row.id, reason, now)
         summary = replace(_summary(rt, row), cancelled_deliveries=cancelled)
         draft = _revoked_draft(summary, by, requested_by)
         audit.record(session, rt, [replace(draft, actor=actor or draft.actor)])
@@ -328,16 +328,16 @@ def list_consents(
 
 def _rows_for(session: Session, rt: Runtime, student_ref: str | None) -> list[ConsentRow]:
     if student_ref is None:
-        return repo.consent_rows(session)
+        return consent_store.consent_rows(session)
     if "|" not in student_ref:
-        return repo.consent_rows(session, student_ref)
+        return consent_store.consent_rows(session, student_ref)
     system, value = student_ref.rsplit("|", 1)
-    student_id = repo.links_for(session, [(system, value)]).get((system, value))
-    linked = repo.consent_rows(session, student_id) if student_id else []
+    student_id = student_store.links_for(session, [(system, value)]).get((system, value))
+    linked = consent_store.consent_rows(session, student_id) if student_id else []
     # Still unlinked: a consent recorded before the student's records arrived.
     waiting = [
         row
-        for row in repo.unlinked_consents(session)
+        for row in consent_store.unlinked_consents(session)
         if read_consent(row.document, rt.artifacts.codes).patient_identifier == (system, value)
     ]
     return sorted([*linked, *waiting], key=lambda row: row.id)

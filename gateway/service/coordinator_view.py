@@ -32,7 +32,7 @@ from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_in
 from gateway.storage import coordinator_store as store
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 from gateway.storage.tables import Delivery
 
 MAX_LISTED = 200
@@ -109,7 +109,7 @@ def student_page(rt: Runtime, person: Person, student_ref: str) -> CoordinatorPa
             _history(session, row)
             for row in store.referrals_from(session, student_id, request.organization_id)
         )
-        docs = repo.organization_docs(session)
+        docs = organization_store.organization_docs(session)
     return CoordinatorPage(
         student_id=student_id,
         plan=layout(view.plan),
@@ -141,7 +141,7 @@ def students_of(rt: Runtime, person: Person, query: str = "") -> tuple[ListedStu
         else:
             ids = store.students_with_records_from(session, partners, limit=MAX_LISTED)
         identifiers = store.identifiers_of(session, ids)
-        systems = _own_systems(repo.organization_docs(session), person.organization_id)
+        systems = _own_systems(organization_store.organization_docs(session), person.organization_id)
     return tuple(
         ListedStudent(
             student_id=s, identifiers=tuple((sys, v) for sys, v in identifiers.get(s, []) if sys in systems)

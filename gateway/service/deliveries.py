@@ -41,7 +41,7 @@ from gateway.service.plans import (
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
 from gateway.service.terms import term_issues
-from gateway.storage import repositories as repo
+from gateway.storage import delivery_store, plan_store
 from gateway.storage.tables import Delivery
 
 REFERRAL = "referral"
@@ -264,7 +264,7 @@ def _check_referral(
 
 def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySummary | None:
     # Locking the plan row serialises referrals of one student, so a double submit queues once.
-    plan_row = repo.lock_plan(session, header["studentId"])
+    plan_row = plan_store.lock_plan(session, header["studentId"])
     known = plan_row is not None and _holds_records_of(plan_row.document, header["source"])
     shaped = shape(session, rt, header)
     if shaped.payload is None or not known:
@@ -279,7 +279,7 @@ def _queue(session: Session, rt: Runtime, header: dict[str, Any]) -> DeliverySum
     if existing is not None:
         return summary_of(existing)
     row = _new_delivery(rt, header, shaped)
-    repo.add_delivery(session, row)
+    delivery_store.add_delivery(session, row)
     fhir_referrals.write_referral(session, row, rt.now())
     drafts = decision_drafts(header, shaped, row.student_id)
     audit.record(session, rt, [*drafts, queued_draft(row, shaped)])
@@ -299,7 +299,7 @@ def _domain(plan: dict[str, Any], note_code: str | None) -> str:
 
 
 def _same_queued(session: Session, header: dict[str, Any], content: str) -> Delivery | None:
-    candidates = repo.queued_deliveries_like(
+    candidates = delivery_store.queued_deliveries_like(
         session, header["studentId"], header["recipient"], header["purpose"]
     )
     return next((row for row in candidates if content_digest(row.payload) == content), None)
@@ -412,7 +412,7 @@ def list_deliveries(
             "unknown delivery status", [Issue(path="status", message=f"one of {', '.join(STATUSES)}")]
         )
     with rt.sessions() as session:
-        rows = repo.list_deliveries(
+        rows = delivery_store.list_deliveries(
             session, visible_to=organization, status=status, limit=limit, offset=offset
         )
         return [summary_of(row) for row in rows]

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import InputInvalid, Issue
 from gateway.service.runtime import Runtime, Settings
-from gateway.storage import repositories as repo
+from gateway.storage import delivery_store
 
 MAX_LEASE = dt.timedelta(seconds=30)
 BEATS_PER_LEASE = 4
@@ -83,7 +83,7 @@ def renew(rt: Runtime, owner: str, until: dt.datetime) -> bool:
     """Extend what ``owner`` still holds to ``until``; False once it holds nothing."""
     try:
         with rt.sessions.begin() as session:
-            return repo.renew_delivery_leases(session, owner, until) > 0
+            return delivery_store.renew_delivery_leases(session, owner, until) > 0
     except SQLAlchemyError as exc:
         # The database is busy or gone: try again at the next beat. The POST's own timeout
         # still bounds how long the lapsed lease and the send can overlap.

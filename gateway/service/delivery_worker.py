@@ -69,7 +69,7 @@ from gateway.service.deliveries import (
 from gateway.service.delivery_lease import heartbeat, lease_length, new_owner
 from gateway.service.disclosures import Grounds, delivery_details
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import delivery_store, organization_store
 from gateway.storage.tables import Delivery
 
 MAX_ATTEMPTS = 8
@@ -155,11 +155,11 @@ class Stop:
 def _claim(
     session: Session, rt: Runtime, claim: Claim, limit: int
 ) -> tuple[list[Outgoing], dict[str, DeliverySummary]]:
-    endpoints = {doc["id"]: doc.get("endpoint") for doc in repo.organization_docs(session)}
+    endpoints = {doc["id"]: doc.get("endpoint") for doc in organization_store.organization_docs(session)}
     outgoing: list[Outgoing] = []
     settled: dict[str, DeliverySummary] = {}
     drafts: list[audit.AuditDraft] = []
-    for row in repo.claim_due_deliveries(session, claim.at, limit):
+    for row in delivery_store.claim_due_deliveries(session, claim.at, limit):
         shaped = shape(session, rt, row.payload["referral"])
         # Re-decided at its claim: these are new decisions, each audited once.
         drafts.extend(decision_drafts(row.payload["referral"], shaped, row.student_id))
@@ -306,7 +306,7 @@ def token_jwks(rt: Runtime) -> dict[str, Any]:
 
 def _record(rt: Runtime, item: Outgoing, answer: AgencyAnswer, now: dt.datetime) -> DeliverySummary:
     with rt.sessions.begin() as session:
-        row = repo.get_delivery(session, item.delivery_id, lock=True)
+        row = delivery_store.get_delivery(session, item.delivery_id, lock=True)
         assert row is not None
         if answer.delivered:
             # Whichever attempt's 2xx arrives first is the proof; the same key answered again

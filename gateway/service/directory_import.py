@@ -37,7 +37,7 @@ from gateway.service.outcomes import ACCEPTED, RecordOutcome, Tally
 from gateway.service.outcomes import REJECTED as REJECTED_RECORD
 from gateway.service.runtime import Runtime
 from gateway.storage import directory_store as store
-from gateway.storage import repositories as repo
+from gateway.storage import message_store
 from gateway.storage.tables import Message
 
 MAX_SOURCE = 64
@@ -320,7 +320,7 @@ def _add_message(session: Session, rt: Runtime, report: ImportReport, result: Re
         received_at=now,
         updated_at=now,
     )
-    repo.add_message(session, message)
+    message_store.add_message(session, message)
     return message.id
 
 
@@ -338,7 +338,7 @@ def replay(rt: Runtime, message_id: str, actor: str = "cli") -> ImportReport:
     """Read a kept import again and land the services its rejected rows kept out (those still
     rejected stay listed on the message); what else the directory holds is left as it is."""
     with rt.sessions() as session:
-        _check_replayable(session, repo.get_message(session, message_id), message_id)
+        _check_replayable(session, message_store.get_message(session, message_id), message_id)
     return _rerun(rt, claim(rt, message_id), actor)[0]
 
 
@@ -373,7 +373,7 @@ def _rerun(rt: Runtime, message: Message, actor: str) -> tuple[ImportReport, Fin
             )
             landed = int((message.outcome or {}).get("accepted", 0)) + report.added + report.changed
             status, reason, outcome = _outcome(report, landed, replace(kept, held=tuple(sorted(retry.held))))
-            row = repo.get_message(session, message.id)
+            row = message_store.get_message(session, message.id)
             assert row is not None
             row.status, row.reason, row.outcome, row.updated_at = status, reason, outcome, rt.now()
             audit.record(session, rt, [_audit_draft(report, actor, replay_of=message.id)])

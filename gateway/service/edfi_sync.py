@@ -39,7 +39,7 @@ from gateway.service.ingest import ingest
 from gateway.service.reference_data import forget, reference_entities
 from gateway.service.retractions import retract_records
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import message_store, organization_store
 
 FORMAT = "edfi-json"
 Progress = Callable[[str, int, int | None], None]  # resource, records so far, total when known
@@ -151,7 +151,7 @@ def pull_edfi(
 
 def _check_partner(rt: Runtime, source_org: str) -> None:
     with rt.sessions() as session:
-        known = any(o["id"] == source_org for o in repo.organization_docs(session))
+        known = any(o["id"] == source_org for o in organization_store.organization_docs(session))
     if not known:
         raise AccessDenied(
             f"'{source_org}' is not a registered partner",
@@ -189,7 +189,7 @@ def _why_not(rt: Runtime, resource: str) -> str:
 
 def _watermark(rt: Runtime, source_org: str, feed: str) -> int | None:
     with rt.sessions() as session:
-        state = repo.get_sync_state(session, source_org, feed)
+        state = message_store.get_sync_state(session, source_org, feed)
         return int(state.watermark) if state is not None and state.watermark else None
 
 
@@ -317,4 +317,4 @@ def _forget(
 def _save_watermark(rt: Runtime, source_org: str, feed: str, plan: _SyncPlan, resources: list[str]) -> None:
     details = {"mode": plan.mode, "previous": plan.watermark_from, "resources": resources}
     with rt.sessions.begin() as session:
-        repo.save_sync_state(session, source_org, feed, str(plan.watermark_to), details, rt.now())
+        message_store.save_sync_state(session, source_org, feed, str(plan.watermark_to), details, rt.now())

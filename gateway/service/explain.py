@@ -30,7 +30,7 @@ from gateway.service.coordinator_scope import Scope, category_labels, scope_of
 from gateway.service.plans import ReadRequest
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store, student_store
 
 MAX_NAME = 120  # organization ids and actors, as the audit trail stores them
 
@@ -65,7 +65,7 @@ def explain(
     with rt.sessions.begin() as session:
         student_id = _student_id(session, student_ref)
         if as_read and not regimes and action in LABELLED_ACTIONS:
-            plan = repo.get_plan(session, student_id) if student_id and not partner_view else None
+            plan = plan_store.get_plan(session, student_id) if student_id and not partner_view else None
             # Several labels: the answer is for all of that data (deny when any part would be withheld).
             found = read_labels(rt.artifacts, source, categories, plan.document if plan else None)
             regimes = frozenset(r for r, _ in found)
@@ -150,9 +150,9 @@ def _student_id(session: Session, ref: str | None) -> str:
     if not ref:
         return ""
     if "|" not in ref:
-        return ref if repo.student_exists(session, ref) else ""
+        return ref if student_store.student_exists(session, ref) else ""
     system, value = ref.rsplit("|", 1)
-    return repo.links_for(session, [(system, value)]).get((system, value), "")
+    return student_store.links_for(session, [(system, value)]).get((system, value), "")
 
 
 def _inputs(

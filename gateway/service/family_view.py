@@ -54,7 +54,7 @@ from gateway.service.family_words import (
 from gateway.service.plans import birth_date_of, not_visible
 from gateway.service.runtime import Runtime
 from gateway.storage import guardians as guardian_store
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store, plan_store
 from gateway.storage.accounting_store import entries_about
 
 BASIS = ("ferpa:34 CFR 99.10", "hipaa:45 CFR 164.524")
@@ -111,7 +111,7 @@ def children_of(rt: Runtime, person: Person) -> tuple[Child, ...]:
         for student_id in person.student_ids:
             if _authority(session, person, student_id) is None:
                 continue
-            row = repo.get_plan(session, student_id)
+            row = plan_store.get_plan(session, student_id)
             found.append(Child(student_id=student_id, name=full_name(row.document if row else {})))
         details = {"purpose": FAMILY_ACCESS, "person": person.id, "students": [c.student_id for c in found]}
         draft = audit.AuditDraft(kind="family.children", actor=person.actor, subject="", details=details)
@@ -125,7 +125,7 @@ def read_for_family(rt: Runtime, person: Person, student_ref: str, *, lang: str)
     guardian = guardian_of(rt, person, student_ref)
     words = words_for(rt, lang)
     with rt.sessions.begin() as session:
-        row = repo.get_plan(session, guardian.student_id)
+        row = plan_store.get_plan(session, guardian.student_id)
         birth = birth_date_of(row.document) if row is not None else None
         adult = birth is not None and age_on(birth, rt.now().date()) >= AGE_OF_MAJORITY
         shown = _shown(session, rt, row.document) if row is not None and not adult else None
@@ -343,7 +343,7 @@ def grant_consent(rt: Runtime, person: Person, student_ref: str, grant: Grant) -
     """Record what the parent or guardian signed now, as a FHIR Consent with them as signer."""
     guardian = guardian_of(rt, person, student_ref)
     with rt.sessions() as session:
-        organizations = frozenset(str(doc["id"]) for doc in repo.organization_docs(session))
+        organizations = frozenset(str(doc["id"]) for doc in organization_store.organization_docs(session))
     problems = grant_problems(rt, grant, organizations)
     if problems or grant.until is None:
         raise InputInvalid("the consent cannot be recorded", problems)

@@ -23,7 +23,7 @@ from babel.numbers import format_percent
 from gateway.core.consent import PART2
 from gateway.core.plan import iter_elements
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 
 PART2_CATEGORY = "substance-use"
 ATTENDANCE_SYSTEM = "https://success-plan-gateway.org/codes/attendance"
@@ -139,7 +139,7 @@ class Words:
 
 def words_for(rt: Runtime, lang: str) -> Words:
     with rt.sessions() as session:
-        docs = repo.organization_docs(session)
+        docs = organization_store.organization_docs(session)
     names = {str(doc["id"]): str(doc.get("name") or doc["id"]) for doc in docs}
     schools = {
         str(ident.get("value")): names[str(doc["id"])]

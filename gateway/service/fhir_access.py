@@ -22,7 +22,7 @@ from gateway.service.partners import Principal
 from gateway.service.plans import birth_date_of
 from gateway.service.policies import consents_for, consents_for_many, policy_set
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 from gateway.storage.fhir_store import RowLabels
 
 DecisionKey = tuple[str, str, str, str, str]  # source, categories, regimes, sensitivities, student
@@ -78,7 +78,7 @@ class Judge:
         if not wanted or not self.reader.role or not self.reader.purpose:
             return
         self.consents.update(consents_for_many(self.session, self.rt, wanted))
-        plans = repo.plans_for(self.session, wanted)
+        plans = plan_store.plans_for(self.session, wanted)
         for student_id in wanted:
             plan = plans.get(student_id)
             self.births[student_id] = birth_date_of(plan.document) if plan is not None else None
@@ -122,7 +122,7 @@ class Judge:
     def _birth_date(self, student_id: str) -> dt.date | None:
         """Who may consent depends on the student's age: read from the plan, as a plan read does."""
         if student_id not in self.births:
-            row = repo.get_plan(self.session, student_id)
+            row = plan_store.get_plan(self.session, student_id)
             self.births[student_id] = birth_date_of(row.document) if row is not None else None
         return self.births[student_id]
 

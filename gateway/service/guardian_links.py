@@ -23,7 +23,7 @@ from gateway.service.guardians import ADMINISTRATOR, ADMINISTRATOR_ORG
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
 from gateway.storage import guardians as store
-from gateway.storage import repositories as repo
+from gateway.storage import student_store
 from gateway.storage.tables import GuardianLinkRow
 
 
@@ -67,7 +67,7 @@ def link_guardian(
     student_id = resolve_student_ref(rt, student_ref)
     now = rt.now()
     with rt.sessions.begin() as session:
-        if not repo.student_exists(session, student_id):
+        if not student_store.student_exists(session, student_id):
             raise NotFound(f"no student {student_ref} is registered")
         row = {
             "id": link_id(student_id, (system, value), ADMINISTRATOR, ADMINISTRATOR_ORG),

@@ -38,8 +38,7 @@ from gateway.service.outcomes import FAILED, REJECTED, REPLAYABLE, RecordOutcome
 from gateway.service.pipeline import Exchange, run_batch
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
-from gateway.storage import retention_store
+from gateway.storage import message_store, organization_store, retention_store
 from gateway.storage.tables import Message
 
 log = logging.getLogger(__name__)
@@ -199,7 +198,7 @@ def _add_message(
         updated_at=now,
     )
     with rt.sessions.begin() as session:
-        repo.add_message(session, message)
+        message_store.add_message(session, message)
     return message.id
 
 
@@ -375,7 +374,7 @@ def _problem(problem: RecordProblem) -> RecordOutcome:
 def _exchange(rt: Runtime, message: Message) -> Exchange:
     with rt.sessions() as session:
         partner = next(
-            (o for o in repo.organization_docs(session) if o["id"] == message.organization_id),
+            (o for o in organization_store.organization_docs(session) if o["id"] == message.organization_id),
             None,
         )
     if partner is None:
@@ -460,7 +459,7 @@ def replay_where(rt: Runtime, statuses: tuple[str, ...] = REPLAYABLE) -> list[In
     in progress."""
     recovered = recover_interrupted(rt)
     with rt.sessions() as session:
-        ids = repo.message_ids_with_status(session, tuple(s for s in statuses if s != RECEIVED))
+        ids = message_store.message_ids_with_status(session, tuple(s for s in statuses if s != RECEIVED))
         if RECEIVED in statuses:
             ids += [message_id for message_id in recovered if message_id not in ids]
         purged = retention_store.purged_message_ids(session, ids)  # nothing left to run

@@ -17,7 +17,7 @@ from gateway.service import audit
 from gateway.service.ingest import IngestSummary, replay
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
-from gateway.storage import repositories as repo
+from gateway.storage import message_store, student_store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,9 +42,9 @@ def link_identifier(
     _check(system, value)
     student_id = resolve_student_ref(rt, student_ref)
     with rt.sessions.begin() as session:
-        if not repo.student_exists(session, student_id):
+        if not student_store.student_exists(session, student_id):
             raise NotFound(f"no student {student_ref} is registered")
-        linked = repo.links_for(session, [(system, value)]).get((system, value))
+        linked = student_store.links_for(session, [(system, value)]).get((system, value))
         if linked is not None and linked != student_id:
             raise Conflict(
                 "that identifier is already linked to another student",
@@ -52,7 +52,7 @@ def link_identifier(
             )
         created = linked is None
         if created:
-            repo.add_links(session, [(system, value, student_id)], None, rt.now())
+            student_store.add_links(session, [(system, value, student_id)], None, rt.now())
             audit.record(session, rt, [_audit_draft(by, student_id, system, value)])
     if created:
         audit.checkpoint(rt)
@@ -62,7 +62,7 @@ def link_identifier(
 
 def _replay_held(rt: Runtime) -> tuple[IngestSummary, ...]:
     with rt.sessions() as session:
-        ids = repo.message_ids_with_held_records(session)
+        ids = message_store.message_ids_with_held_records(session)
     return tuple(replay(rt, message_id) for message_id in ids)
 
 

@@ -30,7 +30,7 @@ from gateway.errors import GatewayError, NotFound
 from gateway.service import audit
 from gateway.service.outcomes import FAILED, REJECTED, Tally
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import message_store
 from gateway.storage.tables import Message
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def claim(rt: Runtime, message_id: str) -> Message:
     """The message, detached, marked as being processed by this process."""
     now = rt.now()
     with rt.sessions.begin() as session:
-        message = repo.get_message(session, message_id)
+        message = message_store.get_message(session, message_id)
         if message is None:
             raise NotFound(f"message {message_id} does not exist")
         previous = dict(message.outcome or {})
@@ -72,7 +72,7 @@ def _worker(now: dt.datetime) -> dict[str, Any]:
 
 def heartbeat(session: Any, rt: Runtime, message_id: str) -> None:
     """In the batch's own transaction: progress, so a long run is never taken for a dead one."""
-    repo.touch_message(session, message_id, rt.now())
+    message_store.touch_message(session, message_id, rt.now())
 
 
 def finish(rt: Runtime, message_id: str, tally: Tally) -> Finished:
@@ -130,7 +130,7 @@ def failed_outcome(code: str, tally: Tally, what: str) -> Finished:
 
 
 def _store(session: Any, rt: Runtime, message_id: str, done: Finished) -> Message:
-    message = repo.get_message(session, message_id)
+    message = message_store.get_message(session, message_id)
     assert message is not None
     message.status, message.reason, message.outcome, message.updated_at = (
         done.status,
@@ -170,7 +170,7 @@ def recover_interrupted(rt: Runtime) -> list[str]:
     return their ids. A message still making progress elsewhere is left alone."""
     now = rt.now()
     with rt.sessions() as session:
-        candidates = repo.in_flight_messages(session)
+        candidates = message_store.in_flight_messages(session)
     found = [
         (message_id, seen)
         for message_id, outcome, seen in candidates
@@ -204,7 +204,7 @@ def _alive(pid: Any) -> bool:
 def _mark_interrupted(rt: Runtime, message_id: str, seen: dt.datetime) -> bool:
     """Only if nothing touched the message since it was seen (its process may just have ended)."""
     with rt.sessions.begin() as session:
-        message = repo.get_message(session, message_id, for_update=True)
+        message = message_store.get_message(session, message_id, for_update=True)
         if message is None or message.status != RECEIVED or message.updated_at != seen:
             return False
         # What its run had landed is not known (it died with the process): a replay re-runs all.

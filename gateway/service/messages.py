@@ -10,7 +10,7 @@ from typing import Any
 from gateway.errors import InputInvalid, Issue, NotFound
 from gateway.service.message_state import recover_interrupted
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import message_store
 from gateway.storage.tables import Message
 
 STATUSES = ("received", "mapped", "partial", "held", "rejected", "failed", "ignored")
@@ -49,14 +49,14 @@ def list_messages(
         )
     recover_interrupted(rt)  # a run that died is listed as failed (Interrupted), not as in progress
     with rt.sessions() as session:
-        rows = repo.list_messages(session, status, limit, offset, source)
+        rows = message_store.list_messages(session, status, limit, offset, source)
     return [_summary(m) for m in rows]
 
 
 def show_message(rt: Runtime, message_id: str, source: str | None = None) -> dict[str, Any]:
     """One message with its per-record problems (never its payload: that may hold PHI)."""
     with rt.sessions() as session:
-        message = repo.get_message(session, message_id)
+        message = message_store.get_message(session, message_id)
     if message is None or (source is not None and message.organization_id != source):
         raise NotFound(f"message {message_id} does not exist")
     return {**_summary(message), "records": (message.outcome or {}).get("records", [])}

@@ -30,8 +30,8 @@ from gateway.service.partners import (
     require_org,
 )
 from gateway.service.runtime import Runtime
+from gateway.storage import organization_store
 from gateway.storage import partner_keys as store
-from gateway.storage import repositories as repo
 from gateway.storage.tables import Credential, PartnerJwksRow, PartnerKeyRow
 
 
@@ -192,11 +192,11 @@ def _key_set_credential(
         check_role(role)
         new_id = f"{organization_id}.jwt.{secrets.token_hex(4)}"
         created = credential_row(rt, organization_id, new_id, "jwt-key", role)
-        repo.add_credential(session, created)
+        organization_store.add_credential(session, created)
         if role in AUDITED_ROLES:
             audit.record(session, rt, [replace(issued_draft(created), actor=actor)])
         return created
-    credential = repo.active_credential(session, client_id)
+    credential = organization_store.active_credential(session, client_id)
     if credential is None or credential.organization_id != organization_id:
         raise NotFound(
             "no such client of the organization",

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from gateway.errors import AuthenticationFailed, InputInvalid, Issue, NotFound
 from gateway.service import audit, jwks
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 from gateway.storage.tables import Credential
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -151,7 +151,7 @@ def credential_row(
 def _add_credential(rt: Runtime, credential: Credential) -> None:
     with rt.sessions.begin() as session:
         require_org(session, credential.organization_id)
-        repo.add_credential(session, credential)
+        organization_store.add_credential(session, credential)
         if credential.role in AUDITED_ROLES:
             audit.record(session, rt, [issued_draft(credential)])
     if credential.role in AUDITED_ROLES:
@@ -172,7 +172,7 @@ def issued_draft(credential: Credential) -> audit.AuditDraft:
 
 
 def require_org(session: Any, organization_id: str) -> None:
-    if organization_id not in {o["id"] for o in repo.organization_docs(session)}:
+    if organization_id not in {o["id"] for o in organization_store.organization_docs(session)}:
         raise NotFound(f"organization '{organization_id}' is not registered")
 
 
@@ -191,7 +191,7 @@ def _refused() -> AuthenticationFailed:
 
 def authenticate_secret(rt: Runtime, client_id: str, client_secret: str) -> Principal:
     with rt.sessions() as session:
-        credential = repo.active_credential(session, client_id)
+        credential = organization_store.active_credential(session, client_id)
     usable = credential is not None and credential.kind == "secret" and bool(credential.secret_hash)
     # Hash even for an unknown client, so response time does not tell which client ids exist.
     stored = credential.secret_hash if usable and credential and credential.secret_hash else _DUMMY_HASH
@@ -210,14 +210,16 @@ def authenticate_assertion(rt: Runtime, assertion: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise _refused() from exc
     with rt.sessions() as session:
-        credential = repo.active_credential(session, client_id)
+        credential = organization_store.active_credential(session, client_id)
     if credential is None or credential.kind != "jwt-key":
         raise _refused()
     key, algorithms = _assertion_key(rt, credential, kid)
     claims = _verified_claims(assertion, credential, key, algorithms, rt.settings.token_url, rt.now())
     expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
     with rt.sessions.begin() as session:
-        if not repo.remember_assertion(session, _replay_key(client_id, claims["jti"]), expires, rt.now()):
+        if not organization_store.remember_assertion(
+            session, _replay_key(client_id, claims["jti"]), expires, rt.now()
+        ):
             raise _refused()
     return _principal(credential)
 
@@ -334,7 +336,7 @@ def verify_access_token(rt: Runtime, token: str) -> Principal:
     if not _fresh(claims, rt.now(), dt.timedelta(seconds=rt.settings.token_ttl_seconds)):
         raise _expired()
     with rt.sessions() as session:
-        credential = repo.active_credential(session, claims["sub"])
+        credential = organization_store.active_credential(session, claims["sub"])
     # The role must be a known one and the credential's own: a token never claims more.
     if credential is None or claims["role"] not in ROLES or claims["role"] != credential.role:
         raise _refused()

@@ -29,8 +29,8 @@ from gateway.service.partners import COMPLIANCE as COMPLIANCE_ROLE
 from gateway.service.plans import ReadRequest
 from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
+from gateway.storage import organization_store, student_store
 from gateway.storage import people_store as store
-from gateway.storage import repositories as repo
 from gateway.storage.people_tables import PersonRow, WebSessionRow
 
 REFUSED = "the email or password is not right, or the account is locked; try again later"
@@ -81,7 +81,7 @@ def add_person(
         disabled_at=None,
     )
     with rt.sessions.begin() as session:
-        if any(not repo.student_exists(session, student) for student in students):
+        if any(not student_store.student_exists(session, student) for student in students):
             raise NotFound("a student named is not registered: check the identifier")
         if store.person_by_email(session, normal) is not None:
             raise InputInvalid(
@@ -139,7 +139,7 @@ def _organization_problem(rt: Runtime, role: str, organization: str | None) -> s
     if organization is None:
         return None
     with rt.sessions() as session:
-        known = {doc["id"] for doc in repo.organization_docs(session)}
+        known = {doc["id"] for doc in organization_store.organization_docs(session)}
     return None if organization in known else f"'{organization[:60]}' is not a registered organization"
 
 

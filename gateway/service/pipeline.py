@@ -38,7 +38,7 @@ from gateway.service import disclosures, enforcement, fhir_served, guardians, re
 from gateway.service.audit import AuditDraft, record
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store, source_index, student_store
 
 # The crosswalk of records deliberately not mapped: "<mapping family>|<entity>" -> the reason.
 IGNORED_RECORDS = "ignored-records"
@@ -207,7 +207,7 @@ def _identify(
     outcomes: dict[int, RecordOutcome],
     now: dt.datetime,
 ) -> dict[str, list[tuple[int, PlanElement]]]:
-    links = repo.links_for(session, (i for m in mapped.values() for i in m.result.subject))
+    links = student_store.links_for(session, (i for m in mapped.values() for i in m.result.subject))
     new_students: set[str] = set()
     new_links: list[tuple[str, str, str]] = []
     by_student: dict[str, list[tuple[int, PlanElement]]] = defaultdict(list)
@@ -233,8 +233,8 @@ def _identify(
             student_id=found.student_id,
             decision_id=item.decision.decision_id,
         )
-    repo.add_students(session, sorted(new_students), now)
-    repo.add_links(session, new_links, exchange.message_id, now)
+    student_store.add_students(session, sorted(new_students), now)
+    student_store.add_links(session, new_links, exchange.message_id, now)
     return by_student
 
 
@@ -250,7 +250,7 @@ def _merge(
     outcomes: dict[int, RecordOutcome],
     now: dt.datetime,
 ) -> None:
-    rows = repo.plans_for(session, by_student)
+    rows = plan_store.plans_for(session, by_student)
     for student_id, items in sorted(by_student.items()):
         row = rows.get(student_id)
         current = row.document if row is not None else empty_plan(student_id)
@@ -272,7 +272,7 @@ def _merge(
                 )
             continue
         if changed:
-            repo.save_plan(session, row, student_id, merged.plan, now)
+            plan_store.save_plan(session, row, student_id, merged.plan, now)
         for i in indexes:
             count = sum(1 for j, e in items if j == i and e.element["id"] in changed)
             outcomes[i] = RecordOutcome(
@@ -436,7 +436,7 @@ def _index_sources(
         for i, item in mapped.items()
         if outcomes[i].status == ACCEPTED and outcomes[i].student_id
     ]
-    repo.index_source_records(session, rows, now)
+    source_index.index_source_records(session, rows, now)
 
 
 def _serve_fhir(

@@ -30,7 +30,7 @@ from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.service.students import NOT_AVAILABLE, resolve_in
 from gateway.service.terms import term_issues
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store, student_store
 
 ElementKey = tuple[str, str, str, str]  # source, category, regime, sensitivity
 POINT_OF_ACTION = {EXPORT: "export", DISCLOSE: "delivery"}
@@ -118,13 +118,13 @@ class Disclosure:
 
 def registered(session: Session, student_id: str) -> str:
     """``student_id`` when it names a registered student, else "" (it may be anything typed)."""
-    return student_id if student_id and repo.student_exists(session, student_id) else ""
+    return student_id if student_id and student_store.student_exists(session, student_id) else ""
 
 
 def decide_disclosure(session: Session, rt: Runtime, request: ReadRequest) -> Disclosure:
     """Decide every element of the student's plan for ``request``, inside the caller's transaction."""
     _check_request(request, rt.artifacts.vocabulary)
-    row = repo.get_plan(session, request.student_id)
+    row = plan_store.get_plan(session, request.student_id)
     policy = policy_set(session, rt)
     decisions: dict[ElementKey, Decision] = {}
     if row is None:

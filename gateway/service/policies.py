@@ -12,15 +12,15 @@ from gateway.core.policy import PolicySet
 from gateway.formats.fhir_consent import read_consent
 from gateway.service import guardians
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import agreement_store, consent_store, organization_store, student_store
 from gateway.storage.tables import ConsentRow
 
 
 def policy_set(session: Session, rt: Runtime) -> PolicySet:
     vocabulary = rt.artifacts.vocabulary
     return PolicySet(
-        organizations={doc["id"]: doc["kind"] for doc in repo.organization_docs(session)},
-        agreements=tuple(agreement_from_doc(doc) for doc in repo.agreement_docs(session)),
+        organizations={doc["id"]: doc["kind"] for doc in organization_store.organization_docs(session)},
+        agreements=tuple(agreement_from_doc(doc) for doc in agreement_store.agreement_docs(session)),
         purposes=vocabulary.purposes,
         roles=vocabulary.roles,
         categories=vocabulary.categories,
@@ -40,7 +40,7 @@ def consents_for(session: Session, rt: Runtime, student_id: str) -> tuple[Consen
     """The student's consents, each parent's or guardian's marked linked when a guardian link
     names its signer (core.consent counts a RelatedPerson's signature only then)."""
     link_pending_consents(session, rt)
-    rows = repo.consents_for_student(session, student_id)
+    rows = consent_store.consents_for_student(session, student_id)
     return guardians.with_links(session, (consent_from_row(rt, row) for row in rows))
 
 
@@ -49,7 +49,7 @@ def consents_for_many(
 ) -> dict[str, tuple[Consent, ...]]:
     """``consents_for`` of many students in a few queries (a search decides rows of many)."""
     link_pending_consents(session, rt)
-    rows = repo.consents_for_students(session, student_ids)
+    rows = consent_store.consents_for_students(session, student_ids)
     linked = guardians.with_links(session, (consent_from_row(rt, row) for row in rows))
     found: dict[str, list[Consent]] = {student_id: [] for student_id in student_ids}
     for row, consent in zip(rows, linked, strict=True):
@@ -59,11 +59,11 @@ def consents_for_many(
 
 def link_pending_consents(session: Session, rt: Runtime) -> int:
     """Consents recorded before their student was known get linked once the link exists."""
-    pending = repo.unlinked_consents(session)
+    pending = consent_store.unlinked_consents(session)
     if not pending:
         return 0
     wanted = {row.id: read_consent(row.document, rt.artifacts.codes).patient_identifier for row in pending}
-    links = repo.links_for(session, [i for i in wanted.values() if i is not None])
+    links = student_store.links_for(session, [i for i in wanted.values() if i is not None])
     linked = 0
     for row in pending:
         identifier = wanted[row.id]

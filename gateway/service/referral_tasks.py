@@ -19,8 +19,7 @@ from gateway.service import audit, fhir_referrals, fhir_served, referrals
 from gateway.service.fhir_reads import Found, not_found
 from gateway.service.partners import Principal
 from gateway.service.runtime import Runtime
-from gateway.storage import fhir_store
-from gateway.storage import repositories as repo
+from gateway.storage import delivery_store, fhir_store
 
 PERFORMER_FIELDS = frozenset(
     {
@@ -51,7 +50,7 @@ def update_task(
             )
         previous = str(row.document.get("status"))
         _check_change(row.document, document)
-        delivery = repo.get_delivery(session, row.delivery_id, lock=True)
+        delivery = delivery_store.get_delivery(session, row.delivery_id, lock=True)
         if delivery is None:
             raise not_found("Task")
         kept = {**document, "meta": {"profile": row.document.get("meta", {}).get("profile", [])}}

@@ -31,7 +31,7 @@ from gateway.service import audit, enforcement, fhir_referrals
 from gateway.service.deliveries import DEFAULT_DOMAIN, FAILED, QUEUED, SENDING, SENT
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import delivery_store, plan_store
 from gateway.storage.tables import Delivery
 
 REQUESTED = "requested"
@@ -119,7 +119,7 @@ def _check(report: StatusReport) -> None:
 
 
 def _reported_delivery(session: Session, report: StatusReport, *, collected: bool = False) -> Delivery:
-    row = repo.get_delivery(session, report.delivery_id, lock=True)
+    row = delivery_store.get_delivery(session, report.delivery_id, lock=True)
     reached = (SENT, QUEUED, SENDING, FAILED) if collected else (SENT,)
     # Someone else's delivery, or one that never reached the reporter, does not exist for it.
     if row is None or row.recipient_org != report.reporter or row.status not in reached:
@@ -141,7 +141,7 @@ def _decide_inbound(session: Session, rt: Runtime, report: StatusReport) -> None
 
 
 def _apply(session: Session, rt: Runtime, delivery: Delivery, report: StatusReport) -> ReferralStatus:
-    plan_row = repo.lock_plan(session, delivery.student_id)
+    plan_row = plan_store.lock_plan(session, delivery.student_id)
     plan = plan_row.document if plan_row is not None else empty_plan(delivery.student_id)
     element_id = element_id_for(MAPPING_ID, RULE_ID, delivery.id)
     current: dict[str, Any] = next((e for e in plan.get("supports", []) if e["id"] == element_id), {})
@@ -152,7 +152,7 @@ def _apply(session: Session, rt: Runtime, delivery: Delivery, report: StatusRepo
     version = plan_row.version if plan_row is not None else 0
     if merged.changed:
         _validate(rt, merged.plan)
-        version = repo.save_plan(session, plan_row, delivery.student_id, merged.plan, rt.now())
+        version = plan_store.save_plan(session, plan_row, delivery.student_id, merged.plan, rt.now())
         audit.record(session, rt, [_draft(delivery, report, previous, element, version)])
     fhir_referrals.follow_status(session, delivery, report.status, rt.now())
     return ReferralStatus(

@@ -17,7 +17,7 @@ from gateway.core.canonical import digest
 from gateway.core.plan import without_source_records
 from gateway.service import attendance, audit, guardians
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store, source_index
 from gateway.storage.tables import SourceRecordRow
 
 
@@ -44,7 +44,7 @@ class RetractionSummary:
 def known_source_ids(rt: Runtime, *, source_org: str, entity: str) -> set[str]:
     """The active source record ids this source has delivered for ``entity`` (mapping keys, '|'-joined)."""
     with rt.sessions() as session:
-        return {row.source_id for row in repo.active_source_records(session, source_org, entity)}
+        return {row.source_id for row in source_index.active_source_records(session, source_org, entity)}
 
 
 def retract_records(
@@ -59,12 +59,12 @@ def retract_records(
     wanted = set(source_ids)
     now = rt.now()
     with rt.sessions.begin() as session:
-        rows = repo.active_source_records(session, source_org, entity, wanted) if wanted else []
+        rows = source_index.active_source_records(session, source_org, entity, wanted) if wanted else []
         by_student: dict[str, set[str]] = defaultdict(set)
         for row in rows:
             by_student[row.student_id].add(row.source_id)
             row.status, row.updated_at = "retracted", now
-        plans = repo.plans_for(session, by_student)
+        plans = plan_store.plans_for(session, by_student)
         removed = 0
         for student_id, ids in sorted(by_student.items()):
             plan_row = plans.get(student_id)
@@ -72,7 +72,7 @@ def retract_records(
                 continue
             outcome = without_source_records(plan_row.document, source_org, entity, ids)
             if outcome.changed:
-                repo.save_plan(session, plan_row, student_id, outcome.plan, now)
+                plan_store.save_plan(session, plan_row, student_id, outcome.plan, now)
                 removed += len(outcome.changed)
         # Attendance events live beside the plan (service/attendance.py): they leave with it.
         removed += attendance.retract_events(session, source_org, entity, by_student)

@@ -18,7 +18,7 @@ from gateway.service.agreement_signing import seed_signed
 from gateway.service.keys import ensure_keys
 from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 from gateway.storage.db import make_engine, migrate
 
 SAMPLES = "samples"
@@ -63,7 +63,7 @@ def load_samples(rt: Runtime, folder: Path, report: InitReport) -> InitReport:
     now = rt.now()
     with rt.sessions.begin() as session:
         for org in world.organizations:
-            repo.upsert_organization(session, org, now)
+            organization_store.upsert_organization(session, org, now)
         for doc in world.agreements:
             seed_signed(session, rt, doc, loaded_by="administrator:spgw-init")
         for consent in consents:

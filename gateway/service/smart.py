@@ -22,7 +22,7 @@ from gateway.service.partners import ASSERTION_ALGORITHMS, COMPLIANCE, PARTNER, 
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.service.terms import term_issues
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 
 SIGNING_ALGORITHMS = ["RS384", "ES384", *(a for a in ASSERTION_ALGORITHMS if a not in ("RS384", "ES384"))]
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
@@ -95,7 +95,12 @@ def _terms(
         return purpose or default_purpose, role or default_role
     with rt.sessions() as session:
         organization = next(
-            (d for d in repo.organization_docs(session) if d["id"] == principal.organization_id), {}
+            (
+                d
+                for d in organization_store.organization_docs(session)
+                if d["id"] == principal.organization_id
+            ),
+            {},
         )
         agreements = policy_set(session, rt).agreements
     today = rt.now().date()

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import Issue, NotFound
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import student_store
 
 # The words of every plan answer that shows nothing (gateway.service.plans.not_visible).
 NOT_AVAILABLE = "no plan of this student is available to this reader"
@@ -27,6 +27,6 @@ def resolve_student_ref(rt: Runtime, ref: str) -> str:
 def resolve_in(session: Session, ref: str) -> str:
     """The canonical id ``ref`` names, inside the caller's transaction; "" when none."""
     if "|" not in ref:
-        return ref if repo.student_exists(session, ref) else ""
+        return ref if student_store.student_exists(session, ref) else ""
     system, value = ref.rsplit("|", 1)
-    return repo.links_for(session, [(system, value)]).get((system, value), "")
+    return student_store.links_for(session, [(system, value)]).get((system, value), "")

@@ -29,7 +29,7 @@ from gateway.service.deliveries import NOTE_CODE, DeliverySummary, refer
 from gateway.service.directory_match import MatchAnswer, MatchRequest, match
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 
 _SPACES = re.compile(r"\s+")
 
@@ -73,7 +73,7 @@ def services_for_need(
         ),
     )
     with rt.sessions() as session:
-        docs = repo.organization_docs(session)
+        docs = organization_store.organization_docs(session)
         targets = {
             t.organization: t
             for t in refer_targets(policy_set(session, rt), docs, read.organization_id, rt.now().date())

@@ -1,5 +1,5 @@
-"""Queries of the audit log's tree heads and their witness outbox (the chain rows themselves are
-appended by repositories.append_audit, kept there for its many callers)."""
+"""The audit log: its chain of entries and head, the signed tree heads (checkpoints) and their witness
+outbox. Nothing here commits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.audit import AuditEntry
+from gateway.core.audit import AuditEntry, Checkpoint
 from gateway.core.merkle import Frontier, TreeBuilder, leaf_hash, leaf_of
 from gateway.core.tree_head import TreeHead
 from gateway.storage.tables import AuditCheckpoint, AuditEntryRow, AuditHead, CheckpointWitness
@@ -109,6 +109,77 @@ def head_of(row: AuditCheckpoint) -> TreeHead:
         signature=row.signature,
         reason=row.reason,
     )
+
+
+# -- the chain: append, read, checkpoints ----------------------------------------------
+
+
+def lock_audit_head(session: Session) -> AuditHead | None:
+    return session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+
+
+def append_audit(session: Session, head: AuditHead | None, entries: list[AuditEntry]) -> None:
+    session.add_all(
+        AuditEntryRow(
+            seq=e.seq,
+            recorded_at=e.recorded_at,
+            kind=e.kind,
+            actor=e.actor,
+            subject=e.subject,
+            details=dict(e.details),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+        for e in entries
+    )
+    last = entries[-1]
+    if head is None:
+        session.add(AuditHead(id=1, seq=last.seq, hash=last.hash))
+    else:
+        head.seq, head.hash = last.seq, last.hash
+
+
+def iter_audit(session: Session, batch: int = 2000) -> Iterator[AuditEntry]:
+    query = select(AuditEntryRow).order_by(AuditEntryRow.seq).execution_options(yield_per=batch)
+    for row in session.scalars(query):
+        yield AuditEntry(
+            seq=row.seq,
+            recorded_at=row.recorded_at,
+            kind=row.kind,
+            actor=row.actor,
+            subject=row.subject,
+            details=row.details,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
+
+def audit_entries(session: Session, kind: str | None, limit: int, offset: int) -> list[AuditEntryRow]:
+    query = select(AuditEntryRow).order_by(AuditEntryRow.seq).limit(limit).offset(offset)
+    if kind is not None:
+        query = query.where(AuditEntryRow.kind == kind)
+    return list(session.scalars(query))
+
+
+def audit_head(session: Session) -> AuditHead | None:
+    return session.get(AuditHead, 1)
+
+
+def add_checkpoint(session: Session, point: Checkpoint, key_id: str, signature: str) -> None:
+    if session.get(AuditCheckpoint, point.seq) is None:
+        session.add(
+            AuditCheckpoint(
+                seq=point.seq,
+                hash=point.hash,
+                signed_at=point.signed_at,
+                key_id=key_id,
+                signature=signature,
+            )
+        )
+
+
+def checkpoints(session: Session) -> list[AuditCheckpoint]:
+    return list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)))
 
 
 # -- the witness outbox -----------------------------------------------------------------

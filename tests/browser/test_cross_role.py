@@ -18,7 +18,7 @@ from gateway.core.ids import student_id_for
 from gateway.service.ingest import ingest
 from gateway.service.people import read_request_for
 from gateway.service.plans import read_plan
-from gateway.storage import repositories as repo
+from gateway.storage import plan_store
 from tests.browser.browsing import main_text, sign_in_as
 from tests.browser.conftest import LiveGateway
 from tests.helpers import DISTRICT_IDS, LISA, PROJECT_ROOT
@@ -169,7 +169,7 @@ def masked_values(live_gateway: LiveGateway) -> set[str]:
     """Values of Lisa's stored plan that are in no element the coordinator may see right now."""
     rt = live_gateway.rt
     with rt.sessions() as session:
-        stored = repo.get_plan(session, LISA)
+        stored = plan_store.get_plan(session, LISA)
         assert stored is not None
         unmasked = set(leaves(stored.document))
     request = read_request_for(live_gateway.account("coordinator").person, LISA)

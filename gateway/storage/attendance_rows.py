@@ -1,0 +1,86 @@
+"""Attendance events, kept beside the plan they feed. Nothing here commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.storage.dialect import dialect_insert
+from gateway.storage.tables import AttendanceEventRow
+
+_CHUNK = 900  # bound parameters per IN list: well under SQLite's and PostgreSQL's limits
+
+
+def attendance_content_keys(session: Session, element_ids: Iterable[str]) -> dict[str, str]:
+    """element id -> content key of the stored events among ``element_ids``."""
+    ids = list(set(element_ids))
+    found: dict[str, str] = {}
+    table = AttendanceEventRow.__table__
+    for start in range(0, len(ids), _CHUNK):
+        query = select(table.c.element_id, table.c.content_key).where(
+            table.c.element_id.in_(ids[start : start + _CHUNK])
+        )
+        found.update({element_id: key for element_id, key in session.execute(query)})
+    return found
+
+
+def upsert_attendance_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert or replace events by element id (one executemany, no ORM objects)."""
+    if not rows:
+        return
+    statement = dialect_insert(session)(AttendanceEventRow.__table__)
+    replaced = {k: statement.excluded[k] for k in rows[0] if k != "element_id"}
+    session.execute(statement.on_conflict_do_update(index_elements=["element_id"], set_=replaced), rows)
+
+
+def attendance_inputs(session: Session, student_ids: Iterable[str]) -> list[tuple[Any, ...]]:
+    """(student_id, source_org, school, event_date, category, record_digest, regime, sensitivity)
+    of every stored event of ``student_ids``: the derivation's inputs, without the documents."""
+    ids = list(set(student_ids))
+    table = AttendanceEventRow.__table__
+    columns = (
+        table.c.student_id,
+        table.c.source_org,
+        table.c.school,
+        table.c.event_date,
+        table.c.category,
+        table.c.record_digest,
+        table.c.regime,
+        table.c.sensitivity,
+    )
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), _CHUNK):
+        query = select(*columns).where(table.c.student_id.in_(ids[start : start + _CHUNK]))
+        found.extend(tuple(row) for row in session.execute(query))
+    return found
+
+
+def attendance_events(session: Session, student_id: str) -> list[AttendanceEventRow]:
+    query = (
+        select(AttendanceEventRow)
+        .where(AttendanceEventRow.student_id == student_id)
+        .order_by(AttendanceEventRow.event_date, AttendanceEventRow.element_id)
+    )
+    return list(session.scalars(query))
+
+
+def delete_attendance_events(
+    session: Session, source_org: str, entity: str, student_id: str, source_ids: Iterable[str]
+) -> int:
+    """Remove the events one source's records brought to one student; how many were removed."""
+    ids = list(set(source_ids))
+    removed = 0
+    for start in range(0, len(ids), _CHUNK):
+        result = session.execute(
+            delete(AttendanceEventRow).where(
+                AttendanceEventRow.student_id == student_id,
+                AttendanceEventRow.source_org == source_org,
+                AttendanceEventRow.entity == entity,
+                AttendanceEventRow.source_id.in_(ids[start : start + _CHUNK]),
+            )
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed

@@ -1,0 +1,52 @@
+"""Students and the source identifiers linked to them. Nothing here commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from gateway.storage.tables import Student, StudentLink
+
+
+def links_for(session: Session, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    keys = list(set(identifiers))
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        query = select(StudentLink.system, StudentLink.value, StudentLink.student_id).where(
+            tuple_(StudentLink.system, StudentLink.value).in_(chunk)
+        )
+        found.update({(s, v): sid for s, v, sid in session.execute(query)})
+    return found
+
+
+def add_students(session: Session, student_ids: Iterable[str], now: dt.datetime) -> None:
+    session.add_all(Student(id=sid, created_at=now) for sid in student_ids)
+
+
+def add_links(
+    session: Session,
+    links: Iterable[tuple[str, str, str]],
+    message_id: str | None,
+    now: dt.datetime,
+) -> None:
+    session.add_all(
+        StudentLink(system=s, value=v, student_id=sid, message_id=message_id, created_at=now)
+        for s, v, sid in links
+    )
+
+
+def student_exists(session: Session, student_id: str) -> bool:
+    return session.get(Student, student_id) is not None
+
+
+def student_identifiers(session: Session, student_id: str) -> list[tuple[str, str]]:
+    query = (
+        select(StudentLink.system, StudentLink.value)
+        .where(StudentLink.student_id == student_id)
+        .order_by(StudentLink.created_at, StudentLink.system)
+    )
+    return [(system, value) for system, value in session.execute(query)]

@@ -42,7 +42,7 @@ from gateway.service.agreement_views import (
 )
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store as store
-from gateway.storage import organization_store
+from gateway.storage import repositories as repo
 from gateway.storage.tables import AgreementVersionRow
 
 STATUSES = ("active", "suspended", "terminated")
@@ -159,8 +159,15 @@ def _change(
     version = max((row.version for row in rows), default=int(document["version"]) - 1) + 1
     stored = {**document, "version": version}
     withdrawn = store.withdraw_pending(session, key, rt.now())
-    row = _version_row(rt, key, stored, acting, change.widens)
-    store.add_version(session, row)
+    row = store.propose(
+        session,
+        key=key,
+        document=stored,
+        digest=version_digest(stored),
+        widens=change.widens,
+        proposed_by=acting.audit_actor,
+        now=rt.now(),
+    )
     details = {"version": version, "widens": list(change.widens), "narrows": list(change.narrows)}
     details |= {"withdrawn": withdrawn, **_reason(reason)}
     if change.needs_signatures:
@@ -177,24 +184,6 @@ def _change(
         {**details, "previous": previous, "change": "narrowing"},
     )
     return view(session, key, rt.now().date(), effect="in-force")
-
-
-def _version_row(
-    rt: Runtime, key: str, document: dict[str, Any], acting: Acting, widens: tuple[str, ...]
-) -> AgreementVersionRow:
-    return AgreementVersionRow(
-        key=key,
-        version=document["version"],
-        agreement_id=document["id"],
-        state=store.PROPOSED,
-        document=document,
-        digest=version_digest(document),
-        change="widening" if widens else "narrowing",
-        widens=list(widens),
-        proposed_by=acting.audit_actor,
-        created_at=rt.now(),
-        decided_at=None,
-    )
 
 
 def _key_for(session: Session, acting: Acting, agreement_id: str) -> str:
@@ -259,7 +248,7 @@ def _check(session: Session, rt: Runtime, document: Any) -> None:
     if not issues and len(document["id"]) > MAX_ID:
         issues.append(Issue(path="$.id", message=f"at most {MAX_ID} characters"))
     if not issues:
-        org_ids = {org["id"] for org in organization_store.organization_docs(session)}
+        org_ids = {org["id"] for org in repo.organization_docs(session)}
         issues = check_agreement_terms(document, org_ids, rt.artifacts.vocabulary)
     if issues:
         raise InputInvalid(f"the agreement is invalid: {len(issues)} problem(s); nothing was stored", issues)

@@ -50,6 +50,34 @@ def add_version(session: Session, row: AgreementVersionRow) -> None:
     session.flush()
 
 
+def propose(
+    session: Session,
+    *,
+    key: str,
+    document: dict[str, Any],
+    digest: str,
+    widens: tuple[str, ...],
+    proposed_by: str,
+    now: dt.datetime,
+) -> AgreementVersionRow:
+    """Store ``document`` as a proposed version of ``key`` (its own ``version`` number)."""
+    row = AgreementVersionRow(
+        key=key,
+        version=document["version"],
+        agreement_id=document["id"],
+        state=PROPOSED,
+        document=document,
+        digest=digest,
+        change="widening" if widens else "narrowing",
+        widens=list(widens),
+        proposed_by=proposed_by,
+        created_at=now,
+        decided_at=None,
+    )
+    add_version(session, row)
+    return row
+
+
 def withdraw_pending(session: Session, key: str, now: dt.datetime) -> list[int]:
     """Pending proposals of ``key`` end withdrawn; their version numbers."""
     pending = [row for row in versions(session, key) if row.state == PROPOSED]
@@ -97,39 +125,3 @@ def signatures(session: Session, key: str, version: int) -> list[AgreementSignat
 def add_signature(session: Session, row: AgreementSignatureRow) -> None:
     session.add(row)
     session.flush()
-
-
-# -- the agreements in force, as documents ---------------------------------------------
-
-
-def upsert_agreement(session: Session, doc: dict[str, Any], now: dt.datetime) -> None:
-    row = session.get(AgreementRow, doc["id"])
-    if row is None:
-        session.add(
-            AgreementRow(
-                id=doc["id"],
-                version=doc["version"],
-                status=doc["status"],
-                document=doc,
-                updated_at=now,
-            )
-        )
-    else:
-        row.version, row.status, row.document, row.updated_at = (
-            doc["version"],
-            doc["status"],
-            doc,
-            now,
-        )
-
-
-def agreement_docs(session: Session) -> list[dict[str, Any]]:
-    return [row.document for row in session.scalars(select(AgreementRow).order_by(AgreementRow.id))]
-
-
-def get_agreement(session: Session, agreement_id: str) -> AgreementRow | None:
-    return session.get(AgreementRow, agreement_id)
-
-
-def agreement_rows(session: Session) -> list[AgreementRow]:
-    return list(session.scalars(select(AgreementRow).order_by(AgreementRow.id)))

@@ -42,7 +42,7 @@ from gateway.service.agreement_views import (
 )
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store as store
-from gateway.storage import repositories as repo
+from gateway.storage import organization_store
 from gateway.storage.tables import AgreementVersionRow
 
 STATUSES = ("active", "suspended", "terminated")
@@ -248,7 +248,7 @@ def _check(session: Session, rt: Runtime, document: Any) -> None:
     if not issues and len(document["id"]) > MAX_ID:
         issues.append(Issue(path="$.id", message=f"at most {MAX_ID} characters"))
     if not issues:
-        org_ids = {org["id"] for org in repo.organization_docs(session)}
+        org_ids = {org["id"] for org in organization_store.organization_docs(session)}
         issues = check_agreement_terms(document, org_ids, rt.artifacts.vocabulary)
     if issues:
         raise InputInvalid(f"the agreement is invalid: {len(issues)} problem(s); nothing was stored", issues)

@@ -22,19 +22,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import GENESIS_HASH, AuditEntry, Break, ChainReport, Checkpoint, seal, verify_chain
 from gateway.core.canonical import canonical_json, digest_bytes
 from gateway.core.merkle import leaf_hash, leaf_of
 from gateway.core.tree_head import HeadFormatError, TreeHead, from_dict
-from gateway.errors import AuditBroken, AuditUnavailable
+from gateway.errors import AuditBroken
 from gateway.service import keys as key_files
 from gateway.service import witness
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store as store
-from gateway.storage.tables import AuditEntryRow, AuditHead
+from gateway.storage import audit_writes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,8 +56,7 @@ def record(session: Session, rt: Runtime, drafts: list[AuditDraft]) -> list[Audi
     head = store.lock_audit_head(session)
     frontier = store.frontier_of(session, head)
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH, frontier=[])
-        session.add(head)
+        head = audit_writes.start_head(session, GENESIS_HASH)
     seq, prev = head.seq, head.hash
     recorded_at = rt.now().isoformat()
     entries = []
@@ -80,21 +78,9 @@ def record(session: Session, rt: Runtime, drafts: list[AuditDraft]) -> list[Audi
         prev = entry.hash
     store.append_audit(session, head, entries)
     head.frontier = frontier.to_hex()
-    _flush_audit(session)
+    # Written now, so a refused audit write stops the flow here with its own error (503).
+    audit_writes.flush_entries(session)
     return entries
-
-
-def _flush_audit(session: Session) -> None:
-    """Write the entries now, so a refused audit write stops the flow here with its own error
-    (503, nothing stored, answered or sent) instead of surfacing at commit as an unknown fault."""
-    try:
-        session.flush()
-    except DBAPIError as exc:
-        if "audit_" not in str(exc.statement or ""):
-            raise  # another table's write failed: not the audit's to explain
-        raise AuditUnavailable(
-            "the audit trail could not be written, so nothing was stored or sent; retry later"
-        ) from exc
 
 
 def _checkpoint_file(rt: Runtime) -> Path:
@@ -112,9 +98,9 @@ def checkpoint(rt: Runtime, *, reason: str | None = None) -> Checkpoint | None:
     if rt.keys.audit is None:
         raise AuditBroken("no audit key: run 'spgw init' to create the keys before writing")
     try:
-        with rt.sessions.begin() as session:
+        with audit_writes.head_race(), rt.sessions.begin() as session:
             head = sign_due(session, rt, reason)
-    except IntegrityError:
+    except audit_writes.HeadRaceLost:
         return None  # another writer signed this very size first
     if head is None:
         return None
@@ -164,8 +150,8 @@ def _due(session: Session, rt: Runtime, size: int, last: Any) -> str | None:
 
 
 def _first_unsigned_time(session: Session, signed: int) -> str:
-    row = session.get(AuditEntryRow, signed + 1)
-    return row.recorded_at if row is not None else dt.datetime.max.replace(tzinfo=dt.UTC).isoformat()
+    found = audit_writes.recorded_at(session, signed + 1)
+    return found if found is not None else dt.datetime.max.replace(tzinfo=dt.UTC).isoformat()
 
 
 def _write_file(rt: Runtime, head: TreeHead) -> None:

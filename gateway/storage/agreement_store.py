@@ -125,3 +125,39 @@ def signatures(session: Session, key: str, version: int) -> list[AgreementSignat
 def add_signature(session: Session, row: AgreementSignatureRow) -> None:
     session.add(row)
     session.flush()
+
+
+# -- the agreements in force, as documents ---------------------------------------------
+
+
+def upsert_agreement(session: Session, doc: dict[str, Any], now: dt.datetime) -> None:
+    row = session.get(AgreementRow, doc["id"])
+    if row is None:
+        session.add(
+            AgreementRow(
+                id=doc["id"],
+                version=doc["version"],
+                status=doc["status"],
+                document=doc,
+                updated_at=now,
+            )
+        )
+    else:
+        row.version, row.status, row.document, row.updated_at = (
+            doc["version"],
+            doc["status"],
+            doc,
+            now,
+        )
+
+
+def agreement_docs(session: Session) -> list[dict[str, Any]]:
+    return [row.document for row in session.scalars(select(AgreementRow).order_by(AgreementRow.id))]
+
+
+def get_agreement(session: Session, agreement_id: str) -> AgreementRow | None:
+    return session.get(AgreementRow, agreement_id)
+
+
+def agreement_rows(session: Session) -> list[AgreementRow]:
+    return list(session.scalars(select(AgreementRow).order_by(AgreementRow.id)))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.resource import Resource
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from fhir_core.types import FhirBase, Xhtml
+
+from gateway.formats.fhir_gate import resource_types
 
 PRIMITIVE, COMPLEX, RESOURCE, XHTML = "primitive", "complex", "resource", "xhtml"
 BOOLEAN, INTEGER, DECIMAL, STRING = "boolean", "integer", "decimal", "string"
@@ -44,8 +45,8 @@ def model_class(name: str) -> type[FHIRAbstractModel] | None:
 
 
 def is_resource_type(name: str) -> bool:
-    model = model_class(name)
-    return model is not None and issubclass(model, Resource) and name != "Resource"
+    """An R4 (4.0.1) resource type, by HL7's definitions (``fhir_gate``), not by the R4B models."""
+    return name in resource_types()
 
 
 @functools.cache

@@ -5,10 +5,14 @@ A resource becomes records (``fhir_derive.expand``) only when it has no problem;
 
 - ``resourceType`` missing, not an R4 resource type (an R5-only type is named as such), or not
   the type the request's URL names (``entity``);
-- the R4B model's verdict (``fhir.resources``: structure, types, base cardinality). Given the
-  received bytes it validates them directly (``model_validate_json``: pydantic-core parses in
-  Rust, so no second ``json.loads``); given only a dict (XML, Bundle entries) it validates that;
-- elements the R4 model does not know but R5 has: the problem says the payload looks like R5;
+- the R4 gate's verdict (``fhir_gate``: HL7's R4 4.0.1 definitions: unknown elements, JSON
+  types with no coercion, cardinality, one ``value[x]``, required elements, HL7's regexes, real
+  calendar dates, required code bindings). A resource is first asked ``is_valid`` of its
+  type's compiled JSON Schema (``fhir_gate_schema``, Rust, a few microseconds); only a refused
+  one is walked in Python to find each problem and its location. ``fhir.resources`` models are
+  not run on the way in (``tests/test_fhir_gate_differential.py`` keeps the gate at least as
+  strict as they are);
+- elements R4 does not know but R5 has: the problem says the payload looks like R5;
 - ``Attachment.data`` over the limit (decoded bytes; ``GATEWAY_FHIR_MAX_ATTACHMENT_BYTES``,
   5 MiB by default);
 - ``urn:uuid:`` references left unresolved (a Bundle resolves its own before this check);
@@ -19,16 +23,19 @@ Messages carry locations and rules, never the values (they may be PHI).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import ValidationError
+import orjson
 
 from gateway.errors import Issue
-from gateway.formats import fhir_derive, gravity_rules
-from gateway.formats.fhir_shape import is_resource_type, model_class
+from gateway.formats import fhir_derive, fhir_gate, fhir_gate_schema, gravity_rules
+from gateway.formats.fhir_shape import is_resource_type
 from gateway.formats.records import RecordProblem, SourceRecord, record
+
+log = logging.getLogger(__name__)
 
 ATTACHMENT_LIMIT_ENV = "GATEWAY_FHIR_MAX_ATTACHMENT_BYTES"
 DEFAULT_ATTACHMENT_LIMIT = 5 * 1024 * 1024
@@ -86,17 +93,19 @@ def type_issues(doc: Any, where: str, entity: str | None = None) -> tuple[Issue,
 def model_issues(
     resource_type: str, where: str, *, raw: bytes | None = None, doc: Any = None
 ) -> tuple[Issue, ...]:
-    """The R4B model's verdict on one resource (runs in worker processes too: no closures)."""
-    model = model_class(resource_type)
-    assert model is not None  # type_issues ran first
-    try:
-        if raw is not None:
-            model.model_validate_json(raw)
-        else:
-            model.model_validate(doc)
-    except ValidationError as exc:
-        return _model_issues(exc, resource_type, where)
-    return ()
+    """The R4 gate's verdict on one resource, given it parsed or as received (a worker process
+    gets the bytes); the name stays from when the R4B models gave it."""
+    if doc is None:
+        doc = orjson.loads(raw or b"null")
+    if fhir_gate_schema.is_valid(doc):
+        return ()
+    findings = fhir_gate.check(doc)
+    if not findings:
+        # the schema and the walk read the same tables; a disagreement is a gate bug, and the
+        # resource is refused rather than let through unchecked
+        log.error("FHIR gate: the schema refused a %s the walk found no problem in", resource_type)
+        return (Issue(path=where, message="does not meet FHIR R4 (the gate could not say where)"),)
+    return _gate_issues(findings, resource_type, where)
 
 
 def model_issues_many(items: list[tuple[str, str, bytes]]) -> list[tuple[Issue, ...]]:
@@ -164,28 +173,17 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield from _walk(value, f"{path}[{index}]")
 
 
-def _model_issues(exc: ValidationError, resource_type: str, where: str) -> tuple[Issue, ...]:
-    # Only the location and pydantic's message: the offending input value may be PHI.
-    errors = exc.errors(include_input=False, include_url=False)
-    issues = [Issue(path=where + _loc(err["loc"]), message=_message(err)) for err in errors]
-    r5 = _r5_elements(resource_type, [err["loc"] for err in errors if err["type"] == "extra_forbidden"])
+def _gate_issues(findings: list[fhir_gate.Finding], resource_type: str, where: str) -> tuple[Issue, ...]:
+    # Locations and kinds of problem only: the values may be PHI.
+    issues = [Issue(path=where + _loc(f.loc), message=f.message) for f in findings]
+    r5 = _r5_elements(resource_type, [f.loc for f in findings if f.unknown])
     if r5:
         issues.insert(0, Issue(path=where, message=f"{R4_ADVICE} (R5-only elements: {', '.join(r5)})"))
     return tuple(issues)
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
-    # A value of the wrong JSON type where a FHIR type is expected ends in pydantic's own "root"
-    # (the models' RootModel wrapper): the element is the place, not that wrapper.
-    if loc and loc[-1] == "root":
-        loc = loc[:-1]
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
-def _message(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown element: R4 does not define it here (check the spelling and the FHIR version)"
-    return str(err["msg"])
 
 
 def _r5_model(name: str) -> Any:
@@ -209,6 +207,7 @@ def _r5_elements(resource_type: str, locs: list[tuple[int | str, ...]]) -> list[
     shape (``{"concept": ...}``) where R4 has a CodeableConcept."""
     r5 = _r5_model(resource_type)
     r5_fields = {(f.alias or n) for n, f in r5.model_fields.items()} if r5 is not None else set()
+    r5_fields.discard("fhir_comments")  # the package's own field in every model, no R5 element
     found = []
     for loc in locs:
         name = loc[-1]

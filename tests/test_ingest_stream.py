@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from gateway import formats
+from gateway.core import batch as core_batch
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.records import RecordProblem, record
-from gateway.service import pipeline as pipeline_module
+from gateway.service import batch as pipeline_module
 from gateway.service.ingest import ingest, ingest_file, replay
 from gateway.service.payloads import file_for
 from tests.helpers import count_rows, send_demo
@@ -75,14 +76,14 @@ def test_a_bulk_file_is_kept_as_a_file_and_processed_in_batches(rt, tmp_path):
 
 def test_a_bad_record_in_the_middle_of_a_bulk_file_is_isolated(rt, tmp_path, monkeypatch):
     send_demo(rt, "01")
-    original = pipeline_module.apply_mapping
+    original = core_batch.apply_mapping
 
     def broken_for_one(mapping, data, context):
         if data.get("eventDate") == "2025-09-17":
             raise RuntimeError("simulated mapping bug")
         return original(mapping, data, context)
 
-    monkeypatch.setattr(pipeline_module, "apply_mapping", broken_for_one)
+    monkeypatch.setattr(core_batch, "apply_mapping", broken_for_one)
     path = tmp_path / "attendance.json"
     path.write_bytes(json.dumps(events(40)).encode())
     summary = ingest_file(
@@ -94,7 +95,7 @@ def test_a_bad_record_in_the_middle_of_a_bulk_file_is_isolated(rt, tmp_path, mon
     )
     assert (summary.status, summary.outcome["accepted"], summary.outcome["failed"]) == ("partial", 39, 1)
     assert [r["location"] for r in summary.outcome["records"]] == ["$[16]"]
-    monkeypatch.setattr(pipeline_module, "apply_mapping", original)
+    monkeypatch.setattr(core_batch, "apply_mapping", original)
     replayed = replay(bulk(rt, batch=16), summary.message_id)
     assert (replayed.status, replayed.outcome["accepted"]) == ("mapped", 40)
 

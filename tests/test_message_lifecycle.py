@@ -12,9 +12,10 @@ import sys
 import pytest
 from flask.testing import FlaskClient
 
+from gateway.core import batch_settle
+from gateway.service import batch as batch_module
 from gateway.service import ingest as ingest_module
 from gateway.service import message_state
-from gateway.service import pipeline as pipeline_module
 from gateway.service.ingest import ingest, record_oversized, replay, replay_where, stage
 from gateway.service.messages import list_messages, show_message
 from gateway.service.runtime import Runtime
@@ -51,8 +52,8 @@ def stored(rt: Runtime, message_id: str) -> dict:
     ("target", "name", "records_failed"),
     [
         # a pipeline step inside each batch: every record is isolated, each fails on its own
-        pytest.param(pipeline_module, "_merge", 3, id="merge step (in the batch)"),
-        pytest.param(pipeline_module, "_index_sources", 3, id="source index (in the batch)"),
+        pytest.param(batch_settle, "settle", 3, id="the batch's decisions (core, in the batch)"),
+        pytest.param(batch_module, "_apply", 3, id="the batch's writes (in the batch)"),
         # outside the batches: the whole message stops
         pytest.param(ingest_module, "stream_payload", 0, id="parser (before any batch)"),
         pytest.param(ingest_module, "_run_stream", 0, id="batch loop"),

@@ -8,9 +8,10 @@ import json
 import pytest
 from sqlalchemy import text
 
+from gateway.core import batch as core_batch
 from gateway.service import audit as audit_service
+from gateway.service import batch as pipeline_module
 from gateway.service import ingest as ingest_module
-from gateway.service import pipeline as pipeline_module
 from gateway.service.ingest import ingest, record_oversized, replay, replay_where
 from gateway.service.messages import list_messages, show_message
 from tests.helpers import LISA, coordinator_view, count_rows, send_demo
@@ -113,19 +114,19 @@ def test_category_outside_any_active_agreement_is_denied(rt):
 
 
 def test_unexpected_failure_isolates_the_record_and_replay_recovers(rt, monkeypatch):
-    original = pipeline_module.apply_mapping
+    original = core_batch.apply_mapping
 
     def broken_for_one(mapping, record, context):
         if record.get("studentUniqueId") == "604834":
             raise RuntimeError("simulated mapping bug")
         return original(mapping, record, context)
 
-    monkeypatch.setattr(pipeline_module, "apply_mapping", broken_for_one)
+    monkeypatch.setattr(core_batch, "apply_mapping", broken_for_one)
     summary = send_demo(rt, "01")
     assert (summary.status, summary.outcome["accepted"], summary.outcome["failed"]) == ("partial", 2, 1)
     assert summary.outcome["records"][0]["location"] == "$[1]"
     assert "simulated" not in json.dumps(summary.outcome)
-    monkeypatch.setattr(pipeline_module, "apply_mapping", original)
+    monkeypatch.setattr(core_batch, "apply_mapping", original)
     assert replay(rt, summary.message_id).status == "mapped"
     assert count_rows(rt, "plans") == 3
 
@@ -224,7 +225,7 @@ def test_a_failing_record_is_logged_without_its_values(rt, monkeypatch, caplog):
     def leaky(mapping, record, context):
         raise ValueError(f"cannot use {record.get('firstName')}")
 
-    monkeypatch.setattr(pipeline_module, "apply_mapping", leaky)
+    monkeypatch.setattr(core_batch, "apply_mapping", leaky)
     with caplog.at_level("ERROR"):
         send_demo(rt, "01")
     logged = caplog.text

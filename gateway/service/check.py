@@ -53,7 +53,7 @@ from gateway.service.ingest import (
 from gateway.service.oneroster import FORMAT as ONEROSTER_FORMAT
 from gateway.service.oneroster import bundle_bytes
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
-from gateway.service.pipeline import Exchange, run_batch
+from gateway.service.batch import Exchange, run_batch
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import Message

@@ -23,7 +23,8 @@ from gateway.core.limits import LABELS, text_problem
 from gateway.errors import AccessDenied, Conflict, GatewayError, InputInvalid, Issue, PayloadTooLarge
 from gateway.formats import StreamItem, stream_payload
 from gateway.formats.records import RecordProblem, SourceRecord
-from gateway.service import attendance, directory_import, payloads
+from gateway.service import directory_import, payloads
+from gateway.service.batch import Exchange, run_batch
 from gateway.service.message_state import (
     RECEIVED,
     Finished,
@@ -35,7 +36,6 @@ from gateway.service.message_state import (
     recover_interrupted,
 )
 from gateway.service.outcomes import FAILED, REJECTED, REPLAYABLE, RecordOutcome, Tally
-from gateway.service.pipeline import Exchange, run_batch
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import message_store, organization_store, retention_store
@@ -260,11 +260,6 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
             if not tally.counts:
                 return finish_rejected(rt, message.id, exc)
             tally.add(_unreadable_rest(exc))
-    if tally.attendance_students:
-        trigger = attendance.Trigger(
-            source_org=exchange.source_org, message_id=message.id, received_at=exchange.received_at
-        )
-        tally.changed += attendance.derive(rt, tally.attendance_students, trigger)
     return finish(rt, message.id, tally)
 
 

@@ -1,4 +1,4 @@
-"""Per-record outcomes of an exchange and their summary on the message."""
+"""The summary of a message's outcomes over its batches (the outcomes themselves: core.outcomes)."""
 
 from __future__ import annotations
 
@@ -6,40 +6,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.errors import Issue
-
-ACCEPTED, REJECTED, HELD, FAILED = "accepted", "rejected", "held", "failed"
-# Deliberately not mapped (mappings/codes/ignored-records.yaml names why): not a problem.
-IGNORED = "ignored"
-# Message statuses: received -> mapped | partial | held | rejected | failed | ignored
-# (ignored: every record was deliberately ignored; ignored records beside accepted ones: mapped).
-REPLAYABLE = ("partial", "held", "rejected", "failed", "received")
-MAX_LISTED_RECORDS = 1000  # a message lists at most this many problem records; counts stay exact
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecordOutcome:
-    location: str
-    status: str
-    reason: str = ""
-    issues: tuple[Issue, ...] = ()
-    student_id: str | None = None
-    changed: int = 0
-    decision_id: str | None = None
-    attendance: bool = False  # an accepted event or enrollment: the attendance summary may change
-    reason_code: str | None = None  # failed by an exception: its type name (never its message)
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "location": self.location,
-            "status": self.status,
-            "reason": self.reason,
-        }
-        if self.issues:
-            body["issues"] = [i.to_dict() for i in self.issues]
-        if self.reason_code:
-            body["reasonCode"] = self.reason_code
-        return body
+from gateway.core.outcomes import (
+    ACCEPTED,
+    FAILED,
+    HELD,
+    IGNORED,
+    MAX_LISTED_RECORDS,
+    REJECTED,
+    REPLAYABLE,
+    RecordOutcome,
+)
 
 
 @dataclass
@@ -49,7 +25,6 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     problems: list[dict[str, Any]] = field(default_factory=list)
     students: set[str] = field(default_factory=set)
-    attendance_students: set[str] = field(default_factory=set)
     changed: int = 0
     reason_code: str | None = None  # of the first record failed by an exception
 
@@ -59,8 +34,6 @@ class Tally:
         self.changed += outcome.changed
         if outcome.student_id and outcome.status == ACCEPTED:
             self.students.add(outcome.student_id)
-            if outcome.attendance:
-                self.attendance_students.add(outcome.student_id)
         # Listed: every record not accepted, and an accepted one that left elements behind.
         if (outcome.status != ACCEPTED or outcome.reason) and len(self.problems) < MAX_LISTED_RECORDS:
             self.problems.append(outcome.to_dict())
@@ -99,3 +72,16 @@ class Tally:
         if self.reason_code:
             outcome["reasonCode"] = self.reason_code
         return outcome
+
+
+__all__ = [
+    "ACCEPTED",
+    "FAILED",
+    "HELD",
+    "IGNORED",
+    "MAX_LISTED_RECORDS",
+    "REJECTED",
+    "REPLAYABLE",
+    "RecordOutcome",
+    "Tally",
+]

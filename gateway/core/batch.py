@@ -1,0 +1,226 @@
+"""One batch of inbound records, decided in memory: map -> decide -> identify -> merge -> validate.
+
+Pure: given parsed records, the rules (mappings, codes, schemas, the inbound decision) and a
+read-only ``Snapshot`` of what the batch touches, it returns each record's outcome and one
+``BatchWrites`` value. It reads no database, file or clock; the service loads the snapshot,
+applies the writes and appends the audit, in one transaction (``gateway.service.batch``).
+
+Two calls, because what to load depends on what the records say: ``prepare`` (here) maps and
+decides, and names the identifiers and attendance events to look up; ``batch_settle.settle``
+takes the snapshot of those and decides the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
+from gateway.core.batch_attendance import StoredEvent
+from gateway.core.identity import IdentityAuthority
+from gateway.core.limits import SCHOOL_ID_MAX
+from gateway.core.mapping import MappingContext, MappingResult, PlanElement, apply_mapping
+from gateway.core.mapping_model import Mapping as MappingSpec
+from gateway.core.outcomes import IGNORED, REJECTED, RecordOutcome
+from gateway.core.policy import Decision
+from gateway.core.reference_data import ignored_reason
+from gateway.errors import Issue, MappingFailed
+
+Identifier = tuple[str, str]
+
+
+class Record(Protocol):
+    """A parsed source record (``gateway.formats.records.SourceRecord``)."""
+
+    @property
+    def location(self) -> str: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def data(self) -> Any: ...
+    @property
+    def digest(self) -> str: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sender:
+    """The exchange a batch belongs to, as the decisions need it."""
+
+    source_org: str
+    message_id: str
+    format: str
+    family: str  # the mapping family (``formats.mapping_format``)
+    received_at: str
+    identifier_systems: Mapping[str, str]
+    authority: IdentityAuthority
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rules:
+    """The loaded artifacts and the inbound decision, as the batch uses them."""
+
+    mapping_for: Callable[[str, str], MappingSpec | None]
+    codes: Mapping[str, Mapping[str, Any]]
+    element_validators: Mapping[str, Any]
+    decide: Callable[[frozenset[str]], Decision]  # the inbound decision for a set of categories
+    ignored: dict[str, Any] = field(default_factory=dict)  # "<family>|<entity>" -> why not mapped
+    absence_categories: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mapped:
+    record: Record
+    result: MappingResult
+    decision: Decision
+    withheld: str = ""  # why some of the record's elements were not kept (the rest landed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """The batch mapped and decided; what ``settle`` needs looked up."""
+
+    mapped: Mapping[int, Mapped]
+    outcomes: Mapping[int, RecordOutcome]
+
+    def identifiers(self) -> set[Identifier]:
+        return {i for m in self.mapped.values() for i in m.result.subject}
+
+    def event_ids(self) -> set[str]:
+        return {
+            str(e.element["id"]) for m in self.mapped.values() for e in m.result.elements if is_event(m, e)
+        }
+
+    def attendance_identifiers(self) -> set[Identifier]:
+        """Identifiers of the records that may change an attendance summary."""
+        return {i for m in self.mapped.values() if attendance_input(m.result) for i in m.result.subject}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """What the batch touches, as stored before it: read-only."""
+
+    links: Mapping[Identifier, str]
+    plans: Mapping[str, Mapping[str, Any]]  # student -> stored plan document
+    event_keys: Mapping[str, str]  # event element id -> stored content key
+    events: Mapping[str, Sequence[StoredEvent]] = field(default_factory=dict)  # for the summaries
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchWrites:
+    students: tuple[str, ...] = ()
+    links: tuple[tuple[str, str, str], ...] = ()  # (system, value, student)
+    plans: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # student -> new document
+    events: tuple[dict[str, Any], ...] = ()  # attendance_events rows
+    sources: tuple[tuple[str, str, str, str, str, str], ...] = ()  # the source record index
+    derived_students: tuple[str, ...] = ()  # whose attendance summary changed
+    derived_changed: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchResult:
+    outcomes: tuple[RecordOutcome, ...]  # in record order
+    writes: BatchWrites
+    mapped: Mapping[int, Mapped]  # for the side writers (guardian links, served FHIR resources)
+    by_index: Mapping[int, RecordOutcome]
+
+
+def prepare(
+    records: Sequence[Record],
+    sender: Sender,
+    rules: Rules,
+    decided: Mapping[int, RecordOutcome] | None = None,
+) -> Prepared:
+    """Map each record not ``decided`` already (reference data) and take the inbound decision."""
+    outcomes: dict[int, RecordOutcome] = dict(decided or {})
+    mapped: dict[int, Mapped] = {}
+    for index, rec in enumerate(records):
+        if index not in outcomes:
+            found = _map_one(rec, sender, rules)
+            if isinstance(found, Mapped):
+                mapped[index] = found
+            else:
+                outcomes[index] = found
+    return Prepared(mapped=mapped, outcomes=outcomes)
+
+
+def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcome:
+    mapping = rules.mapping_for(sender.family, rec.entity)
+    if mapping is None:
+        ignored = ignored_reason(rules.ignored, sender.family, rec.entity)
+        if ignored is not None:
+            return RecordOutcome(location=rec.location, status=IGNORED, reason=str(ignored))
+        why = f"no mapping for {sender.format} entity '{rec.entity}'; add one under mappings/ and replay"
+        return rejected(rec, why)
+    try:
+        result = apply_mapping(mapping, rec.data, _context(sender, rules, rec))
+    except MappingFailed as exc:
+        return rejected(rec, exc.message, exc.issues)
+    school_issue = _school_issue(result, rec)
+    if school_issue is not None:
+        return rejected(rec, "the attendance event cannot be stored", (school_issue,))
+    decision = rules.decide(result.categories | {mapping.labels.category})
+    withheld = ""
+    if not decision.permitted:
+        result, decision, withheld = _narrowed(result, mapping.labels.category, decision, rules.decide)
+    if not decision.permitted:
+        refused = rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
+        return replace(refused, decision_id=decision.decision_id)
+    return Mapped(record=rec, result=result, decision=decision, withheld=withheld)
+
+
+def _narrowed(
+    result: MappingResult,
+    own_category: str,
+    denied: Decision,
+    decide: Callable[[frozenset[str]], Decision],
+) -> tuple[MappingResult, Decision, str]:
+    """A record whose own category the agreement covers lands without the elements of the
+    categories it does not (a new part of a mapping, such as an address's location, must not cost
+    a sender its whole record); a record whose own category is not covered stays refused."""
+    categories = result.categories | {own_category}
+    kept = frozenset(c for c in categories if decide(frozenset({c})).permitted)
+    if own_category not in kept:
+        return result, denied, ""
+    decision = decide(kept)
+    if not decision.permitted:
+        return result, denied, ""
+    elements = tuple(e for e in result.elements if e.element["labels"]["category"] in kept)
+    dropped = ", ".join(sorted(categories - kept))
+    why = f"elements of category {dropped} not kept: the agreement does not cover them from this sender"
+    return replace(result, elements=elements), decision, why
+
+
+def _school_issue(result: MappingResult, rec: Record) -> Issue | None:
+    """An attendance event is stored under its school (``core.limits.SCHOOL_ID_MAX``): refused, never cut."""
+    school = school_of(result.mapping_id, rec.data) if result.mapping_id in EVENT_MAPPINGS else None
+    if school is None or len(school) <= SCHOOL_ID_MAX:
+        return None
+    path = "$." + ".".join(EVENT_MAPPINGS[result.mapping_id])
+    return Issue(path=path, message=f"a school id is at most {SCHOOL_ID_MAX} characters")
+
+
+def _context(sender: Sender, rules: Rules, rec: Record) -> MappingContext:
+    return MappingContext(
+        source_org=sender.source_org,
+        message_id=sender.message_id,
+        received_at=sender.received_at,
+        record_digest=rec.digest,
+        identifier_systems=sender.identifier_systems,
+        codes=rules.codes,
+        trace=False,
+    )
+
+
+def is_event(item: Mapped, element: PlanElement) -> bool:
+    return item.result.mapping_id in EVENT_MAPPINGS and element.slot == FACTS
+
+
+def attendance_input(result: MappingResult) -> bool:
+    return result.mapping_id in EVENT_MAPPINGS or any(
+        e.slot == "student.enrollments" for e in result.elements
+    )
+
+
+def rejected(rec: Record, reason: str, issues: tuple[Issue, ...] = ()) -> RecordOutcome:
+    return RecordOutcome(location=rec.location, status=REJECTED, reason=reason, issues=issues)

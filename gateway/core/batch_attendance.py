@@ -1,0 +1,137 @@
+"""Attendance inside a batch: which event rows to write, and the summary derived from them.
+
+An attendance event (one Ed-Fi StudentSchoolAttendanceEvent) is kept as a row beside the plan,
+not in it; the plan gets the derived summary (``core.attendance``). Both are decided here, in the
+batch that carries the events or enrollments, so the plan is written once per batch by one writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core import attendance
+from gateway.core.labels import Labels
+from gateway.core.mapping import PlanElement
+from gateway.core.plan import iter_elements, merge_elements, without_elements
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventToStore:
+    index: int  # the record's position in its batch
+    student_id: str
+    source_org: str
+    school: str
+    entity: str
+    source_id: str
+    record_digest: str
+    element: PlanElement
+
+    @property
+    def element_id(self) -> str:
+        return str(self.element.element["id"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredEvent:
+    """An event row as the derivation reads it (what the snapshot loads)."""
+
+    element_id: str
+    student_id: str
+    event: attendance.AttendanceEvent
+
+
+@dataclass(frozen=True, kw_only=True)
+class Derived:
+    """The summary elements one student's plan gets; ``changed`` counts new, changed and removed."""
+
+    plan: dict[str, Any]
+    changed: int
+
+
+def content_key(item: EventToStore) -> str:
+    """What an event says is fixed by its record and the mapping version that read it."""
+    return f"{item.record_digest}|{item.element.element['provenance']['mapping']}"
+
+
+def changed_events(items: Iterable[EventToStore], stored_keys: Mapping[str, str]) -> list[EventToStore]:
+    """The events that are new or differ from what is stored (re-sent events change nothing)."""
+    latest = {i.element_id: i for i in items}  # a record sent twice in a batch: the last wins
+    return [i for element_id, i in latest.items() if stored_keys.get(element_id) != content_key(i)]
+
+
+def event_row(item: EventToStore, now: dt.datetime) -> dict[str, Any]:
+    """The ``attendance_events`` row of an event."""
+    element = item.element.element
+    effective = str(element["effective"])[:10]
+    labels = element["labels"]
+    return {
+        "element_id": element["id"],
+        "student_id": item.student_id,
+        "source_org": item.source_org,
+        "school": item.school,
+        "school_year": attendance.school_year_of(dt.date.fromisoformat(effective)),
+        "event_date": effective,
+        "category": str(element["code"]["code"]),
+        "entity": item.entity,
+        "source_id": item.source_id,
+        "record_digest": item.record_digest,
+        "content_key": content_key(item),
+        "regime": labels["regime"],
+        "sensitivity": labels["sensitivity"],
+        "document": dict(element),
+        "message_id": element["provenance"]["messageId"],
+        "updated_at": now,
+    }
+
+
+def as_stored(item: EventToStore) -> StoredEvent:
+    """A batch's event as it will read once stored (it replaces the stored one of its id)."""
+    element = item.element.element
+    labels = element["labels"]
+    return StoredEvent(
+        element_id=item.element_id,
+        student_id=item.student_id,
+        event=attendance.AttendanceEvent(
+            source_org=item.source_org,
+            school=item.school,
+            date=dt.date.fromisoformat(str(element["effective"])[:10]),
+            category=str(element["code"]["code"]),
+            record_digest=item.record_digest,
+            labels=Labels(
+                regime=labels["regime"], sensitivity=labels["sensitivity"], category=attendance.CATEGORY
+            ),
+        ),
+    )
+
+
+def derive(
+    plan: Mapping[str, Any],
+    events: Iterable[attendance.AttendanceEvent],
+    context: attendance.DerivationContext,
+    *,
+    categories: Mapping[str, str],
+    as_of: dt.date,
+    validators: Mapping[str, Any],
+) -> Derived:
+    """The plan with its derived attendance elements recomputed from ``events`` and its enrollments."""
+    summaries = attendance.summarise(events, attendance.enrollments_of(plan), categories, as_of)
+    new = [element for summary in summaries for element in attendance.elements(summary, context)]
+    wanted = {str(e.element["id"]) for e in new}
+    stale = {
+        str(element["id"])
+        for _, element in iter_elements(plan)
+        if attendance.is_derived(element) and element["id"] not in wanted
+    }
+    base = without_elements(plan, stale) if stale else plan
+    merged = merge_elements(base, new)
+    changed = set(merged.changed)
+    for item in new:
+        if item.element["id"] in changed and any(
+            True for _ in validators[item.slot].iter_errors(dict(item.element))
+        ):
+            # A derivation bug, not bad input: fail the transaction (nothing half-written).
+            raise ValueError(f"derived element {item.element['id']} does not validate")
+    return Derived(plan=merged.plan, changed=len(changed) + len(stale))

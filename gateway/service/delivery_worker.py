@@ -342,22 +342,7 @@ def _delivered(
         },
     )
     record = disclosures.referral_record(
-        disclosures.Delivered(
-            delivery_id=row.id,
-            source=row.source_org,
-            recipient=row.recipient_org,
-            role=row.role,
-            purpose=row.purpose,
-            categories=tuple(row.categories),
-            basis=item.grounds.basis,
-            consent_ids=item.grounds.consent_ids,
-            decision_ids=item.grounds.decision_ids,
-            rules=item.grounds.rules,
-            policy_version=item.grounds.policy_version,
-            payload_digest=row.body_digest,
-            disclosed_at=now.isoformat(),
-            attempt=item.attempt,
-        )
+        row, item.grounds, disclosed_at=now.isoformat(), attempt=item.attempt
     )
     return [lifecycle, disclosures.disclosure_draft(record, actor=WORKER, subject=row.student_id)]
 

@@ -197,47 +197,28 @@ def plan_record(
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Delivered:
-    """A referral the agency accepted, as the worker knows it at that moment."""
-
-    delivery_id: str
-    source: str
-    recipient: str
-    role: str
-    purpose: str
-    categories: tuple[str, ...]
-    basis: tuple[str, ...]
-    consent_ids: tuple[str, ...]
-    decision_ids: tuple[str, ...]
-    rules: tuple[str, ...]
-    policy_version: str
-    payload_digest: str
-    disclosed_at: str
-    attempt: int
-
-
-def referral_record(d: Delivered) -> DisclosureRecord:
+def referral_record(row: Delivery, grounds: Grounds, *, disclosed_at: str, attempt: int) -> DisclosureRecord:
+    """A referral the agency accepted, from the same row and grounds as ``delivery_details``."""
     return DisclosureRecord(
-        disclosure_id=d.delivery_id,
+        disclosure_id=row.id,
         flow=REFERRAL,
-        sources=(d.source,),
-        recipient=d.recipient,
-        recipient_role=d.role,
+        sources=(row.source_org,),
+        recipient=row.recipient_org,
+        recipient_role=row.role,
         actor="delivery-worker",
-        purpose=d.purpose,
-        legal_basis=d.basis,
-        categories=d.categories,
+        purpose=row.purpose,
+        legal_basis=grounds.basis,
+        categories=tuple(row.categories),
         elements=(),  # the worker knows the body by digest only; its categories name what went
         record_count=1,
-        payload_digest=d.payload_digest,
+        payload_digest=row.body_digest,
         redactions=(),
-        agreements=agreements_of(d.rules),
-        consent_ids=d.consent_ids,
-        decision_ids=d.decision_ids,
-        policy_version=d.policy_version,
-        disclosed_at=d.disclosed_at,
-        extra={"attempt": d.attempt},
+        agreements=agreements_of(grounds.rules),
+        consent_ids=grounds.consent_ids,
+        decision_ids=grounds.decision_ids,
+        policy_version=grounds.policy_version,
+        disclosed_at=disclosed_at,
+        extra={"attempt": attempt},
     )
 
 

@@ -32,7 +32,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from benchmarks.generate import OUT_ROOT, ensure_workload
+from benchmarks.generate import OUT_ROOT, load_workload
+from benchmarks.landing import baseline
+from benchmarks.landing.report import comparison_rows, comparisons, landing_note
 from benchmarks.run_pipeline import DATABASES, log, pg_base_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +47,10 @@ RESULTS = OUT_ROOT / "results.json"
 class Case:
     name: str
     argv: tuple[str, ...]
+    # A baseline case runs in a worktree of another revision (benchmarks/landing/baseline.py).
+    ref: str = ""
+    cwd: Path | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -125,6 +131,38 @@ def optional_cases(quick: bool, fhir: bool) -> list[Case]:
     return cases
 
 
+MEMORY_SIZE = 200_000  # Ed-Fi JSON records: peak RSS against the 10k case (about 2 minutes)
+
+
+def landing_cases(quick: bool, dbs: tuple[str, ...]) -> list[Case]:
+    """Records that land (issue 14), per database: FHIR with its peers on the same bytes, Ed-Fi JSON,
+    Ed-Fi XML and OneRoster; and, unless quick, Ed-Fi JSON at 200k for memory flatness."""
+    rounds = "1" if quick else "3"
+    education = (("edfi-json 10k", "edfi-json", "10000"), ("edfi-xml 10 MB", "edfi-xml", "10"))
+    cases = []
+    for db in dbs:
+        argv = ("-m", "benchmarks.landing.run_fhir", "--db", db, "--rounds", rounds)
+        cases.append(Case(name=f"landing fhir 10k {db}", argv=argv))
+        for name, kind, size in (*education, ("oneroster 1,000 students", "oneroster", "1000")):
+            argv = ("-m", "benchmarks.landing.run_education", kind, size, "--db", db)
+            cases.append(Case(name=f"landing {name} {db}", argv=argv))
+    if not quick:
+        argv = ("-m", "benchmarks.landing.run_education", "edfi-json", str(MEMORY_SIZE), "--db", "sqlite")
+        cases.append(Case(name="landing edfi-json 200k sqlite", argv=argv))
+    return cases
+
+
+def at_baseline(cases: list[Case], rev: str) -> list[Case]:
+    """The same cases in a worktree of ``rev`` (the 200k memory case excepted: it is about this code)."""
+    path = baseline.worktree(rev)
+    env = tuple(baseline.environment(path).items())
+    return [
+        Case(name=f"{c.name} @{rev}", argv=c.argv, ref=rev, cwd=path, env=env)
+        for c in cases
+        if str(MEMORY_SIZE) not in c.argv
+    ]
+
+
 def decisions_case() -> Case:
     return Case(name="decisions", argv=("-m", "benchmarks.run_decisions"))
 
@@ -136,7 +174,8 @@ def run_case(case: Case) -> Outcome:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *case.argv],
-        cwd=PROJECT_ROOT,
+        cwd=case.cwd or PROJECT_ROOT,
+        env={**os.environ, **dict(case.env)} if case.env else None,
         stdout=subprocess.PIPE,
         text=True,
         check=False,
@@ -149,9 +188,13 @@ def run_case(case: Case) -> Outcome:
         code_before=code_before,
         code_after=code_fingerprint(),
     )
+    if case.ref:  # another revision's code: its own fingerprint, which does not move
+        outcome.code_before = outcome.code_after = f"{case.ref} ({code_fingerprint(case.cwd)})"
     if outcome.code_before != outcome.code_after:
         log(f"!! gateway code changed while {case.name} ran: its figures mix two versions")
     outcome.lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    if case.ref:
+        outcome.lines = [{**line, "ref": case.ref} for line in outcome.lines]
     if done.returncode != 0:
         outcome.error = f"exit status {done.returncode} (see the traceback above)"
     for line in outcome.lines:
@@ -159,13 +202,14 @@ def run_case(case: Case) -> Outcome:
     return outcome
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(root: Path | None = None) -> str:
     """A digest of the gateway's sources and artifacts: which code a figure belongs to."""
+    root = root or PROJECT_ROOT
     hasher = hashlib.sha256()
     for folder in ("gateway", "mappings", "schemas"):
-        for path in sorted((PROJECT_ROOT / folder).rglob("*")):
+        for path in sorted((root / folder).rglob("*")):
             if path.is_file() and path.suffix in {".py", ".yaml", ".json"}:
-                hasher.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes())
+                hasher.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return hasher.hexdigest()[:16]
 
 
@@ -191,7 +235,8 @@ def label(line: dict[str, Any], case: Case) -> str:
     if bench == "pipeline":
         return case.name
     db = line.get("db")
-    return f"{bench} {db}" if db else bench
+    name = f"{bench} {db}" if db else bench
+    return f"{name} @{line['ref']}" if line.get("ref") else name
 
 
 def table_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
@@ -252,6 +297,9 @@ def policy_row(line: dict[str, Any]) -> tuple[str, ...]:
 
 
 def note(line: dict[str, Any]) -> str:
+    landing = landing_note(line)
+    if landing is not None:
+        return landing
     if line.get("bench") == "fhir-gateway":
         return f"rejected {line['rejected']}, held {line['held']}, accepted {line['accepted']}"
     if line.get("bench") == "pipeline":
@@ -277,13 +325,16 @@ def render(rows: list[tuple[str, ...]]) -> str:
     return "\n".join([fmt(header), rule, *(fmt(r) for r in rows)])
 
 
-def write_results(outcomes: list[Outcome], skipped: list[str], args: argparse.Namespace) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+def write_results(
+    outcomes: list[Outcome], skipped: list[str], args: argparse.Namespace, path: Path = RESULTS
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "arguments": {"quick": args.quick, "sizes": list(args.sizes), "db": list(args.db)},
+        "arguments": {k: v for k, v in vars(args).items() if isinstance(v, str | int | float | bool | list)},
         "skipped": skipped,
+        "comparisons": comparisons([line for o in outcomes for line in o.lines]),
         "cases": [
             {
                 "case": o.case.name,
@@ -297,7 +348,7 @@ def write_results(outcomes: list[Outcome], skipped: list[str], args: argparse.Na
             for o in outcomes
         ],
     }
-    RESULTS.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
 def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
@@ -310,7 +361,17 @@ def plan_cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
             log(message)
             skipped.append(message)
             dbs = tuple(d for d in dbs if d != "postgresql")
+    landing = landing_cases(args.quick, dbs)
+    if args.baseline_ref:
+        # Interleaved, each case beside its baseline: load on the shared machine drifts.
+        twins = {c.name: c for c in at_baseline(landing, args.baseline_ref)}
+        landing = [x for c in landing for x in (c, twins.get(f"{c.name} @{args.baseline_ref}")) if x]
+    if args.baseline_only:  # today's figures of REV alone, e.g. while this checkout is mid-change
+        return at_baseline(landing_cases(args.quick, dbs), args.baseline_ref), skipped
+    if args.landing_only:
+        return landing, skipped
     cases = pipeline_cases(tuple(args.sizes), dbs)
+    cases.extend(landing)
     cases.extend(edfi_xml_cases(QUICK_XML_SIZES_MB if args.quick else XML_SIZES_MB))
     fhir_parse = (PROJECT_ROOT / "benchmarks" / "run_fhir_parse.py").exists()
     if args.fhir and not fhir_parse:
@@ -345,7 +406,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", help="record counts (overrides --quick)")
     parser.add_argument("--db", choices=DATABASES, nargs="+", default=list(DATABASES))
     parser.add_argument("--no-fhir", dest="fhir", action="store_false", help="skip the FHIR workload")
+    parser.add_argument(
+        "--baseline-ref", metavar="REV", help="run the landing cases at REV too (a git worktree under /tmp)"
+    )
+    parser.add_argument("--landing-only", action="store_true", help="only the landing cases (issue 14)")
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="only the landing cases at --baseline-ref"
+    )
     args = parser.parse_args(argv)
+    if args.baseline_only and not args.baseline_ref:
+        parser.error("--baseline-only needs --baseline-ref REV")
     if args.sizes is None:
         args.sizes = list(QUICK_SIZES if args.quick else FULL_SIZES)
     return args
@@ -355,12 +425,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cases, skipped = plan_cases(args)
     for size in args.sizes:
-        ensure_workload(size)  # generated here, so no case pays for it
+        # Generated before the cases, so no case pays for it, and in a child process: on Linux a
+        # child's ru_maxrss starts at its parent's high-water mark, which must stay small.
+        if load_workload(size) is None:
+            command = [sys.executable, "-m", "benchmarks.generate", str(size)]
+            subprocess.run(command, cwd=PROJECT_ROOT, check=True, stdout=sys.stderr)
     outcomes: list[Outcome] = []
     for case in cases:
         outcomes.append(run_case(case))
         write_results(outcomes, skipped, args)  # after every case: a long run keeps what it measured
-    print(render(table_rows(outcomes)))
+    found = comparisons([line for o in outcomes for line in o.lines])
+    print(render([*table_rows(outcomes), *comparison_rows(found)]))
     for message in skipped:
         print(message)
     print(f"results: {RESULTS}")

@@ -59,3 +59,19 @@ def cells_within(p: Point, km: float) -> list[str]:
     south, west = cell_of(Point(lat=max(-90.0, p.lat - dlat), lon=max(-180.0, p.lon - dlon)))
     north, east = cell_of(Point(lat=min(90.0, p.lat + dlat), lon=min(180.0, p.lon + dlon)))
     return [f"{r}:{c}" for r in range(south, north + 1) for c in range(west, east + 1)]
+
+
+def cells_around(p: Point, km: float) -> list[str]:
+    """``cells_within`` plus, when the circle crosses the antimeridian (the grid does not wrap),
+    the cells on the other side: a place in Fiji finds its neighbours on both sides. Sorted."""
+    cells = cells_within(p, km)
+    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(p.lat)))
+    rows = sorted({key.split(":")[0] for key in cells})
+    overflow_east, overflow_west = p.lon + dlon - 180.0, -180.0 - (p.lon - dlon)
+    if overflow_east > 0:  # the circle crosses +180: add the columns from -180 eastwards
+        columns = range(math.floor(-180.0 / CELL_DEG), math.floor((-180.0 + overflow_east) / CELL_DEG) + 1)
+        cells += [f"{r}:{c}" for r in rows for c in columns]
+    if overflow_west > 0:
+        columns = range(math.floor((180.0 - overflow_west) / CELL_DEG), math.floor(180.0 / CELL_DEG) + 1)
+        cells += [f"{r}:{c}" for r in rows for c in columns]
+    return sorted(set(cells))

@@ -24,6 +24,7 @@ arrives at least 10 minutes before closing."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -43,6 +44,7 @@ TransitLookup = Callable[[ServiceAtLocation, dt.datetime], list[TransitOption]]
 TransitBatch = Callable[[Sequence[tuple[ServiceAtLocation, dt.datetime]]], list[list[TransitOption]]]
 
 WEEK_HOURS = 7 * 24
+HOURS_POINTS = 25.0  # open at ``when``; unpublished hours get 5
 LEAD = dt.timedelta(minutes=45)  # leave this long before the service opens
 MIN_VISIT = dt.timedelta(minutes=10)  # arrive at least this long before it closes
 LANGUAGES = {
@@ -134,8 +136,19 @@ def rank(
     terms = category_terms(crosswalk, need.category)
     zone = zone_of(need.timezone)
     found = [f for f in (_consider(need, terms, zone, s) for s in candidates) if f is not None]
-    base = sorted(((f, _suggest(need, f, None, looked=False)) for f in found), key=lambda p: _order(p[1]))
     ask = transit_batch or (_one_by_one(transit) if transit is not None else None)
+    return _finish(need, found, ask, transit_lookups, zone)
+
+
+def _finish(
+    need: NeedQuery,
+    found: list[_Found],
+    ask: TransitBatch | None,
+    transit_lookups: int | None,
+    zone: dt.tzinfo,
+) -> list[Suggestion]:
+    """The suggestions from the candidates past the filters: trips for the best ``budget``."""
+    base = sorted(((f, _suggest(need, f, None, looked=False)) for f in found), key=lambda p: _order(p[1]))
     if not (need.transit and ask is not None):
         return [s for _, s in base[: need.limit]]
     budget = need.limit if transit_lookups is None else transit_lookups
@@ -143,15 +156,83 @@ def rank(
     return sorted(looked + [s for _, s in base[budget:]], key=_order)[: need.limit]
 
 
+Loader = Callable[[Sequence[str]], Mapping[str, ServiceAtLocation]]
+
+
+def rank_loading(
+    need: NeedQuery,
+    light: Sequence[ServiceAtLocation],
+    load: Loader,
+    *,
+    crosswalk: Mapping[str, Any] | None,
+    transit_lookups: int | None = None,
+    transit_batch: TransitBatch | None = None,
+) -> list[Suggestion]:
+    """``rank`` of the services ``light`` stands for, each given without its schedules (only the
+    fields the filters read need be there), the whole service read by id with ``load`` only for
+    those that can still be among the answer. The hours are the one criterion the light service
+    lacks, and they weigh at most ``HOURS_POINTS``: the candidates are taken best bound first
+    (their score with full hours points), and once ``wanted`` of them have scores above the next
+    bound none of the rest can be suggested (a trip only adds to a candidate's score, so the
+    ``wanted`` best keep ahead of them). Same answer as ``rank`` over the whole services; on a
+    directory most of whose services publish hours, a few of the circle's candidates are read."""
+    terms = category_terms(crosswalk, need.category)
+    zone = zone_of(need.timezone)
+    budget = need.limit if transit_lookups is None else transit_lookups
+    wanted = max(need.limit, budget) if need.transit and transit_batch is not None else need.limit
+    bounds = sorted(
+        (-_bound(need, s, admitted), s.id)
+        for s in light
+        if (admitted := _admitted(need, terms, s)) is not None
+    )
+    found: list[_Found] = []
+    worst_first: list[float] = []  # the found's scores, negated: [wanted - 1] is the wanted-th best
+    start, step = 0, 2 * wanted
+    while start < len(bounds):
+        if len(worst_first) >= wanted and -worst_first[wanted - 1] > -bounds[start][0]:
+            break  # every candidate left scores below the wanted best found
+        ids = [i for _, i in bounds[start : start + step]]
+        start += step
+        full = load(ids)
+        for f in (_consider(need, terms, zone, full[i]) for i in ids):
+            if f is not None:
+                found.append(f)
+                bisect.insort(worst_first, -_base_score(need, f))
+    return _finish(need, found, transit_batch, transit_lookups, zone)
+
+
 def _one_by_one(transit: TransitLookup) -> TransitBatch:
     return lambda asks: [transit(service, leave) for service, leave in asks]
 
 
 def score(need: NeedQuery, found: _Found, transit_ok: bool) -> float:
-    distance = 40.0 * max(0.0, 1.0 - found.distance_km / need.km)
     hours = 5.0 if not found.known else _hours_points(need.when, found.window)
+    return _points(need, found.service, found.distance_km, hours, transit_ok, found.by_term)
+
+
+def _points(
+    need: NeedQuery,
+    service: ServiceAtLocation,
+    distance_km: float,
+    hours: float,
+    transit_ok: bool,
+    by_term: bool,
+) -> float:
+    distance = 40.0 * max(0.0, 1.0 - distance_km / need.km)
     travel = 20.0 if need.transit and transit_ok else 0.0
-    return round(distance + hours + travel + _language_points(need, found.service) + 5.0 * found.by_term, 2)
+    return round(distance + hours + travel + _language_points(need, service) + 5.0 * by_term, 2)
+
+
+def _base_score(need: NeedQuery, found: _Found) -> float:
+    """The score before trips are looked up (``_suggest`` without an option)."""
+    return score(need, found, found.distance_km <= need.walk_km)
+
+
+def _bound(need: NeedQuery, service: ServiceAtLocation, admitted: tuple[float, tuple[str, bool]]) -> float:
+    """The highest score the service can have before trips: ``_base_score`` with full hours points
+    (floating-point addition and rounding are monotonic: no score exceeds its bound)."""
+    distance, (_, by_term) = admitted
+    return _points(need, service, distance, HOURS_POINTS, distance <= need.walk_km, by_term)
 
 
 def _order(s: Suggestion) -> tuple[float, str]:
@@ -162,7 +243,7 @@ def _hours_points(when: dt.datetime, window: Window | None) -> float:
     if window is None:
         return 0.0
     wait_h = max(0.0, (window[0].timestamp() - when.timestamp()) / 3600)
-    return 25.0 * max(0.0, 1.0 - wait_h / WEEK_HOURS)
+    return HOURS_POINTS * max(0.0, 1.0 - wait_h / WEEK_HOURS)
 
 
 def _language_points(need: NeedQuery, service: ServiceAtLocation) -> float:

@@ -84,6 +84,14 @@ def service_of_text(
     return _service(row, terms, languages, areas, orjson.loads(row.schedules))
 
 
+def text_service_of(row: Any) -> ServiceAtLocation:
+    """A row of ``in_cells_text`` or ``by_ids_text`` as the value it was made from."""
+    documents = (
+        orjson.loads(getattr(row, name)) for name in ("terms", "languages", "service_area", "schedules")
+    )
+    return _service(row, *documents)
+
+
 def _service(
     row: Any, terms: Iterable[Any], languages: list[str], areas: list[str], schedules: list[Any]
 ) -> ServiceAtLocation:
@@ -168,8 +176,72 @@ def _cell_rows(
             statement = statement.where(
                 DirectoryServiceRow.lat.between(south, north), DirectoryServiceRow.lon.between(west, east)
             )
-        found.extend(session.execute(statement))
+        # Core execution: plain rows straight from the cursor (the ORM's row adaptation cost as
+        # much as the read for a search's thousand rows).
+        found.extend(session.connection().execute(statement))
     return found
+
+
+# What the filters of a search read (``matching.admissible``): everything but the schedules,
+# the address and the ids of the source's records. The rest is read for the few ranked.
+_LIGHT = ("id", "lat", "lon", "status", "capacity", "age_min", "age_max", "name", "description")
+_LIGHT_DOCUMENTS = ("languages", "service_area", "terms")
+
+
+def in_box_light(
+    session: Session, cells: Sequence[str], box: tuple[float, float, float, float] | None
+) -> list[Any]:
+    """As ``in_cells_text``, only the columns the filters read (``light_service_of``). The cell
+    and box test is answered by the ``(cell, lat, lon, id)`` index: only rows in the box are read."""
+    table = DirectoryServiceRow.__table__.c
+    columns = [table[name] for name in _LIGHT] + [cast(table[n], Text).label(n) for n in _LIGHT_DOCUMENTS]
+    return _cell_rows(session, columns, cells, box)
+
+
+def by_ids_text(session: Session, ids: Sequence[str]) -> dict[str, Any]:
+    """Rows of ``in_cells_text``'s shape by id (the candidates a search ranks in full)."""
+    columns = [
+        cast(c, Text).label(c.name) if c.name in _DOCUMENTS else c
+        for c in DirectoryServiceRow.__table__.c
+        if c.name not in ("digest", "imported_at")
+    ]
+    found: dict[str, Any] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chosen = DirectoryServiceRow.id.in_(wanted[start : start + _CHUNK])
+        found.update((row.id, row) for row in session.connection().execute(select(*columns).where(chosen)))
+    return found
+
+
+def light_service_of(
+    row: Any, first: RowTest | None = None, decoded: dict[str, tuple[Term, ...]] | None = None
+) -> ServiceAtLocation | None:
+    """A row of ``in_box_light`` as a value without its schedules, address and source ids (what
+    the filters of a search read), when ``first`` accepts its terms, name and description."""
+    terms = decoded.get(row.terms) if decoded is not None else None
+    if terms is None:
+        terms = tuple(Term(**t) for t in orjson.loads(row.terms))
+        if decoded is not None:
+            decoded[row.terms] = terms
+    if first is not None and not first(terms, row.name, row.description):
+        return None
+    return ServiceAtLocation(
+        id=row.id,
+        source="",
+        service_id="",
+        location_id="",
+        name=row.name,
+        organization="",
+        description=row.description,
+        terms=terms,
+        languages=tuple(orjson.loads(row.languages)),
+        age_min=row.age_min,
+        age_max=row.age_max,
+        service_area=tuple(orjson.loads(row.service_area)),
+        point=Point(lat=row.lat, lon=row.lon) if row.lat is not None and row.lon is not None else None,
+        capacity=row.capacity,
+        status=row.status,
+    )
 
 
 def analyze(session: Session) -> None:

@@ -1,7 +1,7 @@
 """Directory tables (issue 16): services at locations read from HSDS directories, and what the
 gateway remembers per directory (its refresh watermark). Terms, schedules, languages and service
 areas ride as JSON on the row: a match reads them with the row, and the only lookup that must be
-indexed is the grid cell (``gateway.core.geo.cell_key``)."""
+indexed is the grid cell with the point (``gateway.core.geo.cell_key``, then the box)."""
 
 from __future__ import annotations
 
@@ -49,5 +49,12 @@ class DirectorySourceRow(Base):
     imported_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 
 
-Index("ix_directory_services_cell", DirectoryServiceRow.cell)
+# The cell and box test of a search near a place from the index alone (migration 0016).
+Index(
+    "ix_directory_services_cell_point",
+    DirectoryServiceRow.cell,
+    DirectoryServiceRow.lat,
+    DirectoryServiceRow.lon,
+    DirectoryServiceRow.id,
+)
 Index("ix_directory_services_source", DirectoryServiceRow.source, DirectoryServiceRow.service_id)

@@ -98,7 +98,7 @@ class TransitFrequencyRow(Base):
     exact_times: Mapped[bool] = mapped_column(Boolean)
 
 
-Index("ix_transit_stops_cell", TransitStopRow.cell)
+Index("ix_transit_stops_cell_point", TransitStopRow.cell, TransitStopRow.lat, TransitStopRow.lon)  # 0016
 Index(
     "ix_transit_stop_times_stop",
     TransitStopTimeRow.feed_key,

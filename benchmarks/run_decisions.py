@@ -48,6 +48,7 @@ import yaml
 
 from gateway.core.consent import Consent, Provision
 from gateway.core.policy import INBOUND, READ, Agreement, DecisionRequest, PolicySet, ScheduleEntry, decide
+from gateway.service.inbound import Inbound
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)  # the sample agreements run 2026-01-01 .. 2030-06-30
@@ -433,7 +434,10 @@ def enforcement_share(events: int, seed: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 summaries = [
                     ingest(
-                        rt, source_org="grand-bend-isd", format_name="edfi-json", payload=data, entity=entity
+                        rt,
+                        Inbound(
+                            source_org="grand-bend-isd", format_name="edfi-json", payload=data, entity=entity
+                        ),
                     )
                     for entity, data, _ in payloads
                 ]

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from gateway.errors import NotFound
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime, Settings
@@ -44,7 +45,10 @@ def load_demo(rt: Runtime) -> None:
     for path in sorted(DEMO.glob("0[1-5]-*.json")):
         head, fmt, entity = path.stem.split(".")[:3]
         ingest(
-            rt, source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity
+            rt,
+            Inbound(
+                source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity
+            ),
         )
 
 

@@ -29,7 +29,8 @@ from benchmarks.generate import CATEGORIES, DEFAULT_SEED, FIRST_DAY, SOURCE, ass
 from benchmarks.generate import school_days as generated_school_days
 from benchmarks.generate import students as generated_students
 from benchmarks.run_pipeline import BenchmarkFailed, fresh_gateway, log, peak_rss_mb
-from gateway.service.ingest import ingest, ingest_file
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import ingest
 
 EVENTS_PER_STUDENT = 180
 RECORD = """\t<StudentSchoolAttendanceEvent>
@@ -93,7 +94,7 @@ def send_roster(rt: Any, students: int) -> None:
         ("studentSchoolAssociations", associations(students, rng)),
     ):
         summary = ingest(
-            rt, source_org=SOURCE, format_name="edfi-json", payload=encode(records), entity=entity
+            rt, Inbound(source_org=SOURCE, format_name="edfi-json", payload=encode(records), entity=entity)
         )
         if summary.status != "mapped":
             raise BenchmarkFailed(f"roster {entity}: {summary.status}: {summary.reason}")
@@ -112,7 +113,7 @@ def run_case(size_mb: int, db: str, profile: Path | None = None) -> dict[str, An
             started = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
-            summary = ingest_file(rt, source_org=SOURCE, format_name="edfi-xml", path=path)
+            summary = ingest(rt, Inbound(source_org=SOURCE, format_name="edfi-xml", path=path))
             if profiler is not None:
                 profiler.disable()
             seconds = time.perf_counter() - started

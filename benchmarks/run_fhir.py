@@ -39,6 +39,7 @@ from benchmarks.run_pipeline import (
     log,
     peak_rss_mb,
 )
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
 
@@ -108,10 +109,9 @@ def ingest_chunk(rt: Runtime, number: int, lines: list[bytes]) -> tuple[IngestSu
     started = time.perf_counter()
     summary = ingest(
         rt,
-        source_org=SOURCE,
-        format_name=FORMAT,
-        payload=payload,
-        content_type="application/fhir+ndjson",
+        Inbound(
+            source_org=SOURCE, format_name=FORMAT, payload=payload, content_type="application/fhir+ndjson"
+        ),
     )
     seconds = time.perf_counter() - started
     outcome = {k: summary.outcome[k] for k in STATUSES}

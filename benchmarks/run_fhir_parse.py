@@ -37,7 +37,8 @@ from benchmarks.run_fhir import build_workload, missing_shared
 from benchmarks.run_pipeline import fresh_gateway, log
 from gateway.formats import fhir_ndjson
 from gateway.formats.records import SourceRecord
-from gateway.service.ingest import ingest_file
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import ingest
 
 SOURCE = "riverside-health"
 
@@ -91,7 +92,7 @@ def end_to_end(path: Path, db: str, workers: int, resources: int) -> None:
     os.environ[fhir_ndjson.WORKERS_ENV] = str(workers)
     with fresh_gateway(db) as rt:
         started = time.perf_counter()
-        summary = ingest_file(rt, source_org=SOURCE, format_name="fhir-ndjson", path=path)
+        summary = ingest(rt, Inbound(source_org=SOURCE, format_name="fhir-ndjson", path=path))
         seconds = time.perf_counter() - started
     outcome = {k: summary.outcome[k] for k in ("accepted", "rejected", "held", "failed", "ignored")}
     # outcomes count records, derived ones included; the rate is of received resources

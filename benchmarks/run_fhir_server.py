@@ -64,6 +64,7 @@ from gateway.core.fhir_search import tokens_of
 from gateway.core.ids import student_id_for
 from gateway.formats.fhir_referral import Referral, task
 from gateway.service import fhir_referrals
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import ConsentRow, FhirResourceRow
@@ -138,7 +139,8 @@ def send_demo(rt: Runtime, prefix: str) -> str:
     path = next(DEMO.glob(f"{prefix}-*.json"))
     head, fmt, entity = path.stem.split(".")[:3]
     summary = ingest(
-        rt, source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity
+        rt,
+        Inbound(source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity),
     )
     return summary.status
 
@@ -230,11 +232,13 @@ def creates_in_process(rt: Runtime, bodies: list[bytes]) -> float:
     def one(body: bytes) -> str:
         summary = ingest(
             rt,
-            source_org=CLINIC,
-            format_name="fhir-json",
-            payload=body,
-            entity="Observation",
-            content_type=FHIR_JSON,
+            Inbound(
+                source_org=CLINIC,
+                format_name="fhir-json",
+                payload=body,
+                entity="Observation",
+                content_type=FHIR_JSON,
+            ),
         )
         return summary.status
 

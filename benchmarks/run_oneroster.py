@@ -21,6 +21,7 @@ import time
 import zipfile
 
 from benchmarks.run_pipeline import DATABASES, fresh_gateway, log, peak_rss_mb
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.oneroster import ingest_oneroster
 from gateway.service.runtime import Runtime
@@ -90,10 +91,12 @@ def register(rt: Runtime, students: int) -> None:
         ]
         summary = ingest(
             rt,
-            source_org=SOURCE,
-            format_name="edfi-json",
-            payload=json.dumps(body).encode(),
-            entity="students",
+            Inbound(
+                source_org=SOURCE,
+                format_name="edfi-json",
+                payload=json.dumps(body).encode(),
+                entity="students",
+            ),
         )
         if summary.outcome["accepted"] != len(body):
             raise AssertionError(f"registering students failed: {summary.reason}")

@@ -42,7 +42,8 @@ from benchmarks.generate import (
     load_workload,
     workload_dir,
 )
-from gateway.service.ingest import IngestSummary, ingest, ingest_file
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime, Settings
 from gateway.service.setup import initialise
 from gateway.storage import plan_store
@@ -156,16 +157,18 @@ def ingest_one(rt: Runtime, payload: Payload) -> IngestSummary:
     """``file``: the CLI's bulk path (staged as a payload file, streamed, bulk batches);
     ``http``: the bytes as a POST hands them over (kept in the row, HTTP batch size)."""
     if not payload.data:
-        return ingest_file(
-            rt, source_org=SOURCE, format_name=FORMAT, path=payload.path, entity=payload.entity
+        return ingest(
+            rt, Inbound(source_org=SOURCE, format_name=FORMAT, path=payload.path, entity=payload.entity)
         )
     return ingest(
         rt,
-        source_org=SOURCE,
-        format_name=FORMAT,
-        payload=payload.data,
-        entity=payload.entity,
-        content_type="application/json",
+        Inbound(
+            source_org=SOURCE,
+            format_name=FORMAT,
+            payload=payload.data,
+            entity=payload.entity,
+            content_type="application/json",
+        ),
     )
 
 

@@ -11,6 +11,7 @@ import requests
 from sqlalchemy import text
 
 from gateway.core.ids import student_id_for
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.partners import create_secret
 from gateway.service.plans import ReadRequest, read_plan
@@ -43,7 +44,8 @@ def send_demo(rt: Runtime, prefix: str) -> IngestSummary:
     path = demo_file(prefix)
     head, fmt, entity = path.stem.split(".")[:3]
     return ingest(
-        rt, source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity
+        rt,
+        Inbound(source_org=head.split("-", 1)[1], format_name=fmt, payload=path.read_bytes(), entity=entity),
     )
 
 

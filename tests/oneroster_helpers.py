@@ -11,6 +11,7 @@ from pathlib import Path
 from helpers import DISTRICT_IDS
 
 from gateway.core.ids import student_id_for
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
 from gateway.storage import plan_store
@@ -37,7 +38,10 @@ def register_students(rt: Runtime, *ids: str) -> IngestSummary:
         for i in ids
     ]
     summary = ingest(
-        rt, source_org=SOURCE, format_name="edfi-json", payload=json.dumps(body).encode(), entity="students"
+        rt,
+        Inbound(
+            source_org=SOURCE, format_name="edfi-json", payload=json.dumps(body).encode(), entity="students"
+        ),
     )
     assert summary.outcome["accepted"] == len(ids)
     return summary

@@ -13,6 +13,7 @@ from gateway.core.attendance import AttendanceEvent, Enrollment, school_days, sc
 from gateway.core.canonical import digest
 from gateway.core.labels import Labels
 from gateway.service.attendance import stored_events
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest, replay
 from gateway.service.retractions import retract_records
 
@@ -223,10 +224,12 @@ def send_events(rt, rows):
     ]
     return ingest(
         rt,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=json.dumps(body).encode(),
-        entity="studentSchoolAttendanceEvents",
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            payload=json.dumps(body).encode(),
+            entity="studentSchoolAttendanceEvents",
+        ),
     )
 
 

@@ -23,7 +23,8 @@ from sqlalchemy import MetaData, select
 from gateway.cli import main
 from gateway.service.check import MAX_REASONS, OUTCOMES, CheckReport, check_file, check_payload
 from gateway.service.exchanges import ONEROSTER_BUNDLES
-from gateway.service.ingest import IngestSummary, ingest, ingest_file
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.oneroster import ingest_oneroster
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -61,7 +62,7 @@ def checked(rt, fmt: str, source: str, path: Path, entity: str | None = None) ->
 def ingested(rt, fmt: str, source: str, path: Path, entity: str | None = None) -> IngestSummary:
     if fmt in ONEROSTER_BUNDLES:
         return ingest_oneroster(rt, source_org=source, path_or_bytes=path).ingest
-    return ingest_file(rt, source_org=source, format_name=fmt, path=path, entity=entity)
+    return ingest(rt, Inbound(source_org=source, format_name=fmt, path=path, entity=entity))
 
 
 def reasons_of(records: list[dict[str, Any]]) -> dict[str, list[tuple[str, int]]]:
@@ -143,7 +144,10 @@ def test_check_equals_ingest_on_the_gravity_examples(rt, tmp_path, linked: bool)
             "identifier": [{"system": DISTRICT_IDS, "value": "604822"}],
         }
         ingest(
-            rt, source_org="riverside-health", format_name="fhir-json", payload=json.dumps(patient).encode()
+            rt,
+            Inbound(
+                source_org="riverside-health", format_name="fhir-json", payload=json.dumps(patient).encode()
+            ),
         )
     for path in sorted(GRAVITY.glob("*.json")):
         report = checked(rt, "fhir-json", "riverside-health", path)

@@ -98,12 +98,15 @@ def enrolment(uid: str) -> dict[str, Any]:
     }
 
 
+UNEXCUSED = "uri://ed-fi.org/AttendanceEventCategoryDescriptor#Unexcused Absence"
+
+
 def absence(uid: str, day: str) -> dict[str, Any]:
     return {
         "studentReference": {"studentUniqueId": uid},
         "schoolReference": {"schoolId": 255901001},
         "eventDate": day,
-        "attendanceEventCategoryDescriptor": "uri://ed-fi.org/AttendanceEventCategoryDescriptor#Unexcused Absence",
+        "attendanceEventCategoryDescriptor": UNEXCUSED,
     }
 
 
@@ -158,10 +161,13 @@ def test_one_record_outcome(artifacts, entity, data, snapshot_links, permitted, 
         assert outcome.student_id == student_id_for(DISTRICT, "1001")
         assert outcome.changed > 0
         assert set(result.writes.plans) == {outcome.student_id}
-        assert result.writes.sources and result.writes.sources[0][3] == outcome.student_id
+        assert result.writes.sources
+        assert result.writes.sources[0][3] == outcome.student_id
     else:
         assert outcome.student_id is None
-        assert not result.writes.plans and not result.writes.sources and not result.writes.students
+        assert not result.writes.plans
+        assert not result.writes.sources
+        assert not result.writes.students
 
 
 def test_ignored_record_is_neither_mapped_nor_written(artifacts):
@@ -184,7 +190,8 @@ def test_student_linked_mid_batch_lands_later_records_of_that_student(artifacts)
     assert result.writes.students == (sid,)
     assert (DISTRICT, "2002", sid) in result.writes.links
     plan = result.writes.plans[sid]
-    assert plan["student"]["enrollments"] and plan["student"]["name"]
+    assert plan["student"]["enrollments"]
+    assert plan["student"]["name"]
 
 
 def test_a_plan_section_written_by_two_record_kinds_is_written_once(artifacts):
@@ -195,7 +202,8 @@ def test_a_plan_section_written_by_two_record_kinds_is_written_once(artifacts):
     )
     assert list(result.writes.plans) == [sid]
     student_section = result.writes.plans[sid]["student"]
-    assert "name" in student_section and student_section["enrollments"]
+    assert "name" in student_section
+    assert student_section["enrollments"]
     assert all(o.changed for o in result.outcomes)
 
 
@@ -222,8 +230,9 @@ def test_attendance_event_is_a_row_and_the_summary_lands_in_the_same_plan_write(
     (outcome,) = result.outcomes
     assert outcome.status == ACCEPTED
     (row,) = result.writes.events
-    assert row["student_id"] == sid and row["event_date"] == "2026-09-01"
-    assert result.writes.derived_students == (sid,) and result.writes.derived_changed > 0
+    assert (row["student_id"], row["event_date"]) == (sid, "2026-09-01")
+    assert result.writes.derived_students == (sid,)
+    assert result.writes.derived_changed > 0
     facts = result.writes.plans[sid]["domains"]["attendanceEngagement"]["facts"]
     assert any(is_derived(f) for f in facts)  # the summary, written with the plan, not afterwards
     assert outcome.changed == 1 + result.writes.derived_changed
@@ -249,7 +258,7 @@ class _Refuses:
     """An element schema that refuses everything (a mapping bug the schema catches)."""
 
     class _Error:
-        instance_path = ["name"]
+        instance_path = ("name",)
         kind = object()
 
     def iter_errors(self, _element: Any) -> Any:
@@ -262,7 +271,8 @@ def test_an_element_the_schema_refuses_fails_its_record_and_writes_no_plan(artif
     (outcome,) = result.outcomes
     assert outcome.status == FAILED
     assert "does not validate against the Success Plan schema" in outcome.reason
-    assert outcome.issues and all("Ana" not in i.message for i in outcome.issues)
+    assert outcome.issues
+    assert all("Ana" not in i.message for i in outcome.issues)
     assert not result.writes.plans
 
 

@@ -25,6 +25,7 @@ from gateway.core.matching import NeedQuery, Suggestion
 from gateway.errors import InputInvalid, NotFound
 from gateway.service import consents, directory_match
 from gateway.service.directory_match import MatchRequest, match
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
@@ -66,10 +67,12 @@ POSTAL_ONLY = {"postalCode": "78834-1234"}
 def send_address(rt: Runtime, address: dict[str, Any]) -> None:
     summary = ingest(
         rt,
-        source_org=DISTRICT,
-        format_name="edfi-json",
-        payload=seoa(address),
-        entity="studentEducationOrganizationAssociations",
+        Inbound(
+            source_org=DISTRICT,
+            format_name="edfi-json",
+            payload=seoa(address),
+            entity="studentEducationOrganizationAssociations",
+        ),
     )
     assert summary.outcome["accepted"] == 1, summary.outcome
 

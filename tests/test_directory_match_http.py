@@ -22,6 +22,7 @@ from gateway.core.matching import NeedQuery
 from gateway.service.directory_import import import_path
 from gateway.service.directory_match import MatchRequest, match
 from gateway.service.directory_search import search
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
@@ -60,7 +61,9 @@ def world(rt: Runtime, clock: Clock, tmp_path: pathlib.Path) -> Runtime:
     for prefix in ("01", "05", "04", "08"):
         send_demo(rt, prefix)
     entity = "studentEducationOrganizationAssociations"
-    summary = ingest(rt, source_org=DISTRICT, format_name="edfi-json", payload=_address(HOME), entity=entity)
+    summary = ingest(
+        rt, Inbound(source_org=DISTRICT, format_name="edfi-json", payload=_address(HOME), entity=entity)
+    )
     assert summary.outcome["accepted"] == 1, summary.outcome
     path = tmp_path / "directory.json"
     path.write_text(json.dumps(DIRECTORY), "utf-8")

@@ -16,6 +16,7 @@ from gateway.core.canonical import digest
 from gateway.core.mapping import MappingContext, MappingResult, apply_mapping
 from gateway.core.reference_data import REFERENCE_TABLES
 from gateway.errors import MappingFailed
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from tests.conftest import SHARED_SAMPLES
 from tests.helpers import LISA, coordinator_view
@@ -695,10 +696,12 @@ def test_every_edfi_mapping_is_ferpa(artifacts: Artifacts) -> None:
 def _send(rt: Any, entity: str, body: Any) -> dict[str, Any]:
     summary = ingest(
         rt,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=json.dumps(body).encode(),
-        entity=entity,
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            payload=json.dumps(body).encode(),
+            entity=entity,
+        ),
     )
     return summary.to_dict()
 

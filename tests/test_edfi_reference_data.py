@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from gateway.core.reference_data import build_reference_entities, ignored_reason, natural_key
 from gateway.errors import ArtifactInvalid
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.reference_data import reference_body, reference_entities
 from gateway.storage.tables import ReferenceRecordRow
@@ -33,7 +34,7 @@ ASSESSMENT = {
 
 def send(rt, entity: str, body, org: str = ORG):  # type: ignore[no-untyped-def]
     payload = json.dumps(body).encode()
-    return ingest(rt, source_org=org, format_name="edfi-json", payload=payload, entity=entity)
+    return ingest(rt, Inbound(source_org=org, format_name="edfi-json", payload=payload, entity=entity))
 
 
 def stored(rt) -> list[tuple[str, str, str, dict]]:  # type: ignore[no-untyped-def]
@@ -122,7 +123,7 @@ def test_a_fact_can_find_the_assessment_it_names(rt):
 @pytest.mark.parametrize("row", SHAPES, ids=[row["element"] for row in SHAPES])
 def test_every_xml_record_type_lands_is_kept_or_ignored_never_rejected(rt, row):
     payload = f'<{row["interchange"]} xmlns="http://ed-fi.org/5.2.0">{row["xml"]}</{row["interchange"]}>'
-    summary = ingest(rt, source_org=ORG, format_name="edfi-xml", payload=payload.encode())
+    summary = ingest(rt, Inbound(source_org=ORG, format_name="edfi-xml", payload=payload.encode()))
     assert summary.outcome["records"] == [] or all(
         r["status"] in ("ignored", "held") or _for_its_values(r) for r in summary.outcome["records"]
     ), summary.outcome["records"]
@@ -139,7 +140,7 @@ def test_assessment_metadata_interchange_is_kept_as_reference_data(rt):
     rows = [r for r in SHAPES if r["interchange"] == "InterchangeAssessmentMetadata"]
     body = "".join(r["xml"] for r in rows)
     payload = f'<InterchangeAssessmentMetadata xmlns="http://ed-fi.org/5.2.0">{body}</InterchangeAssessmentMetadata>'
-    summary = ingest(rt, source_org=ORG, format_name="edfi-xml", payload=payload.encode())
+    summary = ingest(rt, Inbound(source_org=ORG, format_name="edfi-xml", payload=payload.encode()))
     assert (summary.status, summary.outcome["accepted"]) == ("mapped", len(rows))
     assert sorted({entity for _, entity, *_ in stored(rt)}) == sorted({r["entity"] for r in rows})
 

@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 from gateway.core.plan import iter_elements
 from gateway.core.reference_view import rule_of
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.reference_data import reference_entities
@@ -105,7 +106,7 @@ CASES = [
 
 def send(rt: Runtime, entity: str, body: Any, org: str = DISTRICT) -> None:
     summary = ingest(
-        rt, source_org=org, format_name="edfi-json", payload=json.dumps(body).encode(), entity=entity
+        rt, Inbound(source_org=org, format_name="edfi-json", payload=json.dumps(body).encode(), entity=entity)
     )
     assert summary.status == "mapped", summary.outcome
 

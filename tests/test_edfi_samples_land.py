@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from tests.conftest import SHARED_SAMPLES
 
@@ -40,7 +41,7 @@ def lost_records(records: list[dict]) -> list[dict]:
 def test_every_sample_interchange_lands_held_kept_or_ignored(rt):
     accepted = 0
     for path in XML:
-        summary = ingest(rt, source_org=ORG, format_name="edfi-xml", payload=path.read_bytes())
+        summary = ingest(rt, Inbound(source_org=ORG, format_name="edfi-xml", payload=path.read_bytes()))
         assert lost_records(summary.outcome["records"]) == [], path.name
         assert summary.status == "mapped", (path.name, summary.reason)
         accepted += summary.outcome["accepted"]
@@ -54,7 +55,7 @@ def test_every_ods_request_body_lands_held_kept_or_ignored(rt):
     for request in requests:
         payload = json.dumps(request["body"]).encode()
         summary = ingest(
-            rt, source_org=ORG, format_name="edfi-json", payload=payload, entity=request["resource"]
+            rt, Inbound(source_org=ORG, format_name="edfi-json", payload=payload, entity=request["resource"])
         )
         assert lost_records(summary.outcome["records"]) == [], request["resource"]
         # held: the ODS test's school association names a student (LIFECYCLE-TEST) no body

@@ -13,6 +13,7 @@ from gateway.formats import mapping_format, parse_payload, stream_payload
 from gateway.formats.edfi_xml import XmlTally, iter_records
 from gateway.formats.edfi_xml_convert import camel, plural
 from gateway.formats.records import RecordProblem, SourceRecord
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from tests.helpers import LISA, coordinator_view
 
@@ -32,7 +33,7 @@ def interchange(root: str, body: str, namespace: str = NS) -> bytes:
 
 
 def send(rt, payload: bytes):  # type: ignore[no-untyped-def]
-    return ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=payload)
+    return ingest(rt, Inbound(source_org="grand-bend-isd", format_name="edfi-xml", payload=payload))
 
 
 def attendance(event_date: str = "2021-09-01") -> bytes:

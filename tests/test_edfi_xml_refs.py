@@ -11,6 +11,7 @@ import pytest
 
 from gateway.formats.edfi_xml import iter_records
 from gateway.formats.records import SourceRecord
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from tests.helpers import LISA, coordinator_view
 
@@ -138,9 +139,11 @@ def test_references_to_a_completed_record_carry_its_completed_identity():
 
 def test_behavior_given_by_ref_lands_in_the_plan(rt):
     """End to end: before the fix it was rejected for its key (disciplineIncidentReference.schoolId)."""
-    ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=_students())
+    ingest(rt, Inbound(source_org="grand-bend-isd", format_name="edfi-xml", payload=_students()))
     body = incident() + association("<DisciplineIncidentReference ref='DI-1'/>")
-    summary = ingest(rt, source_org="grand-bend-isd", format_name="edfi-xml", payload=discipline(body))
+    summary = ingest(
+        rt, Inbound(source_org="grand-bend-isd", format_name="edfi-xml", payload=discipline(body))
+    )
     assert [r["status"] for r in summary.outcome["records"]] == ["ignored"]  # the incident names no student
     assert summary.outcome["accepted"] == 1
     facts = coordinator_view(rt, LISA)["domains"]["socialEmotionalBehavioral"]["facts"]

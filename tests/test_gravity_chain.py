@@ -17,6 +17,7 @@ import pytest
 from conftest import SHARED_SAMPLES
 from helpers import DISTRICT_IDS, LISA, send_demo
 
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.storage import plan_store
 
@@ -51,7 +52,10 @@ def linking_patient() -> dict:
 
 def send(rt, document: dict):
     return ingest(
-        rt, source_org="riverside-health", format_name="fhir-json", payload=json.dumps(document).encode()
+        rt,
+        Inbound(
+            source_org="riverside-health", format_name="fhir-json", payload=json.dumps(document).encode()
+        ),
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from gateway.artifacts import load_artifacts
 from gateway.formats.fhir_xml_write import to_xml
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gravity-ig-resources.txt"
@@ -158,7 +159,7 @@ def test_every_ignored_ig_type_has_a_minimal_instance_here() -> None:
 def test_an_ignored_ig_type_is_ignored_with_its_reason_not_rejected(rt, kind: str, wire: str) -> None:
     resource = {"resourceType": kind, "id": f"{kind.lower()}-1", **MINIMAL[kind]}
     payload = json.dumps(resource).encode() if wire == "fhir-json" else to_xml(resource)
-    summary = ingest(rt, source_org="riverside-health", format_name=wire, payload=payload)
+    summary = ingest(rt, Inbound(source_org="riverside-health", format_name=wire, payload=payload))
     outcome = summary.outcome
     assert (outcome["ignored"], outcome["rejected"], outcome["held"]) == (1, 0, 0), outcome
     assert outcome["records"][0]["reason"] == rt.artifacts.codes[IGNORED][f"fhir-json|{kind}"]

@@ -22,6 +22,7 @@ from gateway.service import consents
 from gateway.service.edfi_sync import offered_by
 from gateway.service.explain import explain
 from gateway.service.guardian_links import link_guardian, list_guardians
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.oneroster import ingest_oneroster
 from gateway.service.retractions import retract_records
@@ -69,10 +70,12 @@ def contact_association(rt: Runtime, person: str, relation: str, student: str = 
     }
     summary = ingest(
         rt,
-        source_org=DISTRICT,
-        format_name="edfi-json",
-        payload=json.dumps([body]).encode(),
-        entity="studentContactAssociations",
+        Inbound(
+            source_org=DISTRICT,
+            format_name="edfi-json",
+            payload=json.dumps([body]).encode(),
+            entity="studentContactAssociations",
+        ),
     )
     assert summary.outcome["accepted"] == 1, summary.outcome
 

@@ -18,6 +18,7 @@ from gateway.artifacts import load_artifacts, load_world
 from gateway.core.identity import IdentityAuthority, authority_issues, authority_of, resolve_student
 from gateway.core.ids import student_id_for
 from gateway.errors import ArtifactInvalid
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.oneroster import ingest_oneroster
 from gateway.storage import organization_store
@@ -192,7 +193,10 @@ def test_with_oneroster_the_authority_an_ed_fi_student_record_no_longer_register
     _declare(rt, {"sources": ["oneroster"]})
     body = [{"studentUniqueId": "700001", "firstName": "T", "lastSurname": "S", "birthDate": "2013-03-14"}]
     held = ingest(
-        rt, source_org=SOURCE, format_name="edfi-json", payload=json.dumps(body).encode(), entity="students"
+        rt,
+        Inbound(
+            source_org=SOURCE, format_name="edfi-json", payload=json.dumps(body).encode(), entity="students"
+        ),
     )
     assert (held.outcome["accepted"], held.outcome["held"]) == (0, 1)
     assert "grand-bend-isd's edfi records may not register" in held.outcome["records"][0]["reason"]

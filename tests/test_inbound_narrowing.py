@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.runtime import Runtime
 from gateway.service.setup import InitReport, load_samples
@@ -40,10 +41,12 @@ def _send_seoa(rt: Runtime) -> dict:
     record["addresses"] = [{**record["addresses"][0], **HOME}]
     summary = ingest(
         rt,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        entity="studentEducationOrganizationAssociations",
-        payload=json.dumps([record]).encode(),
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            entity="studentEducationOrganizationAssociations",
+            payload=json.dumps([record]).encode(),
+        ),
     )
     return summary.to_dict()
 

@@ -14,7 +14,8 @@ from gateway.core import batch as core_batch
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.records import RecordProblem, record
 from gateway.service import batch as pipeline_module
-from gateway.service.ingest import ingest, ingest_file, replay
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import ingest, replay
 from gateway.service.payloads import file_for
 from tests.helpers import count_rows, send_demo
 
@@ -57,12 +58,14 @@ def test_a_bulk_file_is_kept_as_a_file_and_processed_in_batches(rt, tmp_path):
     path.write_bytes(json.dumps(events(45)).encode())
     before = inbound_batches(rt)
     progress = []
-    summary = ingest_file(
+    summary = ingest(
         bulk(rt),
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        path=path,
-        entity="studentSchoolAttendanceEvents",
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            path=path,
+            entity="studentSchoolAttendanceEvents",
+        ),
         progress=lambda done, total: progress.append((done, total)),
     )
     assert (summary.status, summary.outcome["accepted"]) == ("mapped", 45)
@@ -86,12 +89,14 @@ def test_a_bad_record_in_the_middle_of_a_bulk_file_is_isolated(rt, tmp_path, mon
     monkeypatch.setattr(core_batch, "apply_mapping", broken_for_one)
     path = tmp_path / "attendance.json"
     path.write_bytes(json.dumps(events(40)).encode())
-    summary = ingest_file(
+    summary = ingest(
         bulk(rt, batch=16),
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        path=path,
-        entity="studentSchoolAttendanceEvents",
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            path=path,
+            entity="studentSchoolAttendanceEvents",
+        ),
     )
     assert (summary.status, summary.outcome["accepted"], summary.outcome["failed"]) == ("partial", 39, 1)
     assert [r["location"] for r in summary.outcome["records"]] == ["$[16]"]
@@ -106,11 +111,13 @@ def test_replay_streams_a_file_stored_payload_and_changes_nothing(rt):
     big = bulk(rt)
     first = ingest(
         big,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=payload,
-        entity="studentSchoolAttendanceEvents",
-        bulk=True,
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            payload=payload,
+            entity="studentSchoolAttendanceEvents",
+            bulk=True,
+        ),
     )
     assert message_row(rt, first.message_id).payload_file is not None
     again = replay(big, first.message_id)
@@ -122,11 +129,13 @@ def test_an_altered_payload_file_is_refused_on_replay(rt):
     big = bulk(rt)
     first = ingest(
         big,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=json.dumps(events(12)).encode(),
-        entity="studentSchoolAttendanceEvents",
-        bulk=True,
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            payload=json.dumps(events(12)).encode(),
+            entity="studentSchoolAttendanceEvents",
+            bulk=True,
+        ),
     )
     file_for(rt, message_row(rt, first.message_id).payload_file).write_bytes(b"[]")
     again = replay(big, first.message_id)
@@ -139,10 +148,12 @@ def test_http_payloads_stay_in_the_row_under_the_http_limit(rt):
     payload = json.dumps(events(3)).encode()
     summary = ingest(
         small_limit,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=payload,
-        entity="studentSchoolAttendanceEvents",
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            payload=payload,
+            entity="studentSchoolAttendanceEvents",
+        ),
     )
     # The staged message itself is refused (no second message), with its payload kept in the row.
     assert (summary.status, summary.outcome["error"]["code"]) == ("rejected", "payload_too_large")
@@ -158,7 +169,7 @@ def test_a_bulk_file_over_the_bulk_limit_is_refused_before_staging(rt, tmp_path)
     path = tmp_path / "big.json"
     path.write_bytes(json.dumps(events(3)).encode())
     with pytest.raises(InputInvalid, match="bulk limit"):
-        ingest_file(limited, source_org="grand-bend-isd", format_name="edfi-json", path=path, entity="x")
+        ingest(limited, Inbound(source_org="grand-bend-isd", format_name="edfi-json", path=path, entity="x"))
     assert count_rows(rt, "messages") == 0
     assert [p.name for p in (rt.settings.home / "payloads").iterdir()] == []
 
@@ -200,7 +211,7 @@ def test_records_are_processed_while_the_stream_is_still_being_read(rt, tmp_path
     lines.insert(12, "!not a record")
     path = tmp_path / "events.ndjson"
     path.write_bytes("\n".join(lines).encode())
-    summary = ingest_file(bulk(rt), source_org="grand-bend-isd", format_name="test-ndjson", path=path)
+    summary = ingest(bulk(rt), Inbound(source_org="grand-bend-isd", format_name="test-ndjson", path=path))
     assert (summary.outcome["accepted"], summary.outcome["rejected"]) == (25, 1)
     assert summary.outcome["records"][0]["location"] == "line 13"
     # Each batch ran once its ten records were read, not after the whole file was.
@@ -214,7 +225,10 @@ QUESTIONNAIRE = {"resourceType": "Questionnaire", "id": "hunger-vital-sign", "st
 
 def test_a_deliberately_unmapped_record_is_ignored_with_its_reason(rt):
     summary = ingest(
-        rt, source_org="riverside-health", format_name="fhir-json", payload=json.dumps(QUESTIONNAIRE).encode()
+        rt,
+        Inbound(
+            source_org="riverside-health", format_name="fhir-json", payload=json.dumps(QUESTIONNAIRE).encode()
+        ),
     )
     assert summary.status == "ignored"
     assert (summary.outcome["ignored"], summary.outcome["rejected"]) == (1, 0)
@@ -232,7 +246,8 @@ def test_ignored_records_beside_accepted_ones_leave_the_message_mapped(rt):
         "entry": [{"resource": QUESTIONNAIRE}, *bundle_entries(patients)],
     }
     summary = ingest(
-        rt, source_org="riverside-health", format_name="fhir-json", payload=json.dumps(bundle).encode()
+        rt,
+        Inbound(source_org="riverside-health", format_name="fhir-json", payload=json.dumps(bundle).encode()),
     )
     assert summary.status == "mapped"
     assert summary.outcome["ignored"] == 1
@@ -250,9 +265,9 @@ def test_the_ignored_table_decides_between_ignored_and_rejected(rt, table, statu
     artifacts = dataclasses.replace(rt.artifacts, codes={**rt.artifacts.codes, "ignored-records": table})
     summary = ingest(
         dataclasses.replace(rt, artifacts=artifacts),
-        source_org="riverside-health",
-        format_name="fhir-json",
-        payload=json.dumps(QUESTIONNAIRE).encode(),
+        Inbound(
+            source_org="riverside-health", format_name="fhir-json", payload=json.dumps(QUESTIONNAIRE).encode()
+        ),
     )
     assert summary.status == status
 

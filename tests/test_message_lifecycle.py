@@ -16,6 +16,7 @@ from gateway.core import batch_settle
 from gateway.service import batch as batch_module
 from gateway.service import ingest as ingest_module
 from gateway.service import message_state
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest, record_oversized, replay, replay_where, stage
 from gateway.service.messages import list_messages, show_message
 from gateway.service.runtime import Runtime
@@ -38,7 +39,9 @@ def explode(*_args: object, **_kwargs: object) -> None:
 
 
 def send_students(rt: Runtime):  # type: ignore[no-untyped-def]
-    return ingest(rt, source_org=DISTRICT, format_name="edfi-json", payload=STUDENTS, entity="students")
+    return ingest(
+        rt, Inbound(source_org=DISTRICT, format_name="edfi-json", payload=STUDENTS, entity="students")
+    )
 
 
 def stored(rt: Runtime, message_id: str) -> dict:
@@ -235,7 +238,9 @@ def dead_pid() -> int:
 
 def left_received(rt: Runtime, worker: dict) -> str:
     """A message whose processing was claimed by ``worker`` and never ended."""
-    message_id = stage(rt, source_org=DISTRICT, format_name="edfi-json", payload=STUDENTS, entity="students")
+    message_id = stage(
+        rt, Inbound(source_org=DISTRICT, format_name="edfi-json", payload=STUDENTS, entity="students")
+    )
     with rt.sessions.begin() as session:
         from gateway.storage import message_store
 

@@ -12,6 +12,7 @@ from gateway.core import batch as core_batch
 from gateway.service import audit as audit_service
 from gateway.service import batch as pipeline_module
 from gateway.service import ingest as ingest_module
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest, record_oversized, replay, replay_where
 from gateway.service.messages import list_messages, show_message
 from tests.helpers import LISA, coordinator_view, count_rows, send_demo
@@ -155,10 +156,7 @@ def test_bulk_path_batches_and_a_bad_record_does_not_stop_the_rest(rt):
     assert summary.outcome["held"] == 1
     ingest(
         small_batches,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=b"[]",
-        entity="students",
+        Inbound(source_org="grand-bend-isd", format_name="edfi-json", payload=b"[]", entity="students"),
         progress=lambda d, t: progress.append((d, t)),
     )
     batches = [e for e in audit_rows(rt) if e["kind"] == "exchange.inbound"]
@@ -216,7 +214,9 @@ def test_replay_everything_after_policy_fix(rt):
     ],
 )
 def test_bad_ed_fi_input_gets_a_clear_reason(rt, payload, entity, expected):
-    summary = ingest(rt, source_org="grand-bend-isd", format_name="edfi-json", payload=payload, entity=entity)
+    summary = ingest(
+        rt, Inbound(source_org="grand-bend-isd", format_name="edfi-json", payload=payload, entity=entity)
+    )
     assert summary.status == "rejected"
     assert expected in summary.reason
 
@@ -248,6 +248,6 @@ def test_overlong_request_labels_are_refused_before_staging(rt, labels, path):
 
     arguments = {"format_name": "edfi-json", "entity": "students", "content_type": None, **labels}
     with pytest.raises(InputInvalid) as refused:
-        ingest(rt, source_org="grand-bend-isd", payload=b"[]", **arguments)
+        ingest(rt, Inbound(source_org="grand-bend-isd", payload=b"[]", **arguments))
     assert [issue.path for issue in refused.value.issues] == [path]
     assert count_rows(rt, "messages") == 0

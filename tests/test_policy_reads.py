@@ -19,6 +19,7 @@ from gateway.core.plan import iter_elements
 from gateway.errors import NotFound
 from gateway.service import consents, enforcement
 from gateway.service.explain import explain
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime
@@ -344,7 +345,7 @@ def test_inbound_runs_once_per_distinct_category_set(rt: Runtime, points: list[C
     send_demo(rt, "01")
     assert [(p, k[1]) for p, k in points] == [("inbound", frozenset({"identity"}))]
     points.clear()
-    summary = ingest(rt, source_org=CLINIC, format_name="fhir-json", payload=clinic_bundle())
+    summary = ingest(rt, Inbound(source_org=CLINIC, format_name="fhir-json", payload=clinic_bundle()))
     assert summary.outcome["accepted"] == 3
     assert sorted((p, sorted(k[1])) for p, k in points) == [
         ("inbound", ["identity"]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,17 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.errors import Conflict
 from gateway.service.delivery_worker import deliver_due
-from gateway.service.ingest import ingest_file, replay, replay_where
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import ingest, replay, replay_where
 from gateway.service.payloads import file_for
 from gateway.service.retention import run_retention
 from gateway.service.runtime import Runtime
 from gateway.storage import message_store
 from gateway.storage.tables import Message
 from gateway.web import create_app
-from tests.agency_server import Agency, running_agency
+from tests.agency_server import Agency
 from tests.helpers import count_rows, demo_file, send_demo
-from tests.referral_world import amend_agreement, audit_entries, delivery, prepare, refer_lisa
+from tests.referral_world import amend_agreement, audit_entries, delivery, refer_lisa
 
 # The shortest retention among the agreements naming the district: gbisd-northside-2026, 365 days.
 PAST = dt.timedelta(days=366)
@@ -35,13 +35,6 @@ def message(rt: Runtime, message_id: str) -> Message:
         assert row is not None
         session.expunge(row)
         return row
-
-
-@pytest.fixture
-def agency(rt: Runtime) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)
-        yield running
 
 
 def test_nothing_is_purged_within_retention(rt: Runtime) -> None:
@@ -121,8 +114,8 @@ def test_a_purged_message_replayed_over_http_is_a_409(rt: Runtime) -> None:
 def test_a_bulk_file_copy_is_deleted(rt: Runtime, tmp_path: Path) -> None:
     source = tmp_path / "students.json"
     source.write_bytes(demo_file("01").read_bytes())
-    summary = ingest_file(
-        rt, source_org="grand-bend-isd", format_name="edfi-json", path=source, entity="students"
+    summary = ingest(
+        rt, Inbound(source_org="grand-bend-isd", format_name="edfi-json", path=source, entity="students")
     )
     stored = message(rt, summary.message_id)
     assert stored.payload_file is not None

@@ -9,6 +9,7 @@ from helpers import LISA, count_rows, send_demo
 from gateway.core.attendance import is_derived
 from gateway.service.attendance import stored_events
 from gateway.service.audit import verify
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.retractions import known_source_ids, retract_records
 from gateway.storage import plan_store
@@ -28,10 +29,12 @@ def _events(rt, *dates: str):
     ]
     return ingest(
         rt,
-        source_org="grand-bend-isd",
-        format_name="edfi-json",
-        payload=json.dumps(body).encode(),
-        entity="studentSchoolAttendanceEvents",
+        Inbound(
+            source_org="grand-bend-isd",
+            format_name="edfi-json",
+            payload=json.dumps(body).encode(),
+            entity="studentSchoolAttendanceEvents",
+        ),
     )
 
 

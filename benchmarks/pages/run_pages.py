@@ -40,6 +40,7 @@ from benchmarks.pages import records
 from benchmarks.run_pipeline import DATABASES, BenchmarkFailed, fresh_gateway, log
 from gateway.core.ids import student_id_for
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.partners import create_secret
 from gateway.service.people import add_person, sign_in
@@ -71,15 +72,17 @@ def load(rt: Runtime) -> int:
         path = next(DEMO.glob(f"{prefix}-*.json"))
         head, fmt, entity = path.stem.split(".")[:3]
         source = head.split("-", 1)[1]
-        ingest(rt, source_org=source, format_name=fmt, payload=path.read_bytes(), entity=entity)
+        ingest(rt, Inbound(source_org=source, format_name=fmt, payload=path.read_bytes(), entity=entity))
     landed = 0
     for payload in records.payloads():
         summary = ingest(
             rt,
-            source_org=payload.source,
-            format_name=payload.format,
-            payload=payload.body,
-            entity=payload.entity,
+            Inbound(
+                source_org=payload.source,
+                format_name=payload.format,
+                payload=payload.body,
+                entity=payload.entity,
+            ),
         )
         accepted = summary.outcome.get("accepted", 0)
         if accepted != payload.records:

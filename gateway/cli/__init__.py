@@ -22,7 +22,8 @@ from gateway.formats import known_formats
 from gateway.service import messages as message_service
 from gateway.service.demo import run_demo
 from gateway.service.explain import view_scope
-from gateway.service.ingest import IngestSummary, ingest_file, replay, replay_where
+from gateway.service.inbound import Inbound
+from gateway.service.ingest import IngestSummary, ingest, replay, replay_where
 from gateway.service.partners import PARTNER, ROLES, create_secret
 from gateway.service.plans import ReadRequest, export_plan, read_plan
 from gateway.service.runtime import Runtime, Settings, open_runtime
@@ -217,8 +218,8 @@ def _ingest_file(
     entity = _entity_for(path, entity) if fmt == "edfi-json" else entity
     # A bulk file: copied into the payload store and streamed, never read whole into memory.
     with human.progress_bar(path.name, show=show_progress) as progress:
-        return ingest_file(
-            rt, source_org=source, format_name=fmt, path=path, entity=entity, progress=progress
+        return ingest(
+            rt, Inbound(source_org=source, format_name=fmt, path=path, entity=entity), progress=progress
         )
 
 

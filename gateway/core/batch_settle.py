@@ -199,7 +199,10 @@ class _Run:
         """Recompute the summary of every student this batch brought events or enrollments for
         (also when nothing changed: the summary counts school days up to today)."""
         written = {str(row["element_id"]) for row in kept_rows}
-        fresh = {i.element_id: i for i in events if i.element_id in written}
+        fresh: dict[str, dict[str, EventToStore]] = defaultdict(dict)  # student -> element id -> event
+        for item in events:
+            if item.element_id in written:
+                fresh[item.student_id][item.element_id] = item
         firsts: dict[str, int] = {}
         for index, item in sorted(self.prepared.mapped.items()):
             outcome = self.outcomes[index]
@@ -211,13 +214,7 @@ class _Run:
             if plan is None:
                 continue  # no plan, so no enrollment: nothing to derive from
             stored = {e.element_id: e.event for e in self.snapshot.events.get(student_id, ())}
-            stored.update(
-                {
-                    k: batch_attendance.as_stored(i).event
-                    for k, i in fresh.items()
-                    if i.student_id == student_id
-                }
-            )
+            stored.update({k: batch_attendance.as_stored(i).event for k, i in fresh[student_id].items()})
             context = DerivationContext(
                 student_id=student_id, message_id=self.sender.message_id, received_at=self.sender.received_at
             )

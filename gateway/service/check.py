@@ -39,6 +39,7 @@ from gateway.errors import GatewayError
 from gateway.formats import stream_payload
 from gateway.formats.records import SourceRecord
 from gateway.service import audit
+from gateway.service.batch import Exchange, run_batch
 from gateway.service.exchanges import ONEROSTER_BUNDLES
 
 # The very outcomes ingest gives (one definition each, so the two cannot drift apart).
@@ -53,7 +54,6 @@ from gateway.service.ingest import (
 from gateway.service.oneroster import FORMAT as ONEROSTER_FORMAT
 from gateway.service.oneroster import bundle_bytes
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
-from gateway.service.batch import Exchange, run_batch
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import Message

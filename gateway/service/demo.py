@@ -29,6 +29,7 @@ from gateway.service.audit_access import OPERATOR_READER
 from gateway.service.deliveries import refer
 from gateway.service.delivery_worker import deliver_due
 from gateway.service.fhir_access import Reader
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest, replay_where
 from gateway.service.partners import Principal
 from gateway.service.people import add_person
@@ -186,10 +187,12 @@ def _pick_up(rt: Any, say: Say) -> None:
 def _send(rt: Any, item: ExchangeFile, say: Say) -> IngestSummary:
     summary = ingest(
         rt,
-        source_org=item.source,
-        format_name=item.format,
-        payload=item.path.read_bytes(),
-        entity=item.entity,
+        Inbound(
+            source_org=item.source,
+            format_name=item.format,
+            payload=item.path.read_bytes(),
+            entity=item.entity,
+        ),
     )
     _tell(say, f"{item.path.name}: {item.source} -> {item.format}/{item.entity}", summary)
     return summary

@@ -35,6 +35,7 @@ from gateway.errors import AccessDenied, InputInvalid, Issue, UpstreamFailed
 from gateway.service.edfi_keys import missing_key_names, source_id_from
 from gateway.service.edfi_reference_keys import missing_names, reference_digest
 from gateway.service.edfi_summary import ResourceTally, SyncSummary
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.reference_data import forget, reference_entities
 from gateway.service.retractions import retract_records
@@ -261,7 +262,7 @@ def _pull_resource(
     for page in client.pages(resource, window):
         if page.items:
             summary = ingest(
-                rt, source_org=source_org, format_name=FORMAT, payload=page.body, entity=resource
+                rt, Inbound(source_org=source_org, format_name=FORMAT, payload=page.body, entity=resource)
             )
             tally.add_page(len(page.items), summary)
         if progress is not None:

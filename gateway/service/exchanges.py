@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.oneroster import ingest_oneroster
 from gateway.service.runtime import Runtime
@@ -29,9 +30,11 @@ def receive(
         return replace(bundle.ingest, outcome={**bundle.ingest.outcome, "warnings": warnings})
     return ingest(
         rt,
-        source_org=source_org,
-        format_name=format_name,
-        payload=payload,
-        entity=entity,
-        content_type=content_type,
+        Inbound(
+            source_org=source_org,
+            format_name=format_name,
+            payload=payload,
+            entity=entity,
+            content_type=content_type,
+        ),
     )

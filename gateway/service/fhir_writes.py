@@ -24,6 +24,7 @@ from gateway.errors import AccessDenied, Gone, InputInvalid, Issue, Precondition
 from gateway.service import fhir_reads, referral_tasks
 from gateway.service.fhir_access import Judge, Reader
 from gateway.service.fhir_reads import Found, not_found
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, process, stage
 from gateway.service.partners import Principal
 from gateway.service.runtime import Runtime
@@ -150,12 +151,14 @@ def _exchange(
     """The body through the one road in, its id fixed when it is stored (a replay writes it again)."""
     message_id = stage(
         rt,
-        source_org=principal.organization_id,
-        format_name=body.format_name,
-        payload=body.payload,
-        entity=resource_type,
-        content_type=body.content_type,
-        resource_id=resource_id,
+        Inbound(
+            source_org=principal.organization_id,
+            format_name=body.format_name,
+            payload=body.payload,
+            entity=resource_type,
+            content_type=body.content_type,
+            resource_id=resource_id,
+        ),
     )
     return process(rt, message_id)
 

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import logging
 import traceback
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from gateway.core.canonical import digest_bytes
-from gateway.core.limits import LABELS, text_problem
-from gateway.errors import AccessDenied, Conflict, GatewayError, InputInvalid, Issue, PayloadTooLarge
+from gateway.errors import AccessDenied, Conflict, GatewayError, Issue, PayloadTooLarge
 from gateway.formats import StreamItem, stream_payload
 from gateway.formats.records import RecordProblem, SourceRecord
 from gateway.service import directory_import, payloads
 from gateway.service.batch import Exchange, run_batch
+from gateway.service.inbound import Inbound, stage
 from gateway.service.message_state import (
     RECEIVED,
     Finished,
@@ -61,166 +58,15 @@ class IngestSummary:
         }
 
 
-def ingest(
-    rt: Runtime,
-    *,
-    source_org: str,
-    format_name: str,
-    payload: bytes,
-    entity: str | None = None,
-    content_type: str | None = None,
-    progress: Progress | None = None,
-    bulk: bool = False,
-) -> IngestSummary:
-    message_id = stage(
-        rt,
-        source_org=source_org,
-        format_name=format_name,
-        payload=payload,
-        entity=entity,
-        content_type=content_type,
-        bulk=bulk,
-    )
-    return process(rt, message_id, progress)
-
-
-def ingest_file(
-    rt: Runtime,
-    *,
-    source_org: str,
-    format_name: str,
-    path: Path,
-    entity: str | None = None,
-    content_type: str | None = None,
-    progress: Progress | None = None,
-) -> IngestSummary:
-    """A bulk file: copied into the payload store (never read whole), then streamed in batches."""
-    message_id = stage_file(
-        rt,
-        source_org=source_org,
-        format_name=format_name,
-        path=path,
-        entity=entity,
-        content_type=content_type,
-    )
-    return process(rt, message_id, progress)
-
-
-def stage(
-    rt: Runtime,
-    *,
-    source_org: str,
-    format_name: str,
-    payload: bytes,
-    entity: str | None = None,
-    content_type: str | None = None,
-    bulk: bool = False,
-    resource_id: str | None = None,
-) -> str:
-    """Commit the raw payload as a ``received`` message; return its id. ``resource_id`` is the id a
-    FHIR create or update writes (fixed with the body, so a replay writes the same resource).
-
-    A ``bulk`` payload over the file threshold is kept as a file and may exceed the HTTP limit
-    (up to the bulk limit); anything else stays in the row, under the HTTP limit.
-    """
-    _check_labels(format_name=format_name, entity=entity, content_type=content_type)
-    payload_file = None
-    if bulk and len(payload) > rt.settings.payload_file_threshold:
-        payload_file = payloads.store_bytes(rt, payload)
-    return _add_message(
-        rt,
-        source_org=source_org,
-        format_name=format_name,
-        entity=entity,
-        content_type=content_type,
-        payload=b"" if payload_file else payload,
-        payload_file=payload_file,
-        payload_digest=digest_bytes(payload),
-        size=len(payload),
-        resource_id=resource_id,
-    )
-
-
-def stage_file(
-    rt: Runtime,
-    *,
-    source_org: str,
-    format_name: str,
-    path: Path,
-    entity: str | None = None,
-    content_type: str | None = None,
-) -> str:
-    _check_labels(format_name=format_name, entity=entity, content_type=content_type)
-    name, size = payloads.store_file(rt, path)
-    return _add_message(
-        rt,
-        source_org=source_org,
-        format_name=format_name,
-        entity=entity,
-        content_type=content_type,
-        payload=b"",
-        payload_file=name,
-        payload_digest="sha256:" + name,
-        size=size,
-    )
-
-
-def _add_message(
-    rt: Runtime,
-    *,
-    source_org: str,
-    format_name: str,
-    entity: str | None,
-    content_type: str | None,
-    payload: bytes,
-    payload_file: str | None,
-    payload_digest: str,
-    size: int,
-    resource_id: str | None = None,
-) -> str:
-    now = rt.now()
-    message = Message(
-        id=str(uuid.uuid4()),
-        organization_id=source_org,
-        format=format_name,
-        entity=entity,
-        content_type=content_type,
-        resource_id=resource_id,
-        payload=payload,
-        payload_file=payload_file,
-        payload_digest=payload_digest,
-        size=size,
-        status="received",
-        reason=None,
-        outcome={},
-        attempts=0,
-        received_at=now,
-        updated_at=now,
-    )
-    with rt.sessions.begin() as session:
-        message_store.add_message(session, message)
-    return message.id
-
-
-# argument -> the name users know it by (its most characters: core.limits.LABELS)
-_LABELS = {"format_name": "format", "entity": "entity", "content_type": "Content-Type"}
-
-
-def _check_labels(**labels: str | None) -> None:
-    """The request's own labels must fit their columns; the payload itself is never refused here."""
-    issues = []
-    for name, value in labels.items():
-        label = _LABELS[name]
-        problem = None if value is None else text_problem(value, limit=LABELS[label])
-        if problem:
-            issues.append(Issue(path=label, message=f"{problem}; use the documented name"))
-    if issues:
-        raise InputInvalid("request labels are too long or not text", issues)
+def ingest(rt: Runtime, inbound: Inbound, progress: Progress | None = None) -> IngestSummary:
+    """The one door of every inbound exchange (HTTP, CLI, pull, demo): stage it, then run it.
+    A replay (``replay``) runs the staged message again through the same ``process``."""
+    return process(rt, stage(rt, inbound), progress)
 
 
 def record_oversized(rt: Runtime, *, source_org: str, format_name: str, size: int | None) -> IngestSummary:
     """An oversized body is refused unread; the refusal itself is stored and audited."""
-    message_id = stage(rt, source_org=source_org, format_name=format_name, payload=b"")
+    message_id = stage(rt, Inbound(source_org=source_org, format_name=format_name))
     error = _too_large(size, rt.settings.max_payload_bytes)
     return _summary(message_id, finish_rejected(rt, message_id, error))
 

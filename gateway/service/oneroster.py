@@ -29,6 +29,7 @@ from gateway.errors import InputInvalid, Issue
 from gateway.formats.oneroster_csv import BundleInfo, inspect_bundle
 from gateway.formats.oneroster_family import FAMILY_USERS
 from gateway.formats.oneroster_leniency import ReadWarning
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest
 from gateway.service.retractions import RetractionSummary, known_source_ids, retract_records
 from gateway.service.runtime import Runtime
@@ -79,7 +80,7 @@ def ingest_oneroster(
     except InputInvalid:
         info = None  # the pipeline stages it and stores why it was refused
     summary = ingest(
-        rt, source_org=source_org, format_name=FORMAT, payload=payload, progress=progress, bulk=True
+        rt, Inbound(source_org=source_org, format_name=FORMAT, payload=payload, bulk=True), progress=progress
     )
     if info is None or "error" in summary.outcome:
         return OneRosterSummary(ingest=summary, version=info.version if info else "", modes={}, notes=())

@@ -18,6 +18,7 @@ from gateway.formats.oneroster_family import FAMILY_USERS, family_role, pairs_of
 from gateway.formats.oneroster_leniency import Tally
 from gateway.formats.oneroster_rest import page_rows
 from gateway.formats.oneroster_tables import DEACTIVATING
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.retractions import known_source_ids, retract_records
 from gateway.service.runtime import Runtime
@@ -127,7 +128,9 @@ def _pull_collection(
     for page in api.pages(name, page_size=page_size):
         if page.count == 0 and summary.pages:
             break
-        result = ingest(rt, source_org=source_org, format_name=FORMAT, payload=page.body, entity=name)
+        result = ingest(
+            rt, Inbound(source_org=source_org, format_name=FORMAT, payload=page.body, entity=name)
+        )
         rows, warnings = page_rows(page.body, name)
         # a warning's lines are item indexes in its page; across the pull, in the collection
         summary.tally.merge(replace(w, lines=tuple(summary.records + n for n in w.lines)) for w in warnings)

@@ -25,6 +25,7 @@ from gateway.formats.fhir_shape import is_resource_type
 from gateway.formats.fhir_xml import xml_to_json
 from gateway.service import fhir_reads, fhir_writes, scopes
 from gateway.service.fhir_access import Reader
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import IngestSummary, ingest, record_oversized
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import status_for_code
@@ -240,11 +241,13 @@ def _ingest(entity: str | None, *, default_format: str) -> tuple[IngestSummary, 
         return record_oversized(rt, source_org=source, format_name=wire, size=request.content_length), b""
     summary = ingest(
         rt,
-        source_org=source,
-        format_name=wire,
-        payload=payload,
-        entity=entity,
-        content_type=request.content_type,
+        Inbound(
+            source_org=source,
+            format_name=wire,
+            payload=payload,
+            entity=entity,
+            content_type=request.content_type,
+        ),
     )
     return summary, payload
 

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page
 
 from gateway.core.ids import student_id_for
+from gateway.service.inbound import Inbound
 from gateway.service.ingest import ingest
 from gateway.service.people import read_request_for
 from gateway.service.plans import read_plan
@@ -44,10 +45,12 @@ def clinic_records(live_gateway: LiveGateway) -> None:
         record = json.loads((FHIR_SAMPLES / f"{sample}.json").read_text("utf-8"))["record"]
         summary = ingest(
             live_gateway.rt,
-            source_org="riverside-health",
-            format_name="fhir-json",
-            payload=json.dumps(record).encode(),
-            entity=sample,
+            Inbound(
+                source_org="riverside-health",
+                format_name="fhir-json",
+                payload=json.dumps(record).encode(),
+                entity=sample,
+            ),
         )
         assert summary.outcome["accepted"] == 1, summary
 

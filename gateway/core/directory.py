@@ -24,7 +24,7 @@ class ScheduleRule:
     """One HSDS schedule row (3.x fields; 1.x/2.x regular_schedule and holiday_schedule rows are
     read into the same shape). Times are local wall-clock "HH:MM" in ``timezone``."""
 
-    freq: str = ""  # "WEEKLY" | "MONTHLY" | "" (a holiday/closure row or an unstructured note)
+    freq: str = ""  # "WEEKLY" | "MONTHLY" | "YEARLY" | "" (a holiday/closure row or an unstructured note)
     interval: int = 1
     byday: str = ""  # RFC 5545 BYDAY: "MO,TU", "1SA", "-1FR"
     bymonthday: str = ""
@@ -34,6 +34,9 @@ class ScheduleRule:
     valid_to: str = ""
     dtstart: str = ""
     until: str = ""
+    count: int | None = None  # RFC 5545 COUNT: the number of occurrences from dtstart (else valid_from)
+    byweekno: str = ""  # ISO 8601 week numbers, "-1" the year's last week
+    byyearday: str = ""  # days of the year, "-1" its last day
     timezone: str = ""  # IANA name; "" means the directory's default
     closed: bool = False  # a holiday or exception: closed for the dates it covers
     description: str = ""

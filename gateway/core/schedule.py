@@ -7,7 +7,17 @@ is evaluated here day by day (a week's search touches about nine local dates per
 - MONTHLY with ordinal BYDAY ("1SA" first Saturday, "-1FR" last Friday, "2TU,4TU") or plain
   BYDAY (every such weekday), BYMONTHDAY ("1,15", "-1" the last day; both given: both must hold)
   and INTERVAL counted in months;
-- VALID_FROM/VALID_TO, DTSTART and UNTIL bound the dates (inclusive);
+- YEARLY (HSDS 3's BYYEARDAY is described for it): the days BYDAY ("20MO" the 20th Monday of
+  the year), BYMONTHDAY, BYYEARDAY and BYWEEKNO select, else DTSTART's anniversary; INTERVAL
+  counted in years;
+- BYWEEKNO (ISO 8601 weeks: WKST=MO, week 1 holds the year's first Thursday; "-1" the last week
+  of the ISO year) and BYYEARDAY ("-1" the year's last day) limit the days of any of these
+  frequencies (HSDS 3 pairs BYWEEKNO with WEEKLY, where RFC 5545 would not: a limit is what a
+  publisher writing "WEEKLY, BYDAY=SA, BYWEEKNO=41,42" means);
+- COUNT ends the rule after that many occurring days counted from DTSTART (else VALID_FROM);
+  without either, the rule cannot be counted and its hours are unknown. A DTSTART the rule does
+  not itself produce is not counted (RFC 5545 leaves such a set undefined; dateutil does this);
+- VALID_FROM/VALID_TO, DTSTART, UNTIL and COUNT bound the dates (inclusive);
 - CLOSES_AT earlier than (or equal to) OPENS_AT runs past midnight into the next day;
 - each rule's wall clock is read in its own zone (an IANA name, or a numeric UTC offset as
   HSDS 3 writes it), else in the zone the caller gives for the directory; zoneinfo handles DST,
@@ -22,11 +32,12 @@ service is open: ``hours_known`` is false and callers say "hours not published",
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.core.directory import ScheduleRule
@@ -37,6 +48,8 @@ _DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 _BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
 _OFFSET_HOURS = re.compile(r"^[+-]?\d{1,2}(?:\.\d+)?$")
+# How far COUNT is looked for: a century of days (a yearly rule with COUNT=100 ends within it).
+_COUNT_HORIZON_DAYS = 36_600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,13 +57,16 @@ class _Rule:
     """A schedule row read once: recurrence as sets, bounds as dates, hours as offsets from
     the local midnight of the day it occurs."""
 
-    freq: str  # "WEEKLY" | "MONTHLY" | "DATES" (an exception for an explicit span of dates)
+    freq: str  # "WEEKLY" | "MONTHLY" | "YEARLY" | "DATES" (an exception for an explicit span of dates)
     interval: int
     weekdays: frozenset[int]  # plain BYDAY entries
     ordinals: frozenset[tuple[int, int]]  # (n, weekday) from "1SA", "-1FR"
     monthdays: frozenset[int]
+    months: frozenset[int]  # only a YEARLY rule's default: DTSTART's month
+    weeknos: frozenset[int]  # ISO weeks, negative from the end of the ISO year
+    yeardays: frozenset[int]
     first: dt.date | None  # the latest of DTSTART and VALID_FROM
-    last: dt.date | None  # the earliest of UNTIL and VALID_TO
+    last: dt.date | None  # the earliest of UNTIL, VALID_TO and the COUNT-th occurrence
     anchor: dt.date | None  # where INTERVAL counts from
     opens: dt.timedelta | None
     closes: dt.timedelta | None
@@ -149,47 +165,64 @@ def _local(day: dt.date, offset: dt.timedelta, zone: dt.tzinfo) -> dt.datetime:
 def _occurs(rule: _Rule, day: dt.date) -> bool:
     if (rule.first and day < rule.first) or (rule.last and day > rule.last):
         return False
-    if rule.freq == "DATES":
+    return rule.freq == "DATES" or _recurs(rule, day)
+
+
+def _recurs(rule: _Rule, day: dt.date) -> bool:
+    """Whether the recurrence itself produces ``day`` (bounds aside): every BY part given
+    holds (BYDAY's entries are alternatives), in a period INTERVAL selects."""
+    if rule.months and day.month not in rule.months:
+        return False
+    if rule.monthdays and not _on_monthday(rule.monthdays, day):
+        return False
+    if (rule.weekdays or rule.ordinals) and not (
+        day.weekday() in rule.weekdays or any(_nth(rule.freq, day, n, wd) for n, wd in rule.ordinals)
+    ):
+        return False
+    if rule.weeknos and not _in_weeks(rule.weeknos, day):
+        return False
+    if rule.yeardays and not _on_yearday(rule.yeardays, day):
+        return False
+    if rule.interval <= 1 or rule.anchor is None:
         return True
-    if rule.freq == "WEEKLY":
-        return day.weekday() in rule.weekdays and _every(rule, _weeks(rule.anchor, day))
-    return _monthly(rule, day) and _every(rule, _months(rule.anchor, day))
+    return _periods(rule.freq, rule.anchor, day) % rule.interval == 0
 
 
-def _every(rule: _Rule, periods: int | None) -> bool:
-    return rule.interval <= 1 or periods is None or periods % rule.interval == 0
+def _periods(freq: str, anchor: dt.date, day: dt.date) -> int:
+    """Weeks (WKST=MO, the RFC 5545 default), months or years from the anchor's to the day's."""
+    if freq == "WEEKLY":
+        return (day - (anchor - dt.timedelta(days=anchor.weekday()))).days // 7
+    if freq == "MONTHLY":
+        return (day.year - anchor.year) * 12 + day.month - anchor.month
+    return day.year - anchor.year
 
 
-def _weeks(anchor: dt.date | None, day: dt.date) -> int | None:
-    if anchor is None:
-        return None
-    monday = anchor - dt.timedelta(days=anchor.weekday())  # WKST=MO, the RFC 5545 default
-    return (day - monday).days // 7
+def _in_weeks(weeknos: frozenset[int], day: dt.date) -> bool:
+    iso_year, week, _ = day.isocalendar()
+    weeks_in_year = dt.date(iso_year, 12, 28).isocalendar().week  # 28 December is always in the last
+    return week in weeknos or week - weeks_in_year - 1 in weeknos
 
 
-def _months(anchor: dt.date | None, day: dt.date) -> int | None:
-    return None if anchor is None else (day.year - anchor.year) * 12 + day.month - anchor.month
+def _on_yearday(yeardays: frozenset[int], day: dt.date) -> bool:
+    number, days_in_year = day.timetuple().tm_yday, 366 if calendar.isleap(day.year) else 365
+    return number in yeardays or number - days_in_year - 1 in yeardays
 
 
-def _monthly(rule: _Rule, day: dt.date) -> bool:
-    by_day = not (rule.weekdays or rule.ordinals) or (
-        day.weekday() in rule.weekdays or any(_nth(day, n, wd) for n, wd in rule.ordinals)
-    )
-    if not rule.monthdays:
-        return by_day
-    days_in_month = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    by_monthday = day.day in rule.monthdays or day.day - days_in_month.day - 1 in rule.monthdays
-    return by_day and by_monthday
+def _on_monthday(monthdays: frozenset[int], day: dt.date) -> bool:
+    days_in_month = calendar.monthrange(day.year, day.month)[1]
+    return day.day in monthdays or day.day - days_in_month - 1 in monthdays
 
 
-def _nth(day: dt.date, n: int, weekday: int) -> bool:
-    """Whether ``day`` is the n-th (from the end when negative) such weekday of its month."""
+def _nth(freq: str, day: dt.date, n: int, weekday: int) -> bool:
+    """Whether ``day`` is the n-th (from the end when negative) such weekday of its month
+    (MONTHLY) or year (YEARLY); _read folds a WEEKLY rule's ordinals into plain weekdays."""
     if day.weekday() != weekday:
         return False
-    if n > 0:
-        return (day.day - 1) // 7 + 1 == n
-    month_end = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
-    return -((month_end.day - day.day) // 7 + 1) == n
+    if freq == "MONTHLY":
+        number, length = day.day, calendar.monthrange(day.year, day.month)[1]
+    else:
+        number, length = day.timetuple().tm_yday, 366 if calendar.isleap(day.year) else 365
+    return (number - 1) // 7 + 1 == n if n > 0 else -((length - number) // 7 + 1) == n
 
 
 def _excepted(window: Window, exceptions: Sequence[_Rule], default: dt.tzinfo) -> bool:
@@ -225,10 +258,11 @@ def _compile(rule: ScheduleRule) -> _Rule | None:
 def _read(rule: ScheduleRule) -> _Rule | None:
     freq = rule.freq.strip().upper()
     weekdays, ordinals = _byday(rule.byday)
-    monthdays = frozenset(int(d) for d in _split(rule.bymonthday))
+    monthdays = _numbers(rule.bymonthday, 31)
+    weeknos, yeardays = _numbers(rule.byweekno, 53), _numbers(rule.byyearday, 366)
     dtstart = _date(rule.dtstart)
     dates = _bounds(rule, dtstart)
-    if freq not in {"WEEKLY", "MONTHLY"}:
+    if freq not in {"WEEKLY", "MONTHLY", "YEARLY"}:
         # No recurrence: a closure or special hours for its dates, or a weekday row written
         # without FREQ (1.x regular_schedule read loosely) which is weekly by nature.
         if weekdays and not rule.closed:
@@ -237,22 +271,31 @@ def _read(rule: ScheduleRule) -> _Rule | None:
             freq = "DATES"
         else:
             return None
-    if freq == "WEEKLY" and not weekdays:
+    months: frozenset[int] = frozenset()
+    if freq == "WEEKLY":  # an ordinal means nothing within a week: "1MO" is every Monday
+        weekdays, ordinals = weekdays | {day for _, day in ordinals}, frozenset()
+    if freq != "DATES" and not (weekdays or ordinals or monthdays or weeknos or yeardays):
         if dtstart is None:
-            return None
-        weekdays = frozenset({dtstart.weekday()})  # RFC 5545: BYDAY defaults to DTSTART's day
+            return None  # "every week" without a day, nor a DTSTART to take it from: not guessed
+        # RFC 5545: the day comes from DTSTART (its weekday, day of the month, or date in the year).
+        weekdays = frozenset({dtstart.weekday()}) if freq == "WEEKLY" else weekdays
+        monthdays = frozenset({dtstart.day}) if freq != "WEEKLY" else monthdays
+        months = frozenset({dtstart.month}) if freq == "YEARLY" else months
     opens, closes = _time(rule.opens_at), _time(rule.closes_at)
     if not rule.closed and (opens is None or closes is None):
         return None
     if opens is not None and closes is not None and closes <= opens:
         closes += dt.timedelta(days=1)
     zone = zone_of(rule.timezone) if rule.timezone.strip() else _time_zone(rule.opens_at)
-    return _Rule(
+    read = _Rule(
         freq=freq,
         interval=max(1, rule.interval),
         weekdays=weekdays,
         ordinals=ordinals,
         monthdays=monthdays,
+        months=months,
+        weeknos=weeknos,
+        yeardays=yeardays,
         first=dates[0],
         last=dates[1],
         anchor=dtstart or _date(rule.valid_from),
@@ -261,6 +304,22 @@ def _read(rule: ScheduleRule) -> _Rule | None:
         zone=zone,
         closed=rule.closed,
     )
+    return read if rule.count is None or freq == "DATES" else _counted(read, rule.count)
+
+
+def _counted(rule: _Rule, count: int) -> _Rule:
+    """The rule ending on its COUNT-th occurrence, counted from its anchor (DTSTART, else
+    VALID_FROM) whatever VALID_FROM later hides. Raises ValueError when it cannot be counted."""
+    if count < 1 or rule.anchor is None:
+        raise ValueError("COUNT needs a positive number and DTSTART or VALID_FROM")
+    day, seen = rule.anchor, 0
+    for _ in range(_COUNT_HORIZON_DAYS):
+        if _recurs(rule, day):
+            seen += 1
+            if seen == count:
+                return replace(rule, last=day if rule.last is None else min(rule.last, day))
+        day += dt.timedelta(days=1)
+    return rule  # not reached within the horizon: no nearer end than the rule already has
 
 
 def _bounds(rule: ScheduleRule, dtstart: dt.date | None) -> tuple[dt.date | None, dt.date | None]:
@@ -282,6 +341,14 @@ def _byday(text: str) -> tuple[frozenset[int], frozenset[tuple[int, int]]]:
         else:
             weekdays.add(day)
     return frozenset(weekdays), frozenset(ordinals)
+
+
+def _numbers(text: str, largest: int) -> frozenset[int]:
+    """BYMONTHDAY, BYWEEKNO or BYYEARDAY: 1..largest, or -largest..-1 counted from the end."""
+    numbers = frozenset(int(part) for part in _split(text))
+    if any(n == 0 or abs(n) > largest for n in numbers):
+        raise ValueError(f"a number outside 1..{largest} or -{largest}..-1")
+    return numbers
 
 
 def _split(text: str) -> list[str]:

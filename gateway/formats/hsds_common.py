@@ -211,8 +211,9 @@ def ages_in(eligibility: str) -> tuple[float | None, float | None]:
 
 def schedule_sort_key(rule: ScheduleRule) -> tuple[str, ...]:
     return (
-        rule.valid_from, rule.valid_to, rule.freq, rule.byday, rule.bymonthday, rule.opens_at,
-        rule.closes_at, rule.dtstart, rule.until, rule.timezone, str(rule.closed), rule.description,
+        rule.valid_from, rule.valid_to, rule.freq, rule.byday, rule.bymonthday, rule.byweekno,
+        rule.byyearday, rule.opens_at, rule.closes_at, rule.dtstart, rule.until, str(rule.count),
+        rule.timezone, str(rule.closed), rule.description,
     )  # fmt: skip
 
 

@@ -266,14 +266,13 @@ def _schedule(node: dict[str, Any], where: str, problems: list[Problem]) -> Sche
         closes, _ = clock_time(node.get("closes_at"))
         interval = int(number(node.get("interval")) or 1)
     except ValueError as exc:
-        problems.append(
-            Problem(
-                where=where,
-                severity=WARNING,
-                message=f"{exc}: the schedule was left out (write HH:MM, e.g. 09:00)",
-            )
+        return _left_out(problems, where, f"{exc}: the schedule was left out (write HH:MM, e.g. 09:00)")
+    try:
+        count = _count(node.get("count"))
+    except ValueError as exc:
+        return _left_out(
+            problems, where, f"{exc}: the schedule was left out (write e.g. 3, or leave it empty)"
         )
-        return None
     valid_from, valid_to = text(node.get("valid_from")), text(node.get("valid_to"))
     freq = text(node.get("freq")).upper()
     closed = bool(node.get("_closed")) or (
@@ -284,6 +283,9 @@ def _schedule(node: dict[str, Any], where: str, problems: list[Problem]) -> Sche
         interval=interval,
         byday=text(node.get("byday")).upper().replace(" ", ""),
         bymonthday=text(node.get("bymonthday")).replace(" ", ""),
+        byweekno=text(node.get("byweekno")).replace(" ", ""),
+        byyearday=text(node.get("byyearday")).replace(" ", ""),
+        count=count,
         opens_at="" if closed else opens,
         closes_at="" if closed else closes,
         valid_from=valid_from,
@@ -294,3 +296,19 @@ def _schedule(node: dict[str, Any], where: str, problems: list[Problem]) -> Sche
         closed=closed,
         description=text(node.get("description")),
     )
+
+
+def _count(value: object) -> int | None:
+    """RFC 5545 COUNT: a whole number of occurrences, at least 1 ("3", 3, "3.0")."""
+    found = number(value)
+    if found is None:
+        return None
+    if not found.is_integer() or found < 1:
+        raise ValueError("count is not a whole number of at least 1")
+    return int(found)
+
+
+def _left_out(problems: list[Problem], where: str, message: str) -> ScheduleRule | None:
+    """None, with a warning: a schedule row that cannot be read is dropped, its service lands."""
+    problems.append(Problem(where=where, severity=WARNING, message=message))
+    return None

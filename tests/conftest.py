@@ -22,7 +22,9 @@ from gateway.artifacts import ArtifactFolders, Artifacts, load_artifacts
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.service.setup import initialise
 from gateway.storage.db import normalise_url
+from tests.agency_server import Agency, running_agency
 from tests.http_server import serve_gateway
+from tests.referral_world import prepare
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -252,6 +254,15 @@ def rt(settings: Settings, clock: Clock, seeds: Seeds, artifacts: Artifacts) -> 
     runtime = _seeded_runtime(settings, seeds.get(True), artifacts, clock)
     yield runtime
     runtime.engine.dispose()
+
+
+@pytest.fixture
+def agency(rt: Runtime) -> Iterator[Agency]:
+    """The fake agency (tests/agency_server.py) served over HTTP, with the food bank's endpoint
+    pointed at it and Lisa's records received (tests/referral_world.prepare)."""
+    with running_agency() as running:
+        prepare(rt, running.endpoint)
+        yield running
 
 
 @pytest.fixture

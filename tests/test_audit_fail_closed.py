@@ -3,8 +3,6 @@ is the database's own (a trigger that refuses every INSERT into audit_entries), 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -12,9 +10,8 @@ from sqlalchemy import text
 from gateway.errors import AuditUnavailable
 from gateway.service.delivery_worker import deliver_due
 from gateway.web import create_app
-from tests.agency_server import Agency, running_agency
 from tests.helpers import LISA, count_rows, send_demo
-from tests.referral_world import prepare, refer_lisa
+from tests.referral_world import refer_lisa
 
 SQLITE_TRIGGER = (
     "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_entries "
@@ -81,13 +78,6 @@ def test_a_plan_read_answers_no_data(rt, client):
     assert body["error"]["code"] == "audit_unavailable"
     assert "audit refused" not in json.dumps(body)
     assert "Lisa" not in answer.get_data(as_text=True)
-
-
-@pytest.fixture
-def agency(rt) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)
-        yield running
 
 
 def test_a_referral_delivery_sends_nothing(rt, agency):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,14 @@ from gateway.service.delivery_worker import deliver_due
 from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.referrals import StatusReport, report_status
 from gateway.service.runtime import Runtime
-from tests.agency_server import Agency, running_agency
+from tests.agency_server import Agency
 from tests.helpers import DISTRICT_IDS, LISA, send_demo
-from tests.referral_world import DISTRICT, FOOD_BANK, audit_entries, prepare, refer_lisa
+from tests.referral_world import DISTRICT, FOOD_BANK, audit_entries, refer_lisa
 
 NOTE = "Lisa Woods came in with her aunt; she told us about the eviction notice"
 # From the demo payloads: the patient's name, birth date, MRN and district student id.
 SENSITIVE = ("Lisa", "Woods", "2010-03-14", "MRN-55810", "604822", "eviction", NOTE)
 TYPED = "stu-lisa-woods-2010-03-14"
-
-
-@pytest.fixture
-def agency(rt: Runtime) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)  # district students and enrollments, the clinic's patients
-        yield running
 
 
 def coordinator(student: str) -> ReadRequest:

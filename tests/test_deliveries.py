@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from gateway.service.plans import ReadRequest, not_visible, read_plan
 from gateway.service.referrals import StatusReport, report_status
 from gateway.service.runtime import Runtime
 from gateway.storage import delivery_store
-from tests.agency_server import Agency, running_agency
+from tests.agency_server import Agency
 from tests.conftest import Clock
 from tests.helpers import LISA, coordinator_view, count_rows, send_demo
 from tests.referral_world import (
@@ -34,20 +33,12 @@ from tests.referral_world import (
     consent_covers_referrals,
     delivery,
     let_district_follow_referrals,
-    prepare,
     refer_lisa,
     revoke_consent,
     set_endpoint,
 )
 
 SENSITIVE = ("Lisa", "Woods", "2010-03-14", "604822", "MRN-55810")
-
-
-@pytest.fixture
-def agency(rt: Runtime) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)
-        yield running
 
 
 # -- queueing ----------------------------------------------------------------------------

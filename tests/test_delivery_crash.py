@@ -34,10 +34,10 @@ from gateway.service import audit
 from gateway.service.delivery_lease import lease_length
 from gateway.service.delivery_worker import deliver_due
 from gateway.service.runtime import Runtime, Settings, utc_now
-from tests.agency_server import Agency, running_agency
+from tests.agency_server import Agency
 from tests.conftest import START
 from tests.helpers import count_rows
-from tests.referral_world import audit_entries, delivery, prepare, refer_lisa
+from tests.referral_world import audit_entries, delivery, refer_lisa
 
 pytestmark = pytest.mark.slow
 
@@ -134,13 +134,6 @@ def workers(settings: Settings, tmp_path: Path) -> Iterator[Workers]:
     started = Workers(settings, tmp_path)
     yield started
     started.close()
-
-
-@pytest.fixture
-def agency(rt: Runtime) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)
-        yield running
 
 
 def wait_until(condition: Any, timeout: float = 20.0) -> None:

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,13 +39,6 @@ from tests.referral_world import (
     refer_lisa,
     set_endpoint,
 )
-
-
-@pytest.fixture
-def agency(rt: Runtime) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)
-        yield running
 
 
 def verified_claims(rt: Runtime, token: str, now: dt.datetime) -> dict[str, object]:

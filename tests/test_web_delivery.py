@@ -4,7 +4,6 @@ against the schema the OpenAPI document gives for its status."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -18,7 +17,7 @@ from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from gateway.web.delivery_api import OPENAPI_PATHS
 from gateway.web.openapi import build_openapi
-from tests.agency_server import Agency, running_agency
+from tests.agency_server import Agency
 from tests.helpers import error_sans_request_id
 from tests.referral_world import (
     CLINIC,
@@ -27,7 +26,6 @@ from tests.referral_world import (
     STATUS_AGREEMENT,
     amend_agreement,
     let_district_follow_referrals,
-    prepare,
 )
 from tests.test_web_openapi import schema_validator
 
@@ -42,13 +40,6 @@ REFERRALS, DELIVERIES = "/api/v1/referrals", "/api/v1/deliveries"
 STATUS = "/api/v1/deliveries/{delivery_id}/status"
 JWKS = "/.well-known/jwks.json"
 Headers = dict[str, str]
-
-
-@pytest.fixture
-def agency(rt: Runtime) -> Iterator[Agency]:
-    with running_agency() as running:
-        prepare(rt, running.endpoint)
-        yield running
 
 
 @pytest.fixture

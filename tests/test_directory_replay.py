@@ -105,9 +105,9 @@ def test_a_later_import_of_the_directory_refuses_the_replay(
     clock.advance(minutes=5)
     _fix_the_reader(monkeypatch)
     di.import_path(bare_rt, FIXTURES / "providence-3x.json", source="pvd")  # a newer snapshot
-    with pytest.raises(Conflict, match="a later import of pvd replaced this one"):
+    with pytest.raises(Conflict, match="superseded by a later import of pvd"):
         di.replay(bare_rt, report.message_id)
-    assert show_message(bare_rt, report.message_id)["status"] == "partial"  # untouched
+    assert show_message(bare_rt, report.message_id)["status"] == "superseded"  # final, never replayed
 
 
 def test_only_a_directory_message_replays_here(bare_rt: Runtime) -> None:

@@ -32,7 +32,7 @@ from gateway.formats.hsds_common import REJECTED, DirectoryRecord, Problem, Read
 from gateway.formats.hsds_json import add_service, read_json
 from gateway.formats.hsds_tabular import read_tabular
 from gateway.service import audit, payloads
-from gateway.service.message_state import Finished, claim, finish_failed
+from gateway.service.message_state import Finished, claim, finish_failed, finish_superseded
 from gateway.service.outcomes import ACCEPTED, RecordOutcome, Tally
 from gateway.service.outcomes import REJECTED as REJECTED_RECORD
 from gateway.service.runtime import Runtime
@@ -336,28 +336,38 @@ def _outcome(report: ImportReport, landed: int, kept: Kept) -> tuple[str, str, d
 
 def replay(rt: Runtime, message_id: str, actor: str = "cli") -> ImportReport:
     """Read a kept import again and land the services its rejected rows kept out (those still
-    rejected stay listed on the message); what else the directory holds is left as it is."""
+    rejected stay listed on the message); what else the directory holds is left as it is.
+    Refused (409) once a later import replaced it; the message then ends ``superseded``."""
     with rt.sessions() as session:
-        _check_replayable(session, message_store.get_message(session, message_id), message_id)
+        superseded = _superseded(session, message_store.get_message(session, message_id), message_id)
+    if superseded:
+        finish_superseded(rt, message_id, superseded)
+        raise Conflict(f"message {message_id}: {superseded}")
     return _rerun(rt, claim(rt, message_id), actor)[0]
 
 
 def rerun(rt: Runtime, message: Message) -> Finished:
-    """``replay`` of a message ``ingest.process`` has claimed: the hook for ``spgw messages replay``."""
+    """``replay`` of a message ``ingest.process`` has claimed: the hook for ``spgw messages replay``.
+    A replaced import ends ``superseded`` (final: a replay of statuses leaves it alone)."""
     with rt.sessions() as session:
-        _check_replayable(session, message, message.id)
+        superseded = _superseded(session, message, message.id)
+    if superseded:
+        return finish_superseded(rt, message.id, superseded)
     return _rerun(rt, message, "replay")[1]
 
 
-def _check_replayable(session: Session, message: Message | None, message_id: str) -> None:
+def _superseded(session: Session, message: Message | None, message_id: str) -> str:
+    """Why a later import replaced the kept one ("" when none did): only a snapshot as new as
+    the directory's last import may land, or it would bring back what that import changed."""
     if message is None or message.format != FORMAT:
         raise NotFound(f"message {message_id} is not a kept directory import")
     known = store.source_row(session, message.organization_id)
-    if known is not None and known.imported_at > message.received_at:
-        raise Conflict(
-            f"message {message_id}: a later import of {message.organization_id} replaced this one; "
-            "import the directory again instead"
-        )
+    if known is None or known.imported_at <= message.received_at:
+        return ""
+    return (
+        f"superseded by a later import of {message.organization_id} "
+        f"({known.imported_at.isoformat(timespec='seconds')}); import the directory again instead"
+    )
 
 
 def _rerun(rt: Runtime, message: Message, actor: str) -> tuple[ImportReport, Finished]:

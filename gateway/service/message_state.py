@@ -13,7 +13,10 @@ processing ends:
   ``recover_interrupted`` (run by ``spgw serve`` at start-up, by ``spgw messages list|replay``
   and by ``GET /api/v1/messages``) marks it ``failed`` with the code ``Interrupted`` as soon as its
   process is known to be gone (same host, pid not alive) or it has made no progress for
-  ``Settings.stale_after_seconds`` (another host). It is then replayed like any failed message.
+  ``Settings.stale_after_seconds`` (another host). It is then replayed like any failed message;
+- a message that can never run again because a later one replaced what it carried (a kept
+  directory import once a newer import of that directory landed) ends ``superseded`` (reason
+  code ``Superseded``): final, and left alone by a replay of statuses (``ingest.replay_where``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.service import audit
 from gateway.service.outcomes import FAILED, REJECTED, Tally
 from gateway.service.runtime import Runtime
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 RECEIVED = "received"
 INTERRUPTED = "Interrupted"  # the reason code of a message whose process ended without a word
 INTERNAL = "internal_error"
+SUPERSEDED = "superseded"  # a final status: not in outcomes.REPLAYABLE
+SUPERSEDED_CODE = "Superseded"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +120,24 @@ def finish_failed(rt: Runtime, message_id: str, exc: BaseException, tally: Tally
     with rt.sessions.begin() as session:
         message = _store(session, rt, message_id, done)
         audit.record(session, rt, [_audit(message, "exchange.failed", code=code)])
+    audit.checkpoint(rt)
+    return done
+
+
+def finish_superseded(rt: Runtime, message_id: str, reason: str) -> Finished:
+    """A later message replaced what this one carried: ``superseded``, for good. What the
+    message said of its records stays; ``reason`` (no record values) says what replaced it."""
+    with rt.sessions.begin() as session:
+        message = message_store.get_message(session, message_id, for_update=True)
+        if message is None:
+            raise NotFound(f"message {message_id} does not exist")
+        kept = {k: v for k, v in (message.outcome or {}).items() if k not in ("processing", "error")}
+        error = {"code": Conflict.code, "message": reason, "issues": []}
+        done = Finished(
+            status=SUPERSEDED, reason=reason, outcome={**kept, "reasonCode": SUPERSEDED_CODE, "error": error}
+        )
+        _store(session, rt, message_id, done)
+        audit.record(session, rt, [_audit(message, "exchange.superseded", code=SUPERSEDED_CODE)])
     audit.checkpoint(rt)
     return done
 

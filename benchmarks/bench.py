@@ -1,6 +1,7 @@
 """``make bench``: every benchmark case, each in its own process, then a table.
 
 Usage: python -m benchmarks.bench [--quick] [--sizes N ...] [--db sqlite|postgresql ...] [--no-fhir]
+       [--landing-only] [--baseline-ref REV [--baseline-only]]
 
 Cases: the pipeline at 1k, 10k and 100k records on SQLite and PostgreSQL (``--quick``: 1k and 10k),
 Ed-Fi XML interchanges of 10 MB and 100 MB end to end (``--quick``: 10 MB), OneRoster CSV when
@@ -8,7 +9,11 @@ Ed-Fi XML interchanges of 10 MB and 100 MB end to end (``--quick``: 10 MB), OneR
 1,000 creates and the Task search among 100,000 Tasks, ``--quick`` 20,000) per database, the pages'
 render times for a student with five years of records (``benchmarks/pages``) per database, and the
 FHIR workload once (``run_fhir_parse.py``'s parse,
-validate and end-to-end cases when present, else ``run_fhir.py``). PostgreSQL cases are skipped,
+validate and end-to-end cases when present, else ``run_fhir.py``), and the records that land
+(``benchmarks/landing``, issue 14): FHIR beside its peers, Ed-Fi JSON, Ed-Fi XML and OneRoster per
+database, and Ed-Fi JSON at 200k for memory flatness (not ``--quick``). ``--baseline-ref REV`` runs
+each landing case beside its twin at REV (a git worktree under /tmp) and ends the table with the
+ratios. PostgreSQL cases are skipped,
 with a message, when the server does not answer (``BENCH_PG_URL``, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test). Progress goes to stderr; the table to stdout;
 every result line to benchmarks/out/results.json. The exit status is 1 when a case failed (a

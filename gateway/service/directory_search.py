@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.core.directory import ServiceAtLocation, Term
-from gateway.core.geo import Point, box_around, cells_around, haversine_km
+from gateway.core.geo import box_around, cells_around, distance_from
 from gateway.core.matching import Admission, NeedQuery, Suggestion, TransitBatch, admissible, rank_loading
 from gateway.core.need_taxonomy import TABLE
 from gateway.core.transit import TransitOption
@@ -53,9 +53,9 @@ def _near(session: Session, need: NeedQuery, admission: Admission) -> list[Servi
     (services the ranking would refuse are never made values)."""
     rows = store.in_box_light(session, cells_around(need.point, need.km), box_around(need.point, need.km))
     decoded: dict[str, tuple[Term, ...]] = {}
-    found = []
+    found, km = [], distance_from(need.point)
     for row in rows:
-        if haversine_km(need.point, Point(lat=row.lat, lon=row.lon)) <= need.km:
+        if km(row.lat, row.lon) <= need.km:
             value = store.light_service_of(row, admission.answers, decoded)
             if value is not None:
                 found.append(value)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from gateway.core.geo import Point, box_around, cells_within, haversine_km
+from gateway.core.geo import Point, box_around, cell_key, cells_within, haversine_km
 from gateway.core.transit import (
     ServiceWindow,
     TransitOption,
@@ -83,9 +83,12 @@ class TripSearch:
         self, asks: Sequence[tuple[Point, dt.datetime]], *, within_minutes: int = 120
     ) -> list[list[TransitOption]]:
         """``to`` for each (destination, leave after) of ``asks``, in order."""
+        places = [destination for destination, _ in asks]
         if self._starts is None:
-            self._starts = self._near(self.origin)
-        starts, ends = self._starts, [self._near(destination) for destination, _ in asks]
+            self._starts, *ends = self._near_all([self.origin, *places])
+        else:
+            ends = self._near_all(places)
+        starts = self._starts
         feeds = {f for f, _ in starts} & {f for walks in ends for f, _ in walks}
         found: list[list[TransitOption]] = [[] for _ in asks]
         for key, (name, zone) in self._zones_of(feeds):
@@ -101,6 +104,22 @@ class TripSearch:
     def _near(self, place: Point) -> _Walks:
         cells, box = cells_within(place, self.walk_km), box_around(place, self.walk_km)
         return _walks(store.stops_in_cells(self.session, cells, box), place, self.walk_km)
+
+    def _near_all(self, places: list[Point]) -> list[_Walks]:
+        """``_near`` of each place, in one query: the stops in any place's box, then each
+        place's own (in its cells and box, as its own query would read them)."""
+        boxes = [box_around(place, self.walk_km) for place in places]
+        if len(places) < 2 or any(box is None for box in boxes):
+            return [self._near(place) for place in places]
+        cells = [set(cells_within(place, self.walk_km)) for place in places]
+        read = store.stops_in_boxes(self.session, set().union(*cells), [b for b in boxes if b is not None])
+        located = [(stop, cell_key(Point(lat=stop.lat, lon=stop.lon))) for stop in read]
+        return [
+            _walks(
+                [stop for stop, cell in located if cell in own and _inside(stop, box)], place, self.walk_km
+            )
+            for place, own, box in zip(places, cells, boxes, strict=True)
+        ]
 
     def _zones_of(self, feeds: set[int]) -> list[tuple[int, tuple[str, ZoneInfo]]]:
         missing = feeds - set(self._zones)
@@ -188,6 +207,14 @@ def _options(
         _option(search, ride, day, shift, headway)
         for (_, day, _), (_, _, ride, shift, headway) in best.items()
     ]
+
+
+def _inside(stop: StoredStop, box: tuple[float, float, float, float] | None) -> bool:
+    """The box test of ``stops_in_cells`` (BETWEEN: bounds included)."""
+    if box is None:
+        return True
+    south, west, north, east = box
+    return south <= stop.lat <= north and west <= stop.lon <= east
 
 
 def _walks(stops: Iterable[StoredStop], place: Point, walk_km: float) -> _Walks:

@@ -178,7 +178,7 @@ def _cell_rows(
             )
         # Core execution: plain rows straight from the cursor (the ORM's row adaptation cost as
         # much as the read for a search's thousand rows).
-        found.extend(session.connection().execute(statement))
+        found.extend(session.connection().execute(statement).all())
     return found
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, delete, func, insert, select, text, union_all, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, text, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from gateway.core.transit import Calendar, CalendarDate, Frequency
@@ -91,17 +91,27 @@ def stops_in_cells(
 ) -> list[StoredStop]:
     """Boardable stops (location_type 0 or 4) in these grid cells, inside the (south, west,
     north, east) box when one is given (a cell holds hundreds of a city's stops; a walk's box
-    a few)."""
+    a few: the ``(cell, lat, lon)`` index answers the box)."""
+    return stops_in_boxes(session, cells, [box] if box is not None else [])
+
+
+def stops_in_boxes(
+    session: Session, cells: Iterable[str], boxes: Sequence[tuple[float, float, float, float]]
+) -> list[StoredStop]:
+    """``stops_in_cells`` for several boxes at once (the stops near each of a search's
+    candidates: one query), inside any of them; no box: every stop of the cells."""
     s = TransitStopRow
     statement = select(s.feed_key, s.stop_key, s.name, s.lat, s.lon).where(
         s.cell.in_(sorted(set(cells))), s.location_type.in_((0, 4))
     )
-    if box is not None:
-        south, west, north, east = box
-        statement = statement.where(s.lat.between(south, north), s.lon.between(west, east))
+    if boxes:
+        inside = [
+            and_(s.lat.between(south, north), s.lon.between(west, east)) for south, west, north, east in boxes
+        ]
+        statement = statement.where(or_(*inside))
     return [
         StoredStop(feed_key=f, stop_key=k, name=n, lat=la, lon=lo)
-        for f, k, n, la, lo in session.execute(statement)
+        for f, k, n, la, lo in session.connection().execute(statement).all()
         if la is not None and lo is not None
     ]
 
@@ -137,9 +147,9 @@ def service_calendar(
     )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Ride:
-    """A trip that calls at an origin stop and later at a destination stop."""
+class Ride(NamedTuple):
+    """A trip that calls at an origin stop and later at a destination stop (a tuple: a search
+    reads hundreds, one per pair of stops)."""
 
     trip_key: int
     service_id: str
@@ -193,18 +203,8 @@ def rides(
         return []
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
     return [
-        Ride(
-            trip_key=k,
-            service_id=sid,
-            frequency_based=bool(fb),
-            route=name or "",
-            route_type=rt,
-            from_stop=fs,
-            departure=dep,
-            to_stop=ts,
-            arrival=arr,
-        )
-        for k, sid, fb, name, rt, fs, dep, ts, arr in session.execute(statement)
+        Ride(k, sid, bool(fb), name or "", rt, fs, dep, ts, arr)
+        for k, sid, fb, name, rt, fs, dep, ts, arr in session.connection().execute(statement).all()
     ]
 
 

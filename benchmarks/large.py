@@ -1,4 +1,4 @@
-"""``make bench-large``: the district-year and memory flatness at 200k FHIR resources (not in CI).
+"""``make bench-large``: the district-year, and memory flatness at 200k records (not in CI).
 
 Usage: python -m benchmarks.large [--scale S] [--db sqlite|postgresql ...] [--no-memory]
        [--baseline-ref REV]
@@ -8,8 +8,9 @@ Cases, each in its own process (``benchmarks.bench``'s machinery):
 - ``district-year``: one tenth of Louisville at scale 1 (10,000 students, ~1.69 M records of
   enrolment, attendance, grades, assessments and screenings, ``benchmarks.landing.district``),
   loaded end to end per database; time, rate and peak RSS;
-- ``fhir 10k`` and ``fhir 200k`` (1,000 and 20,000 linked patients, no peers): peak RSS of the
-  landing FHIR workload at both sizes (issue 14's bar: within 20%).
+- memory flatness, SQLite, each size in its own process (issue 14's bar: peak RSS within 20%):
+  Ed-Fi JSON at 10k and 200k records (``run_education edfi-json``), and FHIR at 10k and 200k
+  resources (``run_fhir``, 1,000 and 20,000 linked patients, no peers; 700 MB of NDJSON).
 
 With ``--baseline-ref REV`` the district-year is also loaded at REV (a worktree under /tmp).
 Results go to ``benchmarks/out/results-large.json`` (``make bench`` keeps ``results.json``).
@@ -52,6 +53,9 @@ def cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
         if args.baseline_ref:
             found.extend(at_baseline([district], args.baseline_ref))
     if args.memory:
+        for size in ("10000", "200000"):
+            argv = ("-m", "benchmarks.landing.run_education", "edfi-json", size)
+            found.append(Case(name=f"landing edfi-json {int(size) // 1000}k sqlite", argv=argv))
         for patients in (1000, 20000):
             argv = ("-m", "benchmarks.landing.run_fhir", "--patients", str(patients), "--no-peers")
             found.append(Case(name=f"landing fhir {patients * 10 // 1000}k sqlite", argv=argv))
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="1 = 10,000 students (~1.69 M records)")
     parser.add_argument("--db", choices=DATABASES, nargs="+", default=["sqlite"])
-    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the FHIR 200k case")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the 10k/200k cases")
     parser.add_argument("--baseline-ref", metavar="REV", help="load the district-year at REV too")
     args = parser.parse_args(argv)
     planned, skipped = cases(args)

@@ -25,8 +25,6 @@ from benchmarks.bench import (
     Case,
     Outcome,
     at_baseline,
-    comparison_rows,
-    comparisons,
     pg_unavailable,
     render,
     run_case,
@@ -34,6 +32,7 @@ from benchmarks.bench import (
     write_results,
 )
 from benchmarks.generate import OUT_ROOT
+from benchmarks.landing.report import comparison_rows, comparisons
 from benchmarks.run_pipeline import DATABASES, log
 
 RESULTS = OUT_ROOT / "results-large.json"
@@ -46,6 +45,7 @@ def cases(args: argparse.Namespace) -> tuple[list[Case], list[str]]:
         skipped.append(f"PostgreSQL cases skipped: {reason}")
         dbs.remove("postgresql")
     found = []
+    argv: tuple[str, ...]
     for db in dbs:
         argv = ("-m", "benchmarks.landing.run_district", "--scale", str(args.scale), "--db", db)
         district = Case(name=f"district-year x{args.scale:g} {db}", argv=argv)

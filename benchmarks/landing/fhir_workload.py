@@ -57,7 +57,8 @@ def missing_gravity() -> str | None:
 
 
 def _sample(name: str) -> dict[str, Any]:
-    return json.loads((GRAVITY / f"{name}.json").read_text("utf-8"))
+    doc: dict[str, Any] = json.loads((GRAVITY / f"{name}.json").read_text("utf-8"))
+    return doc
 
 
 class _Templates:
@@ -104,7 +105,9 @@ def _coded(doc: dict[str, Any], code: str, display: str) -> None:
     doc["valueCodeableConcept"] = {"coding": [{"system": LOINC, "code": code, "display": display}]}
 
 
-def _hvs(t: _Templates, pid: str, suffix: str, when: str, question: tuple[str, str], rng: random.Random):
+def _hvs(
+    t: _Templates, pid: str, suffix: str, when: str, question: tuple[str, str], rng: random.Random
+) -> dict[str, Any]:
     doc = _for_patient(t.hvs_risk, pid, suffix, when)
     doc["code"] = {"coding": [{"system": LOINC, "code": question[0], "display": question[1]}]}
     _coded(doc, *rng.choice(HVS_ANSWERS))

@@ -80,7 +80,7 @@ def comparisons(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison_rows(found: list[dict[str, Any]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for c in found:
         if c["kind"] == "speed":
             what = f"{c['here']:,.0f} rec/s here against {c['there']:,.0f} at {c['against']}"

@@ -200,9 +200,9 @@ class _Run:
         (also when nothing changed: the summary counts school days up to today)."""
         written = {str(row["element_id"]) for row in kept_rows}
         fresh: dict[str, dict[str, EventToStore]] = defaultdict(dict)  # student -> element id -> event
-        for item in events:
-            if item.element_id in written:
-                fresh[item.student_id][item.element_id] = item
+        for event in events:
+            if event.element_id in written:
+                fresh[event.student_id][event.element_id] = event
         firsts: dict[str, int] = {}
         for index, item in sorted(self.prepared.mapped.items()):
             outcome = self.outcomes[index]

@@ -195,7 +195,7 @@ def _server_references(session: Session, source_org: str, items: Sequence[Landed
     named = {(m.group(1), m.group(2)) for item in items for m in _references(item.data)}
     if not named:
         return {}
-    own = {k for k, v in fhir_bulk.stored(session, named).items() if v.source_org == source_org}
+    own = {k for k, org in fhir_bulk.source_orgs(session, named).items() if org == source_org}
     replaced = fhir_bulk.server_ids(session, source_org, named - own)
     return {f"{t}/{c}": f"{t}/{server}" for (t, c), server in replaced.items()}
 

@@ -24,8 +24,8 @@ from gateway.errors import AccessDenied, Gone, InputInvalid, Issue, Precondition
 from gateway.service import fhir_reads, referral_tasks
 from gateway.service.fhir_access import Judge, Reader
 from gateway.service.fhir_reads import Found, not_found
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, process, stage
+from gateway.service.inbound import Inbound, stage
+from gateway.service.ingest import IngestSummary, process
 from gateway.service.partners import Principal
 from gateway.service.runtime import Runtime
 from gateway.storage import fhir_store

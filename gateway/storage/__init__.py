@@ -1,4 +1,4 @@
-"""Storage: SQLAlchemy 2 typed tables, repositories and Alembic migrations.
+"""Storage: typed tables, the stores of each aggregate (one module per aggregate) and Alembic migrations."""
 
 Only this package knows SQL. It never commits: the service layer owns transactions.
 """

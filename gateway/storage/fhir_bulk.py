@@ -76,6 +76,24 @@ def stored(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
     return found
 
 
+def source_orgs(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(type, id) -> the sending organization of the current row, without reading the documents
+    (a batch's references name the same few patients thousands of times)."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for resource_type, resource_id in keys:
+        by_type[resource_type].add(resource_id)
+    found: dict[tuple[str, str], str] = {}
+    for resource_type, ids in by_type.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _CHUNK):
+            statement = select(RESOURCES.c.id, RESOURCES.c.source_org).where(
+                RESOURCES.c.resource_type == resource_type,
+                RESOURCES.c.id.in_(ordered[start : start + _CHUNK]),
+            )
+            found.update({(resource_type, row.id): row.source_org for row in session.execute(statement)})
+    return found
+
+
 def server_ids(
     session: Session, source_org: str, references: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:

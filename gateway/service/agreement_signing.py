@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.agreement_change import version_digest
 from gateway.core.canonical import digest
 from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue
@@ -23,6 +21,7 @@ from gateway.service import audit
 from gateway.service.agreement_views import Acting, AgreementView, resolve_key, view
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store as store
+from gateway.storage.db import Session
 from gateway.storage.tables import AgreementSignatureRow, AgreementVersionRow
 
 MAX_SIGNER = 200  # what the signatures table keeps

@@ -11,12 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import agreement_from_doc
 from gateway.core.canonical import digest
 from gateway.errors import NotFound
 from gateway.storage import agreement_store as store
+from gateway.storage.db import Session
 from gateway.storage.tables import AgreementSignatureRow, AgreementVersionRow
 
 ADMINISTRATOR = "administrator"

@@ -24,7 +24,6 @@ from typing import Any
 
 import jsonschema
 import yaml
-from sqlalchemy.orm import Session
 
 from gateway.artifacts import bundled_root, check_agreement_terms
 from gateway.core.agreement_change import compare, terms_digest, version_digest
@@ -43,6 +42,7 @@ from gateway.service.agreement_views import (
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store as store
 from gateway.storage import organization_store
+from gateway.storage.db import Session
 from gateway.storage.tables import AgreementVersionRow
 
 STATUSES = ("active", "suspended", "terminated")

@@ -15,13 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core import attendance, batch_attendance
 from gateway.core.labels import Labels
 from gateway.service import audit
 from gateway.service.runtime import Runtime
 from gateway.storage import attendance_rows, plan_store
+from gateway.storage.db import Session
 
 log = logging.getLogger(__name__)
 ABSENCE_CATEGORIES = "attendance-absence-categories"

@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.audit import GENESIS_HASH, AuditEntry, Break, ChainReport, Checkpoint, seal, verify_chain
 from gateway.core.canonical import canonical_json, digest_bytes
 from gateway.core.merkle import leaf_hash, leaf_of
@@ -34,6 +32,7 @@ from gateway.service import witness
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store as store
 from gateway.storage import audit_writes
+from gateway.storage.db import Session
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,8 +13,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core import batch as core_batch
 from gateway.core import batch_settle
 from gateway.core.attendance import RULE_ID, RULE_VERSION
@@ -27,6 +25,7 @@ from gateway.service import disclosures, enforcement, fhir_served, guardians, re
 from gateway.service.audit import AuditDraft, record
 from gateway.service.runtime import Runtime
 from gateway.storage import attendance_rows, batch_snapshot, plan_store, source_index, student_store
+from gateway.storage.db import Session
 
 # The crosswalk of records deliberately not mapped: "<mapping family>|<entity>" -> the reason.
 IGNORED_RECORDS = "ignored-records"

@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy.orm import Session
-
 from gateway.core.canonical import digest_bytes
 from gateway.core.policy import PolicySet
 from gateway.errors import GatewayError
@@ -56,6 +54,7 @@ from gateway.service.oneroster import bundle_bytes
 from gateway.service.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
+from gateway.storage.db import Session
 from gateway.storage.tables import Message
 
 CHECK_KIND = "exchange.check"

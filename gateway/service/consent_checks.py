@@ -16,8 +16,6 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.consent import (
     NOT_LINKED,
     PART2,
@@ -36,6 +34,7 @@ from gateway.service.consent_forms import SCOPE_SYSTEM
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import plan_store, student_store
+from gateway.storage.db import Session
 
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 CONSENT_STATES = frozenset({"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"})

@@ -15,8 +15,6 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent, Provision, revoke
 from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue, NotFound
@@ -28,6 +26,7 @@ from gateway.service.consent_forms import ConsentForm, consent_document
 from gateway.service.policies import consent_from_row, link_pending_consents
 from gateway.service.runtime import Runtime
 from gateway.storage import consent_store, delivery_store, organization_store, student_store
+from gateway.storage.db import Session
 from gateway.storage.tables import ConsentRow
 
 

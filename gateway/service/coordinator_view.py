@@ -17,8 +17,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.people import Person
 from gateway.core.policy import PolicySet
 from gateway.formats.fhir_referral import task_id
@@ -33,6 +31,7 @@ from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_in
 from gateway.storage import coordinator_store as store
 from gateway.storage import organization_store
+from gateway.storage.db import Session
 from gateway.storage.tables import Delivery
 
 MAX_LISTED = 200

@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import Vocabulary
 from gateway.core.canonical import canonical_json, digest, digest_bytes
 from gateway.core.ids import derive_id
@@ -42,6 +40,7 @@ from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
 from gateway.service.terms import term_issues
 from gateway.storage import delivery_store, plan_store
+from gateway.storage.db import Session
 from gateway.storage.tables import Delivery
 
 REFERRAL = "referral"

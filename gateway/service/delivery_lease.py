@@ -26,11 +26,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from gateway.errors import InputInvalid, Issue
 from gateway.service.runtime import Runtime, Settings
 from gateway.storage import delivery_store
+from gateway.storage.db import StorageError
 
 MAX_LEASE = dt.timedelta(seconds=30)
 BEATS_PER_LEASE = 4
@@ -84,7 +83,7 @@ def renew(rt: Runtime, owner: str, until: dt.datetime) -> bool:
     try:
         with rt.sessions.begin() as session:
             return delivery_store.renew_delivery_leases(session, owner, until) > 0
-    except SQLAlchemyError as exc:
+    except StorageError as exc:
         # The database is busy or gone: try again at the next beat. The POST's own timeout
         # still bounds how long the lapsed lease and the send can overlap.
         log.warning("delivery lease renewal failed (%s); retrying at the next beat", type(exc).__name__)

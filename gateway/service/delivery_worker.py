@@ -46,7 +46,6 @@ from typing import Any
 import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy.orm import Session
 
 import gateway
 from gateway.clients.agency import AgencyAnswer, endpoint_problem, post_delivery
@@ -70,6 +69,7 @@ from gateway.service.delivery_lease import heartbeat, lease_length, new_owner
 from gateway.service.disclosures import Grounds, delivery_details
 from gateway.service.runtime import Runtime
 from gateway.storage import delivery_store, organization_store
+from gateway.storage.db import Session
 from gateway.storage.tables import Delivery
 
 MAX_ATTEMPTS = 8

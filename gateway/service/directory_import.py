@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy.orm import Session
 
 from gateway.clients.hsds_api import HsdsClient
 from gateway.core.canonical import digest_bytes
@@ -38,6 +37,7 @@ from gateway.service.outcomes import REJECTED as REJECTED_RECORD
 from gateway.service.runtime import Runtime
 from gateway.storage import directory_store as store
 from gateway.storage import message_store
+from gateway.storage.db import Session
 from gateway.storage.tables import Message
 
 MAX_SOURCE = 64

@@ -19,8 +19,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.directory import ServiceAtLocation, Term
 from gateway.core.geo import box_around, cells_around, distance_from
 from gateway.core.matching import Admission, NeedQuery, Suggestion, TransitBatch, admissible, rank_loading
@@ -29,6 +27,7 @@ from gateway.core.transit import TransitOption
 from gateway.service.runtime import Runtime
 from gateway.service.transit import TripSearch
 from gateway.storage import directory_store as store
+from gateway.storage.db import Session
 
 
 def search(rt: Runtime, need: NeedQuery) -> list[Suggestion]:

@@ -15,8 +15,6 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import Artifacts
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
@@ -31,6 +29,7 @@ from gateway.service.plans import ReadRequest
 from gateway.service.policies import consents_for, policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import plan_store, student_store
+from gateway.storage.db import Session
 
 MAX_NAME = 120  # organization ids and actors, as the audit trail stores them
 

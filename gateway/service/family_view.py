@@ -29,8 +29,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core import accounting as core_accounting
 from gateway.core.accounting import FAMILY_ACCESS
 from gateway.core.canonical import digest
@@ -56,6 +54,7 @@ from gateway.service.runtime import Runtime
 from gateway.storage import guardians as guardian_store
 from gateway.storage import organization_store, plan_store
 from gateway.storage.accounting_store import entries_about
+from gateway.storage.db import Session
 
 BASIS = ("ferpa:34 CFR 99.10", "hipaa:45 CFR 164.524")
 RECIPIENT = "family"  # how a disclosure to a family names its recipient (no organization)

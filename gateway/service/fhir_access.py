@@ -13,8 +13,6 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
-
 from gateway.core.consent import Consent
 from gateway.core.policy import READ, Decision, DecisionRequest, PolicySet
 from gateway.service import audit, disclosures, enforcement
@@ -23,6 +21,7 @@ from gateway.service.plans import birth_date_of
 from gateway.service.policies import consents_for, consents_for_many, policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import plan_store
+from gateway.storage.db import Session
 from gateway.storage.fhir_store import RowLabels
 
 DecisionKey = tuple[str, str, str, str, str]  # source, categories, regimes, sensitivities, student

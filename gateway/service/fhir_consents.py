@@ -7,10 +7,9 @@ the served version in the same transaction, a revoked consent reading ``status: 
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from gateway.service import fhir_served
 from gateway.service.runtime import Runtime
+from gateway.storage.db import Session
 from gateway.storage.fhir_store import ResourceLabels
 from gateway.storage.tables import ConsentRow
 

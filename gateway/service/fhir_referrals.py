@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.formats.fhir_referral import Referral, service_request, task, task_id
 from gateway.service import fhir_served
 from gateway.storage import fhir_store
+from gateway.storage.db import Session
 from gateway.storage.fhir_store import ResourceLabels
 from gateway.storage.tables import Delivery
 

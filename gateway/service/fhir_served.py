@@ -21,13 +21,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.canonical import digest
 from gateway.core.fhir_search import tokens_of
 from gateway.formats.records import SourceRecord, record
 from gateway.service.outcomes import ACCEPTED, HELD, RecordOutcome
 from gateway.storage import fhir_bulk, fhir_store
+from gateway.storage.db import Session
 from gateway.storage.fhir_store import ResourceLabels
 from gateway.storage.tables import FhirResourceRow
 

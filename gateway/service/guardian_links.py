@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from gateway.core.canonical import digest
 from gateway.core.guardians import LINKING, link_id
 from gateway.errors import InputInvalid, Issue, NotFound
@@ -24,6 +22,7 @@ from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
 from gateway.storage import guardians as store
 from gateway.storage import student_store
+from gateway.storage.db import Session
 from gateway.storage.tables import GuardianLinkRow
 
 

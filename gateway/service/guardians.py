@@ -18,12 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.consent import PARENT_ROLES, RELATED_PERSON, Consent
 from gateway.core.guardians import GUARDIAN_MAPPINGS, LINKING, GuardianClaim, claim_of, link_id
 from gateway.service.audit import AuditDraft
 from gateway.storage import guardians as store
+from gateway.storage.db import Session
 
 ADMINISTRATOR, ADMINISTRATOR_ORG = "administrator", "gateway"
 

@@ -11,12 +11,10 @@ import datetime as dt
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
-
 from gateway.service.deliveries import QUEUED, SENDING
 from gateway.service.runtime import Runtime
 from gateway.storage import ops_queries as q
+from gateway.storage.db import Session, StorageError
 
 PENDING = (QUEUED, SENDING)
 
@@ -59,7 +57,7 @@ def work_figures(rt: Runtime, tally: DecisionTally) -> WorkFigures | None:
     """The figures, or None when the database does not answer (the page then says so)."""
     try:
         return _read(rt, tally)
-    except SQLAlchemyError:
+    except StorageError:
         return None
 
 

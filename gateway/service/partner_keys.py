@@ -14,8 +14,6 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.clients.jwks import check_jwks_url, fetch_jwks
 from gateway.errors import Conflict, InputInvalid, Issue, NotFound
 from gateway.service import audit
@@ -32,6 +30,7 @@ from gateway.service.partners import (
 from gateway.service.runtime import Runtime
 from gateway.storage import organization_store
 from gateway.storage import partner_keys as store
+from gateway.storage.db import Session
 from gateway.storage.tables import Credential, PartnerJwksRow, PartnerKeyRow
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy.orm import Session
 
 from gateway.core import people as core
 from gateway.core.canonical import digest
@@ -31,6 +30,7 @@ from gateway.service.runtime import Runtime
 from gateway.service.students import resolve_student_ref
 from gateway.storage import organization_store, student_store
 from gateway.storage import people_store as store
+from gateway.storage.db import Session
 from gateway.storage.people_tables import PersonRow, WebSessionRow
 
 REFUSED = "the email or password is not right, or the account is locked; try again later"

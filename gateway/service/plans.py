@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import Vocabulary
 from gateway.core.canonical import digest
 from gateway.core.consent import Consent
@@ -31,6 +29,7 @@ from gateway.service.runtime import Runtime
 from gateway.service.students import NOT_AVAILABLE, resolve_in
 from gateway.service.terms import term_issues
 from gateway.storage import plan_store, student_store
+from gateway.storage.db import Session
 
 ElementKey = tuple[str, str, str, str]  # source, category, regime, sensitivity
 POINT_OF_ACTION = {EXPORT: "export", DISCLOSE: "delivery"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import agreement_from_doc
 from gateway.core.consent import Consent
 from gateway.core.policy import PolicySet
@@ -13,6 +11,7 @@ from gateway.formats.fhir_consent import read_consent
 from gateway.service import guardians
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store, consent_store, organization_store, student_store
+from gateway.storage.db import Session
 from gateway.storage.tables import ConsentRow
 
 

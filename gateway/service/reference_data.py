@@ -14,8 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.reference_data import (
     REFERENCE_TABLES,
     ReferenceEntity,
@@ -26,6 +24,7 @@ from gateway.formats.records import SourceRecord
 from gateway.service.outcomes import ACCEPTED, REJECTED, RecordOutcome
 from gateway.service.runtime import Runtime
 from gateway.storage import reference_store
+from gateway.storage.db import Session
 from gateway.storage.reference_store import ReferenceRecord
 
 

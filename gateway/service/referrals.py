@@ -19,8 +19,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.core.canonical import digest
 from gateway.core.ids import element_id_for
 from gateway.core.mapping import PlanElement
@@ -32,6 +30,7 @@ from gateway.service.deliveries import DEFAULT_DOMAIN, FAILED, QUEUED, SENDING, 
 from gateway.service.policies import policy_set
 from gateway.service.runtime import Runtime
 from gateway.storage import delivery_store, plan_store
+from gateway.storage.db import Session
 from gateway.storage.tables import Delivery
 
 REQUESTED = "requested"

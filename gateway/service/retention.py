@@ -17,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import agreement_from_doc
 from gateway.core.policy_model import Agreement
 from gateway.core.retention import (
@@ -35,6 +33,7 @@ from gateway.core.retention import (
 from gateway.service import audit, payloads
 from gateway.service.runtime import Runtime
 from gateway.storage import retention_store as store
+from gateway.storage.db import Session
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from gateway.artifacts import load_world
 from gateway.errors import ArtifactInvalid, GatewayError, Issue
 from gateway.formats import parse_payload
@@ -19,7 +17,7 @@ from gateway.service.keys import ensure_keys
 from gateway.service.partners import create_secret
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.storage import organization_store
-from gateway.storage.db import make_engine, migrate
+from gateway.storage.db import Session, make_engine, migrate
 
 SAMPLES = "samples"
 

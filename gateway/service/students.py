@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from gateway.errors import Issue, NotFound
 from gateway.service.runtime import Runtime
 from gateway.storage import student_store
+from gateway.storage.db import Session
 
 # The words of every plan answer that shows nothing (gateway.service.plans.not_visible).
 NOT_AVAILABLE = "no plan of this student is available to this reader"

@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
 from gateway.core.geo import Point, box_around, cell_key, cells_within, haversine_km
 from gateway.core.transit import (
     ServiceWindow,
@@ -31,6 +29,7 @@ from gateway.core.transit import (
 )
 from gateway.service.runtime import Runtime
 from gateway.storage import transit_store as store
+from gateway.storage.db import Session
 from gateway.storage.transit_store import Ride, StoredStop
 
 _Walks = dict[tuple[int, int], tuple[StoredStop, float]]

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy.orm import Session
-
 from gateway.core.geo import cell_key
 from gateway.core.transit import Frequency, mode_of
 from gateway.errors import InputInvalid, Issue
@@ -24,6 +22,7 @@ from gateway.formats import gtfs_rows
 from gateway.formats.gtfs import GtfsSource, Problem
 from gateway.service.runtime import Runtime
 from gateway.storage import transit_store as store
+from gateway.storage.db import Session
 
 BATCH = 10_000
 SHOWN_PER_FILE = 20  # problems listed per file; all are counted

@@ -23,7 +23,7 @@ from gateway.storage import audit_store as store
 from gateway.storage.tables import CheckpointWitness
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from gateway.storage.db import Session
 
     from gateway.core.tree_head import TreeHead
 

@@ -14,7 +14,19 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import SQLAlchemyError as StorageError
 from sqlalchemy.orm import Session, sessionmaker
+
+# What services name: a unit of work and a failure of the database, without importing SQLAlchemy.
+__all__ = [
+    "Session",
+    "StorageError",
+    "is_initialised",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "session_factory",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -8,19 +8,28 @@ source fields no rule read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gateway.core.ids import derive_id, element_id_for
 from gateway.core.labels import Labels
-from gateway.core.limits import IDENTIFIER_SYSTEM_MAX, IDENTIFIER_VALUE_MAX
+from gateway.core.mapping_compiled import compiled
 from gateway.core.mapping_model import (
     Condition,
     FieldSpec,
     Mapping,
     Rule,
     SubjectSpec,
+)
+from gateway.core.mapping_values import (
+    MappingContext,
+    MappingResult,
+    PlanElement,
+    RuleTrace,
+    identifier_problem,
+    number_of,
+    undeclared_system_message,
+    unmapped_code_message,
 )
 from gateway.core.paths import Match, Path, evaluate, leaf_locations
 from gateway.core.transforms import TransformError, apply_transform
@@ -34,51 +43,8 @@ __all__ = [
     "PlanElement",
     "RuleTrace",
     "apply_mapping",
+    "interpret_mapping",
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MappingContext:
-    source_org: str
-    message_id: str
-    received_at: str
-    record_digest: str
-    identifier_systems: MappingABC[str, str] = field(default_factory=dict)
-    codes: MappingABC[str, MappingABC[str, Any]] = field(default_factory=dict)
-    # The unused-fields report walks every leaf of the record; the ingest path never reads it
-    # and asks for none (``MappingResult.unused`` is then empty).
-    trace: bool = True
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlanElement:
-    slot: str
-    element: MappingABC[str, Any]
-    # Non-empty: on an element with this id already in the plan, replace only these fields (a
-    # referral Task's status), keeping the rest; empty: the element replaces its namesake whole.
-    update_fields: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class RuleTrace:
-    rule_id: str
-    fired: int
-    filled: tuple[tuple[str, str], ...]  # (element path, source location)
-
-
-@dataclass(frozen=True, kw_only=True)
-class MappingResult:
-    mapping_id: str
-    source_id: str
-    subject: tuple[tuple[str, str], ...]  # (system, value)
-    may_create_subject: bool
-    elements: tuple[PlanElement, ...]
-    rules: tuple[RuleTrace, ...]
-    unused: tuple[str, ...]
-
-    @property
-    def categories(self) -> frozenset[str]:
-        return frozenset(e.element["labels"]["category"] for e in self.elements)
 
 
 @dataclass
@@ -105,6 +71,16 @@ class _Run:
 
 
 def apply_mapping(mapping: Mapping, record: Any, context: MappingContext) -> MappingResult:
+    """Map one record. Without a trace (the ingest path) the mapping's compiled form runs
+    (``core.mapping_compiled``, same results, several times faster); the unused-fields report
+    needs every location read, which only the interpreter records."""
+    if context.trace:
+        return interpret_mapping(mapping, record, context)
+    return compiled(mapping)(record, context)
+
+
+def interpret_mapping(mapping: Mapping, record: Any, context: MappingContext) -> MappingResult:
+    """The reference semantics: the spec read afresh for every record, every read recorded."""
     run = _Run(mapping=mapping, record=record, context=context)
     source_id = _source_id(run)
     subject = _subject(run)
@@ -161,23 +137,12 @@ def _subject_identifiers(run: _Run, spec: SubjectSpec) -> list[tuple[str, str]]:
         for match in run.select(spec.value, item):
             value = _transformed(run, spec.transform, match)
             if system and value is not None:
-                problem = _identifier_problem(system, str(value))
+                problem = identifier_problem(system, str(value))
                 if problem:
                     run.issues.append(Issue(path=match.location, message=problem))
                     continue
                 found.append((system, str(value)))
     return found
-
-
-def _identifier_problem(system: str, value: str) -> str | None:
-    """An identifier must fit the link table (``core.limits``); it is refused, never cut."""
-    for name, text, limit in (
-        ("value", value, IDENTIFIER_VALUE_MAX),
-        ("system", system, IDENTIFIER_SYSTEM_MAX),
-    ):
-        if len(text) > limit:
-            return f"an identifier {name} is at most {limit} characters (this one has {len(text)})"
-    return None
 
 
 def _subject_system(run: _Run, spec: SubjectSpec, item: Match | None) -> str | None:
@@ -190,8 +155,7 @@ def _subject_system(run: _Run, spec: SubjectSpec, item: Match | None) -> str | N
             run.issues.append(
                 Issue(
                     path=f"subject.system_of={spec.system_of}",
-                    message=f"partner {run.context.source_org} declares no identifier system "
-                    f"'{spec.system_of}'; add it to the partner's identifier_systems",
+                    message=undeclared_system_message(run.context.source_org, spec.system_of),
                 )
             )
         return system
@@ -257,11 +221,8 @@ def _holds_one(run: _Run, cond: Condition, item: Match | None) -> bool:
 
 def _compares(cond: Condition, value: Any) -> bool:
     """A number (or numeric text) against the condition's threshold; anything else does not match."""
-    if isinstance(value, bool):
-        return False
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
+    number = number_of(value)
+    if number is None:
         return False
     return {
         "gte": number >= cond.number,
@@ -279,8 +240,7 @@ def _condition_code(run: _Run, table_name: str, match: Match) -> Any:
     run.issues.append(
         Issue(
             path=match.location,
-            message=f"code is not in crosswalk '{table_name}'; add it to "
-            f"mappings/codes/{table_name}.yaml (the value is not repeated here)",
+            message=unmapped_code_message(table_name),
         )
     )
     return None
@@ -433,8 +393,7 @@ def _lookup(run: _Run, spec: FieldSpec, value: Any, match: Match) -> Any:
             run.issues.append(
                 Issue(
                     path=match.location,
-                    message=f"code is not in crosswalk '{name}'; add it to "
-                    f"mappings/codes/{name}.yaml (the value is not repeated here)",
+                    message=unmapped_code_message(name),
                 )
             )
             return None

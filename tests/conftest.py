@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -270,3 +270,19 @@ def base_url(rt: Runtime) -> Iterator[str]:
     """The gateway served by waitress on a free port, in a daemon thread (real HTTP)."""
     with serve_gateway(rt) as url:
         yield url
+
+
+@pytest.fixture
+def spgw(rt: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
+    """``spgw`` over the test's initialised gateway (the CLI runs on the real clock): exit code, output."""
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, ["--home", str(rt.settings.home), *args])
+        return result.exit_code, result.output
+
+    return run

@@ -7,14 +7,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from gateway.cli import main
 from gateway.errors import AccessDenied, Conflict, InputInvalid, NotFound
 from gateway.service import agreements
 from gateway.service.agreement_signing import SignatureRequest, sign
@@ -436,18 +433,6 @@ def test_every_change_moves_the_policy_version(rt: Runtime) -> None:
 
 
 # -- the CLI ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spgw(rt: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
-    """``spgw`` over the test's initialised gateway (the CLI runs on the real clock)."""
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
-
-    def run(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, ["--home", str(rt.settings.home), *args])
-        return result.exit_code, result.output
-
-    return run
 
 
 def test_cli_proposes_records_paper_signatures_and_changes_status(spgw, tmp_path) -> None:

@@ -7,17 +7,14 @@ import contextlib
 import json
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from fhir.resources.R4B.auditevent import AuditEvent
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
-from gateway.cli import main
 from gateway.core.disclosure import DecisionRecord, DisclosureRecord
 from gateway.errors import InputInvalid
 from gateway.service import audit
@@ -231,17 +228,6 @@ def test_bad_dates_name_the_parameter(raw: str) -> None:
     with pytest.raises(InputInvalid) as caught:
         export.parse_date(raw)
     assert caught.value.issues[0].path == "date"
-
-
-@pytest.fixture
-def spgw(rt: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
-
-    def run(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, ["--home", str(rt.settings.home), *args])
-        return result.exit_code, result.output
-
-    return run
 
 
 def test_cli_bundle_and_ndjson_and_the_export_is_audited(rt: Runtime, spgw: Any, tmp_path: Path) -> None:

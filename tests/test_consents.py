@@ -7,13 +7,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from gateway.cli import main
 from gateway.core.ids import student_id_for
 from gateway.errors import AccessDenied, Conflict, InputInvalid, NotFound
 from gateway.service import consents
@@ -486,18 +483,6 @@ def test_list_by_party_shows_only_that_partys_consents(rt: Runtime, party: str) 
 
 
 # -- the CLI ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spgw(rt: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
-    """``spgw`` over the test's initialised gateway (the CLI runs on the real clock)."""
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
-
-    def run(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, ["--home", str(rt.settings.home), *args])
-        return result.exit_code, result.output
-
-    return run
 
 
 def test_cli_records_lists_revokes_and_exports(spgw) -> None:

@@ -15,11 +15,9 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask.testing import FlaskClient
 
-from gateway.cli import main
 from gateway.service.partner_keys import add_jwks_url, add_keys
 from gateway.service.partners import ASSERTION_TYPE, create_secret
 from gateway.service.runtime import DEFAULT_PUBLIC_URL, Runtime
@@ -77,17 +75,6 @@ def token_answer(base_url: str, assertion: str, **form: str) -> requests.Respons
 
 
 # -- the CLI --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spgw(rt: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", database_url)
-
-    def run(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, ["--home", str(rt.settings.home), *args])
-        return result.exit_code, result.output
-
-    return run
 
 
 def jwk_file(tmp_path: Path, doc: dict[str, Any]) -> str:

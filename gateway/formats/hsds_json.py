@@ -260,6 +260,13 @@ def _schedules(owner: dict[str, Any], where: str, problems: list[Problem]) -> li
     return rules
 
 
+def readable_schedule(node: dict[str, Any]) -> bool:
+    """Whether the schedule row reads without a warning (the tabular reader shares such rows)."""
+    problems: list[Problem] = []
+    _schedule(node, "", problems)
+    return not problems
+
+
 def _schedule(node: dict[str, Any], where: str, problems: list[Problem]) -> ScheduleRule | None:
     try:
         opens, opens_offset = clock_time(node.get("opens_at"))

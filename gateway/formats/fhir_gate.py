@@ -17,6 +17,10 @@ time a resource needs it, then kept. One walk finds, each at its location:
 - contained / entry resources checked as their own ``resourceType``.
 
 A finding carries the location and the kind of problem, never the value (it may be PHI).
+
+This walk costs about a microsecond per element, so the way in asks ``fhir_gate_schema`` (the
+same tables and regexes as one JSON Schema per resource type, checked in Rust) first, and walks
+only the resources it refuses (``fhir_validate.model_issues``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Records: ``entity`` = resourceType, ``data`` = the resource as received (a Bundle's ``urn:uuid``
 references rewritten to ``Type/id``, see ``fhir_bundle``), ``location`` = ``$`` for a single
 resource, ``Bundle.entry[3].resource`` in a Bundle, ``line 17`` in NDJSON. Every resource is
-checked once by ``fhir_validate`` (R4B models; the package's default import is R5).
+checked once by ``fhir_validate`` (the R4 4.0.1 gate, ``fhir_gate``).
 
 Which form a payload is, from its first bytes: ``<`` is XML (only for ``fhir``), a first line
 that is a whole JSON object with more lines after it is NDJSON, anything else one JSON document.

@@ -14,6 +14,7 @@ coordinates); other fields are read as published."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -157,7 +158,7 @@ def _at_location(
     return {
         "location_id": text(location.get("id")),
         "languages": tuple(sorted({c for c in (_language(x) for x in languages) if c})),
-        "service_area": tuple(sorted({a for a in (_area(x) for x in areas) if a})),
+        "service_area": tuple(sorted({a for x in areas for a in _areas(x) if a})),
         "point": _point(location, where, problems),
         "address": _address(location),
         "schedules": tuple(sorted(schedules, key=schedule_sort_key)),
@@ -220,10 +221,22 @@ def _language(node: Any) -> str:
     return language(node.get("code"), node.get("name")) if isinstance(node, dict) else language("", node)
 
 
-def _area(node: Any) -> str:
-    if isinstance(node, dict):
-        return text(node.get("name")) or text(node.get("description"))
-    return text(node)
+_ZIP_LIST = re.compile(r"^\d{5}(?:-\d{4})?(?:\s*[,;\s]\s*\d{5}(?:-\d{4})?)*$")
+
+
+def _areas(node: Any) -> list[str]:
+    """A service area as matching checks it: the US ZIP codes it lists (a name, description or
+    text extent made only of ZIP codes), else its name as published, shown for the coordinator
+    to check. Free text naming a ZIP among other words is not mined for it."""
+    if not isinstance(node, dict):
+        return _zips(text(node)) or [text(node)]
+    name = text(node.get("name")) or text(node.get("description"))
+    extent = text(node.get("extent")) if text(node.get("extent_type")).lower() == "text" else ""
+    return _zips(extent) or _zips(name) or _zips(text(node.get("description"))) or [name]
+
+
+def _zips(value: str) -> list[str]:
+    return re.split(r"[,;\s]+", value) if _ZIP_LIST.match(value) else []
 
 
 def _point(location: dict[str, Any], where: str, problems: list[Problem]) -> Point | None:

@@ -72,7 +72,7 @@ class _Shared:
 
 # The fields hsds_json reads of each kind of child row (the rest of a row is left behind).
 _LANGUAGE = ("code", "name")
-_AREA = ("name", "description")
+_AREA = ("name", "description", "extent", "extent_type")
 _CAPACITY = ("available",)
 _ADDRESS = ("address_1", "address_2", "city", "state_province", "postal_code", "address_type")
 _SCHEDULE = (

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from gateway.errors import Issue
@@ -84,38 +83,80 @@ def tree_issues(value: Any, where: str = "$", *, binary_keys: frozenset[str] = f
 
     ``binary_keys``: keys whose string values are encoded binaries (FHIR ``data``), bounded by
     their own limit; their characters are still checked."""
-    issues: list[Issue] = []
-    for issue in _walk(value, where, 1, binary_keys, False):
-        issues.append(issue)
-        if len(issues) >= MAX_ISSUES:
-            break
-    return issues
+    walk = _Walk(binary_keys)
+    walk.value(value, where, 1, False)
+    return walk.issues
 
 
-def _walk(value: Any, where: str, depth: int, binary: frozenset[str], is_binary: bool) -> Iterator[Issue]:
+class _Full(Exception):
+    """``MAX_ISSUES`` found: the walk stops."""
+
+
+class _Walk:
+    """Depth first, in document order. A payload is thousands of records with the same keys and
+    mostly short scalars: a key is checked once per walk, and a location is spelled out only for
+    a value that breaks a limit or a container to enter (not for every scalar)."""
+
+    def __init__(self, binary: frozenset[str]) -> None:
+        self.binary = binary
+        self.issues: list[Issue] = []
+        self.good_keys: set[str] = set()
+
+    def add(self, where: str, message: str) -> None:
+        self.issues.append(Issue(path=where, message=message))
+        if len(self.issues) >= MAX_ISSUES:
+            raise _Full
+
+    def value(self, value: Any, where: str, depth: int, is_binary: bool) -> None:
+        try:
+            if isinstance(value, dict | list):
+                self.container(value, where, depth)
+            else:
+                self.scalar(value, where, is_binary)
+        except _Full:
+            pass
+
+    def scalar(self, value: Any, where: str, is_binary: bool) -> None:
+        message = _scalar_problem(value, is_binary)
+        if message is not None:
+            self.add(where, message)
+
+    def container(self, value: dict[str, Any] | list[Any], where: str, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.add(where, f"nested deeper than {MAX_DEPTH} levels of arrays and objects")
+            return
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                self.child(item, value, index, where, depth, False)
+            return
+        for key, item in value.items():
+            if key not in self.good_keys:
+                problem = text_problem(key, limit=MAX_KEY)
+                if problem:
+                    self.add(where, f"a key {problem}")
+                    continue
+                self.good_keys.add(key)
+            self.child(item, value, key, where, depth, key in self.binary)
+
+    def child(self, item: Any, parent: Any, key: Any, where: str, depth: int, is_binary: bool) -> None:
+        if isinstance(item, dict | list):
+            self.container(item, _location(where, parent, key), depth + 1)
+            return
+        message = _scalar_problem(item, is_binary)
+        if message is not None:
+            self.add(_location(where, parent, key), message)
+
+
+def _location(where: str, parent: Any, key: Any) -> str:
+    return f"{where}[{key}]" if isinstance(parent, list) else f"{where}.{key}"
+
+
+def _scalar_problem(value: Any, is_binary: bool) -> str | None:
     if isinstance(value, str):
         problem = text_problem(value, binary=is_binary)
-        if problem:
-            yield Issue(path=where, message=f"this string {problem}")
-        return
+        return f"this string {problem}" if problem else None
     if isinstance(value, float) and not math.isfinite(value):
-        yield Issue(path=where, message="a number too large for JSON (it overflows to infinity)")
-        return
+        return "a number too large for JSON (it overflows to infinity)"
     if isinstance(value, int) and not isinstance(value, bool) and not _INT_MIN <= value <= _INT_MAX:
-        yield Issue(path=where, message="an integer beyond 64 bits cannot be stored; send it as a string")
-        return
-    if not isinstance(value, dict | list):
-        return
-    if depth > MAX_DEPTH:
-        yield Issue(path=where, message=f"nested deeper than {MAX_DEPTH} levels of arrays and objects")
-        return
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _walk(item, f"{where}[{index}]", depth + 1, binary, False)
-        return
-    for key, item in value.items():
-        problem = text_problem(key, limit=MAX_KEY)
-        if problem:
-            yield Issue(path=where, message=f"a key {problem}")
-            continue
-        yield from _walk(item, f"{where}.{key}", depth + 1, binary, key in binary)
+        return "an integer beyond 64 bits cannot be stored; send it as a string"
+    return None

@@ -127,17 +127,7 @@ def _single(segments: tuple[Segment, ...]) -> tuple[Callable[[Any], Any], str]:
     ``paths.evaluate``)."""
     suffix = "".join(f".{s.name}" if s.kind == "field" else f"[{s.index}]" for s in segments)
     if all(segment.kind == "field" for segment in segments):
-        names = tuple(segment.name for segment in segments)
-
-        def fields_at(root: Any) -> Any:
-            value = root
-            for name in names:
-                if not isinstance(value, dict):
-                    return None
-                value = value.get(name)
-            return value
-
-        return fields_at, suffix
+        return _fields_at(tuple(segment.name for segment in segments)), suffix
     steps = tuple((s.kind == "field", s.name, s.index) for s in segments)
 
     def value_at(root: Any) -> Any:
@@ -154,6 +144,46 @@ def _single(segments: tuple[Segment, ...]) -> tuple[Callable[[Any], Any], str]:
         return value
 
     return value_at, suffix
+
+
+_get: Callable[[Any, str], Any] = (
+    dict.get
+)  # unbound: raises TypeError on anything but a dict, as ``isinstance`` would refuse it
+
+
+def _fields_at(names: tuple[str, ...]) -> Callable[[Any], Any]:
+    """The walk of a path of fields (the commonest), spelled out for one and two of them."""
+    if len(names) == 1:
+        (only,) = names
+
+        def one(root: Any) -> Any:
+            try:
+                return _get(root, only)
+            except TypeError:
+                return None
+
+        return one
+    if len(names) == 2:
+        first, second = names
+
+        def two(root: Any) -> Any:
+            try:
+                return _get(_get(root, first), second)
+            except TypeError:
+                return None
+
+        return two
+
+    def many(root: Any) -> Any:
+        value = root
+        try:
+            for name in names:
+                value = _get(value, name)
+        except TypeError:
+            return None
+        return value
+
+    return many
 
 
 def _single_readers(

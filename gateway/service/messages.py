@@ -13,7 +13,7 @@ from gateway.service.runtime import Runtime
 from gateway.storage import message_store
 from gateway.storage.tables import Message
 
-STATUSES = ("received", "mapped", "partial", "held", "rejected", "failed", "ignored")
+STATUSES = ("received", "mapped", "partial", "held", "rejected", "failed", "ignored", "superseded")
 
 
 def _summary(message: Message) -> dict[str, Any]:

@@ -52,7 +52,7 @@ FORMAT_TYPES: dict[str, tuple[str, ...]] = {
     "oneroster-rest": JSON_TYPES[:1],
 }
 PLAN_SCHEMA_ID = "https://success-plan-gateway.org/schemas/success-plan/1.0.0"
-SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed", "ignored"]
+SUMMARY_STATUSES = ["mapped", "partial", "held", "rejected", "failed", "ignored", "superseded"]
 RECORD_STATUSES = ["accepted", "rejected", "held", "failed", "ignored"]
 
 

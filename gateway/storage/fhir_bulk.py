@@ -148,7 +148,7 @@ def write_many(
         written[key] = document
         retokened[key] = item.tokens
     _execute(session, inserted, updated, relabelled, versions)
-    _replace_tokens(session, retokened)
+    _replace_tokens(session, retokened, set(known))
     return written
 
 
@@ -182,10 +182,16 @@ def _last_per_key(rows: list[dict[str, Any]], key: tuple[str, str]) -> list[dict
     return list(last.values())
 
 
-def _replace_tokens(session: Session, tokens: dict[tuple[str, str], tuple[tuple[str, str], ...]]) -> None:
+def _replace_tokens(
+    session: Session,
+    tokens: dict[tuple[str, str], tuple[tuple[str, str], ...]],
+    existing: set[tuple[str, str]],
+) -> None:
+    """A new resource has no tokens to delete (a batch of creates deletes nothing)."""
     by_type: dict[str, list[str]] = defaultdict(list)
     for resource_type, resource_id in tokens:
-        by_type[resource_type].append(resource_id)
+        if (resource_type, resource_id) in existing:
+            by_type[resource_type].append(resource_id)
     for resource_type, ids in by_type.items():
         for start in range(0, len(ids), _CHUNK):
             session.execute(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import pathlib
 import random
 from collections.abc import Sequence
@@ -24,10 +25,9 @@ import pytest
 from sqlalchemy import inspect
 
 from gateway.core.directory import ScheduleRule, ServiceAtLocation, Term
-from gateway.core.geo import Point, cells_around, distance_from, haversine_km
+from gateway.core.geo import Point, cells_around, cells_within, distance_from, haversine_km
 from gateway.core.matching import NeedQuery, rank, rank_loading
 from gateway.core.transit import TransitOption
-from gateway.service import directory
 from gateway.service.runtime import Runtime
 from gateway.service.transit import TripSearch
 from gateway.service.transit_import import import_feed
@@ -188,7 +188,13 @@ def test_distance_from_is_haversine_to_the_last_bit(seed: int) -> None:
 )
 def test_cells_around_adds_the_cells_across_the_antimeridian(lat: float, lon: float, km: float) -> None:
     place = Point(lat=lat, lon=lon)
-    assert cells_around(place, km) == directory._cells(place, km)
+    found = cells_around(place, km)
+    assert found == sorted(set(found))
+    assert set(cells_within(place, km)) <= set(found)
+    columns = {int(cell.split(":")[1]) for cell in found}
+    crosses = abs(lon) + km / (111.32 * math.cos(math.radians(lat))) > 180.0
+    # across the antimeridian the circle takes columns at both ends of the grid
+    assert (min(columns) < 0 < max(columns) and max(columns) - min(columns) > 180) == crosses
 
 
 @pytest.fixture

@@ -8,12 +8,11 @@ on both sides. Near a pole a circle touches many columns; the lookup stays corre
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from gateway.core.directory import ServiceAtLocation, Term
-from gateway.core.geo import CELL_DEG, Point, box_around, cells_within, haversine_km
+from gateway.core.geo import Point, box_around, cells_around, haversine_km
 from gateway.formats.hsds_common import DirectoryRecord
 from gateway.formats.hsds_export import service_documents
 from gateway.service.runtime import Runtime
@@ -33,7 +32,7 @@ def services_near(
     ``first``, only those whose terms, name and description it accepts (tested before any value
     is made)."""
     with rt.sessions() as session:
-        rows = store.in_cells_text(session, _cells(point, km), _box(point, km))
+        rows = store.in_cells_text(session, cells_around(point, km), _box(point, km))
     found = []
     for row in rows:
         distance = haversine_km(point, Point(lat=row.lat, lon=row.lon))
@@ -56,20 +55,6 @@ def _box(point: Point, km: float) -> tuple[float, float, float, float] | None:
 def service_count(rt: Runtime) -> int:
     with rt.sessions() as session:
         return store.count(session)
-
-
-def _cells(point: Point, km: float) -> list[str]:
-    cells = cells_within(point, km)
-    dlon = km / max(1e-6, 111.32 * math.cos(math.radians(point.lat)))
-    rows = sorted({key.split(":")[0] for key in cells})
-    overflow_east, overflow_west = point.lon + dlon - 180.0, -180.0 - (point.lon - dlon)
-    if overflow_east > 0:  # the circle crosses +180: add the columns from -180 eastwards
-        columns = range(math.floor(-180.0 / CELL_DEG), math.floor((-180.0 + overflow_east) / CELL_DEG) + 1)
-        cells += [f"{r}:{c}" for r in rows for c in columns]
-    if overflow_west > 0:
-        columns = range(math.floor((180.0 - overflow_west) / CELL_DEG), math.floor(180.0 / CELL_DEG) + 1)
-        cells += [f"{r}:{c}" for r in rows for c in columns]
-    return sorted(set(cells))
 
 
 def list_services(

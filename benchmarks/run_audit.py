@@ -9,7 +9,7 @@ Usage: python -m benchmarks.run_audit [--entries N] [--records N] [sqlite|postgr
     runs 100,000) built with bulk inserts of properly sealed entries (mixed kinds; ``disclosure``
     entries for 1,000 students shaped by gateway/core/disclosure.py) and a maintained frontier,
     one signed head; ``audit.verify`` entries/s against the baseline of only streaming the rows.
-(c) ``accounting``: when gateway.service.accounting.accounting_for exists, one student's
+(c) ``accounting``: when gateway.service.compliance.accounting.accounting_for exists, one student's
     accounting in that log against a plain indexed SELECT of the subject's rows.
 
 One JSON line per part on stdout.
@@ -30,7 +30,7 @@ from benchmarks.run_pipeline import fresh_gateway, ingest_all, log, read_payload
 from gateway.core.audit import GENESIS_HASH, AuditEntry, seal
 from gateway.core.disclosure import DisclosureRecord
 from gateway.core.merkle import TreeBuilder, leaf_of
-from gateway.service import audit
+from gateway.service.compliance import audit
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import AuditEntryRow, AuditHead
 
@@ -190,10 +190,10 @@ def part_ingest(rt: Runtime, records: int, db: str) -> dict[str, Any]:
 
 def accounting_query(rt: Runtime, student: str) -> dict[str, Any] | None:
     """One student's accounting against a plain indexed SELECT of the subject's rows (helper B
-    provides gateway.service.accounting.accounting_for; skipped while it does not exist)."""
+    provides gateway.service.compliance.accounting.accounting_for; skipped while it does not exist)."""
     try:
-        from gateway.service import accounting  # type: ignore[attr-defined]
-        from gateway.service.audit_access import OPERATOR_READER
+        from gateway.service.compliance import accounting
+        from gateway.service.compliance.audit_access import OPERATOR_READER
     except ImportError:
         return None
     started = time.perf_counter()

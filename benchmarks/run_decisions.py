@@ -15,9 +15,9 @@ Usage: python -m benchmarks.run_decisions [--rounds N] [--seed S] [--ingest-reco
    - ``read-per-element-all-consents``: the same decisions given all 20,000 consents, for
      information: why the caller must index consents per student.
 
-2. **Enforcement share.** The gateway's real ingest (``gateway.service.ingest.ingest``) on a
+2. **Enforcement share.** The gateway's real ingest (``gateway.service.exchange.ingest.ingest``) on a
    temporary SQLite database initialised with the demo world: generated Ed-Fi students, then
-   ~5,000 attendance events, sent as ``grand-bend-isd``; ``gateway.service.enforcement.enforce``
+   ~5,000 attendance events, sent as ``grand-bend-isd``; ``gateway.service.policy.enforcement.enforce``
    is wrapped with a timer.
 
 One JSON line per result goes to stdout; progress goes to stderr. Standalone: it imports only
@@ -48,7 +48,7 @@ import yaml
 
 from gateway.core.consent import Consent, Provision
 from gateway.core.policy import INBOUND, READ, Agreement, DecisionRequest, PolicySet, ScheduleEntry, decide
-from gateway.service.inbound import Inbound
+from gateway.service.exchange.inbound import Inbound
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)  # the sample agreements run 2026-01-01 .. 2030-06-30
@@ -396,7 +396,7 @@ def edfi_payloads(events: int, rng: random.Random) -> list[tuple[str, bytes, int
 @contextmanager
 def timed_enforcement() -> Iterator[dict[str, float]]:
     """Wrap ``enforcement.enforce`` (every enforcement point calls it) with a timer."""
-    from gateway.service import enforcement
+    from gateway.service.policy import enforcement
 
     original = enforcement.enforce
     spent = {"seconds": 0.0, "calls": 0}
@@ -417,9 +417,9 @@ def timed_enforcement() -> Iterator[dict[str, float]]:
 
 
 def enforcement_share(events: int, seed: int) -> dict[str, Any]:
-    from gateway.service.ingest import ingest
+    from gateway.service.administration.setup import initialise
+    from gateway.service.exchange.ingest import ingest
     from gateway.service.runtime import Settings
-    from gateway.service.setup import initialise
 
     payloads = edfi_payloads(events, random.Random(seed))
     with tempfile.TemporaryDirectory(prefix="spgw-decisions-") as tmp:

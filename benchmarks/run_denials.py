@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from gateway.errors import NotFound
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.administration.setup import initialise
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from gateway.service.runtime import Runtime, Settings
-from gateway.service.setup import initialise
+from gateway.service.views.plans import ReadRequest, read_plan
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO = PROJECT_ROOT / "demo" / "exchanges"

@@ -29,8 +29,8 @@ from benchmarks.generate import CATEGORIES, DEFAULT_SEED, FIRST_DAY, SOURCE, ass
 from benchmarks.generate import school_days as generated_school_days
 from benchmarks.generate import students as generated_students
 from benchmarks.run_pipeline import BenchmarkFailed, fresh_gateway, log, peak_rss_mb
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 
 EVENTS_PER_STUDENT = 180
 RECORD = """\t<StudentSchoolAttendanceEvent>

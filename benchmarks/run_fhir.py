@@ -39,8 +39,8 @@ from benchmarks.run_pipeline import (
     log,
     peak_rss_mb,
 )
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (benchmarks read its fixtures)

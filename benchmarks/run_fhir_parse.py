@@ -37,8 +37,8 @@ from benchmarks.run_fhir import build_workload, missing_shared
 from benchmarks.run_pipeline import fresh_gateway, log
 from gateway.formats import fhir_ndjson
 from gateway.formats.records import SourceRecord
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 
 SOURCE = "riverside-health"
 

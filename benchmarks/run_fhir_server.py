@@ -13,7 +13,7 @@ demo gateway (``initialise(with_samples=True)``, fixed clock), and talk to it wi
     Lisa, who is linked to a district student (demo 01 students, then demo 05 patients, sent
     first, not timed). Every answer must be 201 and every message must end ``mapped`` (checked
     in the message store afterwards): a benchmark of held or rejected records is not a result.
-    Baseline, same run: ``gateway.service.ingest.ingest(..., format_name="fhir-json",
+    Baseline, same run: ``gateway.service.exchange.ingest.ingest(..., format_name="fhir-json",
     entity="Observation")`` called in-process with the same bodies on a second fresh gateway;
     the ratio is the cost of HTTP, the token check and the create around the pipeline.
 (b) ``fhir-server-search``: ``--tasks`` (100,000) referral Tasks bulk-inserted straight into
@@ -63,9 +63,9 @@ from benchmarks.run_pipeline import FIXED_NOW, BenchmarkFailed, fresh_gateway, l
 from gateway.core.fhir_search import tokens_of
 from gateway.core.ids import student_id_for
 from gateway.formats.fhir_referral import Referral, task
-from gateway.service import fhir_referrals
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.fhir import fhir_referrals
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import ConsentRow, FhirResourceRow
 from gateway.web import create_app

@@ -21,9 +21,9 @@ import time
 import zipfile
 
 from benchmarks.run_pipeline import DATABASES, fresh_gateway, log, peak_rss_mb
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.oneroster import ingest_oneroster
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.exchange.oneroster import ingest_oneroster
 from gateway.service.runtime import Runtime
 
 SOURCE = "grand-bend-isd"

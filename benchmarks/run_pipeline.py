@@ -42,10 +42,10 @@ from benchmarks.generate import (
     load_workload,
     workload_dir,
 )
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.administration.setup import initialise
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime, Settings
-from gateway.service.setup import initialise
 from gateway.storage import plan_store
 from gateway.storage.db import normalise_url
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.service import agreements
-from gateway.service.agreement_signing import SignatureRequest, sign
-from gateway.service.agreement_views import Acting, AgreementView
+from gateway.service.policy import agreements
+from gateway.service.policy.agreement_signing import SignatureRequest, sign
+from gateway.service.policy.agreement_views import Acting, AgreementView
 from gateway.service.runtime import Runtime
 
 ADMIN = Acting.administrator("test")

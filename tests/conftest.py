@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from gateway.artifacts import ArtifactFolders, Artifacts, load_artifacts
+from gateway.service.administration.setup import initialise
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.service.setup import initialise
 from gateway.storage.db import normalise_url
 from tests.agency_server import Agency, running_agency
 from tests.http_server import serve_gateway

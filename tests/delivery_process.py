@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from gateway.service import delivery_worker
+from gateway.service.referrals import delivery_worker
 from gateway.service.runtime import Settings, open_runtime, utc_now
 
 PAUSE_LIMIT = 60.0

@@ -11,11 +11,11 @@ import requests
 from sqlalchemy import text
 
 from gateway.core.ids import student_id_for
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest
-from gateway.service.partners import create_secret
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.administration.partners import create_secret
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO = PROJECT_ROOT / "demo" / "exchanges"

@@ -11,8 +11,8 @@ from pathlib import Path
 from helpers import DISTRICT_IDS
 
 from gateway.core.ids import student_id_for
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime
 from gateway.storage import plan_store
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from gateway.core.people import Person
-from gateway.service.people import add_person
+from gateway.service.identity.people import add_person
 from gateway.service.runtime import Runtime
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

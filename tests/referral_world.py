@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from gateway.service.deliveries import DeliverySummary, refer
+from gateway.service.referrals.deliveries import DeliverySummary, refer
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store, delivery_store, organization_store
 from gateway.storage.tables import AgreementRow, ConsentRow, Delivery

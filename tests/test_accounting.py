@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from gateway.core import accounting as core
 from gateway.core.disclosure import INBOUND, PLAN_READ, REFERRAL, DisclosureRecord
 from gateway.errors import NotFound
-from gateway.service.accounting import accounting_for
-from gateway.service.audit_access import OPERATOR_READER, AuditReader
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.compliance.accounting import accounting_for
+from gateway.service.compliance.audit_access import OPERATOR_READER, AuditReader
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from tests.conftest import Clock
 from tests.helpers import LISA, send_demo
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.service.demo import run_demo
+from gateway.service.administration.demo import run_demo
 from gateway.service.runtime import Settings
 from tests.conftest import PROJECT_ROOT
 
@@ -30,7 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_the_demo_ends_with_one_person_per_page_who_can_sign_in(demo: dict[str, Any]) -> None:
-    from gateway.service.people import sign_in
+    from gateway.service.identity.people import sign_in
     from gateway.service.runtime import open_runtime
 
     assert sorted(p["role"] for p in demo["people"]) == ["compliance", "coordinator", "family"]

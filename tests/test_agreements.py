@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from gateway.errors import AccessDenied, Conflict, InputInvalid, NotFound
-from gateway.service import agreements
-from gateway.service.agreement_signing import SignatureRequest, sign
-from gateway.service.agreement_views import Acting, AgreementView
-from gateway.service.explain import explain
+from gateway.service.policy import agreements
+from gateway.service.policy.agreement_signing import SignatureRequest, sign
+from gateway.service.policy.agreement_views import Acting, AgreementView
+from gateway.service.policy.explain import explain
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store
 from tests.conftest import PROJECT_ROOT, Clock

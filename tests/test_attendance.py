@@ -12,10 +12,10 @@ from gateway.core import attendance
 from gateway.core.attendance import AttendanceEvent, Enrollment, school_days, school_year_of, summarise
 from gateway.core.canonical import digest
 from gateway.core.labels import Labels
-from gateway.service.attendance import stored_events
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest, replay
-from gateway.service.retractions import retract_records
+from gateway.service.exchange.attendance import stored_events
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest, replay
+from gateway.service.exchange.retractions import retract_records
 
 FERPA = Labels(regime="FERPA", sensitivity="normal", category="attendance")
 RESTRICTED = Labels(regime="FERPA", sensitivity="restricted", category="enrollment")

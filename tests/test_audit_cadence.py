@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gateway.service import audit
+from gateway.service.compliance import audit
 from gateway.storage import audit_store
 from tests.helpers import send_demo
 

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from gateway.core.disclosure import DecisionRecord, DisclosureRecord
 from gateway.errors import InputInvalid
-from gateway.service import audit
-from gateway.service import audit_export as export
-from gateway.service.audit_access import OPERATOR_READER, AuditReader
+from gateway.service.compliance import audit
+from gateway.service.compliance import audit_export as export
+from gateway.service.compliance.audit_access import OPERATOR_READER, AuditReader
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import AuditEntryRow
 from tests.conftest import Clock
@@ -285,7 +285,7 @@ def test_real_flows_export_as_their_patterns(rt: Runtime) -> None:
     """A plan read and a denied read, through the real flows, come out as BALP events."""
     from gateway.errors import GatewayError
     from gateway.formats.fhir_audit_event import bundle
-    from gateway.service.plans import ReadRequest, read_plan
+    from gateway.service.views.plans import ReadRequest, read_plan
     from tests.helpers import LISA, coordinator_view, send_demo
 
     for prefix in ("01", "02", "05", "08"):

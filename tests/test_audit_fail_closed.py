@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from gateway.errors import AuditUnavailable
-from gateway.service.delivery_worker import deliver_due
+from gateway.service.referrals.delivery_worker import deliver_due
 from gateway.web import create_app
 from tests.helpers import LISA, count_rows, send_demo
 from tests.referral_world import refer_lisa

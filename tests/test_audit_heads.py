@@ -15,8 +15,8 @@ from sqlalchemy import text
 from gateway.cli import main
 from gateway.core.audit import AuditEntry, seal
 from gateway.core.tree_head import parse_kept
-from gateway.service import audit
-from gateway.service.keys import SigningKey
+from gateway.service.administration.keys import SigningKey
+from gateway.service.compliance import audit
 from gateway.storage import audit_store
 from tests.helpers import send_demo
 

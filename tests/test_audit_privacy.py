@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from gateway.errors import NotFound
-from gateway.service.audit import free_text
-from gateway.service.delivery_worker import deliver_due
-from gateway.service.plans import ReadRequest, read_plan
-from gateway.service.referrals import StatusReport, report_status
+from gateway.service.compliance.audit import free_text
+from gateway.service.referrals.delivery_worker import deliver_due
+from gateway.service.referrals.referrals import StatusReport, report_status
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from tests.agency_server import Agency
 from tests.helpers import DISTRICT_IDS, LISA, send_demo
 from tests.referral_world import DISTRICT, FOOD_BANK, audit_entries, refer_lisa

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from gateway.cli import main
-from gateway.service.audit import checkpoint, latest, verify
+from gateway.service.compliance.audit import checkpoint, latest, verify
 from tests.helpers import send_demo
 
 

@@ -13,8 +13,8 @@ from flask import Flask, jsonify, request
 
 from gateway.core.merkle import verify_consistency
 from gateway.core.tree_head import from_dict
-from gateway.service import audit, witness
-from gateway.service.keys import audit_public_keys, verifies
+from gateway.service.administration.keys import audit_public_keys, verifies
+from gateway.service.compliance import audit, witness
 from gateway.storage import audit_store
 from tests.helpers import send_demo
 from tests.http_server import serve_wsgi

@@ -21,11 +21,11 @@ from helpers import DEMO, DISTRICT_IDS, client_with_token, send_demo
 from sqlalchemy import MetaData, select
 
 from gateway.cli import main
-from gateway.service.check import MAX_REASONS, OUTCOMES, CheckReport, check_file, check_payload
-from gateway.service.exchanges import ONEROSTER_BUNDLES
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest
-from gateway.service.oneroster import ingest_oneroster
+from gateway.service.exchange.check import MAX_REASONS, OUTCOMES, CheckReport, check_file, check_payload
+from gateway.service.exchange.exchanges import ONEROSTER_BUNDLES
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest
+from gateway.service.exchange.oneroster import ingest_oneroster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GRAVITY = SHARED_SAMPLES / "gravity"

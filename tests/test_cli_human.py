@@ -15,11 +15,11 @@ from gateway.cli import main
 from gateway.core.plan import iter_elements
 from gateway.errors import NotFound
 from gateway.formats import known_formats
-from gateway.service import messages as message_service
-from gateway.service.deliveries import list_deliveries
-from gateway.service.explain import explain
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.exchange import messages as message_service
+from gateway.service.policy.explain import explain
+from gateway.service.referrals.deliveries import list_deliveries
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from gateway.storage import plan_store
 from tests.helpers import DISTRICT_IDS, LISA, demo_file, send_demo
 

@@ -18,14 +18,15 @@ from gateway.core import dashboard as core
 from gateway.core import flow_report as fr
 from gateway.core.disclosure import DecisionRecord, DisclosureRecord
 from gateway.errors import AccessDenied, InputInvalid
-from gateway.service import agreements, audit
-from gateway.service import compliance_dashboard as service
-from gateway.service.agreement_views import Acting
-from gateway.service.audit_access import OPERATOR_READER, AuditReader
-from gateway.service.consents import revoke_consent
-from gateway.service.reports import flow_report, retention_report
-from gateway.service.retention import run_retention
+from gateway.service.compliance import audit
+from gateway.service.compliance.audit_access import OPERATOR_READER, AuditReader
+from gateway.service.compliance.reports import flow_report, retention_report
+from gateway.service.compliance.retention import run_retention
+from gateway.service.policy import agreements
+from gateway.service.policy.agreement_views import Acting
+from gateway.service.policy.consents import revoke_consent
 from gateway.service.runtime import Runtime
+from gateway.service.views import compliance_dashboard as service
 from gateway.storage import agreement_store
 from tests.helpers import LISA, coordinator_view, send_demo
 from tests.referral_world import audit_entries

@@ -13,8 +13,8 @@ import pytest
 
 from gateway.core.ids import student_id_for
 from gateway.errors import AccessDenied, Conflict, InputInvalid, NotFound
-from gateway.service import consents
-from gateway.service.consent_forms import SCOPE_SYSTEM
+from gateway.service.policy import consents
+from gateway.service.policy.consent_forms import SCOPE_SYSTEM
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store
 from gateway.storage.tables import Delivery

@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.errors import AuthenticationFailed, InputInvalid
-from gateway.service.audit import verify
-from gateway.service.partners import (
+from gateway.service.administration.partners import (
     Principal,
     authenticate_secret,
     create_secret,
@@ -20,6 +19,7 @@ from gateway.service.partners import (
     register_public_key,
     verify_access_token,
 )
+from gateway.service.compliance.audit import verify
 from gateway.service.runtime import Runtime
 from gateway.storage import audit_store, organization_store
 from tests.helpers import count_rows

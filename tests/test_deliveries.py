@@ -11,12 +11,12 @@ import pytest
 from gateway.core.canonical import digest
 from gateway.core.plan import iter_elements
 from gateway.errors import AccessDenied, Conflict, InputInvalid, NotFound
-from gateway.service import enforcement
-from gateway.service.deliveries import list_deliveries
-from gateway.service.delivery_worker import deliver_due
-from gateway.service.plans import ReadRequest, not_visible, read_plan
-from gateway.service.referrals import StatusReport, report_status
+from gateway.service.policy import enforcement
+from gateway.service.referrals.deliveries import list_deliveries
+from gateway.service.referrals.delivery_worker import deliver_due
+from gateway.service.referrals.referrals import StatusReport, report_status
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, not_visible, read_plan
 from gateway.storage import delivery_store
 from tests.agency_server import Agency
 from tests.conftest import Clock

@@ -30,9 +30,9 @@ from typing import IO, Any
 import jwt
 import pytest
 
-from gateway.service import audit
-from gateway.service.delivery_lease import lease_length
-from gateway.service.delivery_worker import deliver_due
+from gateway.service.compliance import audit
+from gateway.service.referrals.delivery_lease import lease_length
+from gateway.service.referrals.delivery_worker import deliver_due
 from gateway.service.runtime import Runtime, Settings, utc_now
 from tests.agency_server import Agency
 from tests.conftest import START

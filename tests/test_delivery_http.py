@@ -19,12 +19,12 @@ from gateway.core.canonical import digest, digest_bytes
 from gateway.core.plan import iter_elements
 from gateway.core.policy import PART2_NOTICE
 from gateway.formats.fhir_consent import ORGANIZATION_SYSTEM, SIGNER_EXTENSION
-from gateway.service import delivery_worker
-from gateway.service.deliveries import DeliverySummary
-from gateway.service.delivery_lease import lease_length, new_owner
-from gateway.service.delivery_worker import MAX_ATTEMPTS, Claim, backoff, deliver_due, token_jwks
+from gateway.service.administration.setup import initialise
+from gateway.service.referrals import delivery_worker
+from gateway.service.referrals.deliveries import DeliverySummary
+from gateway.service.referrals.delivery_lease import lease_length, new_owner
+from gateway.service.referrals.delivery_worker import MAX_ATTEMPTS, Claim, backoff, deliver_due, token_jwks
 from gateway.service.runtime import Runtime, Settings, utc_now
-from gateway.service.setup import initialise
 from gateway.storage.tables import ConsentRow, Plan
 from tests.agency_server import Agency, closed_port_url, running_agency
 from tests.conftest import Clock

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from gateway.errors import NotFound
-from gateway.service.plans import ReadRequest, read_plan
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from tests.helpers import DISTRICT_IDS, send_demo
 
 READER = ReadRequest(

@@ -16,8 +16,8 @@ from gateway.core.geo import Point, haversine_km
 from gateway.errors import UpstreamFailed
 from gateway.formats.hsds_json import read_json
 from gateway.formats.hsds_tabular import read_tabular
-from gateway.service.directory import export_source, service_count, services_near
-from gateway.service.directory_import import import_path, import_url
+from gateway.service.directory.directory import export_source, service_count, services_near
+from gateway.service.directory.directory_import import import_path, import_url
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import AuditEntryRow
 from tests.conftest import PROJECT_ROOT, SHARED_SAMPLES

@@ -28,9 +28,9 @@ from gateway.core.directory import ScheduleRule, ServiceAtLocation, Term
 from gateway.core.geo import Point, cells_around, cells_within, distance_from, haversine_km
 from gateway.core.matching import NeedQuery, rank, rank_loading
 from gateway.core.transit import TransitOption
+from gateway.service.directory.transit import TripSearch
+from gateway.service.directory.transit_import import import_feed
 from gateway.service.runtime import Runtime
-from gateway.service.transit import TripSearch
-from gateway.service.transit_import import import_feed
 from tests.test_directory_speed_transit import _feed
 
 NY = ZoneInfo("America/New_York")

@@ -23,12 +23,13 @@ from gateway.core.directory import ServiceAtLocation
 from gateway.core.geo import Point, haversine_km
 from gateway.core.matching import NeedQuery, Suggestion
 from gateway.errors import InputInvalid, NotFound
-from gateway.service import consents, directory_match
-from gateway.service.directory_match import MatchRequest, match
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.directory import directory_match
+from gateway.service.directory.directory_match import MatchRequest, match
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.policy import consents
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from gateway.storage.tables import AuditEntryRow
 from tests.agreement_helpers import agree
 from tests.conftest import PROJECT_ROOT, Clock

@@ -19,14 +19,14 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.core.geo import Point
 from gateway.core.matching import NeedQuery
-from gateway.service.directory_import import import_path
-from gateway.service.directory_match import MatchRequest, match
-from gateway.service.directory_search import search
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.directory.directory_import import import_path
+from gateway.service.directory.directory_match import MatchRequest, match
+from gateway.service.directory.directory_search import search
+from gateway.service.directory.transit_import import import_feed
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from gateway.service.runtime import Runtime
-from gateway.service.transit_import import import_feed
+from gateway.service.views.plans import ReadRequest, read_plan
 from gateway.web.directory_api import SUGGESTIONS
 from gateway.web.openapi import build_openapi
 from tests.conftest import Clock

@@ -18,7 +18,7 @@ from gateway.core.mapping import MappingContext, apply_mapping
 from gateway.core.policy_model import Agreement, PolicySet, ScheduleEntry
 from gateway.core.transforms import TransformError, apply_transform
 from gateway.errors import ArtifactInvalid, MappingFailed
-from gateway.service.directory_match import zcta_centroids
+from gateway.service.directory.directory_match import zcta_centroids
 
 CENTROIDS = {"78834": Point(lat=28.5446, lon=-99.8684), "02903": Point(lat=41.8191, lon=-71.4092)}
 

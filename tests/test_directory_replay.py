@@ -15,9 +15,9 @@ from sqlalchemy import select
 from gateway.cli import main
 from gateway.errors import Conflict, NotFound
 from gateway.formats import hsds_json
-from gateway.service import directory_import as di
-from gateway.service.directory import service_count
-from gateway.service.messages import list_messages, show_message
+from gateway.service.directory import directory_import as di
+from gateway.service.directory.directory import service_count
+from gateway.service.exchange.messages import list_messages, show_message
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import AuditEntryRow
 from tests.conftest import PROJECT_ROOT, Clock
@@ -138,7 +138,7 @@ def test_cli_import_names_the_message_messages_lists_it_and_replay_exits_3_while
 def test_messages_replay_reruns_a_directory_import_through_its_own_road(
     bare_rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.service.ingest import replay_where
+    from gateway.service.exchange.ingest import replay_where
 
     report = di.import_path(bare_rt, _services_with_odd_status(tmp_path), source="pvd")
     [unfixed] = replay_where(bare_rt, ("partial",))  # not the partner pipeline: its reasons stay

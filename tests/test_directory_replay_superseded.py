@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from gateway.cli import main
 from gateway.errors import Conflict
-from gateway.service import directory_import as di
-from gateway.service.directory import service_count
-from gateway.service.ingest import replay, replay_where
-from gateway.service.messages import show_message
+from gateway.service.directory import directory_import as di
+from gateway.service.directory.directory import service_count
+from gateway.service.exchange.ingest import replay, replay_where
+from gateway.service.exchange.messages import show_message
 from gateway.service.runtime import Runtime
 from gateway.storage import message_store
 from gateway.storage.tables import AuditEntryRow

@@ -17,10 +17,10 @@ from gateway.cli import main
 from gateway.core.geo import Point, haversine_km
 from gateway.core.matching import NeedQuery
 from gateway.errors import InputInvalid
-from gateway.service.directory_import import import_path
-from gateway.service.directory_search import search
+from gateway.service.directory.directory_import import import_path
+from gateway.service.directory.directory_search import search
+from gateway.service.directory.transit_import import import_feed
 from gateway.service.runtime import Runtime
-from gateway.service.transit_import import import_feed
 
 FEED = pathlib.Path(__file__).parent / "fixtures" / "gtfs-clean"  # stops Broad St (home) -> Clinic: bus 1
 NY = ZoneInfo("America/New_York")

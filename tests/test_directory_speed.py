@@ -19,9 +19,9 @@ import pytest
 from gateway.core.geo import Point
 from gateway.core.matching import NeedQuery, rank
 from gateway.core.need_taxonomy import TABLE
-from gateway.service.directory import services_near
-from gateway.service.directory_import import import_path
-from gateway.service.directory_search import search
+from gateway.service.directory.directory import services_near
+from gateway.service.directory.directory_import import import_path
+from gateway.service.directory.directory_search import search
 from gateway.service.runtime import Runtime
 
 NY = ZoneInfo("America/New_York")

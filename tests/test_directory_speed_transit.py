@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.core.geo import Point
+from gateway.service.directory.transit import trips_between, trips_from
+from gateway.service.directory.transit_import import import_feed
 from gateway.service.runtime import Runtime
-from gateway.service.transit import trips_between, trips_from
-from gateway.service.transit_import import import_feed
 
 NY = ZoneInfo("America/New_York")
 CENTRE = (41.82, -71.41)

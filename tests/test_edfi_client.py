@@ -17,7 +17,7 @@ from gateway.clients.edfi_auth import ClientCredentials
 from gateway.clients.edfi_errors import body_issues
 from gateway.clients.edfi_http import RetryPolicy
 from gateway.errors import UpstreamFailed
-from gateway.service.edfi_keys import key_names, source_id_from
+from gateway.service.sources.edfi_keys import key_names, source_id_from
 
 
 class FakeClock:

@@ -16,8 +16,8 @@ from gateway.core.canonical import digest
 from gateway.core.mapping import MappingContext, MappingResult, apply_mapping
 from gateway.core.reference_data import REFERENCE_TABLES
 from gateway.errors import MappingFailed
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from tests.conftest import SHARED_SAMPLES
 from tests.helpers import LISA, coordinator_view
 

@@ -13,7 +13,7 @@ from helpers import DISTRICT_IDS, LISA, coordinator_view, count_rows
 from gateway.clients.edfi_http import RetryPolicy
 from gateway.core.ids import student_id_for
 from gateway.errors import AccessDenied, InputInvalid, UpstreamFailed
-from gateway.service.edfi_sync import (
+from gateway.service.sources.edfi_sync import (
     feed_name,
     mapped_resources,
     pull_edfi,

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from gateway.core.reference_data import build_reference_entities, ignored_reason, natural_key
 from gateway.errors import ArtifactInvalid
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.reference_data import reference_body, reference_entities
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.exchange.reference_data import reference_body, reference_entities
 from gateway.storage.tables import ReferenceRecordRow
 from tests.helpers import count_rows
 

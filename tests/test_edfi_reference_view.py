@@ -14,11 +14,11 @@ from sqlalchemy import event
 
 from gateway.core.plan import iter_elements
 from gateway.core.reference_view import rule_of
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.plans import ReadRequest, read_plan
-from gateway.service.reference_data import reference_entities
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.exchange.reference_data import reference_entities
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import LISA, coordinator_view, send_demo
 

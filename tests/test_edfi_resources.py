@@ -14,7 +14,7 @@ import yaml
 
 from gateway.artifacts import load_artifacts
 from gateway.formats.edfi_xml_tables import RESOURCES as XML_RESOURCES
-from gateway.service.edfi_resources import (
+from gateway.service.sources.edfi_resources import (
     IGNORED,
     MAPPED,
     NO_ROW,

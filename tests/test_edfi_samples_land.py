@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from tests.conftest import SHARED_SAMPLES
 
 EDFI = SHARED_SAMPLES / "edfi"

@@ -13,8 +13,8 @@ from gateway.formats import mapping_format, parse_payload, stream_payload
 from gateway.formats.edfi_xml import XmlTally, iter_records
 from gateway.formats.edfi_xml_convert import camel, plural
 from gateway.formats.records import RecordProblem, SourceRecord
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from tests.helpers import LISA, coordinator_view
 
 FIXTURES = Path(__file__).parent / "fixtures" / "edfi_xml"

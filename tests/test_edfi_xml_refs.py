@@ -11,8 +11,8 @@ import pytest
 
 from gateway.formats.edfi_xml import iter_records
 from gateway.formats.records import SourceRecord
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from tests.helpers import LISA, coordinator_view
 
 NS = "http://ed-fi.org/5.2.0"

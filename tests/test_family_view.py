@@ -16,10 +16,11 @@ import yaml
 
 from gateway.core.people import FAMILY, GUARDIAN_SYSTEM
 from gateway.errors import InputInvalid, NotFound
-from gateway.service import consents, family_view
-from gateway.service.family_view import Grant
-from gateway.service.family_words import Words, words_for
+from gateway.service.policy import consents
 from gateway.service.runtime import Runtime
+from gateway.service.views import family_view
+from gateway.service.views.family_view import Grant
+from gateway.service.views.family_words import Words, words_for
 from gateway.storage import audit_store, plan_store, student_store
 from tests.conftest import PROJECT_ROOT, Clock
 from tests.helpers import DISTRICT_IDS, LISA, coordinator_view, send_demo

@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from gateway.service.partners import create_secret
+from gateway.service.administration.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import AuditEntryRow
 from gateway.web import create_app

@@ -274,7 +274,7 @@ def test_a_json_patch_applies_to_the_current_version(clinic: Clinic) -> None:
 def world(rt: Runtime) -> Runtime:
     prepare(rt, "http://127.0.0.1:9/unused")  # Lisa's records from the district and the clinic
     send_demo(rt, "04")  # the clinic's screening, replayed once the patient is linked
-    from gateway.service.ingest import replay_where
+    from gateway.service.exchange.ingest import replay_where
 
     replay_where(rt)
     return rt
@@ -469,7 +469,7 @@ def test_a_patch_in_another_format_is_a_415(clinic: Clinic) -> None:
 
 
 def test_the_delivery_status_alias_moves_the_task_too(world: Runtime) -> None:
-    from gateway.service.referrals import StatusReport, report_status
+    from gateway.service.referrals.referrals import StatusReport, report_status
     from tests.referral_world import delivery
 
     referral = refer_lisa(world)
@@ -543,7 +543,7 @@ def test_an_included_resource_the_reader_may_not_see_is_left_out(world: Runtime)
 
 
 def test_recorded_consents_are_served_and_a_revocation_is_a_new_version(world: Runtime) -> None:
-    from gateway.service.consents import revoke_consent as revoke
+    from gateway.service.policy.consents import revoke_consent as revoke
 
     clinic = partner(world, CLINIC)
     lisa = "https://grandbend.example.org/ns/studentUniqueId|604822"

@@ -17,8 +17,8 @@ import pytest
 from conftest import SHARED_SAMPLES
 from helpers import DISTRICT_IDS, LISA, send_demo
 
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from gateway.storage import plan_store
 
 GRAVITY = SHARED_SAMPLES / "gravity"

@@ -15,8 +15,8 @@ import pytest
 
 from gateway.artifacts import load_artifacts
 from gateway.formats.fhir_xml_write import to_xml
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gravity-ig-resources.txt"
 IGNORED = "ignored-records"

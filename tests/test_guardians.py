@@ -18,15 +18,15 @@ from gateway.cli import main
 from gateway.errors import InputInvalid, NotFound
 from gateway.formats.oneroster_csv import read_bundle
 from gateway.formats.records import SourceRecord
-from gateway.service import consents
-from gateway.service.edfi_sync import offered_by
-from gateway.service.explain import explain
-from gateway.service.guardian_links import link_guardian, list_guardians
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.oneroster import ingest_oneroster
-from gateway.service.retractions import retract_records
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.exchange.oneroster import ingest_oneroster
+from gateway.service.exchange.retractions import retract_records
+from gateway.service.identity.guardian_links import link_guardian, list_guardians
+from gateway.service.policy import consents
+from gateway.service.policy.explain import explain
 from gateway.service.runtime import Runtime
+from gateway.service.sources.edfi_sync import offered_by
 from tests.agreement_helpers import agree
 from tests.conftest import PROJECT_ROOT, Clock
 from tests.helpers import DISTRICT_IDS, LISA, count_rows, send_demo

@@ -12,7 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import create_engine, text
 
-from gateway.service.keys import AUDIT_KEY, TOKEN_KEY
+from gateway.service.administration.keys import AUDIT_KEY, TOKEN_KEY
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from gateway.web.ops_api import OPENAPI_PATHS, OPENAPI_SCHEMAS

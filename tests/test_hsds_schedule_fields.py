@@ -12,8 +12,8 @@ import pytest
 from gateway.core.directory import ScheduleRule
 from gateway.formats.hsds_json import read_json
 from gateway.formats.hsds_tabular import read_tabular
-from gateway.service.directory import export_source
-from gateway.service.directory_import import import_path
+from gateway.service.directory.directory import export_source
+from gateway.service.directory.directory_import import import_path
 from gateway.service.runtime import Runtime
 from tests.conftest import PROJECT_ROOT, SHARED_SAMPLES
 

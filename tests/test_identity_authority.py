@@ -18,9 +18,9 @@ from gateway.artifacts import load_artifacts, load_world
 from gateway.core.identity import IdentityAuthority, authority_issues, authority_of, resolve_student
 from gateway.core.ids import student_id_for
 from gateway.errors import ArtifactInvalid
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.oneroster import ingest_oneroster
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.exchange.oneroster import ingest_oneroster
 from gateway.storage import organization_store
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent

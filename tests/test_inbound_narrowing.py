@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
+from gateway.service.administration.setup import InitReport, load_samples
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
 from gateway.service.runtime import Runtime
-from gateway.service.setup import InitReport, load_samples
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import LISA, coordinator_view, send_demo
 

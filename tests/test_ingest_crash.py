@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from gateway.service.audit import verify
+from gateway.service.compliance.audit import verify
 from gateway.service.runtime import Runtime, Settings
 from tests.helpers import count_rows
 

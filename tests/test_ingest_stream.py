@@ -13,10 +13,10 @@ from gateway import formats
 from gateway.core import batch as core_batch
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.records import RecordProblem, record
-from gateway.service import batch as pipeline_module
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest, replay
-from gateway.service.payloads import file_for
+from gateway.service.exchange import batch as pipeline_module
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest, replay
+from gateway.service.exchange.payloads import file_for
 from tests.helpers import count_rows, send_demo
 
 ATTENDANCE = "uri://ed-fi.org/AttendanceEventCategoryDescriptor#"
@@ -200,7 +200,7 @@ def lazy_format(monkeypatch):
         seen_by_batches.append(len(yielded))
         return original(session, rt, exchange, records, policy)
 
-    monkeypatch.setattr("gateway.service.ingest.run_batch", counting)
+    monkeypatch.setattr("gateway.service.exchange.ingest.run_batch", counting)
     return seen_by_batches
 
 

@@ -8,8 +8,8 @@ from helpers import DISTRICT_IDS, LISA, count_rows, send_demo
 
 from gateway.cli import main
 from gateway.errors import Conflict, InputInvalid, NotFound
-from gateway.service.audit import verify
-from gateway.service.links import link_identifier
+from gateway.service.compliance.audit import verify
+from gateway.service.identity.links import link_identifier
 from gateway.storage import audit_store, plan_store
 
 CLINIC_PATIENTS = "https://riverside-health.example.org/fhir/Patient"

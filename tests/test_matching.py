@@ -59,7 +59,7 @@ def bus(departs: str = "15:40", arrives: str = "15:58", route: str = "60") -> Tr
 
 
 class FakeTransit:
-    """Stands in for gateway.service.transit.trips_between: records each call."""
+    """Stands in for gateway.service.directory.transit.trips_between: records each call."""
 
     def __init__(self, *options: TransitOption) -> None:
         self.options = list(options)

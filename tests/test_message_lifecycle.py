@@ -1,6 +1,6 @@
 """A message never stays ``received``: every exception ends it ``failed`` with the exception's type
 as its reason code (replayable, never a traceback), an oversized one is refused on itself every
-time, and a run whose process died is found and replayed (gateway/service/message_state.py)."""
+time, and a run whose process died is found and replayed (gateway/service/exchange/message_state.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from gateway.core import batch_settle
-from gateway.service import batch as batch_module
-from gateway.service import ingest as ingest_module
-from gateway.service import message_state
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest, record_oversized, replay, replay_where, stage
-from gateway.service.messages import list_messages, show_message
+from gateway.service.exchange import batch as batch_module
+from gateway.service.exchange import ingest as ingest_module
+from gateway.service.exchange import message_state
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest, record_oversized, replay, replay_where, stage
+from gateway.service.exchange.messages import list_messages, show_message
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from tests.helpers import count_rows, demo_file
@@ -118,7 +118,7 @@ def test_a_crash_is_logged_by_type_and_frames_never_by_its_message(rt, monkeypat
 
 
 def test_the_failure_is_audited_with_its_code(rt, monkeypatch):
-    from gateway.service.audit import verify
+    from gateway.service.compliance.audit import verify
 
     monkeypatch.setattr(ingest_module, "stream_payload", explode)
     send_students(rt)

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, text
 
-from gateway.service import audit
+from gateway.service.compliance import audit
 from gateway.service.runtime import Runtime
 from gateway.storage.tables import AuditEntryRow
 from gateway.web import create_app

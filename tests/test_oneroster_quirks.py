@@ -22,7 +22,7 @@ from gateway.formats import parse_payload
 from gateway.formats.oneroster_csv import BundleInfo, read_bundle
 from gateway.formats.oneroster_rest import page_rows
 from gateway.formats.records import RecordProblem, SourceRecord
-from gateway.service.oneroster import ingest_oneroster
+from gateway.service.exchange.oneroster import ingest_oneroster
 
 CLEAN = Path(__file__).resolve().parent / "fixtures" / "oneroster-clean"
 CLEAN_BUNDLES = sorted(p for p in CLEAN.iterdir() if p.is_dir())

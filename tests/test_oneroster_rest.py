@@ -15,8 +15,8 @@ from gateway.cli import main
 from gateway.clients.oneroster_api import OneRosterClient, collection_path
 from gateway.errors import UpstreamFailed
 from gateway.formats import parse_payload
-from gateway.service.guardian_links import list_guardians
-from gateway.service.oneroster_pull import pull_oneroster
+from gateway.service.identity.guardian_links import list_guardians
+from gateway.service.sources.oneroster_pull import pull_oneroster
 
 
 @pytest.fixture

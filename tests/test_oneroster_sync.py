@@ -16,9 +16,9 @@ from oneroster_helpers import (
 )
 
 from gateway.cli import main
-from gateway.service.audit import verify
-from gateway.service.oneroster import ingest_oneroster
-from gateway.service.retractions import known_source_ids
+from gateway.service.compliance.audit import verify
+from gateway.service.exchange.oneroster import ingest_oneroster
+from gateway.service.exchange.retractions import known_source_ids
 
 GRADEBOOK = FIXTURES / "v1p1-gradebook"
 

@@ -96,7 +96,7 @@ def test_the_wheel_carries_the_pages_templates_styles_and_catalogues(wheel: Path
 def test_an_installed_gateway_serves_its_pages_in_spanish(installed: Path, tmp_path: Path) -> None:
     script = (
         "from gateway.web import create_app\n"
-        "from gateway.service.setup import initialise\n"
+        "from gateway.service.administration.setup import initialise\n"
         "from gateway.service.runtime import Settings\n"
         "import pathlib\n"
         "home = pathlib.Path('home')\n"

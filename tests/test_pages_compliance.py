@@ -16,10 +16,10 @@ from flask.testing import FlaskClient
 
 from gateway.core import dashboard as core
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY
-from gateway.service import compliance_dashboard as service
-from gateway.service.accounting import accounting_for
-from gateway.service.audit_access import OPERATOR_READER
+from gateway.service.compliance.accounting import accounting_for
+from gateway.service.compliance.audit_access import OPERATOR_READER
 from gateway.service.runtime import Runtime
+from gateway.service.views import compliance_dashboard as service
 from gateway.web import create_app
 from tests.helpers import LISA
 from tests.pages_helpers import person, signed_in

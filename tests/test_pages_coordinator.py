@@ -19,12 +19,14 @@ import pytest
 from gateway.core.ids import student_id_for
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY
 from gateway.core.plan import iter_elements
-from gateway.service import consents, directory_match, people
-from gateway.service.coordinator_view import student_page
-from gateway.service.deliveries import content_digest, refer
-from gateway.service.plans import read_plan
-from gateway.service.referrals import StatusReport, report_in
+from gateway.service.directory import directory_match
+from gateway.service.identity import people
+from gateway.service.policy import consents
+from gateway.service.referrals.deliveries import content_digest, refer
+from gateway.service.referrals.referrals import StatusReport, report_in
 from gateway.service.runtime import Runtime
+from gateway.service.views.coordinator_view import student_page
+from gateway.service.views.plans import read_plan
 from gateway.storage import plan_store
 from gateway.web import create_app
 from tests.conftest import PROJECT_ROOT

@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 
 from gateway.core.people import COORDINATOR, FAMILY
-from gateway.service import consents
+from gateway.service.policy import consents
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from tests.conftest import PROJECT_ROOT

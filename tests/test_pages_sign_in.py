@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY, GUARDIAN_SYSTEM, MAX_FAILURES
 from gateway.errors import InputInvalid, NotFound
-from gateway.service.guardian_links import list_guardians
-from gateway.service.people import add_person, end_sessions, sign_in
+from gateway.service.identity.guardian_links import list_guardians
+from gateway.service.identity.people import add_person, end_sessions, sign_in
 from gateway.web import create_app
 from tests.helpers import LISA, send_demo
 from tests.pages_helpers import csrf_of, person, signed_in
@@ -201,8 +201,8 @@ def test_a_family_member_is_linked_to_their_child_as_guardian(rt):
 
 
 def test_a_coordinators_read_is_audited_under_their_organization_once(rt):
-    from gateway.service.people import read_request_for
-    from gateway.service.plans import read_plan
+    from gateway.service.identity.people import read_request_for
+    from gateway.service.views.plans import read_plan
 
     coordinator, _, _ = person(rt, COORDINATOR, organization="grand-bend-isd")
     read_plan(rt, read_request_for(coordinator, LISA))

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import text
 
 from gateway.core import batch as core_batch
-from gateway.service import audit as audit_service
-from gateway.service import batch as pipeline_module
-from gateway.service import ingest as ingest_module
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest, record_oversized, replay, replay_where
-from gateway.service.messages import list_messages, show_message
+from gateway.service.compliance import audit as audit_service
+from gateway.service.exchange import batch as pipeline_module
+from gateway.service.exchange import ingest as ingest_module
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest, record_oversized, replay, replay_where
+from gateway.service.exchange.messages import list_messages, show_message
 from tests.helpers import LISA, coordinator_view, count_rows, send_demo
 
 

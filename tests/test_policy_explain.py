@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.core.policy import PART2_NOTICE
 from gateway.errors import InputInvalid
-from gateway.service import agreements, consents
-from gateway.service.explain import explain
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.policy import agreements, consents
+from gateway.service.policy.explain import explain
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from gateway.storage import audit_store
 from tests.agreement_helpers import ADMIN, agree
 from tests.conftest import PROJECT_ROOT

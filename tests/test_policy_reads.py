@@ -17,12 +17,12 @@ from flask.testing import FlaskClient
 
 from gateway.core.plan import iter_elements
 from gateway.errors import NotFound
-from gateway.service import consents, enforcement
-from gateway.service.explain import explain
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.plans import ReadRequest, export_plan, read_plan
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.policy import consents, enforcement
+from gateway.service.policy.explain import explain
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, export_plan, read_plan
 from gateway.storage import audit_store, plan_store
 from gateway.web import create_app
 from tests.agreement_helpers import agree, suspend

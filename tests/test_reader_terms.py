@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from gateway.errors import InputInvalid
-from gateway.service.deliveries import refer
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.referrals.deliveries import refer
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import ReadRequest, read_plan
 from gateway.web import create_app
 from tests.helpers import DISTRICT_IDS, LISA, count_rows, send_demo
 

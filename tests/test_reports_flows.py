@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from gateway.cli import main
 from gateway.core.disclosure import DecisionRecord, DisclosureRecord
 from gateway.errors import AccessDenied, InputInvalid
-from gateway.service import agreements, audit
-from gateway.service.agreement_views import Acting
-from gateway.service.audit_access import OPERATOR_READER, AuditReader
-from gateway.service.consents import revoke_consent
-from gateway.service.reports import flow_report, retention_report
+from gateway.service.compliance import audit
+from gateway.service.compliance.audit_access import OPERATOR_READER, AuditReader
+from gateway.service.compliance.reports import flow_report, retention_report
+from gateway.service.policy import agreements
+from gateway.service.policy.agreement_views import Acting
+from gateway.service.policy.consents import revoke_consent
 from gateway.service.runtime import Runtime
 from gateway.storage import agreement_store
 from gateway.web.openapi import build_openapi

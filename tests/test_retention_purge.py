@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.errors import Conflict
-from gateway.service.delivery_worker import deliver_due
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest, replay, replay_where
-from gateway.service.payloads import file_for
-from gateway.service.retention import run_retention
+from gateway.service.compliance.retention import run_retention
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest, replay, replay_where
+from gateway.service.exchange.payloads import file_for
+from gateway.service.referrals.delivery_worker import deliver_due
 from gateway.service.runtime import Runtime
 from gateway.storage import message_store
 from gateway.storage.tables import Message

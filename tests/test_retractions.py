@@ -7,11 +7,11 @@ import json
 from helpers import LISA, count_rows, send_demo
 
 from gateway.core.attendance import is_derived
-from gateway.service.attendance import stored_events
-from gateway.service.audit import verify
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.retractions import known_source_ids, retract_records
+from gateway.service.compliance.audit import verify
+from gateway.service.exchange.attendance import stored_events
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.exchange.retractions import known_source_ids, retract_records
 from gateway.storage import plan_store
 
 ATTENDANCE_KEY = "604822|255901001|2026-09-08|uri://ed-fi.org/AttendanceEventCategoryDescriptor#Tardy"

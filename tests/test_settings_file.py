@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.errors import InputInvalid
+from gateway.service.administration.settings_file import load_settings, setting_names
 from gateway.service.runtime import Settings
-from gateway.service.settings_file import load_settings, setting_names
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "spgw.example.toml"
 

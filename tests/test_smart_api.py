@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
 
 from gateway.core.smart_scopes import supported_scopes
-from gateway.service.partners import create_secret, verify_access_token
+from gateway.service.administration.partners import create_secret, verify_access_token
+from gateway.service.fhir.smart import smart_security_extension
 from gateway.service.runtime import Runtime
-from gateway.service.smart import smart_security_extension
 from gateway.web import create_app
 from gateway.web.openapi import build_openapi
 from gateway.web.partner_keys_api import OPENAPI_PATHS as KEY_PATHS
@@ -325,7 +325,7 @@ def test_answers_match_the_documented_schema(
     body: Any,
     status: int,
 ) -> None:
-    from gateway.service.partner_keys import add_keys
+    from gateway.service.fhir.partner_keys import add_keys
     from tests.test_web_openapi import schema_validator
 
     client_id = add_keys(rt, "riverside-health", RSA_JWK).keys[0].client_id

@@ -18,8 +18,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask.testing import FlaskClient
 
-from gateway.service.partner_keys import add_jwks_url, add_keys
-from gateway.service.partners import ASSERTION_TYPE, create_secret
+from gateway.service.administration.partners import ASSERTION_TYPE, create_secret
+from gateway.service.fhir.partner_keys import add_jwks_url, add_keys
 from gateway.service.runtime import DEFAULT_PUBLIC_URL, Runtime
 from gateway.web import create_app
 from tests.helpers import count_rows
@@ -243,7 +243,7 @@ def test_both_keys_of_a_set_verify(base_url: str, clock: Any, key_set: tuple[str
 def test_key_adds_and_removals_are_audited_by_kid_and_thumbprint(
     rt: Runtime, key_set: tuple[str, Signer, Signer]
 ) -> None:
-    from gateway.service.partner_keys import remove_key
+    from gateway.service.fhir.partner_keys import remove_key
 
     client_id, rsa_key, _ = key_set
     remove_key(rt, rsa_key.kid)
@@ -336,7 +336,7 @@ def test_a_key_gone_from_the_jwks_url_is_refused_after_a_refresh(
 def test_a_removed_key_stays_removed_whatever_the_jwks_url_serves(
     rt: Runtime, base_url: str, clock: Any, jwks_server: JwksServer
 ) -> None:
-    from gateway.service.partner_keys import remove_key
+    from gateway.service.fhir.partner_keys import remove_key
 
     key, other = rs384("kept-out"), rs384("other")
     jwks_server.keys = [key.public_jwk()]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.cli import main
 from gateway.errors import InputInvalid
-from gateway.service.transit_import import import_feed
+from gateway.service.directory.transit_import import import_feed
 from gateway.storage import transit_store as store
 from tests.conftest import SHARED_SAMPLES
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.core.geo import Point
-from gateway.service.transit import trips_between
-from gateway.service.transit_import import import_feed
+from gateway.service.directory.transit import trips_between
+from gateway.service.directory.transit_import import import_feed
 
 CLEAN = Path(__file__).parent / "fixtures" / "gtfs-clean"
 BROAD_ST = Point(lat=41.8, lon=-71.4)

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 import gateway
 from gateway.core.ids import student_id_for
-from gateway.service.partners import create_secret
+from gateway.service.administration.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from tests.helpers import sans_request_id

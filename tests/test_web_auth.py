@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
 from gateway.errors import InputInvalid
-from gateway.service.partners import ASSERTION_TYPE, register_public_key
+from gateway.service.administration.partners import ASSERTION_TYPE, register_public_key
 from gateway.service.runtime import DEFAULT_PUBLIC_URL, Runtime, Settings
 from gateway.storage import organization_store
 from gateway.web import create_app

@@ -11,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from gateway.service.delivery_worker import deliver_due
-from gateway.service.plans import not_visible
+from gateway.service.referrals.delivery_worker import deliver_due
 from gateway.service.runtime import Runtime
+from gateway.service.views.plans import not_visible
 from gateway.web import create_app
 from gateway.web.delivery_api import OPENAPI_PATHS
 from gateway.web.openapi import build_openapi

@@ -21,7 +21,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from gateway.service.partners import create_secret
+from gateway.service.administration.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from gateway.web.openapi import build_openapi

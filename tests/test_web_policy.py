@@ -13,7 +13,7 @@ import yaml
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from gateway.service.partners import create_secret
+from gateway.service.administration.partners import create_secret
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 from tests.helpers import DISTRICT_IDS, demo_file, sans_request_id

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from benchmarks.run_pipeline import DATABASES, fresh_gateway, log, peak_rss_mb
 from gateway.core.geo import Point
-from gateway.service.directory import service_count, services_near
-from gateway.service.directory_import import import_path
+from gateway.service.directory.directory import service_count, services_near
+from gateway.service.directory.directory_import import import_path
 
 HEADERS = {
     "organizations": ["id", "name", "description"],

@@ -35,11 +35,11 @@ from benchmarks.directory.run_transit_import import CENTRE, generate
 from benchmarks.run_pipeline import DATABASES, fresh_gateway, log, peak_rss_mb
 from gateway.core.geo import Point, box_around, cells_around, cells_within
 from gateway.core.matching import NeedQuery
-from gateway.service.directory import services_near
-from gateway.service.directory_import import import_path
-from gateway.service.directory_search import search
+from gateway.service.directory.directory import services_near
+from gateway.service.directory.directory_import import import_path
+from gateway.service.directory.directory_search import search
+from gateway.service.directory.transit_import import import_feed
 from gateway.service.runtime import Runtime
-from gateway.service.transit_import import import_feed
 from gateway.storage import directory_store
 
 ZONE = ZoneInfo("America/New_York")

@@ -118,10 +118,10 @@ def phase_baseline(feed: Path) -> dict[str, float]:
 def phase_import(feed: Path, home: Path, pairs: int) -> dict[str, float]:
     sys.path.insert(0, str(PROJECT_ROOT))
     from gateway.core.geo import Point
+    from gateway.service.administration.setup import initialise
+    from gateway.service.directory.transit import trips_between
+    from gateway.service.directory.transit_import import import_feed
     from gateway.service.runtime import Settings
-    from gateway.service.setup import initialise
-    from gateway.service.transit import trips_between
-    from gateway.service.transit_import import import_feed
 
     settings = Settings(
         home=home, database_url=f"sqlite:///{home / 'gateway.db'}", artifacts_root=PROJECT_ROOT

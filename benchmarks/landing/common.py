@@ -38,9 +38,9 @@ def send(
     sends it: ``ingest(rt, Inbound(...))`` where the one door exists, else the older ``ingest`` /
     ``ingest_file`` keywords (revisions up to d459db6, measured with ``--baseline-ref``)."""
     try:
-        from gateway.service.inbound import Inbound
+        from gateway.service.exchange.inbound import Inbound
     except ImportError:
-        from gateway.service import ingest as before
+        from gateway.service.exchange import ingest as before
 
         # The older signatures: type-checked against this checkout's gateway, which has the one door.
         if path is not None:
@@ -50,7 +50,7 @@ def send(
         return before.ingest(  # type: ignore[call-arg]
             rt, source_org=source_org, format_name=format_name, payload=payload, entity=entity
         )
-    from gateway.service.ingest import ingest
+    from gateway.service.exchange.ingest import ingest
 
     inbound = Inbound(
         source_org=source_org, format_name=format_name, payload=payload, path=path, entity=entity
@@ -112,7 +112,7 @@ def decision_timer() -> Iterator[dict[str, float]]:
     """Wall time inside the policy decision: ``enforcement.enforce``, which every enforcement point
     (the inbound decision among them) calls. A timer, not cProfile: profiling would inflate the
     many small calls around it and so flatter the share."""
-    from gateway.service import enforcement
+    from gateway.service.policy import enforcement
 
     original = enforcement.enforce
     spent = {"seconds": 0.0, "calls": 0}

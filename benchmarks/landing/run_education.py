@@ -45,7 +45,7 @@ from benchmarks.run_pipeline import (
     read_payloads,
     require_workload,
 )
-from gateway.service.oneroster import ingest_oneroster
+from gateway.service.exchange.oneroster import ingest_oneroster
 from gateway.service.runtime import Runtime
 
 

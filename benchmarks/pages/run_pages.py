@@ -40,10 +40,10 @@ from benchmarks.pages import records
 from benchmarks.run_pipeline import DATABASES, BenchmarkFailed, fresh_gateway, log
 from gateway.core.ids import student_id_for
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.partners import create_secret
-from gateway.service.people import add_person, sign_in
+from gateway.service.administration.partners import create_secret
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.identity.people import add_person, sign_in
 from gateway.service.runtime import Runtime
 from gateway.web import create_app
 

@@ -19,17 +19,17 @@ import click
 from gateway.cli import human, plan_text
 from gateway.errors import GatewayError
 from gateway.formats import known_formats
-from gateway.service import messages as message_service
-from gateway.service.demo import run_demo
-from gateway.service.explain import view_scope
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest, replay, replay_where
-from gateway.service.partners import PARTNER, ROLES, create_secret
-from gateway.service.plans import ReadRequest, export_plan, read_plan
+from gateway.service.administration.demo import run_demo
+from gateway.service.administration.partners import PARTNER, ROLES, create_secret
+from gateway.service.administration.settings_file import load_settings
+from gateway.service.administration.setup import initialise
+from gateway.service.exchange import messages as message_service
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest, replay, replay_where
+from gateway.service.identity.students import resolve_student_ref
+from gateway.service.policy.explain import view_scope
 from gateway.service.runtime import Runtime, Settings, open_runtime
-from gateway.service.settings_file import load_settings
-from gateway.service.setup import initialise
-from gateway.service.students import resolve_student_ref
+from gateway.service.views.plans import ReadRequest, export_plan, read_plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
-from gateway.service import agreements as agreement_service
-from gateway.service.agreement_signing import SignatureRequest, sign
-from gateway.service.agreement_views import Acting
+from gateway.service.policy import agreements as agreement_service
+from gateway.service.policy.agreement_signing import SignatureRequest, sign
+from gateway.service.policy.agreement_views import Acting
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 CLI = Acting.administrator("cli")

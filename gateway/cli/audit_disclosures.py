@@ -9,8 +9,8 @@ import click
 from gateway.cli import _emit, _handles_errors, _runtime, human
 from gateway.cli.audit import audit_group
 from gateway.core import accounting as core
-from gateway.service.accounting import accounting_for
-from gateway.service.audit_access import OPERATOR_READER
+from gateway.service.compliance.accounting import accounting_for
+from gateway.service.compliance.audit_access import OPERATOR_READER
 
 
 @audit_group.command("disclosures")

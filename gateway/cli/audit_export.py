@@ -13,8 +13,8 @@ import orjson
 
 from gateway.cli import _handles_errors, _runtime
 from gateway.cli.audit import audit_group
-from gateway.service import audit_export as export
-from gateway.service.audit_access import OPERATOR_READER
+from gateway.service.compliance import audit_export as export
+from gateway.service.compliance.audit_access import OPERATOR_READER
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import click
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.cli.audit import audit_group
 from gateway.core.tree_head import HeadFormatError, parse_kept
-from gateway.service import audit as audit_service
+from gateway.service.compliance import audit as audit_service
 
 
 def _report_text(r: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """``spgw check FORMAT PATHS... --source ORG``: what sending these files would do, storing nothing.
 
 Every file is parsed, validated, mapped, decided on and linked by the pipeline's own steps in a
-transaction that is rolled back (gateway/service/check.py). The answer is a table per file (records
+transaction that is rolled back (gateway/service/exchange/check.py). The answer is a table per file (records
 that would land, be held, be ignored, be rejected or fail) with the first reasons of each outcome,
 or JSON with ``--json``. Exit code: 0 when no record of any file would be rejected or fail, 1 when
 one would (or a file is refused whole, or the command failed), 2 for a usage or gateway error.
@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from gateway.cli import FormatName, _emit, _entity_for, _formats_epilog, _handles_errors, _runtime
-from gateway.service.check import OUTCOMES, CheckReport, check_file
-from gateway.service.exchanges import ONEROSTER_BUNDLES
+from gateway.service.exchange.check import OUTCOMES, CheckReport, check_file
+from gateway.service.exchange.exchanges import ONEROSTER_BUNDLES
 
 # outcome -> the column header a vendor reads
 COLUMNS = {

@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from gateway.cli import QuietAlias, _emit, _handles_errors, _runtime, human
-from gateway.service.audit import signs_on_exit
-from gateway.service.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
-from gateway.service.delivery_worker import deliver_due
-from gateway.service.retention import run_if_due
-from gateway.service.witness import deliver_heads
+from gateway.service.compliance.audit import signs_on_exit
+from gateway.service.compliance.retention import run_if_due
+from gateway.service.compliance.witness import deliver_heads
+from gateway.service.referrals.deliveries import STATUSES, DeliverySummary, list_deliveries, refer
+from gateway.service.referrals.delivery_worker import deliver_due
 
 
 def _line(d: dict[str, Any]) -> str:

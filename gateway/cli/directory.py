@@ -19,8 +19,8 @@ from gateway.cli.directory_match import match_command
 from gateway.cli.directory_search import search_command
 from gateway.cli.places import parse_point
 from gateway.core.geo import Point
-from gateway.service.directory import export_source, list_services
-from gateway.service.directory_import import import_path, import_url, replay
+from gateway.service.directory.directory import export_source, list_services
+from gateway.service.directory.directory_import import import_path, import_url, replay
 
 
 @click.group("directory")

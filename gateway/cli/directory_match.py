@@ -11,7 +11,7 @@ import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.cli.places import parse_when
-from gateway.service.directory_match import MatchRequest, match
+from gateway.service.directory.directory_match import MatchRequest, match
 
 
 @click.command("match")

@@ -14,7 +14,7 @@ from gateway.cli.places import parse_point, parse_when
 from gateway.core.geo import Point
 from gateway.core.matching import NeedQuery
 from gateway.core.schedule import zone_of
-from gateway.service.directory_search import search
+from gateway.service.directory.directory_search import search
 
 
 @click.command("search")

@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime, human
-from gateway.service.oneroster import OneRosterSummary, ingest_oneroster
-from gateway.service.oneroster_pull import VERSIONS, pull_oneroster
+from gateway.service.exchange.oneroster import OneRosterSummary, ingest_oneroster
 from gateway.service.runtime import Runtime
+from gateway.service.sources.oneroster_pull import VERSIONS, pull_oneroster
 
 FORMATS: frozenset[str] = frozenset({"oneroster", "oneroster-csv"})
 

@@ -11,8 +11,8 @@ import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.errors import InputInvalid, Issue
-from gateway.service.partner_keys import add_jwks_url, add_keys, list_keys, remove_key
-from gateway.service.partners import PARTNER, ROLES
+from gateway.service.administration.partners import PARTNER, ROLES
+from gateway.service.fhir.partner_keys import add_jwks_url, add_keys, list_keys, remove_key
 
 
 @click.group("keys")

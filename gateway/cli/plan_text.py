@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import RenderableType
 
 from gateway.cli import human
-from gateway.service import coordinator_scope
-from gateway.service.coordinator_scope import Scope
+from gateway.service.views import coordinator_scope
+from gateway.service.views.coordinator_scope import Scope
 
 Element = Mapping[str, Any]
 

@@ -15,8 +15,8 @@ from gateway.cli import QuietAlias, _emit, _handles_errors, _runtime
 from gateway.cli.agreements import agreements
 from gateway.core.policy_model import ACTIONS
 from gateway.errors import GatewayError, InputInvalid, Issue
-from gateway.service import consents as consent_service
-from gateway.service.explain import explain
+from gateway.service.policy import consents as consent_service
+from gateway.service.policy.explain import explain
 from gateway.service.runtime import Runtime
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -12,7 +12,7 @@ import click
 
 from gateway.cli import _emit, _handles_errors, _runtime, human
 from gateway.clients.edfi_api import PAGING_MODES
-from gateway.service.edfi_sync import pull_edfi
+from gateway.service.sources.edfi_sync import pull_edfi
 
 
 @click.group("pull")

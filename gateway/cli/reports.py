@@ -16,9 +16,9 @@ import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.core.csv_safe import safe_row
-from gateway.service.audit_access import OPERATOR_READER
-from gateway.service.reports import flow_report
-from gateway.service.retention import run_retention
+from gateway.service.compliance.audit_access import OPERATOR_READER
+from gateway.service.compliance.reports import flow_report
+from gateway.service.compliance.retention import run_retention
 
 
 @click.group("report")

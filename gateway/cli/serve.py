@@ -23,8 +23,8 @@ from typing import Any
 
 import click
 
-from gateway.service.health import readiness
-from gateway.service.message_state import recover_interrupted
+from gateway.service.administration.health import readiness
+from gateway.service.exchange.message_state import recover_interrupted
 from gateway.service.runtime import Runtime, Settings
 
 SERVERS = ("auto", "gunicorn", "waitress")
@@ -132,7 +132,7 @@ def _checked_runtime(ctx: click.Context, settings: Settings) -> Runtime:
 def _waitress(rt: Runtime, plan: Serving) -> None:
     from waitress import serve as waitress_serve
 
-    from gateway.service.audit import signs_on_exit
+    from gateway.service.compliance.audit import signs_on_exit
     from gateway.web import create_app
 
     with signs_on_exit(rt):  # the newest audit head is signed on the way out, SIGTERM included

@@ -13,7 +13,7 @@ from gunicorn.workers.base import Worker
 from prometheus_client import multiprocess
 
 from gateway.cli.serve import Serving, gunicorn_options
-from gateway.service.audit import checkpoint
+from gateway.service.compliance.audit import checkpoint
 from gateway.service.runtime import Runtime, Settings, open_runtime
 from gateway.web import create_app
 from gateway.web.auth import RUNTIME_KEY

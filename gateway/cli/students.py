@@ -7,8 +7,8 @@ from __future__ import annotations
 import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
-from gateway.service.guardian_links import link_guardian, list_guardians
-from gateway.service.links import link_identifier
+from gateway.service.identity.guardian_links import link_guardian, list_guardians
+from gateway.service.identity.links import link_identifier
 
 
 @click.group("students")

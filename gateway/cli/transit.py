@@ -14,8 +14,8 @@ import click
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.cli.places import parse_point, parse_when
 from gateway.core.geo import Point
-from gateway.service.transit import trips_between
-from gateway.service.transit_import import import_feed
+from gateway.service.directory.transit import trips_between
+from gateway.service.directory.transit_import import import_feed
 
 
 @click.group("transit")

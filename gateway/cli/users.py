@@ -13,7 +13,7 @@ import click
 
 from gateway.cli import _emit, _handles_errors, _runtime
 from gateway.core.people import PAGE_ROLES
-from gateway.service.people import add_person, end_sessions, list_people
+from gateway.service.identity.people import add_person, end_sessions, list_people
 
 
 @click.group("users")

@@ -3,7 +3,7 @@
 Pure: given parsed records, the rules (mappings, codes, schemas, the inbound decision) and a
 read-only ``Snapshot`` of what the batch touches, it returns each record's outcome and one
 ``BatchWrites`` value. It reads no database, file or clock; the service loads the snapshot,
-applies the writes and appends the audit, in one transaction (``gateway.service.batch``).
+applies the writes and appends the audit, in one transaction (``gateway.service.exchange.batch``).
 
 Two calls, because what to load depends on what the records say: ``prepare`` (here) maps and
 decides, and names the identifiers and attendance events to look up; ``batch_settle.settle``

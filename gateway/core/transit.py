@@ -1,5 +1,5 @@
 """Public transit, as plain values: a trip a family can take between two places, read from a
-GTFS feed by storage/service (``gateway.service.transit``) and shown by matching.
+GTFS feed by storage/service (``gateway.service.directory.transit``) and shown by matching.
 
 The pure rules of GTFS time live here too: stop times are seconds from "noon minus 12 h" of the
 service day (so 25:10:00 is 01:10 the next morning, and on a daylight-saving day the origin is

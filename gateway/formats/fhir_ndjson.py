@@ -4,8 +4,8 @@ The file is read in chunks of lines; no more than a few chunks are in memory at 
 long the file is. Each line is parsed once in this process (orjson; when orjson's
 re-serialisation is not byte-identical to the line, the strict loader reads it again, so a
 duplicate key is always found) and checked by the R4 gate (``fhir_gate``: HL7's R4 4.0.1
-definitions compiled into one jsonschema-rs validator per type, see ``fhir_validate``). A bad line is a problem at ``line N``; the
-lines around it go on.
+definitions compiled into one jsonschema-rs validator per type, see ``fhir_validate``). A bad
+line is a problem at ``line N``; the lines around it go on.
 
 Bulk files are validated in a pool of worker processes (``GATEWAY_FHIR_WORKERS``, default the
 CPU count up to 2; 0 or 1 validates in this process). The workers get (type, location, bytes)

@@ -19,7 +19,7 @@ parser guarantees:
   speak of a student are records of ``nonstudent-users`` / ``nonstudent-enrollments``
   (1.1 ``role``; 1.2 ``roles.csv``), a family user naming students is one ``family-users``
   record per student (``oneroster_family``), and ``delta`` rows marked ``tobedeleted`` / ``inactive`` are
-  records of ``deactivations`` (applied as retractions by ``gateway.service.oneroster``).
+  records of ``deactivations`` (applied as retractions by ``gateway.service.exchange.oneroster``).
   A student's enrollment carries its class and course (``_class``); a result its line item
   (``_lineItem``) and where its score sits in the line item's range (``_scorePercent``, 0-100),
   when those are in the bundle. Digests therefore depend only on the row and

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.artifacts import ArtifactFolders, Artifacts, load_artifacts
 from gateway.errors import InputInvalid, Issue
-from gateway.service.keys import KeyRing, load_keys
+from gateway.service.administration.keys import KeyRing, load_keys
 from gateway.storage.db import make_engine, session_factory
 
 DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
@@ -109,8 +109,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, home: str | os.PathLike[str] | None = None) -> Settings:
-        """Environment, configuration file and defaults (gateway.service.settings_file)."""
-        from gateway.service.settings_file import load_settings  # it builds on this class
+        """Environment, configuration file and defaults (gateway.service.administration.settings_file)."""
+        from gateway.service.administration.settings_file import load_settings  # it builds on this class
 
         return load_settings(cli={"home": home} if home else None)
 

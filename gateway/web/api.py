@@ -15,12 +15,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import gateway
 from gateway.errors import InputInvalid, Issue, PayloadTooLarge, UnsupportedFormat
-from gateway.service.check import audit_check, check_payload
-from gateway.service.exchanges import receive
-from gateway.service.health import check
-from gateway.service.ingest import IngestSummary, record_oversized, replay
-from gateway.service.messages import list_messages, show_message
-from gateway.service.plans import ReadRequest, read_plan
+from gateway.service.administration.health import check
+from gateway.service.exchange.check import audit_check, check_payload
+from gateway.service.exchange.exchanges import receive
+from gateway.service.exchange.ingest import IngestSummary, record_oversized, replay
+from gateway.service.exchange.messages import list_messages, show_message
+from gateway.service.views.plans import ReadRequest, read_plan
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import error_response, render_error, status_for_code
 from gateway.web.openapi import FORMAT_TYPES, JSON_TYPES, build_openapi
@@ -88,7 +88,7 @@ def post_exchange(format_name: str) -> Response:
 
 
 def _dry_run() -> bool:
-    """``?dry_run=true``: check the body (service/check.py) instead of storing it."""
+    """``?dry_run=true``: check the body (service/exchange/check.py) instead of storing it."""
     value = request.args.get("dry_run", "false").lower()
     if value not in DRY_RUN_VALUES:
         raise InputInvalid(

@@ -12,10 +12,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from gateway.core.accounting import to_csv
 from gateway.errors import AccessDenied, InputInvalid, Issue, NotFound
-from gateway.service import audit
-from gateway.service.accounting import accounting_for
-from gateway.service.audit_access import reader_of, record_read
-from gateway.service.partners import AUDITED_ROLES
+from gateway.service.administration.partners import AUDITED_ROLES
+from gateway.service.compliance import audit
+from gateway.service.compliance.accounting import accounting_for
+from gateway.service.compliance.audit_access import reader_of, record_read
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.schema_parts import COUNT, TEXT, closed_object, error_body, json_body, ref
 
@@ -139,7 +139,7 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
 @bp.get("/api/v1/audit/disclosures/<path:student>")
 def get_audit_disclosures(student: str) -> Response:
     # A compliance credential sees every organization's disclosures; a partner only its own. An
-    # unknown student answers as one with nothing visible (see service/accounting).
+    # unknown student answers as one with nothing visible (see service/compliance/accounting).
     require_principal()
     start, end = _accounting_date("from"), _accounting_date("to")
     family = _choice("family", ("false", "true")) == "true"

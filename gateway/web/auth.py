@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.core.limits import printable
 from gateway.errors import AuthenticationFailed, GatewayError, InputInvalid, InvalidScope, Issue
-from gateway.service.partners import (
+from gateway.service.administration.partners import (
     ASSERTION_TYPE,
     Principal,
     authenticate_assertion,
@@ -27,8 +27,8 @@ from gateway.service.partners import (
     issue_access_token,
     verify_access_token,
 )
+from gateway.service.fhir.smart import grant_token
 from gateway.service.runtime import Runtime
-from gateway.service.smart import grant_token
 
 RUNTIME_KEY = "spgw"
 GRANT_TYPE = "client_credentials"

@@ -6,7 +6,7 @@ from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, ref
 
 
 def exchange_check(statuses: list[str]) -> Schema:
-    """The answer of ``POST /api/v1/exchanges/{format}?dry_run=true`` (gateway/service/check.py)."""
+    """The answer of ``POST /api/v1/exchanges/{format}?dry_run=true`` (gateway/service/exchange/check.py)."""
     reason = closed_object({"reason": TEXT, "count": COUNT, "firstLocation": TEXT})
     reasons = {
         "type": "array",

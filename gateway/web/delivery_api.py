@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from gateway.errors import InputInvalid, Issue
-from gateway.service.deliveries import STATUSES, list_deliveries, refer
-from gateway.service.delivery_worker import token_jwks
-from gateway.service.referrals import REPORTABLE, StatusReport, report_status
+from gateway.service.referrals.deliveries import STATUSES, list_deliveries, refer
+from gateway.service.referrals.delivery_worker import token_jwks
+from gateway.service.referrals.referrals import REPORTABLE, StatusReport, report_status
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.params import paging
 from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from gateway.errors import InputInvalid, Issue
-from gateway.service.directory_match import REASONS, MatchRequest, match
+from gateway.service.directory.directory_match import REASONS, MatchRequest, match
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.params import iso_datetime
 from gateway.web.schema_parts import TEXT, Schema, closed_object, error_body, json_body, ref

@@ -13,10 +13,10 @@ from flask import Response, request
 from gateway.core.fhir_query import ParsedSearch
 from gateway.core.fhir_search import SEARCH_PARAMETERS
 from gateway.formats.fhir_outcome import summary_outcome
-from gateway.service.fhir_reads import Found, SearchPage
-from gateway.service.fhir_writes import Written
+from gateway.service.fhir.fhir_reads import Found, SearchPage
+from gateway.service.fhir.fhir_writes import Written
+from gateway.service.fhir.smart import smart_security_extension
 from gateway.service.runtime import Runtime
-from gateway.service.smart import smart_security_extension
 from gateway.web.fhir_routes import ROUTES, SERVED_TYPES, type_interactions
 from gateway.web.fhir_wire import FHIR_JSON, FHIR_XML, render
 

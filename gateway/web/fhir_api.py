@@ -23,10 +23,10 @@ from gateway.errors import InputInvalid, Issue, MethodNotAllowed, NotFound, Unsu
 from gateway.formats.fhir_outcome import response_bundle, summary_outcome
 from gateway.formats.fhir_shape import is_resource_type
 from gateway.formats.fhir_xml import xml_to_json
-from gateway.service import fhir_reads, fhir_writes, scopes
-from gateway.service.fhir_access import Reader
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import IngestSummary, ingest, record_oversized
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import IngestSummary, ingest, record_oversized
+from gateway.service.fhir import fhir_reads, fhir_writes, scopes
+from gateway.service.fhir.fhir_access import Reader
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import status_for_code
 from gateway.web.fhir_answers import capability, created, found_response, outcome_response, searchset

@@ -22,8 +22,8 @@ from werkzeug.exceptions import HTTPException
 from gateway.errors import GatewayError, InputInvalid, Issue, NotFound
 from gateway.formats.fhir_audit_event import STUDENT_SYSTEM, bundle, seq_of
 from gateway.formats.fhir_outcome import error_outcome
-from gateway.service import audit_export as export
-from gateway.service.audit_access import reader_of
+from gateway.service.compliance import audit_export as export
+from gateway.service.compliance.audit_access import reader_of
 from gateway.web import fhir_wire
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.errors import HTTP_CODES

@@ -3,7 +3,7 @@
 Two sources, chosen so that several gunicorn workers report one truth:
 
 - the gateway's work (exchanges by format and status, decisions by effect, the outbox, the audit
-  log's unsigned tail) is read from the database at scrape time (gateway.service.metrics): the
+  log's unsigned tail) is read from the database at scrape time (gateway.service.administration.metrics): the
   same figures from every worker, CLI ingests and ``spgw deliver`` included;
 - requests (count and latency by method, route template and status) exist only in the process
   that served them. Under ``spgw serve`` with gunicorn, prometheus_client's multiprocess mode
@@ -31,8 +31,8 @@ from prometheus_client.registry import Collector
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.errors import AccessDenied
-from gateway.service.metrics import DecisionTally, WorkFigures, work_figures
-from gateway.service.partners import AUDITED_ROLES, verify_access_token
+from gateway.service.administration.metrics import DecisionTally, WorkFigures, work_figures
+from gateway.service.administration.partners import AUDITED_ROLES, verify_access_token
 from gateway.service.runtime import Runtime
 from gateway.web.auth import current_runtime
 from gateway.web.request_log import elapsed_seconds, route_template

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import gateway
-from gateway.service.messages import STATUSES
+from gateway.service.exchange.messages import STATUSES
 from gateway.web import (
     audit_api,
     delivery_api,

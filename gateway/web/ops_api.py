@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from gateway.service.health import readiness
+from gateway.service.administration.health import readiness
 from gateway.web.auth import current_runtime
 from gateway.web.metrics import CONTENT_TYPE, metrics_page
 from gateway.web.schema_parts import TEXT, closed_object, error_body, json_body, ref

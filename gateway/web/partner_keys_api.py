@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from gateway.errors import AccessDenied, InputInvalid, Issue
-from gateway.service.partner_keys import add_jwks_url, add_keys, list_keys, remove_key
-from gateway.service.partners import PARTNER, ROLES
+from gateway.service.administration.partners import PARTNER, ROLES
+from gateway.service.fhir.partner_keys import add_jwks_url, add_keys, list_keys, remove_key
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
 

@@ -15,11 +15,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from gateway.errors import AccessDenied, InputInvalid, Issue
-from gateway.service import agreements as agreement_service
-from gateway.service import consents as consent_service
-from gateway.service.agreement_signing import SignatureRequest, sign
-from gateway.service.agreement_views import Acting, AgreementView
-from gateway.service.explain import explain
+from gateway.service.policy import agreements as agreement_service
+from gateway.service.policy import consents as consent_service
+from gateway.service.policy.agreement_signing import SignatureRequest, sign
+from gateway.service.policy.agreement_views import Acting, AgreementView
+from gateway.service.policy.explain import explain
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.params import json_object_body
 from gateway.web.policy_openapi import PATHS, SCHEMAS

@@ -1,6 +1,6 @@
 """HTTP endpoints for compliance reports (/api/v1/reports/...) and retention.
 
-``GET /api/v1/reports/flows?from=&to=&by=`` answers the flow report (gateway.service.reports):
+``GET /api/v1/reports/flows?from=&to=&by=`` answers the flow report (gateway.service.compliance.reports):
 whole for a compliance or administrator credential, restricted to the caller's own flows for a
 partner. ``GET /api/v1/reports/retention`` lists the payload copies past retention and those
 purged (compliance and administrators only). Both reads are audited. Registered by the app
@@ -16,8 +16,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from gateway.core.flow_report import GROUPINGS, PAIR, REASON_CODES
 from gateway.errors import InputInvalid, Issue
-from gateway.service.audit_access import reader_of
-from gateway.service.reports import MAX_DAYS, flow_report, retention_report
+from gateway.service.compliance.audit_access import reader_of
+from gateway.service.compliance.reports import MAX_DAYS, flow_report, retention_report
 from gateway.web.auth import current_principal, current_runtime, require_principal
 from gateway.web.schema_parts import COUNT, TEXT, Schema, closed_object, error_body, json_body, ref
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from gateway.service.smart import smart_configuration
+from gateway.service.fhir.smart import smart_configuration
 from gateway.web import partner_keys_api
 from gateway.web.auth import current_runtime
 from gateway.web.schema_parts import TEXT, Schema, closed_object, json_body, ref

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.service.partners import ASSERTION_TYPE
+from gateway.service.administration.partners import ASSERTION_TYPE
 from gateway.web.schema_parts import TEXT, Schema, closed_object, json_body, ref
 
 OAUTH_ERRORS = ["invalid_request", "invalid_client", "unsupported_grant_type", "invalid_scope"]

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page
 
-from gateway.service import directory_match
-from gateway.service.coordinator_view import student_page
+from gateway.service.directory import directory_match
+from gateway.service.views.coordinator_view import student_page
 from tests.browser.browsing import main_text
 from tests.browser.conftest import LiveGateway
 from tests.helpers import LISA

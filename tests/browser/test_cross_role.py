@@ -15,10 +15,10 @@ import pytest
 from playwright.sync_api import Page
 
 from gateway.core.ids import student_id_for
-from gateway.service.inbound import Inbound
-from gateway.service.ingest import ingest
-from gateway.service.people import read_request_for
-from gateway.service.plans import read_plan
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+from gateway.service.identity.people import read_request_for
+from gateway.service.views.plans import read_plan
 from gateway.storage import plan_store
 from tests.browser.browsing import main_text, sign_in_as
 from tests.browser.conftest import LiveGateway

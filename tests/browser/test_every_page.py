@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Page
 
-from gateway.service.people import read_request_for
-from gateway.service.plans import read_plan
+from gateway.service.identity.people import read_request_for
+from gateway.service.views.plans import read_plan
 from tests.browser.browsing import main_text, sign_in_as, tab_to
 from tests.browser.conftest import LiveGateway
 from tests.helpers import LISA

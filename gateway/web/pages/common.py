@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from gateway.core.people import Person
 from gateway.errors import AccessDenied, GatewayError, NotFound
-from gateway.service.people import SessionState, session_state
+from gateway.service.identity.people import SessionState, session_state
 from gateway.web.auth import current_runtime
 from gateway.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, choose_language, gettext, languages
 

@@ -1,9 +1,10 @@
 """The compliance officer's pages (issue 15 section 2): the dashboard, its drill-downs to audit
 entries with their verification status, a student's accounting of disclosures, and CSV exports.
 
-Thin views over gateway/service/compliance_dashboard.py and gateway/service/accounting.py (each
-read and export audited there). Charts are SVG rendered here by pygal with no script and nothing
-fetched, each with a title, a description and a table of the same numbers beside it.
+Thin views over gateway/service/views/compliance_dashboard.py and
+gateway/service/compliance/accounting.py (each read and export audited there). Charts are SVG
+rendered here by pygal with no script and nothing fetched, each with a title, a description and a
+table of the same numbers beside it.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from gateway.core import accounting as accounting_core
 from gateway.core import dashboard as core
 from gateway.core.people import COMPLIANCE
 from gateway.errors import InputInvalid, Issue
-from gateway.service import compliance_dashboard as service
-from gateway.service.accounting import accounting_for
-from gateway.service.people import audit_reader_for
+from gateway.service.compliance.accounting import accounting_for
+from gateway.service.identity.people import audit_reader_for
+from gateway.service.views import compliance_dashboard as service
 from gateway.web.auth import current_runtime
 from gateway.web.pages.common import make_blueprint, render_page, requires_role, signed_in_person
 from gateway.web.pages.compliance_charts import REASON_WORDS, charts_of, flow_layout

@@ -16,9 +16,9 @@ from flask import Response, redirect, request
 
 from gateway.core.people import COORDINATOR
 from gateway.errors import AccessDenied, Conflict, InputInvalid, Issue, NotFound
-from gateway.service.coordinator_view import student_page, students_of
-from gateway.service.deliveries import refer
-from gateway.service.suggestion_referral import refer_to_service, services_for_need
+from gateway.service.referrals.deliveries import refer
+from gateway.service.referrals.suggestion_referral import refer_to_service, services_for_need
+from gateway.service.views.coordinator_view import student_page, students_of
 from gateway.web.auth import current_runtime
 from gateway.web.i18n import gettext
 from gateway.web.pages.common import make_blueprint, render_page, requires_role, signed_in_person

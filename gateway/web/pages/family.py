@@ -1,6 +1,6 @@
 """The family's pages (issue 15, section 4): their children, a child's plan in plain words, who saw
 the record and why, and the consents they give and withdraw. Thin views over
-gateway/service/family_view.py; every word on them goes through the message catalogue
+gateway/service/views/family_view.py; every word on them goes through the message catalogue
 (gateway/web/translations/<lang>/family.po) or the plain-language table, in the page's language.
 
 A child the person is not linked to, and a child that does not exist, get the same 404 page.
@@ -18,10 +18,10 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.core.people import FAMILY
 from gateway.errors import InputInvalid, Issue
-from gateway.service import family_view
-from gateway.service.family_view import Grant
-from gateway.service.family_words import words_for
 from gateway.service.runtime import Runtime
+from gateway.service.views import family_view
+from gateway.service.views.family_view import Grant
+from gateway.service.views.family_words import words_for
 from gateway.web.auth import current_runtime
 from gateway.web.i18n import current_language, gettext
 from gateway.web.pages.common import make_blueprint, render_page, requires_role, signed_in_person

@@ -6,7 +6,7 @@ from flask import Response, redirect, request
 
 from gateway.core.people import COMPLIANCE, COORDINATOR, FAMILY
 from gateway.errors import AuthenticationFailed
-from gateway.service.people import sign_in, sign_out
+from gateway.service.identity.people import sign_in, sign_out
 from gateway.web.auth import current_runtime
 from gateway.web.i18n import gettext
 from gateway.web.pages.common import (

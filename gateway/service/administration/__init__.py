@@ -1,0 +1,1 @@
+"""Running the gateway: setup, settings, keys, partners, health, metrics and the demo."""

@@ -1,0 +1,1 @@
+"""The resource directory (HSDS), transit (GTFS) and matching needs to services."""

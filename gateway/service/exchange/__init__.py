@@ -1,0 +1,1 @@
+"""Inbound exchanges: staging, the batch pipeline, messages, replay, checks and retractions."""

@@ -1,0 +1,134 @@
+"""Reading the attendance events kept beside the plan, and re-deriving their summary outside a batch.
+
+An inbound batch stores its events and recomputes the summary of the students it touched itself
+(``core.batch_attendance``, in the batch's one plan write). What is here serves the other paths:
+a student's events for a read, and ``derive`` after a retraction removed events (in transactions
+of its own, with their own audit entries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core import attendance, batch_attendance
+from gateway.core.labels import Labels
+from gateway.service.compliance import audit
+from gateway.service.runtime import Runtime
+from gateway.storage import attendance_rows, plan_store
+from gateway.storage.db import Session
+
+log = logging.getLogger(__name__)
+ABSENCE_CATEGORIES = "attendance-absence-categories"
+_STUDENTS_PER_TRANSACTION = 100  # bounds the event rows in memory at once (~18k)
+
+
+def stored_events(rt: Runtime, student_id: str) -> list[dict[str, Any]]:
+    """A student's attendance events as plan elements (with provenance and labels), by date.
+
+    Not policy-filtered: callers that disclose them decide per element, as plan reads do."""
+    with rt.sessions() as session:
+        return [dict(row.document) for row in attendance_rows.attendance_events(session, student_id)]
+
+
+def retract_events(session: Session, source_org: str, entity: str, by_student: dict[str, set[str]]) -> int:
+    return sum(
+        attendance_rows.delete_attendance_events(session, source_org, entity, student_id, ids)
+        for student_id, ids in sorted(by_student.items())
+    )
+
+
+# -- the derived summary ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trigger:
+    """Why the summary is recomputed: the message (or retraction) and its sender."""
+
+    source_org: str
+    message_id: str
+    received_at: str
+
+
+def derive(rt: Runtime, students: Iterable[str], trigger: Trigger) -> int:
+    """Recompute the derived attendance elements of ``students``; how many elements changed."""
+    ordered = sorted(set(students))
+    changed = 0
+    for start in range(0, len(ordered), _STUDENTS_PER_TRANSACTION):
+        chunk = ordered[start : start + _STUDENTS_PER_TRANSACTION]
+        with rt.sessions.begin() as session:
+            changed_here, students_changed = _derive_chunk(session, rt, chunk, trigger)
+            if changed_here:
+                audit.record(session, rt, [_audit_draft(trigger, students_changed, changed_here)])
+        changed += changed_here
+    return changed
+
+
+def _derive_chunk(
+    session: Session, rt: Runtime, students: list[str], trigger: Trigger
+) -> tuple[int, list[str]]:
+    categories = rt.artifacts.codes.get(ABSENCE_CATEGORIES, {})
+    now = rt.now()
+    events = _events_by_student(attendance_rows.attendance_inputs(session, students))
+    plans = plan_store.plans_for(session, students)
+    changed, students_changed = 0, []
+    for student_id in students:
+        row = plans.get(student_id)
+        if row is None:
+            continue  # no plan, so no enrollment: nothing to derive from
+        context = attendance.DerivationContext(
+            student_id=student_id, message_id=trigger.message_id, received_at=trigger.received_at
+        )
+        derived = batch_attendance.derive(
+            row.document,
+            events.get(student_id, []),
+            context,
+            categories=categories,
+            as_of=now.date(),
+            validators=rt.artifacts.element_validators,
+        )
+        if derived.changed:
+            plan_store.save_plan(session, row, student_id, derived.plan, now)
+            changed += derived.changed
+            students_changed.append(student_id)
+    return changed, students_changed
+
+
+def _events_by_student(rows: list[tuple[Any, ...]]) -> dict[str, list[attendance.AttendanceEvent]]:
+    found: dict[str, list[attendance.AttendanceEvent]] = defaultdict(list)
+    labels: dict[tuple[str, str], Labels] = {}
+    for student_id, source_org, school, day, category, record_digest, regime, sensitivity in rows:
+        label = labels.get((regime, sensitivity))
+        if label is None:
+            label = labels[(regime, sensitivity)] = Labels(
+                regime=regime, sensitivity=sensitivity, category=attendance.CATEGORY
+            )
+        found[student_id].append(
+            attendance.AttendanceEvent(
+                source_org=source_org,
+                school=school,
+                date=dt.date.fromisoformat(day),
+                category=category,
+                record_digest=record_digest,
+                labels=label,
+            )
+        )
+    return found
+
+
+def _audit_draft(trigger: Trigger, students: list[str], changed: int) -> audit.AuditDraft:
+    return audit.AuditDraft(
+        kind="attendance.derived",
+        actor=trigger.source_org,
+        subject="",
+        details={
+            "messageId": trigger.message_id,
+            "rule": f"{attendance.RULE_ID}@{attendance.RULE_VERSION}",
+            "students": sorted(students),
+            "elementsChanged": changed,
+        },
+    )

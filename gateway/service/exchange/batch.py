@@ -1,0 +1,287 @@
+"""One batch of inbound records in four steps, inside the caller's transaction:
+
+load the snapshot (a few set-based reads) -> ``core.batch`` decides (pure) -> apply its writes
+(bulk statements) -> append the audit.
+
+Everything a batch writes (students, links, plans, attendance events, the audit entries) goes in
+one transaction: either all of it lands or none of it does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core import batch as core_batch
+from gateway.core import batch_settle
+from gateway.core.attendance import RULE_ID, RULE_VERSION
+from gateway.core.identity import authority_of
+from gateway.core.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
+from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
+from gateway.formats import mapping_format
+from gateway.formats.records import SourceRecord
+from gateway.service.compliance import disclosures
+from gateway.service.compliance.audit import AuditDraft, record
+from gateway.service.exchange import reference_data
+from gateway.service.fhir import fhir_served
+from gateway.service.identity import guardians
+from gateway.service.policy import enforcement
+from gateway.service.runtime import Runtime
+from gateway.storage import attendance_rows, batch_snapshot, plan_store, source_index, student_store
+from gateway.storage.db import Session
+
+# The crosswalk of records deliberately not mapped: "<mapping family>|<entity>" -> the reason.
+IGNORED_RECORDS = "ignored-records"
+ABSENCE_CATEGORIES = "attendance-absence-categories"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exchange:
+    """The message a batch belongs to, as the pipeline needs it."""
+
+    message_id: str
+    source_org: str
+    format: str
+    payload_digest: str
+    received_at: str
+    partner: dict[str, Any]
+    resource_id: str | None = None  # a FHIR create: the id the server assigned
+
+
+def run_batch(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    records: list[SourceRecord],
+    policy: PolicySet,
+    *,
+    audited: bool = True,
+) -> list[RecordOutcome]:
+    """``audited=False`` is for a check (service/exchange/check.py) whose transaction is always rolled back:
+    its entries would vanish anyway, and taking the audit head's lock for a whole file would stall
+    every audited write meanwhile."""
+    now = rt.now()
+    records = fhir_served.with_assigned_id(records, exchange.resource_id, exchange.partner)
+    sender = _sender(exchange)
+    kept: dict[int, RecordOutcome] = {}
+    reference_data.keep(
+        session, rt, (exchange.source_org, exchange.message_id, sender.family), records, kept, now
+    )
+    rules = _rules(rt, exchange, policy, now)
+    prepared = core_batch.prepare(records, sender, rules, kept)
+    snapshot, rows = _load(session, prepared)
+    result = batch_settle.settle(prepared, snapshot, sender, rules, now)
+    outcomes = dict(result.by_index)
+    _apply(session, exchange, result.writes, rows, now)
+    links = _store_guardian_links(session, rt, exchange, result, outcomes, now)
+    _serve_fhir(session, rt, exchange, result, outcomes, now)
+    ordered = [outcomes[i] for i in sorted(outcomes)]
+    if audited:
+        record(session, rt, _drafts(exchange, ordered, policy, result.writes, links))
+    return ordered
+
+
+def _sender(exchange: Exchange) -> core_batch.Sender:
+    return core_batch.Sender(
+        source_org=exchange.source_org,
+        message_id=exchange.message_id,
+        format=exchange.format,
+        family=mapping_format(exchange.format),
+        received_at=exchange.received_at,
+        identifier_systems=exchange.partner.get("identifier_systems", {}),
+        authority=authority_of(exchange.partner),
+    )
+
+
+def _rules(rt: Runtime, exchange: Exchange, policy: PolicySet, now: Any) -> core_batch.Rules:
+    decisions: dict[frozenset[str], Decision] = {}
+
+    def decide(categories: frozenset[str]) -> Decision:
+        if categories not in decisions:
+            request = DecisionRequest(
+                action=INBOUND, source_org=exchange.source_org, recipient_org="", categories=categories
+            )
+            decisions[categories] = enforcement.enforce("inbound", request, policy, (), now)
+        return decisions[categories]
+
+    codes = rt.artifacts.codes
+    return core_batch.Rules(
+        mapping_for=rt.artifacts.mapping_for,
+        codes=codes,
+        element_validators=rt.artifacts.element_validators,
+        decide=decide,
+        ignored=codes.get(IGNORED_RECORDS, {}),
+        absence_categories=codes.get(ABSENCE_CATEGORIES, {}),
+    )
+
+
+def _load(session: Session, prepared: core_batch.Prepared) -> tuple[core_batch.Snapshot, dict[str, Any]]:
+    """The snapshot in a few set-based reads; the plan rows are kept to write back to."""
+    links = student_store.links_for(session, prepared.identifiers())
+    rows = plan_store.plans_for(session, set(links.values()))
+    attending = {links[i] for i in prepared.attendance_identifiers() if i in links}
+    snapshot = core_batch.Snapshot(
+        links=links,
+        plans={student: row.document for student, row in rows.items()},
+        event_keys=attendance_rows.attendance_content_keys(session, prepared.event_ids()),
+        events=batch_snapshot.stored_events(session, attending) if attending else {},
+    )
+    return snapshot, rows
+
+
+def _apply(
+    session: Session, exchange: Exchange, writes: core_batch.BatchWrites, rows: dict[str, Any], now: Any
+) -> None:
+    student_store.add_students(session, writes.students, now)
+    session.flush()  # one flush would not order the students before the rows referring to them
+    student_store.add_links(session, writes.links, exchange.message_id, now)
+    for student_id, document in sorted(writes.plans.items()):
+        plan_store.save_plan(session, rows.get(student_id), student_id, document, now)
+    session.flush()  # the rows below are bulk statements
+    attendance_rows.upsert_attendance_events(session, list(writes.events))
+    source_index.index_source_records(session, list(writes.sources), now)
+
+
+def _store_guardian_links(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    result: core_batch.BatchResult,
+    outcomes: dict[int, RecordOutcome],
+    now: Any,
+) -> guardians.BatchLinks | None:
+    """Accepted contact, parent and family-user records link a parent or guardian to their
+    student, beside the plan (service/identity/guardians.py); a record that links nobody says why."""
+    accepted = [
+        guardians.AcceptedRecord(
+            index=i,
+            student_id=outcomes[i].student_id or "",
+            mapping_id=item.result.mapping_id,
+            entity=item.record.entity,
+            source_id=item.result.source_id,
+            data=item.record.data,
+        )
+        for i, item in result.mapped.items()
+        if outcomes[i].status == ACCEPTED and outcomes[i].student_id
+    ]
+    links = guardians.record_links(
+        session,
+        source_org=exchange.source_org,
+        message_id=exchange.message_id,
+        identifier_systems=exchange.partner.get("identifier_systems", {}),
+        codes=rt.artifacts.codes,
+        records=accepted,
+        now=now,
+    )
+    for index, note in (links.notes if links is not None else {}).items():
+        outcomes[index] = dataclasses.replace(outcomes[index], reason=note)
+    return links
+
+
+def _serve_fhir(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    result: core_batch.BatchResult,
+    outcomes: dict[int, RecordOutcome],
+    now: Any,
+) -> None:
+    """FHIR records that landed become resources ``/fhir/r4`` serves, in this transaction."""
+    family = mapping_format(exchange.format)
+    if family != fhir_served.FHIR_FAMILY:
+        return
+    landed = []
+    for i, item in sorted(result.mapped.items()):
+        mapping = rt.artifacts.mapping_for(family, item.record.entity)
+        labels = mapping.labels if mapping is not None else None
+        landed.append(
+            fhir_served.Landed(
+                data=item.record.data,
+                location=item.record.location,
+                outcome=outcomes[i],
+                element_labels=tuple(e.element.get("labels", {}) for e in item.result.elements),
+                mapping_labels=dataclasses.asdict(labels) if labels is not None else {},
+                client_id=fhir_served.client_id_of(item.record.data, exchange.source_org, exchange.partner)
+                if exchange.resource_id
+                else None,
+            )
+        )
+    sender = fhir_served.Sender(
+        source_org=exchange.source_org, message_id=exchange.message_id, resource_id=exchange.resource_id
+    )
+    fhir_served.serve(session, sender, landed, now)
+
+
+def _drafts(
+    exchange: Exchange,
+    outcomes: list[RecordOutcome],
+    policy: PolicySet,
+    writes: core_batch.BatchWrites,
+    links: guardians.BatchLinks | None,
+) -> list[AuditDraft]:
+    drafts = [_audit_draft(exchange, outcomes, policy), *_inbound_drafts(exchange, outcomes, policy)]
+    if links is not None and (links.linked or links.removed):
+        drafts.append(guardians.links_draft(exchange.source_org, exchange.message_id, links))
+    if writes.derived_changed:
+        drafts.append(
+            AuditDraft(
+                kind="attendance.derived",
+                actor=exchange.source_org,
+                subject="",
+                details={
+                    "messageId": exchange.message_id,
+                    "rule": f"{RULE_ID}@{RULE_VERSION}",
+                    "students": list(writes.derived_students),
+                    "elementsChanged": writes.derived_changed,
+                },
+            )
+        )
+    return drafts
+
+
+def _inbound_drafts(exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet) -> list[AuditDraft]:
+    """One disclosure entry per student the exchange brought records about (compliance/disclosures)."""
+    by_student: dict[str, list[RecordOutcome]] = {}
+    for o in outcomes:
+        if o.student_id and o.status == ACCEPTED:
+            by_student.setdefault(o.student_id, []).append(o)
+    return [
+        disclosures.inbound_draft(
+            disclosures.Received(
+                student_id=student,
+                source=exchange.source_org,
+                message_id=exchange.message_id,
+                payload_digest=exchange.payload_digest,
+                records=len(found),
+                decision_ids=tuple(sorted({o.decision_id for o in found if o.decision_id})),
+                policy_version=policy.version,
+            )
+        )
+        for student, found in sorted(by_student.items())
+    ]
+
+
+def _audit_draft(exchange: Exchange, outcomes: list[RecordOutcome], policy: PolicySet) -> AuditDraft:
+    students = sorted({o.student_id for o in outcomes if o.student_id and o.status == ACCEPTED})
+    decisions = sorted({o.decision_id for o in outcomes if o.decision_id})
+    return AuditDraft(
+        kind="exchange.inbound",
+        actor=exchange.source_org,
+        subject="",
+        details={
+            "messageId": exchange.message_id,
+            "format": exchange.format,
+            "payloadDigest": exchange.payload_digest,
+            "records": len(outcomes),
+            "accepted": sum(o.status == ACCEPTED for o in outcomes),
+            "rejected": sum(o.status == REJECTED for o in outcomes),
+            "held": sum(o.status == HELD for o in outcomes),
+            "failed": sum(o.status == FAILED for o in outcomes),
+            "ignored": sum(o.status == IGNORED for o in outcomes),
+            "elementsChanged": sum(o.changed for o in outcomes),
+            "students": students,
+            "decisions": decisions,
+            "policyVersion": policy.version,
+        },
+    )

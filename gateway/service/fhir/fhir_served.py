@@ -1,0 +1,257 @@
+"""The FHIR resources ``/fhir/r4`` serves, written where they land: in the batch's transaction.
+
+Every FHIR record a partner sends that is accepted or held (received, waiting for its student's
+link) becomes the current version of a served resource, with the labels a read is decided on:
+who sent it, whom it is addressed to (a Task's owner, a ServiceRequest's performer), whose
+record it is, and its category, regime and sensitivity as the mapping labelled its elements.
+
+Ids: a create (``POST /fhir/r4/{type}``) gets the id the server assigned when the body was
+stored (so a replay writes the same resource); a resource in a Bundle or an NDJSON file keeps
+its own id unless another partner's resource already has it, when it gets an id derived from
+(sender, type, id), so partners never overwrite each other; an id-less one gets an id derived
+from its message and location. Sending the same content again is no new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.core.canonical import digest
+from gateway.core.fhir_search import tokens_of
+from gateway.formats.records import SourceRecord, record
+from gateway.service.exchange.outcomes import ACCEPTED, HELD, RecordOutcome
+from gateway.storage import fhir_bulk, fhir_store
+from gateway.storage.db import Session
+from gateway.storage.fhir_store import ResourceLabels
+from gateway.storage.tables import FhirResourceRow
+
+FHIR_FAMILY = "fhir-json"  # the mapping family of every FHIR wire format
+SERVED = (ACCEPTED, HELD)
+CLIENT_ID_SYSTEM = "https://success-plan-gateway.org/fhir/client-id"
+_ID_NAMESPACE = uuid.UUID("6f1d8f7e-4b8e-4e55-9a57-0d2f1c0b5e11")
+# Where a resource names the organization it is addressed to.
+OWNER_PATHS = {"Task": "owner", "ServiceRequest": "performer"}
+# The most restrictive first: a row keeps every label its elements carry.
+_UNLABELLED = ("unmapped", "not-covered", "restricted")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Landed:
+    """One FHIR record of a batch that landed, with what the pipeline learnt of it."""
+
+    data: Mapping[str, Any]
+    location: str
+    outcome: RecordOutcome
+    element_labels: tuple[Mapping[str, str], ...]
+    mapping_labels: Mapping[str, str]
+    client_id: str | None = None  # a create's own id, when the server assigned another
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sender:
+    source_org: str
+    message_id: str
+    resource_id: str | None  # the id a create was assigned, or None
+
+
+def with_assigned_id(
+    records: list[SourceRecord], resource_id: str | None, partner: Mapping[str, Any]
+) -> list[SourceRecord]:
+    """A create's record is mapped as the resource the server will hold: under the id the server
+    assigned, a client's own id kept as an identifier (for a Patient, in the sender's Patient-id
+    system, so records that name the patient by either id link to the same student)."""
+    if not resource_id or not records or not isinstance(records[0].data, Mapping):
+        return records
+    first = records[0]
+    data = dict(first.data)
+    own = data.get("id")
+    if isinstance(own, str) and own and own != resource_id:
+        kept = {"system": _client_id_system(data, partner), "value": own}
+        data["identifier"] = [*[i for i in data.get("identifier") or [] if i != kept], kept]
+    data["id"] = resource_id
+    return [record(first.entity, first.location, data), *records[1:]]
+
+
+def client_id_of(document: Mapping[str, Any], source_org: str, partner: Mapping[str, Any]) -> str | None:
+    """The sender's own id of a created resource, as ``with_assigned_id`` kept it."""
+    system = _client_id_system(document, partner)
+    for identifier in document.get("identifier") or []:
+        if isinstance(identifier, Mapping) and identifier.get("system") == system:
+            return str(identifier.get("value"))
+    return None
+
+
+def _client_id_system(document: Mapping[str, Any], partner: Mapping[str, Any]) -> str:
+    patient_ids = (partner.get("identifier_systems") or {}).get("fhir-patient")
+    if document.get("resourceType") == "Patient" and patient_ids:
+        return str(patient_ids)
+    return f"{CLIENT_ID_SYSTEM}/{partner.get('id', '')}"
+
+
+def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.datetime) -> list[str]:
+    """Write each landed record as a served resource, the whole batch at once; return the ids."""
+    items = [item for item in landed if item.outcome.status in SERVED]
+    if not items:
+        return []
+    known = fhir_bulk.stored(session, _candidate_keys(sender, items))
+    keys = [_served_key(sender if n == 0 else None, sender, item, known) for n, item in enumerate(items)]
+    known.update(fhir_bulk.stored(session, {k for k in keys if k not in known}))
+    references = _server_references(session, sender.source_org, items)
+    writes, latest = [], {k: v.document for k, v in known.items() if not v.deleted}
+    for key, item in zip(keys, items, strict=True):
+        document = {**_resolved(dict(item.data), references), "resourceType": key[0], "id": key[1]}
+        labels = _labels(sender, item, document)
+        unchanged = key in latest and same_content(latest[key], document)
+        writes.append(
+            fhir_bulk.ResourceWrite(
+                resource_type=key[0],
+                resource_id=key[1],
+                document=document,
+                labels=labels,
+                # A relabel keeps the current version and its index: no tokens to compute.
+                tokens=() if unchanged else tuple(tokens_of(document)),
+                relabel_only=unchanged,
+            )
+        )
+        latest[key] = document
+    fhir_bulk.write_many(session, writes, known, now)
+    return [key[1] for key in keys]
+
+
+def _candidate_keys(sender: Sender, items: Sequence[Landed]) -> set[tuple[str, str]]:
+    keys = {(str(i.data.get("resourceType")), str(i.data["id"])) for i in items if i.data.get("id")}
+    if sender.resource_id:
+        keys.add((str(items[0].data.get("resourceType")), sender.resource_id))
+    return keys
+
+
+def _served_key(
+    create: Sender | None, sender: Sender, item: Landed, known: Mapping[tuple[str, str], fhir_bulk.Stored]
+) -> tuple[str, str]:
+    """A create's id names the first record only; the others keep or derive their own."""
+    resource_type = str(item.data.get("resourceType"))
+    if create is not None and create.resource_id:
+        return resource_type, create.resource_id
+    own = item.data.get("id")
+    if not isinstance(own, str) or not own:
+        return resource_type, str(uuid.uuid5(_ID_NAMESPACE, f"{sender.message_id}|{item.location}"))
+    existing = known.get((resource_type, own))
+    if existing is None or existing.source_org == sender.source_org:
+        return resource_type, own
+    return resource_type, str(uuid.uuid5(_ID_NAMESPACE, f"{sender.source_org}|{resource_type}|{own}"))
+
+
+def write(
+    session: Session,
+    resource_type: str,
+    resource_id: str,
+    document: dict[str, Any],
+    labels: ResourceLabels,
+    now: dt.datetime,
+) -> FhirResourceRow:
+    """A new version, unless the content is what the current version already holds (then only
+    its labels follow: a held record replayed after its link learns its student)."""
+    document = {**document, "resourceType": resource_type, "id": resource_id}
+    row = fhir_store.current(session, resource_type, resource_id, lock=True)
+    if row is not None and row.deleted_at is None and same_content(row.document, document):
+        fhir_store.relabel(row, labels)
+        return row
+    return fhir_store.put(session, resource_type, resource_id, document, labels, tokens_of(document), now)
+
+
+def same_content(stored: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
+    return digest(_without_meta(stored)) == digest(_without_meta(document))
+
+
+def _without_meta(document: Mapping[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (document.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    return {**{k: v for k, v in document.items() if k != "meta"}, **({"meta": meta} if meta else {})}
+
+
+def _served_id(session: Session, sender: Sender, resource_type: str, item: Landed) -> str:
+    if sender.resource_id:
+        return sender.resource_id
+    own = item.data.get("id")
+    if not isinstance(own, str) or not own:
+        return str(uuid.uuid5(_ID_NAMESPACE, f"{sender.message_id}|{item.location}"))
+    existing = fhir_store.current(session, resource_type, own)
+    if existing is None or existing.source_org == sender.source_org:
+        return own
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{sender.source_org}|{resource_type}|{own}"))
+
+
+_RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
+
+
+def _server_references(session: Session, source_org: str, items: Sequence[Landed]) -> dict[str, str]:
+    """``Type/clientId`` -> ``Type/serverId`` for the sender's references to resources the server
+    gave another id (a create's client id); a reference to an id the sender's resource has is kept."""
+    named = {(m.group(1), m.group(2)) for item in items for m in _references(item.data)}
+    if not named:
+        return {}
+    own = {k for k, org in fhir_bulk.source_orgs(session, named).items() if org == source_org}
+    replaced = fhir_bulk.server_ids(session, source_org, named - own)
+    return {f"{t}/{c}": f"{t}/{server}" for (t, c), server in replaced.items()}
+
+
+def _references(node: Any) -> Iterator[re.Match[str]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+    elif isinstance(node, Mapping):
+        reference = node.get("reference")
+        found = _RELATIVE.match(reference) if isinstance(reference, str) else None
+        if found is not None:
+            yield found
+        for name, value in node.items():
+            if name != "reference":
+                yield from _references(value)
+
+
+def _resolved(node: Any, replaced: Mapping[str, str]) -> Any:
+    """References the server replaced read the server's id, so searches by reference find them."""
+    if not replaced:
+        return node
+    if isinstance(node, list):
+        return [_resolved(item, replaced) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _resolved(v, replaced) for k, v in node.items()}
+    reference = node.get("reference")
+    if isinstance(reference, str) and reference in replaced:
+        out["reference"] = replaced[reference]
+    return out
+
+
+def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:
+    labels = [*item.element_labels, item.mapping_labels]
+    return ResourceLabels(
+        source_org=sender.source_org,
+        owner_org=owner_of(document),
+        student_id=item.outcome.student_id if item.outcome.status == ACCEPTED else None,
+        category=_joined(labels, "category", _UNLABELLED[0]),
+        regime=_joined(labels, "regime", _UNLABELLED[1]),
+        sensitivity=_joined(labels, "sensitivity", _UNLABELLED[2]),
+        message_id=sender.message_id,
+        client_id=item.client_id or (str(item.data.get("id")) if item.data.get("id") else None),
+    )
+
+
+def _joined(labels: Sequence[Mapping[str, str]], name: str, default: str) -> str:
+    values = sorted({str(v[name]) for v in labels if v.get(name)})
+    return ",".join(values)[:60] if values else default
+
+
+def owner_of(document: Mapping[str, Any]) -> str | None:
+    """The partner id an ``Organization/{id}`` owner or performer reference names, if any."""
+    found = document.get(OWNER_PATHS.get(str(document.get("resourceType")), ""))
+    for reference in found if isinstance(found, list) else [found]:
+        text = reference.get("reference") if isinstance(reference, Mapping) else None
+        if isinstance(text, str) and "Organization/" in text:
+            return text.rstrip("/").rsplit("/", 1)[-1][:64]
+    return None

@@ -1,0 +1,1 @@
+"""Who is who: students and their links, guardians, people who sign in."""

@@ -1,0 +1,1 @@
+"""Referrals to agencies: the outbox, delivery with leases and retries, status tracking."""

@@ -36,28 +36,6 @@ def upsert_attendance_events(session: Session, rows: list[dict[str, Any]]) -> No
     session.execute(statement.on_conflict_do_update(index_elements=["element_id"], set_=replaced), rows)
 
 
-def attendance_inputs(session: Session, student_ids: Iterable[str]) -> list[tuple[Any, ...]]:
-    """(student_id, source_org, school, event_date, category, record_digest, regime, sensitivity)
-    of every stored event of ``student_ids``: the derivation's inputs, without the documents."""
-    ids = list(set(student_ids))
-    table = AttendanceEventRow.__table__
-    columns = (
-        table.c.student_id,
-        table.c.source_org,
-        table.c.school,
-        table.c.event_date,
-        table.c.category,
-        table.c.record_digest,
-        table.c.regime,
-        table.c.sensitivity,
-    )
-    found: list[tuple[Any, ...]] = []
-    for start in range(0, len(ids), _CHUNK):
-        query = select(*columns).where(table.c.student_id.in_(ids[start : start + _CHUNK]))
-        found.extend(tuple(row) for row in session.execute(query))
-    return found
-
-
 def attendance_events(session: Session, student_id: str) -> list[AttendanceEventRow]:
     query = (
         select(AttendanceEventRow)

@@ -8,18 +8,15 @@ of its own, with their own audit entries).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.core import attendance, batch_attendance
-from gateway.core.labels import Labels
 from gateway.service.compliance import audit
 from gateway.service.runtime import Runtime
-from gateway.storage import attendance_rows, plan_store
+from gateway.storage import attendance_rows, batch_snapshot, plan_store
 from gateway.storage.db import Session
 
 log = logging.getLogger(__name__)
@@ -73,7 +70,7 @@ def _derive_chunk(
 ) -> tuple[int, list[str]]:
     categories = rt.artifacts.codes.get(ABSENCE_CATEGORIES, {})
     now = rt.now()
-    events = _events_by_student(attendance_rows.attendance_inputs(session, students))
+    events = batch_snapshot.stored_events(session, students)
     plans = plan_store.plans_for(session, students)
     changed, students_changed = 0, []
     for student_id in students:
@@ -85,7 +82,7 @@ def _derive_chunk(
         )
         derived = batch_attendance.derive(
             row.document,
-            events.get(student_id, []),
+            [e.event for e in events.get(student_id, [])],
             context,
             categories=categories,
             as_of=now.date(),
@@ -96,28 +93,6 @@ def _derive_chunk(
             changed += derived.changed
             students_changed.append(student_id)
     return changed, students_changed
-
-
-def _events_by_student(rows: list[tuple[Any, ...]]) -> dict[str, list[attendance.AttendanceEvent]]:
-    found: dict[str, list[attendance.AttendanceEvent]] = defaultdict(list)
-    labels: dict[tuple[str, str], Labels] = {}
-    for student_id, source_org, school, day, category, record_digest, regime, sensitivity in rows:
-        label = labels.get((regime, sensitivity))
-        if label is None:
-            label = labels[(regime, sensitivity)] = Labels(
-                regime=regime, sensitivity=sensitivity, category=attendance.CATEGORY
-            )
-        found[student_id].append(
-            attendance.AttendanceEvent(
-                source_org=source_org,
-                school=school,
-                date=dt.date.fromisoformat(day),
-                category=category,
-                record_digest=record_digest,
-                labels=label,
-            )
-        )
-    return found
 
 
 def _audit_draft(trigger: Trigger, students: list[str], changed: int) -> audit.AuditDraft:

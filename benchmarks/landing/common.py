@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import sys
@@ -38,9 +39,9 @@ def send(
     sends it: ``ingest(rt, Inbound(...))`` where the one door exists, else the older ``ingest`` /
     ``ingest_file`` keywords (revisions up to d459db6, measured with ``--baseline-ref``)."""
     try:
-        from gateway.service.exchange.inbound import Inbound
-    except ImportError:
-        from gateway.service.exchange import ingest as before
+        Inbound = service_module("exchange.inbound").Inbound  # noqa: N806 (a class)
+    except ModuleNotFoundError:
+        before = service_module("exchange.ingest")
 
         # The older signatures: type-checked against this checkout's gateway, which has the one door.
         if path is not None:
@@ -50,8 +51,7 @@ def send(
         return before.ingest(  # type: ignore[call-arg]
             rt, source_org=source_org, format_name=format_name, payload=payload, entity=entity
         )
-    from gateway.service.exchange.ingest import ingest
-
+    ingest = service_module("exchange.ingest").ingest
     inbound = Inbound(
         source_org=source_org, format_name=format_name, payload=payload, path=path, entity=entity
     )
@@ -107,13 +107,21 @@ def require_landed(
     return totals
 
 
+def service_module(name: str) -> Any:
+    """A service module by its path in the subpackages (``exchange.ingest``), or by its older flat
+    path (``ingest``) at revisions before them, so ``--baseline-ref`` runs the same runner."""
+    try:
+        return importlib.import_module(f"gateway.service.{name}")
+    except ModuleNotFoundError:
+        return importlib.import_module(f"gateway.service.{name.rsplit('.', 1)[-1]}")
+
+
 @contextmanager
 def decision_timer() -> Iterator[dict[str, float]]:
     """Wall time inside the policy decision: ``enforcement.enforce``, which every enforcement point
     (the inbound decision among them) calls. A timer, not cProfile: profiling would inflate the
     many small calls around it and so flatter the share."""
-    from gateway.service.policy import enforcement
-
+    enforcement = service_module("policy.enforcement")
     original = enforcement.enforce
     spent = {"seconds": 0.0, "calls": 0}
 

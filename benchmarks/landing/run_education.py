@@ -35,6 +35,7 @@ from benchmarks.landing.common import (
     log,
     require_landed,
     send,
+    service_module,
 )
 from benchmarks.run_pipeline import (
     DATABASES,
@@ -45,8 +46,9 @@ from benchmarks.run_pipeline import (
     read_payloads,
     require_workload,
 )
-from gateway.service.exchange.oneroster import ingest_oneroster
 from gateway.service.runtime import Runtime
+
+ingest_oneroster = service_module("exchange.oneroster").ingest_oneroster
 
 
 def timed_ingest(

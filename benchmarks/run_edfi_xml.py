@@ -29,8 +29,6 @@ from benchmarks.generate import CATEGORIES, DEFAULT_SEED, FIRST_DAY, SOURCE, ass
 from benchmarks.generate import school_days as generated_school_days
 from benchmarks.generate import students as generated_students
 from benchmarks.run_pipeline import BenchmarkFailed, fresh_gateway, log, peak_rss_mb
-from gateway.service.exchange.inbound import Inbound
-from gateway.service.exchange.ingest import ingest
 
 EVENTS_PER_STUDENT = 180
 RECORD = """\t<StudentSchoolAttendanceEvent>
@@ -87,15 +85,20 @@ def generate(path: Path, size_mb: int, seed: int = DEFAULT_SEED) -> tuple[int, i
     return events, students
 
 
+def send(rt: Any, **inbound: Any) -> Any:
+    """``landing.common.send``: the gateway's door at this revision or a ``--baseline-ref`` one."""
+    from benchmarks.landing.common import send as through_the_door
+
+    return through_the_door(rt, **inbound)
+
+
 def send_roster(rt: Any, students: int) -> None:
     rng = random.Random(DEFAULT_SEED)
     for entity, records in (
         ("students", generated_students(students, rng)),
         ("studentSchoolAssociations", associations(students, rng)),
     ):
-        summary = ingest(
-            rt, Inbound(source_org=SOURCE, format_name="edfi-json", payload=encode(records), entity=entity)
-        )
+        summary = send(rt, source_org=SOURCE, format_name="edfi-json", payload=encode(records), entity=entity)
         if summary.status != "mapped":
             raise BenchmarkFailed(f"roster {entity}: {summary.status}: {summary.reason}")
 
@@ -113,7 +116,7 @@ def run_case(size_mb: int, db: str, profile: Path | None = None) -> dict[str, An
             started = time.perf_counter()
             if profiler is not None:
                 profiler.enable()
-            summary = ingest(rt, Inbound(source_org=SOURCE, format_name="edfi-xml", path=path))
+            summary = send(rt, source_org=SOURCE, format_name="edfi-xml", path=path)
             if profiler is not None:
                 profiler.disable()
             seconds = time.perf_counter() - started

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, text
@@ -42,10 +42,10 @@ from benchmarks.generate import (
     load_workload,
     workload_dir,
 )
-from gateway.service.administration.setup import initialise
-from gateway.service.exchange.inbound import Inbound
-from gateway.service.exchange.ingest import IngestSummary, ingest
 from gateway.service.runtime import Runtime, Settings
+
+if TYPE_CHECKING:
+    from gateway.service.exchange.ingest import IngestSummary
 from gateway.storage import plan_store
 from gateway.storage.db import normalise_url
 
@@ -106,7 +106,7 @@ def fresh_gateway(db: str, batch_size: int | None = None) -> Iterator[Runtime]:
             settings = Settings(home=home / "home", database_url=url)
             if batch_size is not None:
                 settings = replace(settings, batch_size=batch_size, bulk_batch_size=batch_size)
-            rt, _ = initialise(settings, with_samples=True)
+            rt, _ = _initialise()(settings, with_samples=True)
             try:
                 yield replace(rt, clock=lambda: FIXED_NOW)
             finally:
@@ -153,23 +153,22 @@ def read_payloads(workload: Workload, mode: str = "file") -> list[Payload]:
     ]
 
 
+def _initialise() -> Any:
+    """``setup.initialise`` by its path in the service subpackages, or its flat path before them."""
+    from benchmarks.landing.common import service_module
+
+    return service_module("administration.setup").initialise
+
+
 def ingest_one(rt: Runtime, payload: Payload) -> IngestSummary:
     """``file``: the CLI's bulk path (staged as a payload file, streamed, bulk batches);
-    ``http``: the bytes as a POST hands them over (kept in the row, HTTP batch size)."""
+    ``http``: the bytes as a POST hands them over (kept in the row, HTTP batch size). Through
+    ``landing.common.send``, so a ``--baseline-ref`` revision runs it with its own door."""
+    from benchmarks.landing.common import send
+
     if not payload.data:
-        return ingest(
-            rt, Inbound(source_org=SOURCE, format_name=FORMAT, path=payload.path, entity=payload.entity)
-        )
-    return ingest(
-        rt,
-        Inbound(
-            source_org=SOURCE,
-            format_name=FORMAT,
-            payload=payload.data,
-            entity=payload.entity,
-            content_type="application/json",
-        ),
-    )
+        return send(rt, source_org=SOURCE, format_name=FORMAT, path=payload.path, entity=payload.entity)
+    return send(rt, source_org=SOURCE, format_name=FORMAT, payload=payload.data, entity=payload.entity)
 
 
 def ingest_all(rt: Runtime, payloads: list[Payload]) -> list[IngestSummary]:

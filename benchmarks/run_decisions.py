@@ -39,13 +39,13 @@ import time
 import timeit
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from benchmarks.landing.common import decision_timer
 from gateway.core.consent import Consent, Provision
 from gateway.core.policy import INBOUND, READ, Agreement, DecisionRequest, PolicySet, ScheduleEntry, decide
 from gateway.service.exchange.inbound import Inbound
@@ -393,29 +393,6 @@ def edfi_payloads(events: int, rng: random.Random) -> list[tuple[str, bytes, int
     ]
 
 
-@contextmanager
-def timed_enforcement() -> Iterator[dict[str, float]]:
-    """Wrap ``enforcement.enforce`` (every enforcement point calls it) with a timer."""
-    from gateway.service.policy import enforcement
-
-    original = enforcement.enforce
-    spent = {"seconds": 0.0, "calls": 0}
-
-    def enforce(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter_ns()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent["seconds"] += (time.perf_counter_ns() - started) / 1e9
-            spent["calls"] += 1
-
-    enforcement.enforce = enforce  # type: ignore[assignment]
-    try:
-        yield spent
-    finally:
-        enforcement.enforce = original  # type: ignore[assignment]
-
-
 def enforcement_share(events: int, seed: int) -> dict[str, Any]:
     from gateway.service.administration.setup import initialise
     from gateway.service.exchange.ingest import ingest
@@ -430,7 +407,7 @@ def enforcement_share(events: int, seed: int) -> dict[str, Any]:
         rt, _ = initialise(settings, with_samples=True)
         rt = dataclasses.replace(rt, clock=lambda: NOW)
         try:
-            with timed_enforcement() as spent:
+            with decision_timer() as spent:
                 started = time.perf_counter()
                 summaries = [
                     ingest(

@@ -15,10 +15,11 @@ import pytest
 
 from gateway.artifacts.loading import load_artifacts
 from gateway.core import batch, batch_settle
-from gateway.core.attendance import is_derived
+from gateway.core.attendance import ABSENCE_CATEGORIES, is_derived
 from gateway.core.identity import authority_of, student_id_for
 from gateway.core.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED
 from gateway.core.policy import Decision
+from gateway.core.reference_data import IGNORED_RECORDS
 from gateway.formats.records import SourceRecord
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -61,8 +62,8 @@ def rules(artifacts: Any, permitted: frozenset[str] = EVERYTHING, validators: An
         codes=codes,
         element_validators=validators or artifacts.element_validators,
         decide=decide_from(permitted),
-        ignored=codes.get("ignored-records", {}),
-        absence_categories=codes.get("attendance-absence-categories", {}),
+        ignored=codes.get(IGNORED_RECORDS, {}),
+        absence_categories=codes.get(ABSENCE_CATEGORIES, {}),
     )
 
 

@@ -46,6 +46,8 @@ CODE_SYSTEM = "https://success-plan-gateway.org/codes/attendance"
 SOURCE_SYSTEM = "Success Plan Gateway attendance derivation"
 SUMMARY_TYPE = "attendance-summary"
 CATEGORY = "attendance"
+# The crosswalk from a source's attendance category to whether (and how) the day counts as absent.
+ABSENCE_CATEGORIES = "attendance-absence-categories"
 ABSENT = "absent"
 FACTS = "domains.attendanceEngagement.facts"
 CHRONIC_SHARE = (1, 10)  # absent days / enrolled days at or above this share: chronic

@@ -26,6 +26,8 @@ from gateway.errors import ArtifactInvalid, Issue
 REFERENCE_TABLES = {"edfi-json": "edfi-reference-data"}  # mapping family -> its table in mappings/codes
 # An ignored-records key "<family>|*<suffix>" covers every entity ending in <suffix> (Ed-Fi descriptors).
 WILDCARD = "*"
+# The crosswalk of records deliberately not mapped: "<mapping family>|<entity>" -> the reason.
+IGNORED_RECORDS = "ignored-records"
 _RULE = re.compile(r"[^@#\s]+#[^@#\s]+")
 
 

@@ -20,7 +20,6 @@ from gateway.storage import attendance_rows, batch_snapshot, plan_store
 from gateway.storage.db import Session
 
 log = logging.getLogger(__name__)
-ABSENCE_CATEGORIES = "attendance-absence-categories"
 _STUDENTS_PER_TRANSACTION = 100  # bounds the event rows in memory at once (~18k)
 
 
@@ -68,7 +67,7 @@ def derive(rt: Runtime, students: Iterable[str], trigger: Trigger) -> int:
 def _derive_chunk(
     session: Session, rt: Runtime, students: list[str], trigger: Trigger
 ) -> tuple[int, list[str]]:
-    categories = rt.artifacts.codes.get(ABSENCE_CATEGORIES, {})
+    categories = rt.artifacts.codes.get(attendance.ABSENCE_CATEGORIES, {})
     now = rt.now()
     events = batch_snapshot.stored_events(session, students)
     plans = plan_store.plans_for(session, students)

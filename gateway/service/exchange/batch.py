@@ -15,10 +15,11 @@ from typing import Any
 
 from gateway.core import batch as core_batch
 from gateway.core import batch_settle
-from gateway.core.attendance import RULE_ID, RULE_VERSION
+from gateway.core.attendance import ABSENCE_CATEGORIES, RULE_ID, RULE_VERSION
 from gateway.core.identity import authority_of
 from gateway.core.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
+from gateway.core.reference_data import IGNORED_RECORDS
 from gateway.formats import mapping_format
 from gateway.formats.records import SourceRecord
 from gateway.service.compliance import disclosures
@@ -30,10 +31,6 @@ from gateway.service.policy import enforcement
 from gateway.service.runtime import Runtime
 from gateway.storage import attendance_rows, batch_snapshot, plan_store, source_index, student_store
 from gateway.storage.db import Session
-
-# The crosswalk of records deliberately not mapped: "<mapping family>|<entity>" -> the reason.
-IGNORED_RECORDS = "ignored-records"
-ABSENCE_CATEGORIES = "attendance-absence-categories"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,10 +17,14 @@ from dataclasses import dataclass
 
 from gateway.artifacts import Artifacts
 from gateway.core.attendance import EVENT_MAPPINGS
-from gateway.core.reference_data import REFERENCE_TABLES, build_reference_entities, ignored_reason
+from gateway.core.reference_data import (
+    IGNORED_RECORDS,
+    REFERENCE_TABLES,
+    build_reference_entities,
+    ignored_reason,
+)
 
 FAMILY = "edfi-json"
-IGNORED_RECORDS = "ignored-records"
 MAPPED, REFERENCE, IGNORED, NO_ROW = "mapped", "reference data", "ignored", "no row"
 
 

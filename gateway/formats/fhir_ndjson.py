@@ -3,14 +3,15 @@
 The file is read in chunks of lines; no more than a few chunks are in memory at once, however
 long the file is. Each line is parsed once in this process (orjson; when orjson's
 re-serialisation is not byte-identical to the line, the strict loader reads it again, so a
-duplicate key is always found) and checked by the R4 gate (``fhir_gate``: HL7's R4 4.0.1
-definitions compiled into one jsonschema-rs validator per type, see ``fhir_validate``). A bad
-line is a problem at ``line N``; the lines around it go on.
+duplicate key is always found), then held to the edge limits (``core.limits``) and checked by
+the R4 gate (``fhir_gate``: HL7's R4 4.0.1 definitions compiled into one jsonschema-rs validator
+per type, see ``fhir_validate``). A bad line is a problem at ``line N``; the lines around it go on.
 
-Bulk files are validated in a pool of worker processes (``GATEWAY_FHIR_WORKERS``, default the
-CPU count up to 2; 0 or 1 validates in this process). The workers get (type, location, bytes)
-and send back only the problems; this process parses the next chunk meanwhile, and results
-come back in file order. Files under ``POOL_AFTER`` lines never start the pool.
+Bulk files are checked in a pool of worker processes (``GATEWAY_FHIR_WORKERS``, default the
+CPU count up to 2; 0 or 1 checks in this process). The workers get (type, location, bytes),
+walk the limits and the gate, and send back only the problems; this process parses the next
+chunk and maps and stores the one before meanwhile, and results come back in file order. Files
+under ``POOL_AFTER`` lines never start the pool.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from typing import Any, BinaryIO
 import orjson
 
 from gateway.core.limits import tree_issues
-from gateway.errors import InputInvalid, Issue
+from gateway.errors import InputInvalid
 from gateway.formats.fhir_validate import (
     BINARY_KEYS,
     Found,
+    Verdict,
     attachment_limit,
     finish,
-    model_issues_many,
     type_issues,
+    verdicts_many,
 )
 from gateway.formats.records import RecordProblem, load_json
 
@@ -92,17 +94,20 @@ def _prepare(number: int, line: bytes, entity: str | None) -> _Ready | RecordPro
         return doc
     issues = type_issues(doc, where, entity)
     if issues:
-        return RecordProblem(location=where, issues=issues)
+        # the limits first, as for every other payload: a line outside them is refused for that
+        outside = tree_issues(doc, where, binary_keys=BINARY_KEYS)
+        return RecordProblem(location=where, issues=tuple(outside) or issues)
     return (where, doc, text)
 
 
 def _load(text: bytes, where: str) -> Any:
+    """The parsed line, or its problem. The edge limits of a line orjson read are walked with the
+    gate (``verdicts_many``); the strict loader walks them itself."""
     try:
         doc = orjson.loads(text)
         # Identical bytes back mean every object had each key once (a duplicate would be lost).
         if orjson.dumps(doc) == text:
-            issues = tree_issues(doc, where, binary_keys=BINARY_KEYS)
-            return RecordProblem(location=where, issues=tuple(issues)) if issues else doc
+            return doc
     except orjson.JSONDecodeError:
         pass  # also past orjson's own nesting limit: the strict loader says why
     try:
@@ -119,7 +124,7 @@ def _submit(workers: int, prepared: list[_Ready | RecordProblem]) -> Future[Any]
     if workers <= 1:
         return None
     try:
-        return _pool(workers).submit(model_issues_many, _tasks(prepared))
+        return _pool(workers).submit(verdicts_many, _tasks(prepared))
     except RuntimeError:  # a broken or shut-down pool: validate here instead
         _pool.cache_clear()
         log.warning("FHIR validation pool unavailable; validating in process")
@@ -135,10 +140,14 @@ def _complete(
             yield item
             continue
         where, doc, raw = item
-        yield from finish(doc, where, next(verdicts), raw=raw, limit=limit)
+        outside, issues = next(verdicts)
+        if outside:
+            yield RecordProblem(location=where, issues=issues)
+        else:
+            yield from finish(doc, where, issues, raw=raw, limit=limit)
 
 
-def _verdicts(prepared: list[_Ready | RecordProblem], future: Future[Any] | None) -> list[tuple[Issue, ...]]:
+def _verdicts(prepared: list[_Ready | RecordProblem], future: Future[Any] | None) -> list[Verdict]:
     if future is not None:
         try:
             return list(future.result())
@@ -148,7 +157,8 @@ def _verdicts(prepared: list[_Ready | RecordProblem], future: Future[Any] | None
                 "FHIR validation worker failed with %s; validating the chunk in process", type(exc).__name__
             )
             _pool.cache_clear()
-    return model_issues_many(_tasks(prepared))
+    ready = [p for p in prepared if not isinstance(p, RecordProblem)]
+    return verdicts_many(_tasks(prepared), [doc for _, doc, _ in ready])
 
 
 @functools.cache

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from gateway.core.limits import tree_issues
 from gateway.errors import Issue
 from gateway.formats import fhir_derive, fhir_gate, fhir_gate_schema, gravity_rules
 from gateway.formats.fhir_shape import is_resource_type
@@ -108,9 +109,20 @@ def model_issues(
     return _gate_issues(findings, resource_type, where)
 
 
-def model_issues_many(items: list[tuple[str, str, bytes]]) -> list[tuple[Issue, ...]]:
-    """``model_issues`` for (resourceType, location, bytes) triples, in order (a pool's task)."""
-    return [model_issues(rtype, where, raw=raw) for rtype, where, raw in items]
+Verdict = tuple[bool, tuple[Issue, ...]]  # (outside the edge limits, the problems found)
+
+
+def verdicts_many(items: list[tuple[str, str, bytes]], docs: list[Any] | None = None) -> list[Verdict]:
+    """Per (resourceType, location, bytes) triple, in order (a pool's task, or in process given the
+    parsed ``docs``): the edge limits (``core.limits``), then, within them, the R4 gate. Both walk
+    every element, so they run where the bytes are parsed a second time in parallel, not in the
+    process that maps and stores."""
+    found: list[Verdict] = []
+    for n, (rtype, where, raw) in enumerate(items):
+        doc = docs[n] if docs is not None else orjson.loads(raw)
+        outside = tree_issues(doc, where, binary_keys=BINARY_KEYS)
+        found.append((True, tuple(outside)) if outside else (False, model_issues(rtype, where, doc=doc)))
+    return found
 
 
 def finish(

@@ -3,6 +3,14 @@
 The form follows RFC 8785 (JCS) for the values the gateway hashes: keys sorted, no
 insignificant whitespace, UTF-8. Floats are not used in hashed documents, so JCS number
 formatting never matters here.
+
+The bytes are those of ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+allow_nan=False)``. For a value made only of exact ``dict`` (text keys), ``list``, ``tuple``,
+``str``, ``int``, ``bool`` and ``None`` (every hashed document), orjson with sorted keys writes
+the very same bytes, about four times faster with the check; anything else (a float, which
+orjson spells otherwise and whose NaN it would write as null; a subclass; an integer beyond 64
+bits; a structure deeper than orjson goes) is written by ``json``, so a digest never changes with
+the encoder (tests/test_canonical.py compares both over varied values).
 """
 
 from __future__ import annotations
@@ -11,8 +19,25 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
 
-def canonical_json(value: Any) -> bytes:
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only the types orjson spells exactly as ``json`` does."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _LEAVES and not _plain(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(type(item) in _LEAVES or _plain(item) for item in value)
+    return kind in _LEAVES
+
+
+def _json(value: Any) -> bytes:
     return json.dumps(
         value,
         sort_keys=True,
@@ -20,6 +45,15 @@ def canonical_json(value: Any) -> bytes:
         ensure_ascii=False,
         allow_nan=False,
     ).encode("utf-8")
+
+
+def canonical_json(value: Any) -> bytes:
+    try:
+        if _plain(value):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+        pass
+    return _json(value)
 
 
 def digest_bytes(data: bytes) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.storage.dialect import dialect_insert
+from gateway.storage.dialect import execute_many, insert_of
 from gateway.storage.tables import AttendanceEventRow
 
 _CHUNK = 900  # bound parameters per IN list: well under SQLite's and PostgreSQL's limits
@@ -27,13 +28,18 @@ def attendance_content_keys(session: Session, element_ids: Iterable[str]) -> dic
     return found
 
 
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (element_id) DO UPDATE every other column, built once per database."""
+    statement = insert_of(dialect)(AttendanceEventRow.__table__)
+    replaced = {c.key: statement.excluded[c.key] for c in statement.table.c if c.key != "element_id"}
+    return statement.on_conflict_do_update(index_elements=["element_id"], set_=replaced)
+
+
 def upsert_attendance_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace events by element id (one executemany, no ORM objects)."""
-    if not rows:
-        return
-    statement = dialect_insert(session)(AttendanceEventRow.__table__)
-    replaced = {k: statement.excluded[k] for k in rows[0] if k != "element_id"}
-    session.execute(statement.on_conflict_do_update(index_elements=["element_id"], set_=replaced), rows)
+    """Insert or replace events by element id (one executemany, no ORM objects); each row holds
+    every column."""
+    execute_many(session, _upsert(session.get_bind().dialect.name), rows)
 
 
 def attendance_events(session: Session, student_id: str) -> list[AttendanceEventRow]:

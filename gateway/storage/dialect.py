@@ -1,17 +1,120 @@
-"""The INSERT ... ON CONFLICT construct of the session's database (SQLite or PostgreSQL)."""
+"""The INSERT ... ON CONFLICT construct of the session's database (SQLite or PostgreSQL), and bulk
+statements run as one DBAPI executemany."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 
 def dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
+    return insert_of(session.get_bind().dialect.name)
+
+
+def insert_of(dialect_name: str) -> Any:
+    """The insert construct with ``on_conflict_do_update`` of the database named."""
+    if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the bound parameters, in the statement's order
+    processors: Mapping[str, Callable[[Any], Any]]  # name -> the type's conversion for the DBAPI
+    positional: bool  # SQLite's qmark (tuples) or psycopg's pyformat (dicts)
+
+
+# (id of the statement, dialect) -> (the statement, kept alive so its id stays its own; its compiled form)
+_COMPILED: dict[tuple[int, str], tuple[Executable, _Compiled]] = {}
+
+
+def _compiled(statement: Executable, dialect: Dialect) -> _Compiled:
+    key = (id(statement), dialect.name)
+    found = _COMPILED.get(key)
+    if found is not None and found[0] is statement:
+        return found[1]
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(compiled.binds)
+    processors = {}
+    for name in names:
+        processor = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            processors[name] = processor
+    result = _Compiled(
+        sql=compiled.string, names=names, processors=processors, positional=compiled.positional
+    )
+    _COMPILED[key] = (statement, result)
+    return result
+
+
+_NOTHING = object()
+
+
+def _last_kept(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` that reuses its last answer for the very same value (one ``now`` in every row)."""
+    last: list[Any] = [_NOTHING, None]
+
+    def run(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return run
+
+
+def execute_many(
+    session: Session,
+    statement: Executable,
+    rows: Sequence[Mapping[str, Any]],
+    constants: Mapping[str, Any] | None = None,
+) -> None:
+    """Run ``statement`` (built once, its bound parameters named) once per row in one DBAPI
+    executemany: the same statement and values SQLAlchemy would send, without its per-row
+    parameter handling, which costs more than the database's own work on a batch. A value the
+    same in every row goes in ``constants`` and is converted once.
+
+    Like ``session.execute``, it flushes the session's pending objects first."""
+    if not rows:
+        return
+    session.flush()
+    connection = session.connection()
+    plan = _compiled(statement, connection.dialect)
+    fixed = {k: plan.processors[k](v) if k in plan.processors else v for k, v in (constants or {}).items()}
+    converters = [
+        (
+            name,
+            fixed.get(name),
+            name in fixed,
+            _last_kept(plan.processors[name]) if name in plan.processors else None,
+        )
+        for name in plan.names
+    ]
+    params: list[Any]
+    if plan.positional:
+        params = [
+            tuple(
+                value if is_fixed else (convert(row[name]) if convert is not None else row[name])
+                for name, value, is_fixed, convert in converters
+            )
+            for row in rows
+        ]
+    else:
+        params = [
+            {
+                name: value if is_fixed else (convert(row[name]) if convert is not None else row[name])
+                for name, value, is_fixed, convert in converters
+            }
+            for row in rows
+        ]
+    connection.exec_driver_sql(plan.sql, params)

@@ -116,7 +116,7 @@ def _rules(rt: Runtime, exchange: Exchange, policy: PolicySet, now: Any) -> core
 def _load(session: Session, prepared: core_batch.Prepared) -> tuple[core_batch.Snapshot, dict[str, Any]]:
     """The snapshot in a few set-based reads; the plan rows are kept to write back to."""
     links = student_store.links_for(session, prepared.identifiers())
-    rows = plan_store.plans_for(session, set(links.values()))
+    rows = plan_store.stored_plans(session, set(links.values()))
     attending = {links[i] for i in prepared.attendance_identifiers() if i in links}
     snapshot = core_batch.Snapshot(
         links=links,
@@ -130,12 +130,10 @@ def _load(session: Session, prepared: core_batch.Prepared) -> tuple[core_batch.S
 def _apply(
     session: Session, exchange: Exchange, writes: core_batch.BatchWrites, rows: dict[str, Any], now: Any
 ) -> None:
-    student_store.add_students(session, writes.students, now)
-    session.flush()  # one flush would not order the students before the rows referring to them
-    student_store.add_links(session, writes.links, exchange.message_id, now)
-    for student_id, document in sorted(writes.plans.items()):
-        plan_store.save_plan(session, rows.get(student_id), student_id, document, now)
-    session.flush()  # the rows below are bulk statements
+    # Bulk statements, each written when called: the students before the rows referring to them.
+    student_store.insert_students(session, writes.students, now)
+    student_store.insert_links(session, writes.links, exchange.message_id, now)
+    plan_store.save_plans(session, writes.plans, rows, now)
     attendance_rows.upsert_attendance_events(session, list(writes.events))
     source_index.index_source_records(session, list(writes.sources), now)
 

@@ -18,12 +18,17 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from gateway.storage.dialect import execute_many
 from gateway.storage.fhir_store import ResourceLabels, label_values, meta_of
 from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
 
 RESOURCES = cast(Table, FhirResourceRow.__table__)
 VERSIONS = cast(Table, FhirResourceVersionRow.__table__)
 TOKENS = cast(Table, FhirSearchTokenRow.__table__)
+# Built once: execute_many keeps each statement's compiled form (a batch is ~10 rows per resource).
+_INSERT_RESOURCE = insert(RESOURCES)
+_INSERT_VERSION = insert(VERSIONS)
+_INSERT_TOKEN = insert(TOKENS)
 _CHUNK = 500  # ids per IN list (SQLite's variable limit is far above; PostgreSQL has none)
 
 
@@ -161,7 +166,7 @@ def _execute(
 ) -> None:
     where = and_(RESOURCES.c.resource_type == bindparam("k_type"), RESOURCES.c.id == bindparam("k_id"))
     if inserted:
-        session.execute(insert(RESOURCES), _last_per_key(inserted, ("resource_type", "id")))
+        execute_many(session, _INSERT_RESOURCE, _last_per_key(inserted, ("resource_type", "id")))
     if updated:
         columns = [k for k in updated[0] if not k.startswith("k_")]
         statement = update(RESOURCES).where(where).values({c: bindparam(c) for c in columns})
@@ -171,7 +176,7 @@ def _execute(
         statement = update(RESOURCES).where(where).values({c: bindparam(c) for c in columns})
         session.execute(statement, relabelled)
     if versions:
-        session.execute(insert(VERSIONS), versions)
+        execute_many(session, _INSERT_VERSION, versions)
 
 
 def _last_per_key(rows: list[dict[str, Any]], key: tuple[str, str]) -> list[dict[str, Any]]:
@@ -204,5 +209,4 @@ def _replace_tokens(
         for key, pairs in tokens.items()
         for param, value in sorted({(p, v[:300]) for p, v in pairs})
     ]
-    if rows:
-        session.execute(insert(TOKENS), rows)
+    execute_many(session, _INSERT_TOKEN, rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from gateway.errors import AccessDenied, Conflict, GatewayError, Issue, PayloadTooLarge
-from gateway.formats import StreamItem, stream_payload
+from gateway.formats import StreamItem, stream_payload, stream_worker
 from gateway.formats.records import RecordProblem, SourceRecord
 from gateway.service.directory import directory_import
 from gateway.service.exchange import payloads
@@ -116,7 +116,7 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
     size = rt.settings.bulk_batch_size if bulk else rt.settings.batch_size
     with stream:
         try:
-            items = stream_payload(message.format, stream, message.entity)
+            items = _items(message, stream)
             _run_stream(rt, exchange, items, tally, _Meter(progress, stream, message.size), size)
         except GatewayError as exc:
             # Nothing landed: the whole payload is refused, as before it was streamed. Otherwise
@@ -125,6 +125,14 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
                 return finish_rejected(rt, message.id, exc)
             tally.add(_unreadable_rest(exc))
     return finish(rt, message.id, tally)
+
+
+def _items(message: Message, stream: BinaryIO) -> Iterator[StreamItem]:
+    """A large staged file of a format whose parsing is heavy is parsed in a second process while
+    this one maps and stores (``formats.stream_worker``); the records are the same either way."""
+    if stream_worker.wanted(message.format, stream):
+        return stream_worker.stream_records(message.format, stream, message.entity)
+    return stream_payload(message.format, stream, message.entity)
 
 
 def _refusal(rt: Runtime, message: Message) -> GatewayError | None:

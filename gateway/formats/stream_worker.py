@@ -1,0 +1,130 @@
+"""A bulk file parsed in a second process while this one maps and stores what it already read.
+
+Parsing an Ed-Fi XML interchange (streaming XSD validation, conversion to the API's JSON shape,
+references completed) is about two fifths of its ingest on one core; a OneRoster CSV file's rows
+about an eighth. For a staged file of those formats, ``stream_records`` starts one parser process
+(``forkserver``: the web server and database drivers run threads) that reads the file by its
+path and sends the records back in chunks through a pipe, in file order. The pipe's buffer is
+the back-pressure: the parser is never more than a few chunks ahead, so memory stays flat.
+
+Everything the in-process parser would do, it does: the same records, the same problems at the
+same locations, and a ``GatewayError`` that stops the stream stops it here too, with its code,
+message and issues. Any other failure of the parser process is reported by its type only (its
+message may quote the payload). ``GATEWAY_PARSE_WORKER=0`` parses in this process.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any, BinaryIO
+
+from gateway.errors import GatewayError, InputInvalid, Issue
+from gateway.formats.records import RecordProblem, SourceRecord
+
+log = logging.getLogger(__name__)
+
+WORKER_ENV = "GATEWAY_PARSE_WORKER"
+# Formats whose parsing is worth a process (measured, see benchmarks/README.md). FHIR NDJSON has
+# its own validation pool; Ed-Fi JSON parses in a few percent of its ingest.
+PARALLEL_FORMATS = frozenset({"edfi-xml", "oneroster-csv", "fhir-xml"})
+MIN_BYTES = 1024 * 1024  # smaller files parse before a process would have started
+CHUNK = 250  # records per message through the pipe
+
+StreamItem = SourceRecord | RecordProblem
+
+
+def wanted(format_name: str, stream: BinaryIO) -> bool:
+    """A staged file (not bytes in memory) of a format worth it, big enough, and not switched off."""
+    if os.environ.get(WORKER_ENV, "1") == "0" or format_name not in PARALLEL_FORMATS:
+        return False
+    name = getattr(stream, "name", None)
+    if not isinstance(name, str) or not os.path.isfile(name):
+        return False
+    return os.path.getsize(name) >= MIN_BYTES
+
+
+def stream_records(format_name: str, stream: BinaryIO, entity: str | None) -> Iterator[StreamItem]:
+    """The file's records as ``stream_payload`` gives them, parsed in a second process. ``stream``
+    follows the parser's position (``tell``), so progress reports read the share done."""
+    context = multiprocessing.get_context("forkserver")
+    # The one forkserver of this process is shared with the FHIR validation pool: both preloads.
+    context.set_forkserver_preload(["gateway.formats", "gateway.formats.fhir_validate"])
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_parse, args=(format_name, str(stream.name), entity, sender), daemon=True)
+    try:
+        worker.start()
+    except (AssertionError, OSError) as exc:  # a daemonic caller, or no process to be had
+        log.warning("parser process unavailable (%s); parsing in process", type(exc).__name__)
+        receiver.close()
+        sender.close()
+        yield from _streams()(format_name, stream, entity)
+        return
+    sender.close()  # this end is the child's: EOF here once the child is gone
+    try:
+        yield from _received(receiver, stream)
+    finally:
+        receiver.close()
+        if worker.is_alive():  # the consumer stopped early (an error, a closed request)
+            worker.terminate()
+        worker.join()
+
+
+def _received(receiver: Connection, stream: BinaryIO) -> Iterator[StreamItem]:
+    while True:
+        try:
+            kind, body, position = receiver.recv()
+        except EOFError:
+            raise RuntimeError("the parser process ended without finishing the file") from None
+        if position:
+            stream.seek(position)
+        if kind == "items":
+            yield from body
+        elif kind == "end":
+            return
+        elif kind == "gateway-error":
+            raise _rebuilt(*body)
+        else:
+            raise RuntimeError(f"the parser process failed with {body}")
+
+
+def _rebuilt(error_type: type[GatewayError], message: str, issues: tuple[Issue, ...]) -> GatewayError:
+    try:
+        return error_type(message, issues)
+    except TypeError:  # a subclass with its own signature: the same problem, told as invalid input
+        return InputInvalid(message, issues)
+
+
+def _parse(format_name: str, path: str, entity: str | None, sender: Connection) -> None:
+    """In the parser process: every item of the file, in chunks, then the end or the failure."""
+    stream_payload = _streams()
+    chunk: list[StreamItem] = []
+    with open(path, "rb") as stream:
+        try:
+            for item in stream_payload(format_name, stream, entity):
+                chunk.append(item)
+                if len(chunk) >= CHUNK:
+                    sender.send(("items", chunk, stream.tell()))
+                    chunk = []
+            sender.send(("items", chunk, stream.tell()))
+            sender.send(("end", None, 0))
+        except GatewayError as exc:
+            sender.send(("items", chunk, 0))
+            sender.send(("gateway-error", (type(exc), exc.message, exc.issues), 0))
+        except Exception as exc:  # reported by type: the message may quote the payload
+            sender.send(("items", chunk, 0))
+            sender.send(("failed", type(exc).__name__, 0))
+        finally:
+            sender.close()
+
+
+@functools.cache
+def _streams() -> Any:
+    # The registry imports every parser module; imported in the child only when it runs.
+    from gateway.formats import stream_payload
+
+    return stream_payload

@@ -1,0 +1,162 @@
+"""A large staged file parsed in a second process (formats/stream_worker.py) gives exactly what the
+parser gives in process: the same records and problems in the same order, the same error where
+the file breaks off, and no process left behind when the reader stops early."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import GatewayError
+from gateway.formats import stream_payload, stream_worker
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest
+
+NS = "http://ed-fi.org/5.2.0"
+EVENT = """<StudentSchoolAttendanceEvent><AttendanceEvent><EventDate>{date}</EventDate>
+<AttendanceEventCategory>uri://ed-fi.org/AttendanceEventCategoryDescriptor#{category}</AttendanceEventCategory>
+<AttendanceEventReason>Reported by the school office</AttendanceEventReason><EventDuration>1</EventDuration>
+</AttendanceEvent><StudentReference><StudentIdentity><StudentUniqueId>604822</StudentUniqueId>
+</StudentIdentity></StudentReference><SchoolReference><SchoolIdentity><SchoolId>255901001</SchoolId>
+</SchoolIdentity></SchoolReference><SessionReference><SessionIdentity>
+<SessionName>2021-2022 Fall Semester</SessionName><SchoolYear>2021-2022</SchoolYear>
+<SchoolReference><SchoolIdentity><SchoolId>255901001</SchoolId></SchoolIdentity></SchoolReference></SessionIdentity></SessionReference></StudentSchoolAttendanceEvent>
+"""
+EVENTS = 2400  # about 2 MB (1.4 MB cut off): over the size a second process is started for
+
+
+def interchange(events: int = EVENTS, *, bad_every: int = 0, cut: bool = False) -> bytes:
+    start = dt.date(2021, 8, 30)
+    body = []
+    for n in range(events):
+        date = (
+            "2021-02-30" if bad_every and n % bad_every == 7 else (start + dt.timedelta(days=n)).isoformat()
+        )
+        body.append(EVENT.format(date=date, category="Tardy" if n % 3 else "Excused Absence"))
+    text = f'<?xml version="1.0" encoding="UTF-8"?>\n<InterchangeStudentAttendance xmlns="{NS}">\n'
+    text += "".join(body) + "</InterchangeStudentAttendance>\n"
+    data = text.encode()
+    return data[: len(data) * 2 // 3] if cut else data
+
+
+def in_process(path: Path) -> tuple[list[object], GatewayError | None]:
+    found: list[object] = []
+    try:
+        with path.open("rb") as stream:
+            found.extend(stream_payload("edfi-xml", stream, None))
+    except GatewayError as exc:
+        return found, exc
+    return found, None
+
+
+def in_worker(path: Path) -> tuple[list[object], GatewayError | None]:
+    found: list[object] = []
+    try:
+        with path.open("rb") as stream:
+            assert stream_worker.wanted("edfi-xml", stream)
+            found.extend(stream_worker.stream_records("edfi-xml", stream, None))
+    except GatewayError as exc:
+        return found, exc
+    return found, None
+
+
+@pytest.mark.parametrize(
+    ("bad_every", "cut"),
+    [(0, False), (50, False), (0, True), (40, True)],
+    ids=["all-good", "bad-records", "cut-off", "bad-records-then-cut-off"],
+)
+def test_the_worker_gives_what_the_parser_gives(tmp_path, bad_every, cut):
+    path = tmp_path / "attendance.xml"
+    path.write_bytes(interchange(bad_every=bad_every, cut=cut))
+    expected, expected_error = in_process(path)
+    found, error = in_worker(path)
+    assert found == expected
+    assert len(found) > 0
+    if cut:
+        assert error is not None
+        assert expected_error is not None
+        assert (type(error), error.message, error.issues) == (
+            type(expected_error),
+            expected_error.message,
+            expected_error.issues,
+        )
+    else:
+        assert error is None
+        assert expected_error is None
+
+
+def test_the_stream_follows_the_parser_for_progress(tmp_path):
+    path = tmp_path / "attendance.xml"
+    path.write_bytes(interchange())
+    with path.open("rb") as stream:
+        items = stream_worker.stream_records("edfi-xml", stream, None)
+        next(items)
+        positions = [stream.tell()]
+        for _ in items:
+            positions.append(stream.tell())
+    assert positions[0] > 0
+    assert positions == sorted(positions)
+    assert positions[-1] <= path.stat().st_size
+
+
+def test_a_reader_that_stops_early_leaves_no_process(tmp_path):
+    path = tmp_path / "attendance.xml"
+    path.write_bytes(interchange())
+    with path.open("rb") as stream:
+        items = stream_worker.stream_records("edfi-xml", stream, None)
+        next(items)
+        items.close()
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize(
+    ("format_name", "size", "in_memory", "switch", "expected"),
+    [
+        ("edfi-xml", 2_000_000, False, None, True),
+        ("oneroster-csv", 2_000_000, False, None, True),
+        ("edfi-xml", 2_000_000, False, "0", False),
+        ("edfi-xml", 1000, False, None, False),
+        ("edfi-xml", 2_000_000, True, None, False),
+        ("fhir-ndjson", 2_000_000, False, None, False),
+        ("edfi-json", 2_000_000, False, None, False),
+    ],
+)
+def test_when_a_second_process_is_worth_it(
+    tmp_path, monkeypatch, format_name, size, in_memory, switch, expected
+):
+    if switch is not None:
+        monkeypatch.setenv(stream_worker.WORKER_ENV, switch)
+    path = tmp_path / "payload"
+    path.write_bytes(b"x" * size)
+    with path.open("rb") as stream:
+        source = io.BytesIO(path.read_bytes()) if in_memory else stream
+        assert stream_worker.wanted(format_name, source) is expected
+
+
+def test_a_staged_file_lands_the_same_with_and_without_the_worker(rt, tmp_path, monkeypatch):
+    path = tmp_path / "attendance.xml"
+    path.write_bytes(interchange(bad_every=100))
+    ingest(rt, Inbound(source_org="grand-bend-isd", format_name="edfi-xml", payload=_student()))
+    summaries = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(stream_worker.WORKER_ENV, switch)
+        summary = ingest(rt, Inbound(source_org="grand-bend-isd", format_name="edfi-xml", path=path))
+        records = [(r["location"], r["status"]) for r in summary.outcome["records"]]
+        summaries[switch] = (
+            summary.status,
+            summary.outcome["accepted"],
+            summary.outcome["rejected"],
+            records,
+        )
+    assert summaries["1"] == summaries["0"]
+    assert summaries["1"][0] == "partial"
+    assert summaries["1"][2] == EVENTS // 100
+
+
+def _student() -> bytes:
+    fixtures = Path(__file__).parent / "fixtures" / "edfi_xml"
+    return (fixtures / "students.xml").read_bytes()

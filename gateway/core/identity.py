@@ -96,13 +96,12 @@ def resolve_student(
     """Which student ``identifiers`` name, and which links to add; never a guess. ``refused``
     (``IdentityAuthority.refusal``) withholds registration from a record that could register."""
     known = {links[i] for i in identifiers if i in links}
-    systems = ", ".join(sorted({system for system, _ in identifiers}))
     if len(known) > 1:
         return IdentityOutcome(
             student_id=None,
             new_links=(),
             created=False,
-            reason=f"identifiers in systems [{systems}] are linked to {len(known)} different "
+            reason=f"identifiers in systems [{_systems(identifiers)}] are linked to {len(known)} different "
             "students; resolve the duplicate link before replaying",
         )
     unlinked = tuple(i for i in identifiers if i not in links)
@@ -115,7 +114,7 @@ def resolve_student(
         student_id=None,
         new_links=(),
         created=False,
-        reason=f"no student is linked to identifiers in systems [{systems}]; "
+        reason=f"no student is linked to identifiers in systems [{_systems(identifiers)}]; "
         + (
             f"{refused}; send the student record from a source it names"
             if may_create and refused
@@ -123,3 +122,8 @@ def resolve_student(
         )
         + " or add an explicit link, then replay",
     )
+
+
+def _systems(identifiers: tuple[Identifier, ...]) -> str:
+    """The systems of ``identifiers``, for a held record's reason (only then: most records link)."""
+    return ", ".join(sorted({system for system, _ in identifiers}))

@@ -5,32 +5,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
-# Two base32 characters per 10 bits: 13 table reads give the 26 characters of an id (130 bits),
-# several times faster than ``base64.b32encode`` (pure Python in 3.11) with its padding and case.
-_PAIRS = tuple(a + b for a in _ALPHABET for b in _ALPHABET)
+_ALPHABET = b"abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648 base32, lower case
+_LETTERS = bytes(_ALPHABET[i] if i < 32 else 0 for i in range(256))  # a 5-bit value -> its letter
+
+
+def _spreads() -> tuple[tuple[int, int, int], ...]:
+    """Five (keep, move, shift) steps that move 32 five-bit groups, packed, one to a byte: each
+    step lifts the upper half of every block of groups by three bits a group."""
+    steps = []
+    at = [5 * group for group in range(32)]  # where each group's low bit is, lowest group first
+    for half in (16, 8, 4, 2, 1):
+        moved = [group for group in range(32) if group // half % 2]
+        keep = sum(31 << at[group] for group in range(32) if group not in moved)
+        move = sum(31 << at[group] for group in moved)
+        steps.append((keep, move, 3 * half))
+        for group in moved:
+            at[group] += 3 * half
+    return tuple(steps)
+
+
+(_K1, _M1, _S1), (_K2, _M2, _S2), (_K3, _M3, _S3), (_K4, _M4, _S4), (_K5, _M5, _S5) = _spreads()
 
 
 def _encoded(digest: bytes) -> str:
-    """The first 26 lower-case base32 characters of the digest's first 17 bytes (136 bits)."""
+    """The first 26 lower-case base32 characters of the digest's first 17 bytes (136 bits).
+
+    The 130 bits are spread five to a byte by five mask-and-shift steps and the bytes translated
+    to letters: a fifth faster than 13 reads of a table of letter pairs (``base64.b32encode`` is
+    pure Python in 3.11, with padding and upper case besides); tests/test_core_ids.py compares."""
     b = int.from_bytes(digest[:17], "big") >> 6
-    p = _PAIRS
-    # Spelled out: a loop or a join over the 13 shifts costs a third more.
-    return (
-        p[b >> 120]
-        + p[(b >> 110) & 1023]
-        + p[(b >> 100) & 1023]
-        + p[(b >> 90) & 1023]
-        + p[(b >> 80) & 1023]
-        + p[(b >> 70) & 1023]
-        + p[(b >> 60) & 1023]
-        + p[(b >> 50) & 1023]
-        + p[(b >> 40) & 1023]
-        + p[(b >> 30) & 1023]
-        + p[(b >> 20) & 1023]
-        + p[(b >> 10) & 1023]
-        + p[b & 1023]
-    )
+    b = (b & _K1) | ((b & _M1) << _S1)
+    b = (b & _K2) | ((b & _M2) << _S2)
+    b = (b & _K3) | ((b & _M3) << _S3)
+    b = (b & _K4) | ((b & _M4) << _S4)
+    b = (b & _K5) | ((b & _M5) << _S5)
+    return b.to_bytes(26, "big").translate(_LETTERS).decode("ascii")
 
 
 def derive_id(prefix: str, *parts: str) -> str:

@@ -14,7 +14,7 @@ are compiled in ``mapping_compiled_paths``, conditions and fields in ``mapping_c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.core.ids import derive_id, id_deriver
 from gateway.core.mapping_compiled_fields import (
@@ -41,7 +41,15 @@ from gateway.errors import Issue, MappingFailed
 
 __all__ = ["compiled"]
 
-Compiled = Callable[[Any, MappingContext], MappingResult]
+
+class Compiled(Protocol):
+    """A compiled mapping: ``record_digest``, when given, stands for ``context.record_digest``
+    (a batch maps all its records under one context)."""
+
+    def __call__(
+        self, record: Any, context: MappingContext, record_digest: str | None = None
+    ) -> MappingResult: ...
+
 
 _CACHE: dict[int, tuple[Mapping, Compiled]] = {}
 _CACHE_MAX = 512  # mappings in force are a few dozen; tests build many small ones
@@ -73,8 +81,8 @@ def _compile(mapping: Mapping) -> Compiled:
     failed = f"mapping {mapping.id} could not map the {mapping.entity} record"
     mapping_id, creates = mapping.id, mapping.subject_creates
 
-    def run_mapping(record: Any, context: MappingContext) -> MappingResult:
-        run = Run(record, context)
+    def run_mapping(record: Any, context: MappingContext, record_digest: str | None = None) -> MappingResult:
+        run = Run(record, context, record_digest)
         parts: list[str] = []
         for read, text in key_readers:
             values = read(run, None)
@@ -178,10 +186,10 @@ def _provenance(mapping: Mapping, rule_id: str) -> Callable[[Run, str], dict[str
     def provenance(run: Run, source_id: str) -> dict[str, Any]:
         ctx = run.context
         return {
-            "sourceOrganization": ctx.source_org,
+            "sourceOrganization": run.source_org,
             "sourceSystem": source_system,
             "sourceFormat": source_format,
-            "sourceRecord": {"type": entity, "id": source_id, "digest": ctx.record_digest},
+            "sourceRecord": {"type": entity, "id": source_id, "digest": run.record_digest},
             "mapping": reference,
             "messageId": ctx.message_id,
             "receivedAt": ctx.received_at,
@@ -195,7 +203,7 @@ RuleFn = Callable[[Run, str, list[PlanElement]], RuleTrace]
 
 def _rule(mapping: Mapping, rule: Rule) -> RuleFn:
     items_of = finders(rule.for_each)[0] if rule.for_each is not None else None
-    when = conditions(rule.when)
+    when = conditions(rule.when) if rule.when else None
     body_of = fields(rule.fields, rule.id)
     provenance = _provenance(mapping, rule.id)
     labels = (rule.labels or mapping.labels).to_dict()
@@ -204,13 +212,14 @@ def _rule(mapping: Mapping, rule: Rule) -> RuleFn:
     keyed = _keyed(rule)
     element_id = id_deriver("el", mapping.id, rule.id)
     entity, rule_id, default_target, update_fields = mapping.entity, rule.id, rule.target, rule.update_fields
+    unfired = RuleTrace(rule_id=rule_id, fired=0, filled=())  # frozen: one serves every record
 
     def apply_rule(run: Run, source_id: str, out: list[PlanElement]) -> RuleTrace:
         items: list[Item] = [None] if items_of is None else list(items_of(run, None))
         filled: Filled = []
         fired = 0
         for index, item in enumerate(items):
-            if not when(run, item):
+            if when is not None and not when(run, item):
                 continue
             body = body_of(run, item, filled)
             if body is None or body is SKIP:
@@ -232,6 +241,8 @@ def _rule(mapping: Mapping, rule: Rule) -> RuleFn:
                 element["id"] = key_id
             out.append(PlanElement(slot=target, element=element, update_fields=update_fields))
             fired += 1
+        if not fired and not filled:
+            return unfired
         return RuleTrace(rule_id=rule_id, fired=fired, filled=tuple(filled))
 
     return apply_rule

@@ -14,7 +14,7 @@ class TransformError(ValueError):
 
 
 def _string(value: Any) -> str:
-    if isinstance(value, dict | list):
+    if isinstance(value, (dict, list)):  # a tuple: "dict | list" builds a union at every call
         raise TransformError("expected a scalar, found a structure")
     return str(value)
 

@@ -9,10 +9,12 @@ import io
 import multiprocessing
 from pathlib import Path
 
+import orjson
 import pytest
 
 from gateway.errors import GatewayError
 from gateway.formats import stream_payload, stream_worker
+from gateway.formats.records import SourceRecord
 from gateway.service.exchange.inbound import Inbound
 from gateway.service.exchange.ingest import ingest
 
@@ -121,7 +123,7 @@ def test_a_reader_that_stops_early_leaves_no_process(tmp_path):
         ("edfi-xml", 2_000_000, False, "0", False),
         ("edfi-xml", 1000, False, None, False),
         ("edfi-xml", 2_000_000, True, None, False),
-        ("fhir-ndjson", 2_000_000, False, None, False),
+        ("fhir-ndjson", 2_000_000, False, None, True),
         ("edfi-json", 2_000_000, False, None, False),
     ],
 )
@@ -160,3 +162,48 @@ def test_a_staged_file_lands_the_same_with_and_without_the_worker(rt, tmp_path, 
 def _student() -> bytes:
     fixtures = Path(__file__).parent / "fixtures" / "edfi_xml"
     return (fixtures / "students.xml").read_bytes()
+
+
+def ndjson(lines: int = 4000) -> bytes:
+    """Patients, about 2 MB, with every kind of bad line among them: JSON, duplicate keys, limits,
+    the R4 gate (bindings, types, unknown elements), an unknown type, blank lines."""
+    bad = [
+        b'{"resourceType":"Patient","gender":"m"}',
+        b'{"resourceType":"Patient","active":"yes"}',
+        b'{"resourceType":"Patient","id":"a","id":"b"}',
+        b'{"resourceType":"Patient","name":[{"family":"x\\u0000y"}]}',
+        b'{"resourceType":"Patient","colour":"blue"}',
+        b'{"resourceType":"NoSuchThing"}',
+        b'{"resourceType":"Patient",',
+        b"",
+    ]
+    out = []
+    for n in range(lines):
+        if n % 97 == 5:
+            out.append(bad[(n // 97) % len(bad)])
+            continue
+        patient = {
+            "resourceType": "Patient",
+            "id": f"p{n}",
+            "identifier": [{"system": "https://grandbend.example.org/ns/sid", "value": f"S{n:06d}"}],
+            "name": [{"family": f"Family{n}", "given": ["Given", "Middle"]}],
+            "gender": "female" if n % 2 else "male",
+            "birthDate": f"20{10 + n % 9:02d}-0{1 + n % 9}-1{n % 9}",
+            "address": [{"line": [f"{n} Main Street"], "city": "Grand Bend", "postalCode": "48000"}],
+        }
+        out.append(orjson.dumps(patient))
+    return b"\n".join(out) + b"\n"
+
+
+def test_fhir_ndjson_through_the_worker_gives_what_the_parser_gives(tmp_path):
+    path = tmp_path / "patients.ndjson"
+    path.write_bytes(ndjson())
+    found: list[object] = []
+    with path.open("rb") as stream:
+        assert stream_worker.wanted("fhir-ndjson", stream)
+        found.extend(stream_worker.stream_records("fhir-ndjson", stream, None))
+    with path.open("rb") as stream:
+        expected = list(stream_payload("fhir-ndjson", stream, None))
+    assert found == expected
+    problems = [item for item in found if not isinstance(item, SourceRecord)]
+    assert len(problems) == len([n for n in range(4000) if n % 97 == 5]) - 5  # five blank lines

@@ -2,10 +2,11 @@
 
 Parsing an Ed-Fi XML interchange (streaming XSD validation, conversion to the API's JSON shape,
 references completed) is about two fifths of its ingest on one core; a OneRoster CSV file's rows
-about an eighth. For a staged file of those formats, ``stream_records`` starts one parser process
-(``forkserver``: the web server and database drivers run threads) that reads the file by its
-path and sends the records back in chunks through a pipe, in file order. The pipe's buffer is
-the back-pressure: the parser is never more than a few chunks ahead, so memory stays flat.
+about an eighth; FHIR NDJSON's parse, limits and R4 gate about a third. For a staged file of
+those formats, ``stream_records`` starts one parser process (``forkserver``: the web server and
+database drivers run threads) that reads the file by its path and sends the records back in
+chunks through a pipe, in file order. The pipe's buffer is the back-pressure: the parser is
+never more than a few chunks ahead, so memory stays flat.
 
 Everything the in-process parser would do, it does: the same records, the same problems at the
 same locations, and a ``GatewayError`` that stops the stream stops it here too, with its code,
@@ -29,9 +30,12 @@ from gateway.formats.records import RecordProblem, SourceRecord
 log = logging.getLogger(__name__)
 
 WORKER_ENV = "GATEWAY_PARSE_WORKER"
-# Formats whose parsing is worth a process (measured, see benchmarks/README.md). FHIR NDJSON has
-# its own validation pool; Ed-Fi JSON parses in a few percent of its ingest.
-PARALLEL_FORMATS = frozenset({"edfi-xml", "oneroster-csv", "fhir-xml"})
+# Formats whose parsing is worth a process (measured, see benchmarks/README.md); Ed-Fi JSON parses
+# in a few percent of its ingest. FHIR NDJSON: the parser process also walks the limits and runs
+# the R4 gate (its own validation pool is not started there: this process is the second core), and
+# a resource comes back pickled, which reads in about a third of the time its JSON parses in.
+PARALLEL_FORMATS = frozenset({"edfi-xml", "oneroster-csv", "fhir-xml", "fhir-ndjson"})
+_POOL_IN_PARSER = ("GATEWAY_FHIR_WORKERS", "1")  # fhir_ndjson.WORKERS_ENV: validate in the parser
 MIN_BYTES = 1024 * 1024  # smaller files parse before a process would have started
 CHUNK = 250  # records per message through the pipe
 
@@ -101,6 +105,7 @@ def _rebuilt(error_type: type[GatewayError], message: str, issues: tuple[Issue, 
 
 def _parse(format_name: str, path: str, entity: str | None, sender: Connection) -> None:
     """In the parser process: every item of the file, in chunks, then the end or the failure."""
+    os.environ[_POOL_IN_PARSER[0]] = _POOL_IN_PARSER[1]
     stream_payload = _streams()
     chunk: list[StreamItem] = []
     with open(path, "rb") as stream:

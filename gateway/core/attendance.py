@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.core.canonical import digest
@@ -119,46 +119,104 @@ def school_days(start: dt.date, end: dt.date) -> int:
     return weeks * 5 + sum(1 for i in range(rest) if (first + i) % 7 < 5)
 
 
+@dataclass(frozen=True, kw_only=True)
+class EventGroup:
+    """Stored events of one student read as an aggregate instead of one by one: those of one
+    source, school, school year, category and labels. The derivation needs of them only their
+    dates (the first, the last, the absent ones) and their record digests, not the events."""
+
+    source_org: str
+    school: str
+    school_year: int
+    category: str
+    labels: Labels
+    dates: tuple[str, ...]  # ISO dates, one per event (repeats kept), in no order
+    digests: tuple[str, ...]  # record digests, one per event, in no order
+
+
+@dataclass
+class _Events:
+    """What ``_summary`` reads of the events of one (source, school, school year)."""
+
+    first: str = "9999-12-31"  # ISO dates compare as the dates do
+    last: str = "0000-01-01"
+    absent: set[str] = field(default_factory=set)  # ISO dates of the absent-category events
+    digests: list[str] = field(default_factory=list)
+    labels: set[Labels] = field(default_factory=set)
+
+    def add(self, dates: Iterable[str], digests: Iterable[str], labels: Labels, absent: bool) -> None:
+        dates = list(dates)
+        self.first = min(self.first, *dates)
+        self.last = max(self.last, *dates)
+        if absent:
+            self.absent.update(dates)
+        self.digests.extend(digests)
+        self.labels.add(labels)
+
+
 def summarise(
     events: Iterable[AttendanceEvent],
     enrollments: Iterable[Enrollment],
     categories: Mapping[str, str],
     as_of: dt.date,
+    *,
+    groups: Iterable[EventGroup] = (),
 ) -> list[AttendanceSummary]:
-    """One summary per (source, school, school year) that has events and enrolled days."""
-    groups: dict[tuple[str, str, int], list[AttendanceEvent]] = defaultdict(list)
+    """One summary per (source, school, school year) that has events and enrolled days; the
+    events come one by one (``events``), as aggregates (``groups``) or both (none in both)."""
+    found_events: dict[tuple[str, str, int], _Events] = defaultdict(_Events)
     for event in events:
-        groups[(event.source_org, event.school, school_year_of(event.date))].append(event)
+        day = event.date.isoformat()
+        found_events[(event.source_org, event.school, school_year_of(event.date))].add(
+            (day,), (event.record_digest,), event.labels, categories.get(event.category) == ABSENT
+        )
+    for group in groups:
+        if not group.dates:
+            continue
+        absent = categories.get(group.category) == ABSENT
+        for year, dates, digests in _by_year(group):
+            found_events[(group.source_org, group.school, year)].add(dates, digests, group.labels, absent)
     spans = list(enrollments)
     found = []
-    for (source_org, school, year), group in sorted(groups.items()):
-        summary = _summary(source_org, school, year, group, spans, categories, as_of)
+    for (source_org, school, year), group_events in sorted(found_events.items()):
+        summary = _summary(source_org, school, year, group_events, spans, as_of)
         if summary is not None:
             found.append(summary)
     return found
+
+
+def _by_year(group: EventGroup) -> list[tuple[int, Sequence[str], Sequence[str]]]:
+    """A group's dates and digests by the school year of each date (the group's own, as a row
+    stores it; checked, since a span within one school year has its first and last in it)."""
+    first, last = dt.date.fromisoformat(min(group.dates)), dt.date.fromisoformat(max(group.dates))
+    if school_year_of(first) == school_year_of(last) == group.school_year:
+        return [(group.school_year, group.dates, group.digests)]
+    split: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for day, record_digest in zip(group.dates, group.digests, strict=True):
+        dates, digests = split[school_year_of(dt.date.fromisoformat(day))]
+        dates.append(day)
+        digests.append(record_digest)
+    return [(year, dates, digests) for year, (dates, digests) in split.items()]
 
 
 def _summary(
     source_org: str,
     school: str,
     year: int,
-    events: list[AttendanceEvent],
+    events: _Events,
     enrollments: list[Enrollment],
-    categories: Mapping[str, str],
     as_of: dt.date,
 ) -> AttendanceSummary | None:
-    earliest, latest = min(e.date for e in events), max(e.date for e in events)
+    earliest, latest = dt.date.fromisoformat(events.first), dt.date.fromisoformat(events.last)
     here = [e for e in enrollments if e.school == school]
     ranges = _enrolled_ranges(year, here, (earliest, latest), as_of)
     enrolled = sum(school_days(start, end) for start, end in ranges)
     if enrolled == 0:
         return None
     absent = {
-        e.date
-        for e in events
-        if categories.get(e.category) == ABSENT and e.date.weekday() < 5 and _inside(e.date, ranges)
+        day for day in map(dt.date.fromisoformat, events.absent) if day.weekday() < 5 and _inside(day, ranges)
     }
-    sources = [e.labels for e in events] + [e.labels for e in enrollments if e.school == school]
+    sources = [*events.labels, *(e.labels for e in here)]
     return AttendanceSummary(
         source_org=source_org,
         school=school,
@@ -167,8 +225,8 @@ def _summary(
         absent_days=len(absent),
         first_day=ranges[0][0],
         last_day=ranges[-1][1],
-        records=len(events),
-        sources_digest=digest(sorted(e.record_digest for e in events)),
+        records=len(events.digests),
+        sources_digest=digest(sorted(events.digests)),
         labels=combine(sources, CATEGORY),
     )
 

@@ -8,9 +8,9 @@ batch that carries the events or enrollments, so the plan is written once per ba
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from gateway.core import attendance
 from gateway.core.labels import Labels
@@ -41,6 +41,31 @@ class StoredEvent:
     element_id: str
     student_id: str
     event: attendance.AttendanceEvent
+
+
+class StoredAttendance(Sequence[StoredEvent]):
+    """A student's stored events as a batch reads them: one by one (the sequence) those the batch
+    may replace (its own event ids), and the rest as aggregates (``groups``), so that a batch
+    holds a few strings per student instead of an object per event of the school year."""
+
+    def __init__(self, events: Iterable[StoredEvent], groups: Iterable[attendance.EventGroup]) -> None:
+        self._events = tuple(events)
+        self.groups = tuple(groups)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[StoredEvent]: ...
+    def __getitem__(self, index: int | slice) -> StoredEvent | Sequence[StoredEvent]:
+        return self._events[index]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+
+def groups_of(stored: Sequence[StoredEvent]) -> tuple[attendance.EventGroup, ...]:
+    """The aggregated part of a student's stored events (none when they were read one by one)."""
+    return stored.groups if isinstance(stored, StoredAttendance) else ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,9 +140,13 @@ def derive(
     categories: Mapping[str, str],
     as_of: dt.date,
     validators: Mapping[str, Any],
+    groups: Iterable[attendance.EventGroup] = (),
 ) -> Derived:
-    """The plan with its derived attendance elements recomputed from ``events`` and its enrollments."""
-    summaries = attendance.summarise(events, attendance.enrollments_of(plan), categories, as_of)
+    """The plan with its derived attendance elements recomputed from its stored events (one by one
+    in ``events``, aggregated in ``groups``) and its enrollments."""
+    summaries = attendance.summarise(
+        events, attendance.enrollments_of(plan), categories, as_of, groups=groups
+    )
     new = [element for summary in summaries for element in attendance.elements(summary, context)]
     wanted = {str(e.element["id"]) for e in new}
     stale = {

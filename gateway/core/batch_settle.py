@@ -215,7 +215,9 @@ class _Run:
             plan = self.plans.get(student_id) or self.snapshot.plans.get(student_id)
             if plan is None:
                 continue  # no plan, so no enrollment: nothing to derive from
-            stored = {e.element_id: e.event for e in self.snapshot.events.get(student_id, ())}
+            # the stored events one by one (those the batch may replace) and the rest aggregated
+            found = self.snapshot.events.get(student_id, ())
+            stored = {e.element_id: e.event for e in found}
             stored.update({k: batch_attendance.as_stored(i).event for k, i in fresh[student_id].items()})
             context = DerivationContext(
                 student_id=student_id, message_id=self.sender.message_id, received_at=self.sender.received_at
@@ -227,6 +229,7 @@ class _Run:
                 categories=self.rules.absence_categories,
                 as_of=self.now.date(),
                 validators=self.rules.element_validators,
+                groups=batch_attendance.groups_of(found),
             )
             if derived.changed:
                 self.plans[student_id] = derived.plan

@@ -122,7 +122,7 @@ def _load(session: Session, prepared: core_batch.Prepared) -> tuple[core_batch.S
         links=links,
         plans={student: row.document for student, row in rows.items()},
         event_keys=attendance_rows.attendance_content_keys(session, prepared.event_ids()),
-        events=batch_snapshot.stored_events(session, attending) if attending else {},
+        events=batch_snapshot.stored_attendance(session, attending, prepared.event_ids()),
     )
     return snapshot, rows
 

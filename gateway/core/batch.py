@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
 from gateway.core.batch_attendance import StoredEvent
+from gateway.core.frozen import quick_init
 from gateway.core.identity import IdentityAuthority
 from gateway.core.limits import SCHOOL_ID_MAX
 from gateway.core.mapping import MappingContext, MappingResult, PlanElement
@@ -69,6 +70,7 @@ class Rules:
     absence_categories: Mapping[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class Mapped:
     record: Record

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.frozen import quick_init
 from gateway.core.ids import student_id_for
 from gateway.errors import Issue
 
@@ -78,6 +79,7 @@ def authority_issues(organizations: Sequence[Mapping[str, Any]], where: str) -> 
     ]
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class IdentityOutcome:
     student_id: str | None

@@ -7,9 +7,11 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.core.frozen import quick_init
 from gateway.core.limits import IDENTIFIER_SYSTEM_MAX, IDENTIFIER_VALUE_MAX
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class MappingContext:
     source_org: str
@@ -23,6 +25,7 @@ class MappingContext:
     trace: bool = True
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class PlanElement:
     slot: str
@@ -32,6 +35,7 @@ class PlanElement:
     update_fields: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class RuleTrace:
     rule_id: str
@@ -39,6 +43,7 @@ class RuleTrace:
     filled: tuple[tuple[str, str], ...]  # (element path, source location)
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class MappingResult:
     mapping_id: str

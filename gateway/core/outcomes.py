@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.frozen import quick_init
 from gateway.errors import Issue
 
 ACCEPTED, REJECTED, HELD, FAILED = "accepted", "rejected", "held", "failed"
@@ -16,6 +17,7 @@ REPLAYABLE = ("partial", "held", "rejected", "failed", "received")
 MAX_LISTED_RECORDS = 1000  # a message lists at most this many problem records; counts stay exact
 
 
+@quick_init
 @dataclass(frozen=True, kw_only=True)
 class RecordOutcome:
     location: str

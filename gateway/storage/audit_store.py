@@ -4,15 +4,18 @@ outbox. Nothing here commits."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import AuditEntry, Checkpoint
 from gateway.core.merkle import Frontier, TreeBuilder, leaf_hash, leaf_of
 from gateway.core.tree_head import TreeHead
+from gateway.storage.audit_writes import audit_refusal
+from gateway.storage.dialect import execute_many
 from gateway.storage.tables import AuditCheckpoint, AuditEntryRow, AuditHead, CheckpointWitness
 
 
@@ -118,20 +121,29 @@ def lock_audit_head(session: Session) -> AuditHead | None:
     return session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
 
 
+@functools.cache
+def _entry_insert() -> Any:
+    return insert(AuditEntryRow)
+
+
 def append_audit(session: Session, head: AuditHead | None, entries: list[AuditEntry]) -> None:
-    session.add_all(
-        AuditEntryRow(
-            seq=e.seq,
-            recorded_at=e.recorded_at,
-            kind=e.kind,
-            actor=e.actor,
-            subject=e.subject,
-            details=dict(e.details),
-            prev_hash=e.prev_hash,
-            hash=e.hash,
-        )
+    """The entries written now, in one executemany (a refusal raises AuditUnavailable); the head
+    moves in the session, for the caller's flush."""
+    rows = [
+        {
+            "seq": e.seq,
+            "recorded_at": e.recorded_at,
+            "kind": e.kind,
+            "actor": e.actor,
+            "subject": e.subject,
+            "details": dict(e.details),
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
         for e in entries
-    )
+    ]
+    with audit_refusal():
+        execute_many(session, _entry_insert(), rows)
     last = entries[-1]
     if head is None:
         session.add(AuditHead(id=1, seq=last.seq, hash=last.hash))

@@ -28,8 +28,15 @@ def start_head(session: Session, genesis: str) -> AuditHead:
 def flush_entries(session: Session) -> None:
     """Write what the session holds now: a refused audit write raises AuditUnavailable (503, nothing
     stored, answered or sent) here instead of surfacing at commit as an unknown fault."""
-    try:
+    with audit_refusal():
         session.flush()
+
+
+@contextmanager
+def audit_refusal() -> Iterator[None]:
+    """Around a write of the audit's tables: the database refusing it raises AuditUnavailable."""
+    try:
+        yield
     except DBAPIError as exc:
         if "audit_" not in str(exc.statement or ""):
             raise  # another table's write failed: not the audit's to explain

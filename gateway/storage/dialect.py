@@ -3,6 +3,7 @@ statements run as one DBAPI executemany."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,30 +92,21 @@ def execute_many(
     connection = session.connection()
     plan = _compiled(statement, connection.dialect)
     fixed = {k: plan.processors[k](v) if k in plan.processors else v for k, v in (constants or {}).items()}
-    converters = [
-        (
-            name,
-            fixed.get(name),
-            name in fixed,
-            _last_kept(plan.processors[name]) if name in plan.processors else None,
-        )
-        for name in plan.names
+    names = plan.names
+    values_of = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    converted = [
+        (i, _last_kept(plan.processors[n]))
+        for i, n in enumerate(names)
+        if n in plan.processors and n not in fixed
     ]
-    params: list[Any]
-    if plan.positional:
-        params = [
-            tuple(
-                value if is_fixed else (convert(row[name]) if convert is not None else row[name])
-                for name, value, is_fixed, convert in converters
-            )
-            for row in rows
-        ]
-    else:
-        params = [
-            {
-                name: value if is_fixed else (convert(row[name]) if convert is not None else row[name])
-                for name, value, is_fixed, convert in converters
-            }
-            for row in rows
-        ]
+    whole = [({**row, **fixed} if fixed else row) for row in rows]
+    params: list[Any] = [values_of(row) for row in whole]
+    if converted:
+        for index, values in enumerate(params):
+            changed = list(values)
+            for i, convert in converted:
+                changed[i] = convert(changed[i])
+            params[index] = tuple(changed)
+    if not plan.positional:
+        params = [dict(zip(names, values, strict=True)) for values in params]
     connection.exec_driver_sql(plan.sql, params)

@@ -21,8 +21,7 @@ from gateway.core.batch_attendance import StoredEvent
 from gateway.core.frozen import quick_init
 from gateway.core.identity import IdentityAuthority
 from gateway.core.limits import SCHOOL_ID_MAX
-from gateway.core.mapping import MappingContext, MappingResult, PlanElement
-from gateway.core.mapping_compiled import compiled
+from gateway.core.mapping import MappingContext, MappingResult, PlanElement, apply_mapping
 from gateway.core.mapping_model import Mapping as MappingSpec
 from gateway.core.outcomes import IGNORED, REJECTED, RecordOutcome
 from gateway.core.policy import Decision
@@ -137,10 +136,9 @@ def prepare(
     """Map each record not ``decided`` already (reference data) and take the inbound decision."""
     outcomes: dict[int, RecordOutcome] = dict(decided or {})
     mapped: dict[int, Mapped] = {}
-    context = _context(sender, rules)
     for index, rec in enumerate(records):
         if index not in outcomes:
-            found = _map_one(rec, sender, rules, context)
+            found = _map_one(rec, sender, rules)
             if isinstance(found, Mapped):
                 mapped[index] = found
             else:
@@ -148,7 +146,7 @@ def prepare(
     return Prepared(mapped=mapped, outcomes=outcomes)
 
 
-def _map_one(rec: Record, sender: Sender, rules: Rules, context: MappingContext) -> Mapped | RecordOutcome:
+def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcome:
     mapping = rules.mapping_for(sender.family, rec.entity)
     if mapping is None:
         ignored = ignored_reason(rules.ignored, sender.family, rec.entity)
@@ -157,8 +155,7 @@ def _map_one(rec: Record, sender: Sender, rules: Rules, context: MappingContext)
         why = f"no mapping for {sender.format} entity '{rec.entity}'; add one under mappings/ and replay"
         return rejected(rec, why)
     try:
-        # ``apply_mapping`` without a trace, the record's digest given beside the batch's context
-        result = compiled(mapping)(rec.data, context, rec.digest)
+        result = apply_mapping(mapping, rec.data, _context(sender, rules, rec))
     except MappingFailed as exc:
         return rejected(rec, exc.message, exc.issues)
     school_issue = _school_issue(result, rec)
@@ -205,13 +202,12 @@ def _school_issue(result: MappingResult, rec: Record) -> Issue | None:
     return Issue(path=path, message=f"a school id is at most {SCHOOL_ID_MAX} characters")
 
 
-def _context(sender: Sender, rules: Rules) -> MappingContext:
-    """The mapping context of every record of the batch (each record's digest is given apart)."""
+def _context(sender: Sender, rules: Rules, rec: Record) -> MappingContext:
     return MappingContext(
         source_org=sender.source_org,
         message_id=sender.message_id,
         received_at=sender.received_at,
-        record_digest="",
+        record_digest=rec.digest,
         identifier_systems=sender.identifier_systems,
         codes=rules.codes,
         trace=False,

@@ -14,7 +14,7 @@ are compiled in ``mapping_compiled_paths``, conditions and fields in ``mapping_c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.core.ids import derive_id, id_deriver
 from gateway.core.mapping_compiled_fields import (
@@ -40,16 +40,7 @@ from gateway.core.mapping_values import (
 from gateway.errors import Issue, MappingFailed
 
 __all__ = ["compiled"]
-
-
-class Compiled(Protocol):
-    """A compiled mapping: ``record_digest``, when given, stands for ``context.record_digest``
-    (a batch maps all its records under one context)."""
-
-    def __call__(
-        self, record: Any, context: MappingContext, record_digest: str | None = None
-    ) -> MappingResult: ...
-
+Compiled = Callable[[Any, MappingContext], MappingResult]
 
 _CACHE: dict[int, tuple[Mapping, Compiled]] = {}
 _CACHE_MAX = 512  # mappings in force are a few dozen; tests build many small ones
@@ -81,8 +72,8 @@ def _compile(mapping: Mapping) -> Compiled:
     failed = f"mapping {mapping.id} could not map the {mapping.entity} record"
     mapping_id, creates = mapping.id, mapping.subject_creates
 
-    def run_mapping(record: Any, context: MappingContext, record_digest: str | None = None) -> MappingResult:
-        run = Run(record, context, record_digest)
+    def run_mapping(record: Any, context: MappingContext) -> MappingResult:
+        run = Run(record, context)
         parts: list[str] = []
         for read, text in key_readers:
             values = read(run, None)
@@ -186,10 +177,10 @@ def _provenance(mapping: Mapping, rule_id: str) -> Callable[[Run, str], dict[str
     def provenance(run: Run, source_id: str) -> dict[str, Any]:
         ctx = run.context
         return {
-            "sourceOrganization": run.source_org,
+            "sourceOrganization": ctx.source_org,
             "sourceSystem": source_system,
             "sourceFormat": source_format,
-            "sourceRecord": {"type": entity, "id": source_id, "digest": run.record_digest},
+            "sourceRecord": {"type": entity, "id": source_id, "digest": ctx.record_digest},
             "mapping": reference,
             "messageId": ctx.message_id,
             "receivedAt": ctx.received_at,

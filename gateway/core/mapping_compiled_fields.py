@@ -43,15 +43,13 @@ _NO_TABLE: MappingABC[str, Any] = {}
 class Run(Reads):
     """Mutable scratch state of one record's run; never escapes the compiled function."""
 
-    __slots__ = ("codes", "context", "issues", "record_digest", "source_org")
+    __slots__ = ("codes", "context", "issues", "source_org")
 
-    def __init__(self, record: Any, context: MappingContext, record_digest: str | None = None) -> None:
+    def __init__(self, record: Any, context: MappingContext) -> None:
         super().__init__(record)
         self.codes = context.codes
         self.source_org = context.source_org
         self.context = context
-        # A batch maps its records under one context and names each record's digest here.
-        self.record_digest = context.record_digest if record_digest is None else record_digest
         self.issues: list[Issue] = []
 
 

@@ -50,6 +50,7 @@ CATEGORY = "attendance"
 ABSENCE_CATEGORIES = "attendance-absence-categories"
 ABSENT = "absent"
 FACTS = "domains.attendanceEngagement.facts"
+GROUP_SEPARATOR = ","  # in neither an ISO date nor a record digest
 CHRONIC_SHARE = (1, 10)  # absent days / enrolled days at or above this share: chronic
 
 
@@ -130,8 +131,13 @@ class EventGroup:
     school_year: int
     category: str
     labels: Labels
-    dates: tuple[str, ...]  # ISO dates, one per event (repeats kept), in no order
-    digests: tuple[str, ...]  # record digests, one per event, in no order
+    # One per event (repeats kept), in no order, joined by ``GROUP_SEPARATOR``: two strings per
+    # group rather than two per event, while a batch holds the groups of thousands of students.
+    dates: str  # ISO dates
+    digests: str  # record digests
+
+    def split(self) -> tuple[list[str], list[str]]:
+        return self.dates.split(GROUP_SEPARATOR), self.digests.split(GROUP_SEPARATOR)
 
 
 @dataclass
@@ -174,7 +180,7 @@ def summarise(
         if not group.dates:
             continue
         absent = categories.get(group.category) == ABSENT
-        for year, dates, digests in _by_year(group):
+        for year, dates, digests in _by_year(group.school_year, *group.split()):
             found_events[(group.source_org, group.school, year)].add(dates, digests, group.labels, absent)
     spans = list(enrollments)
     found = []
@@ -185,14 +191,16 @@ def summarise(
     return found
 
 
-def _by_year(group: EventGroup) -> list[tuple[int, Sequence[str], Sequence[str]]]:
+def _by_year(
+    school_year: int, days: list[str], record_digests: list[str]
+) -> list[tuple[int, Sequence[str], Sequence[str]]]:
     """A group's dates and digests by the school year of each date (the group's own, as a row
     stores it; checked, since a span within one school year has its first and last in it)."""
-    first, last = dt.date.fromisoformat(min(group.dates)), dt.date.fromisoformat(max(group.dates))
-    if school_year_of(first) == school_year_of(last) == group.school_year:
-        return [(group.school_year, group.dates, group.digests)]
+    first, last = dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days))
+    if school_year_of(first) == school_year_of(last) == school_year:
+        return [(school_year, days, record_digests)]
     split: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    for day, record_digest in zip(group.dates, group.digests, strict=True):
+    for day, record_digest in zip(days, record_digests, strict=True):
         dates, digests = split[school_year_of(dt.date.fromisoformat(day))]
         dates.append(day)
         digests.append(record_digest)

@@ -11,13 +11,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.core.attendance import CATEGORY, AttendanceEvent, EventGroup
+from gateway.core.attendance import CATEGORY, GROUP_SEPARATOR, AttendanceEvent, EventGroup
 from gateway.core.batch_attendance import StoredAttendance, StoredEvent
 from gateway.core.labels import Labels
 from gateway.storage.tables import AttendanceEventRow
 
 _CHUNK = 900  # bound parameters per IN list: well under SQLite's and PostgreSQL's limits
-_SEPARATOR = ","  # in neither an ISO date nor a record digest (checked: the pieces must add up)
 _GroupKey = tuple[str, str, str, int, str, str, str]  # student, source, school, year, category, labels
 
 
@@ -110,8 +109,8 @@ def stored_attendance(
             select(
                 *keys,
                 func.count(),
-                func.aggregate_strings(table.c.event_date, _SEPARATOR),
-                func.aggregate_strings(table.c.record_digest, _SEPARATOR),
+                func.aggregate_strings(table.c.event_date, GROUP_SEPARATOR),
+                func.aggregate_strings(table.c.record_digest, GROUP_SEPARATOR),
             )
             .where(table.c.student_id.in_(ids[start : start + _CHUNK]))
             .group_by(*keys)
@@ -128,26 +127,29 @@ def stored_attendance(
             days,
             digests,
         ) in session.execute(query):
-            key = (student_id, source_org, school, year, category, regime, sensitivity)
-            dates, record_digests = days.split(_SEPARATOR), digests.split(_SEPARATOR)
-            if not len(dates) == len(record_digests) == count:
-                unreadable.add(student_id)
+            if not days.count(GROUP_SEPARATOR) + 1 == digests.count(GROUP_SEPARATOR) + 1 == count:
+                unreadable.add(student_id)  # checked: a separator inside a value would shift the pieces
                 continue
-            for stored in taken.get(key, ()):  # read one by one: not in the aggregate as well
-                dates.remove(stored.event.date.isoformat())
-                record_digests.remove(stored.event.record_digest)
-            if dates:
-                groups[student_id].append(
-                    EventGroup(
-                        source_org=source_org,
-                        school=school,
-                        school_year=year,
-                        category=category,
-                        labels=_labels(regime, sensitivity),
-                        dates=tuple(dates),
-                        digests=tuple(record_digests),
-                    )
+            taken_here = taken.get((student_id, source_org, school, year, category, regime, sensitivity))
+            if taken_here:  # read one by one: not in the aggregate as well
+                dates, record_digests = days.split(GROUP_SEPARATOR), digests.split(GROUP_SEPARATOR)
+                for stored in taken_here:
+                    dates.remove(stored.event.date.isoformat())
+                    record_digests.remove(stored.event.record_digest)
+                if not dates:
+                    continue
+                days, digests = GROUP_SEPARATOR.join(dates), GROUP_SEPARATOR.join(record_digests)
+            groups[student_id].append(
+                EventGroup(
+                    source_org=source_org,
+                    school=school,
+                    school_year=year,
+                    category=category,
+                    labels=_labels(regime, sensitivity),
+                    dates=days,
+                    digests=digests,
                 )
+            )
     found = {
         s: StoredAttendance(one_by_one.get(s, ()), groups.get(s, ())) for s in set(one_by_one) | set(groups)
     }

@@ -46,7 +46,7 @@ class RetractionSummary:
 def known_source_ids(rt: Runtime, *, source_org: str, entity: str) -> set[str]:
     """The active source record ids this source has delivered for ``entity`` (mapping keys, '|'-joined)."""
     with rt.sessions() as session:
-        return {row.source_id for row in source_index.active_source_records(session, source_org, entity)}
+        return source_index.active_source_ids(session, source_org, entity)
 
 
 def retract_records(

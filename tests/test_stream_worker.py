@@ -28,6 +28,14 @@ EVENT = """<StudentSchoolAttendanceEvent><AttendanceEvent><EventDate>{date}</Eve
 <SessionName>2021-2022 Fall Semester</SessionName><SchoolYear>2021-2022</SchoolYear>
 <SchoolReference><SchoolIdentity><SchoolId>255901001</SchoolId></SchoolIdentity></SchoolReference></SessionIdentity></SessionReference></StudentSchoolAttendanceEvent>
 """
+
+
+@pytest.fixture(autouse=True)
+def small_files_use_the_worker(monkeypatch):
+    """The worker starts for files from 16 MiB on; these tests' files are about 2 MB."""
+    monkeypatch.setattr(stream_worker, "MIN_BYTES", 1024 * 1024)
+
+
 EVENTS = 2400  # about 2 MB (1.4 MB cut off): over the size a second process is started for
 
 

@@ -69,7 +69,8 @@ def _derive_chunk(
 ) -> tuple[int, list[str]]:
     categories = rt.artifacts.codes.get(attendance.ABSENCE_CATEGORIES, {})
     now = rt.now()
-    events = batch_snapshot.stored_events(session, students)
+    # read as a batch reads them: one aggregate per source, school, year, category and labels
+    stored = batch_snapshot.stored_attendance(session, students, ())
     plans = plan_store.plans_for(session, students)
     changed, students_changed = 0, []
     for student_id in students:
@@ -79,13 +80,15 @@ def _derive_chunk(
         context = attendance.DerivationContext(
             student_id=student_id, message_id=trigger.message_id, received_at=trigger.received_at
         )
+        found = stored.get(student_id, ())
         derived = batch_attendance.derive(
             row.document,
-            [e.event for e in events.get(student_id, [])],
+            [e.event for e in found],
             context,
             categories=categories,
             as_of=now.date(),
             validators=rt.artifacts.element_validators,
+            groups=batch_attendance.groups_of(found),
         )
         if derived.changed:
             plan_store.save_plan(session, row, student_id, derived.plan, now)

@@ -175,18 +175,6 @@ def _without_meta(document: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in document.items() if k != "meta"}, **({"meta": meta} if meta else {})}
 
 
-def _served_id(session: Session, sender: Sender, resource_type: str, item: Landed) -> str:
-    if sender.resource_id:
-        return sender.resource_id
-    own = item.data.get("id")
-    if not isinstance(own, str) or not own:
-        return str(uuid.uuid5(_ID_NAMESPACE, f"{sender.message_id}|{item.location}"))
-    existing = fhir_store.current(session, resource_type, own)
-    if existing is None or existing.source_org == sender.source_org:
-        return own
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{sender.source_org}|{resource_type}|{own}"))
-
-
 # A relative reference as an element's value, read off the resource's compact JSON (orjson writes
 # no whitespace; a quote inside a string is always escaped, so only a "reference" key matches):
 # a C-speed scan instead of walking every element in Python.

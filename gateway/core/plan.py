@@ -56,11 +56,46 @@ def empty_plan(student_id: str) -> dict[str, Any]:
 
 def content_digest(element: Mapping[str, Any]) -> str:
     """Digest of what an element says, not of when it arrived."""
+    return digest(_stable(element))
+
+
+def _stable(element: Mapping[str, Any]) -> dict[str, Any]:
     stable = dict(element)
     stable["provenance"] = {
         k: v for k, v in element.get("provenance", {}).items() if k not in _VOLATILE_PROVENANCE
     }
-    return digest(stable)
+    return stable
+
+
+def same_content(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether two elements say the same (their content digests match). A derived summary changes
+    with every batch of events: a difference is mostly found at the first differing value, without
+    writing and hashing both elements."""
+    first, second = _stable(one), _stable(other)
+    return not surely_differ(first, second) and digest(first) == digest(second)
+
+
+_JSON_TYPES = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
+
+
+def surely_differ(one: Any, other: Any) -> bool:
+    """True only when the canonical JSON of the two values certainly differs; False when they may
+    be the same (then the digests decide). Types ``json`` spells alike (a list and a tuple) or that
+    it converts (non-text keys, subclasses, other objects) are left to the digests."""
+    kind, other_kind = type(one), type(other)
+    if kind in (list, tuple) and other_kind in (list, tuple):
+        return len(one) != len(other) or any(surely_differ(a, b) for a, b in zip(one, other, strict=True))
+    if kind is not other_kind:
+        return kind in _JSON_TYPES and other_kind in _JSON_TYPES
+    if kind is dict:
+        if one.keys() != other.keys():
+            return all(type(k) is str for k in one) and all(type(k) is str for k in other)
+        return any(surely_differ(value, other[key]) for key, value in one.items())
+    if kind is str or kind is int or kind is bool:
+        return bool(one != other)
+    if kind is float:
+        return bool(one != other and one == one and other == other)  # NaN: left to the digests
+    return False
 
 
 def merge_elements(plan: Mapping[str, Any], elements: Iterable[PlanElement]) -> MergeOutcome:
@@ -106,7 +141,7 @@ def _replace_single(node: dict[str, Any], key: str, items: list[dict[str, Any]])
     changed = []
     for element in items:
         current = node.get(key)
-        if current is None or content_digest(current) != content_digest(element):
+        if current is None or not same_content(current, element):
             node[key] = element
             changed.append(str(element["id"]))
     return changed
@@ -122,7 +157,7 @@ def _upsert_many(
         existing = current.get(element_id)
         if existing is not None and element_id in updates:
             element = _updated(existing, element, updates[element_id])
-        if existing is not None and content_digest(existing) == content_digest(element):
+        if existing is not None and same_content(existing, element):
             continue
         current[element_id] = element
         changed.append(element_id)

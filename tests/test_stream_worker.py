@@ -32,7 +32,7 @@ EVENT = """<StudentSchoolAttendanceEvent><AttendanceEvent><EventDate>{date}</Eve
 
 @pytest.fixture(autouse=True)
 def small_files_use_the_worker(monkeypatch):
-    """The worker starts for files from 16 MiB on; these tests' files are about 2 MB."""
+    """The worker starts for files from 12 MiB on; these tests' files are about 2 MB."""
     monkeypatch.setattr(stream_worker, "MIN_BYTES", 1024 * 1024)
 
 
@@ -217,3 +217,28 @@ def test_fhir_ndjson_through_the_worker_gives_what_the_parser_gives(tmp_path):
     assert found == expected
     problems = [item for item in found if not isinstance(item, SourceRecord)]
     assert len(problems) == len([n for n in range(4000) if n % 97 == 5]) - 5  # five blank lines
+
+
+def test_the_parser_process_does_not_run_the_programs_main_module_again(tmp_path):
+    """multiprocessing would make the child import the program's main module again (2 s for
+    ``spgw``, once per file); the parser's work is all in the package, so it must not."""
+    import subprocess
+    import sys
+
+    (tmp_path / "attendance.xml").write_bytes(interchange(200))
+    marks = tmp_path / "imports.txt"
+    program = tmp_path / "program.py"
+    program.write_text(
+        "import os, sys\n"
+        f"open({str(marks)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+        "from gateway.formats import stream_worker\n"
+        "if __name__ == '__main__':\n"
+        f"    with open({str(tmp_path / 'attendance.xml')!r}, 'rb') as stream:\n"
+        "        found = list(stream_worker.stream_records('edfi-xml', stream, None))\n"
+        "    print(len(found))\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "200"
+    assert len(marks.read_text().split()) == 1  # the program itself, and no parser process

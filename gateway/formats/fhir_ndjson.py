@@ -30,6 +30,7 @@ import orjson
 
 from gateway.core.limits import tree_issues
 from gateway.errors import InputInvalid
+from gateway.formats.child_processes import main_module_left_out
 from gateway.formats.fhir_validate import (
     BINARY_KEYS,
     Found,
@@ -124,7 +125,8 @@ def _submit(workers: int, prepared: list[_Ready | RecordProblem]) -> Future[Any]
     if workers <= 1:
         return None
     try:
-        return _pool(workers).submit(verdicts_many, _tasks(prepared))
+        with main_module_left_out():  # the pool starts its processes on a submit
+            return _pool(workers).submit(verdicts_many, _tasks(prepared))
     except RuntimeError:  # a broken or shut-down pool: validate here instead
         _pool.cache_clear()
         log.warning("FHIR validation pool unavailable; validating in process")

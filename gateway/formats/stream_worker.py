@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from typing import Any, BinaryIO
 
 from gateway.errors import GatewayError, InputInvalid, Issue
+from gateway.formats.child_processes import main_module_left_out
 from gateway.formats.records import RecordProblem, SourceRecord
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,13 @@ WORKER_ENV = "GATEWAY_PARSE_WORKER"
 # a resource comes back pickled, which reads in about a third of the time its JSON parses in.
 PARALLEL_FORMATS = frozenset({"edfi-xml", "oneroster-csv", "fhir-xml", "fhir-ndjson"})
 _POOL_IN_PARSER = ("GATEWAY_FHIR_WORKERS", "1")  # fhir_ndjson.WORKERS_ENV: validate in the parser
-# The parser process starts the way multiprocessing's forkserver starts any child: it imports this
-# program's main module again, about 2 s for ``spgw`` or a benchmark, once per file. Measured on the
-# 2 cores here, a file gains from about 15 MB on (Ed-Fi XML 10 MB: 7.4 s with it against 5.0 s
-# without; 50 MB: 26.9 s against 31.9 s); smaller FHIR NDJSON files keep the validation pool.
-MIN_BYTES = 16 * 1024 * 1024
+# The parser process is forked from the forkserver, which has the parsers imported (about 0.4 s,
+# once per process); it is not made to import this program's main module again, as
+# multiprocessing would (about 2 s for ``spgw`` or a benchmark, once per file): its work is all in
+# this package. Measured on the 2 cores here (see benchmarks/README.md): below about 10 MB the
+# start and the pipe cost more than the second core saves; smaller FHIR NDJSON files keep the
+# validation pool.
+MIN_BYTES = 12 * 1024 * 1024
 CHUNK = 250  # records per message through the pipe
 AHEAD = 40  # messages received and not yet read: two bulk batches (5,000 records each)
 
@@ -69,7 +72,8 @@ def stream_records(format_name: str, stream: BinaryIO, entity: str | None) -> It
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(target=_parse, args=(format_name, str(stream.name), entity, sender), daemon=True)
     try:
-        worker.start()
+        with main_module_left_out():
+            worker.start()
     except (AssertionError, OSError) as exc:  # a daemonic caller, or no process to be had
         log.warning("parser process unavailable (%s); parsing in process", type(exc).__name__)
         receiver.close()

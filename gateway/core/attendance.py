@@ -30,6 +30,8 @@ restrictive labels of its sources (``labels.combine``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import types
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +52,8 @@ CATEGORY = "attendance"
 ABSENCE_CATEGORIES = "attendance-absence-categories"
 ABSENT = "absent"
 FACTS = "domains.attendanceEngagement.facts"
+NEEDS = "needs"
+DERIVED_SLOTS = (FACTS, NEEDS)  # where ``elements`` puts what it derives
 GROUP_SEPARATOR = ","  # in neither an ISO date nor a record digest
 CHRONIC_SHARE = (1, 10)  # absent days / enrolled days at or above this share: chronic
 
@@ -267,12 +271,15 @@ def _inside(day: dt.date, ranges: list[tuple[dt.date, dt.date]]) -> bool:
     return any(start <= day <= end for start, end in ranges)
 
 
-def derived_ids(student_id: str, source_org: str, school: str, school_year: int) -> dict[str, str]:
+@functools.lru_cache(maxsize=16384)  # a batch derives again the summaries of thousands of students
+def derived_ids(student_id: str, source_org: str, school: str, school_year: int) -> Mapping[str, str]:
     """The ids of every element the rule can derive for one key (rule part -> element id)."""
-    return {
-        part: derive_id("el", RULE_ID, part, source_org, student_id, school, str(school_year))
-        for part in ("attendance-rate", "chronic-absence", "chronic-absence-need")
-    }
+    return types.MappingProxyType(
+        {
+            part: derive_id("el", RULE_ID, part, source_org, student_id, school, str(school_year))
+            for part in ("attendance-rate", "chronic-absence", "chronic-absence-need")
+        }
+    )
 
 
 def elements(summary: AttendanceSummary, context: DerivationContext) -> list[PlanElement]:
@@ -316,7 +323,7 @@ def elements(summary: AttendanceSummary, context: DerivationContext) -> list[Pla
     if summary.chronic:
         found.append(
             _element(
-                "needs",
+                NEEDS,
                 ids["chronic-absence-need"],
                 "chronic-absence-need",
                 summary,

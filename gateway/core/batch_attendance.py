@@ -8,14 +8,14 @@ batch that carries the events or enrollments, so the plan is written once per ba
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
 from gateway.core import attendance
 from gateway.core.labels import Labels
 from gateway.core.mapping import PlanElement
-from gateway.core.plan import iter_elements, merge_elements, without_elements
+from gateway.core.plan import merge_elements, without_elements
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,11 +149,7 @@ def derive(
     )
     new = [element for summary in summaries for element in attendance.elements(summary, context)]
     wanted = {str(e.element["id"]) for e in new}
-    stale = {
-        str(element["id"])
-        for _, element in iter_elements(plan)
-        if attendance.is_derived(element) and element["id"] not in wanted
-    }
+    stale = {str(element["id"]) for element in _derived_in(plan) if element["id"] not in wanted}
     base = without_elements(plan, stale) if stale else plan
     merged = merge_elements(base, new)
     changed = set(merged.changed)
@@ -162,6 +158,17 @@ def derive(
             # A derivation bug, not bad input: fail the transaction (nothing half-written).
             raise ValueError(f"derived element {item.element['id']} does not validate")
     return Derived(plan=merged.plan, changed=len(changed) + len(stale))
+
+
+def _derived_in(plan: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The plan's derived attendance elements: only the slots the rule writes are looked at."""
+    for slot in attendance.DERIVED_SLOTS:
+        node: Any = plan
+        for part in slot.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        for element in node if isinstance(node, list) else ():
+            if isinstance(element, Mapping) and attendance.is_derived(element):
+                yield element
 
 
 def _valid(validator: Any, element: dict[str, Any]) -> bool:

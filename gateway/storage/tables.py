@@ -457,11 +457,18 @@ Index("ix_messages_status_received", Message.status, Message.received_at)
 Index(
     "ix_source_records_org_entity", SourceRecordRow.source_org, SourceRecordRow.entity, SourceRecordRow.status
 )
+# A batch's stored attendance read as aggregates from the index alone (migration 0017).
 Index(
-    "ix_attendance_events_student",
+    "ix_attendance_events_summary",
     AttendanceEventRow.student_id,
     AttendanceEventRow.school,
     AttendanceEventRow.school_year,
+    AttendanceEventRow.source_org,
+    AttendanceEventRow.category,
+    AttendanceEventRow.regime,
+    AttendanceEventRow.sensitivity,
+    AttendanceEventRow.event_date,
+    AttendanceEventRow.record_digest,
 )
 Index("ix_guardian_links_person", GuardianLinkRow.person_system, GuardianLinkRow.person_value)
 Index("ix_guardian_links_source", GuardianLinkRow.source_org, GuardianLinkRow.entity)

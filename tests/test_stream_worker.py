@@ -242,3 +242,18 @@ def test_the_parser_process_does_not_run_the_programs_main_module_again(tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "200"
     assert len(marks.read_text().split()) == 1  # the program itself, and no parser process
+
+
+def test_the_main_module_is_put_back_after_a_start_even_when_there_was_none(monkeypatch):
+    import sys
+
+    from gateway.formats.child_processes import main_module_left_out
+
+    real = sys.modules["__main__"]
+    with main_module_left_out():
+        assert sys.modules["__main__"] is not real
+    assert sys.modules["__main__"] is real
+    monkeypatch.delitem(sys.modules, "__main__")
+    with main_module_left_out():
+        assert "__main__" in sys.modules
+    assert "__main__" not in sys.modules

@@ -28,3 +28,5 @@ def main_module_left_out() -> Iterator[None]:
         finally:
             if main is not None:
                 sys.modules["__main__"] = main
+            else:  # an embedding interpreter with no main module: none is left behind either
+                sys.modules.pop("__main__", None)

@@ -257,3 +257,20 @@ def test_the_main_module_is_put_back_after_a_start_even_when_there_was_none(monk
     with main_module_left_out():
         assert "__main__" in sys.modules
     assert "__main__" not in sys.modules
+
+
+def test_a_failing_reader_thread_ends_the_stream_instead_of_leaving_it_waiting(tmp_path):
+    import queue
+    import threading
+
+    class BrokenPipe:
+        def recv_bytes(self) -> bytes:
+            raise MemoryError
+
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    reader = threading.Thread(target=stream_worker._drain, args=(BrokenPipe(), chunks, threading.Event()))
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    with (tmp_path / "f").open("wb+") as stream, pytest.raises(RuntimeError, match="ended without finishing"):
+        next(stream_worker._received(chunks, stream))

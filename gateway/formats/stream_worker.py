@@ -99,12 +99,15 @@ def stream_records(format_name: str, stream: BinaryIO, entity: str | None) -> It
 
 
 def _drain(receiver: Connection, chunks: queue.Queue[bytes | None], stop: threading.Event) -> None:
-    """Pipe -> queue, undecoded (the consumer unpickles); ``None`` once the pipe has ended."""
+    """Pipe -> queue, undecoded (the consumer unpickles); ``None`` once the pipe has ended, or once
+    this thread failed, so the consumer is never left waiting on a queue nobody fills."""
     try:
         while not stop.is_set():
             _put(chunks, receiver.recv_bytes(), stop)
     except (EOFError, OSError):
         pass
+    except Exception as exc:  # reported by type: what the pipe held may quote the payload
+        log.error("reading from the parser process failed with %s", type(exc).__name__)
     _put(chunks, None, stop)
 
 

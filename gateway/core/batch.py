@@ -112,7 +112,7 @@ class Snapshot:
 class BatchWrites:
     students: tuple[str, ...] = ()
     links: tuple[tuple[str, str, str], ...] = ()  # (system, value, student)
-    plans: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # student -> new document
+    plans: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # student -> new document
     events: tuple[dict[str, Any], ...] = ()  # attendance_events rows
     sources: tuple[tuple[str, str, str, str, str, str], ...] = ()  # the source record index
     derived_students: tuple[str, ...] = ()  # whose attendance summary changed

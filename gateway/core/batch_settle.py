@@ -33,6 +33,7 @@ from gateway.core.identity import resolve_student
 from gateway.core.mapping import PlanElement
 from gateway.core.outcomes import ACCEPTED, FAILED, HELD, RecordOutcome
 from gateway.core.plan import empty_plan, merge_elements
+from gateway.core.plan_texts import PlanTexts, decode_plan, encode_plan
 from gateway.core.referral_status import refused_status_updates
 from gateway.errors import Issue
 
@@ -50,7 +51,7 @@ def settle(
     writes = BatchWrites(
         students=tuple(sorted(run.new_students)),
         links=tuple(run.new_links),
-        plans=run.plans,
+        plans=PlanTexts(run.plans),
         events=tuple(event_rows),
         sources=run.source_rows(),
         derived_students=tuple(sorted(derived)),
@@ -73,16 +74,20 @@ class _Run:
     links: dict[Identifier, str] = field(default_factory=dict)
     new_students: set[str] = field(default_factory=set)
     new_links: list[tuple[str, str, str]] = field(default_factory=list)
-    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plans: dict[str, str] = field(default_factory=dict)  # student -> the plan written, as JSON text
 
     def __post_init__(self) -> None:
         self.outcomes = dict(self.prepared.outcomes)
         self.links = dict(self.snapshot.links)
 
     def plan_of(self, student_id: str) -> Mapping[str, Any]:
+        return self.written_or_stored(student_id) or empty_plan(student_id)
+
+    def written_or_stored(self, student_id: str) -> Mapping[str, Any] | None:
+        """The plan as this batch has written it so far, else as stored (None: it has none)."""
         if student_id in self.plans:
-            return self.plans[student_id]
-        return self.snapshot.plans.get(student_id) or empty_plan(student_id)
+            return decode_plan(self.plans[student_id])
+        return self.snapshot.plans.get(student_id)
 
     def identify(self) -> dict[str, list[tuple[int, PlanElement]]]:
         by_student: dict[str, list[tuple[int, PlanElement]]] = defaultdict(list)
@@ -159,7 +164,7 @@ class _Run:
                     self.outcomes[i] = _failed(self.prepared.mapped[i].record, "plan", problems)
                 continue
             if changed:
-                self.plans[student_id] = merged.plan
+                self.plans[student_id] = encode_plan(merged.plan)
             counts = Counter(j for j, e in items if e.element["id"] in changed)
             for i in indexes:
                 self.outcomes[i] = replace(self.outcomes[i], changed=counts[i], issues=())
@@ -212,7 +217,7 @@ class _Run:
                 firsts.setdefault(outcome.student_id, index)
         changed: dict[str, int] = {}
         for student_id, first in sorted(firsts.items()):
-            plan = self.plans.get(student_id) or self.snapshot.plans.get(student_id)
+            plan = self.written_or_stored(student_id)
             if plan is None:
                 continue  # no plan, so no enrollment: nothing to derive from
             # the stored events one by one (those the batch may replace) and the rest aggregated
@@ -232,7 +237,7 @@ class _Run:
                 groups=batch_attendance.groups_of(found),
             )
             if derived.changed:
-                self.plans[student_id] = derived.plan
+                self.plans[student_id] = encode_plan(derived.plan)
                 changed[student_id] = derived.changed
                 # the summary's elements count as changed by the first record that led to them
                 self.outcomes[first] = replace(

@@ -7,9 +7,11 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from gateway.core.plan_texts import texts_of
 from gateway.storage.dialect import execute_many
 from gateway.storage.tables import Plan
 
@@ -26,9 +28,10 @@ def plans_for(session: Session, student_ids: Iterable[str]) -> dict[str, Plan]:
 
 
 class StoredPlan(NamedTuple):
-    """A plan as a batch reads it: a plain row, not an ORM object, to write back to in bulk."""
+    """A plan as a batch reads it: a plain row, not an ORM object, to write back to in bulk; its
+    document as JSON text (``core.plan_texts``), decoded only where the batch reads it."""
 
-    document: dict[str, Any]
+    text: str
     version: int
 
 
@@ -36,7 +39,7 @@ def stored_plans(session: Session, student_ids: Iterable[str]) -> dict[str, Stor
     """The plans of ``student_ids`` (those that have one), read as plain rows."""
     ids = list(set(student_ids))
     found: dict[str, StoredPlan] = {}
-    columns = (_PLANS.c.student_id, _PLANS.c.document, _PLANS.c.version)
+    columns = (_PLANS.c.student_id, cast(_PLANS.c.document, Text), _PLANS.c.version)
     for start in range(0, len(ids), 400):
         query = select(*columns).where(_PLANS.c.student_id.in_(ids[start : start + 400]))
         found.update(
@@ -46,14 +49,25 @@ def stored_plans(session: Session, student_ids: Iterable[str]) -> dict[str, Stor
 
 
 @functools.cache
-def _statements() -> tuple[Any, Any]:
-    """The bulk INSERT of new plans and UPDATE of stored ones, built once."""
-    added = insert(Plan)
+def _statements(dialect_name: str) -> tuple[Any, Any]:
+    """The bulk INSERT of new plans and UPDATE of stored ones, built once per database; the
+    document is bound as the JSON text the batch holds (PostgreSQL casts it to jsonb)."""
+
+    def document(name: str) -> Any:
+        text = bindparam(name, type_=Text)
+        return cast(text, JSONB) if dialect_name == "postgresql" else text
+
+    added = insert(Plan).values(
+        student_id=bindparam("student_id", type_=_PLANS.c.student_id.type),
+        document=document("document"),
+        version=bindparam("version", type_=_PLANS.c.version.type),
+        updated_at=bindparam("updated_at", type_=_PLANS.c.updated_at.type),
+    )
     replaced = (
         update(Plan)
         .where(_PLANS.c.student_id == bindparam("b_student_id"))
         .values(
-            document=bindparam("b_document", type_=_PLANS.c.document.type),
+            document=document("b_document"),
             version=bindparam("b_version", type_=_PLANS.c.version.type),
             updated_at=bindparam("b_updated_at", type_=_PLANS.c.updated_at.type),
         )
@@ -63,16 +77,16 @@ def _statements() -> tuple[Any, Any]:
 
 def save_plans(
     session: Session,
-    documents: Mapping[str, dict[str, Any]],
+    documents: Mapping[str, Mapping[str, Any]],
     stored: Mapping[str, StoredPlan],
     now: dt.datetime,
 ) -> None:
     """Write each plan as ``save_plan`` would, in two executemanys: a new plan at version 1, a
     stored one (read by ``stored_plans`` in this transaction) at its next version."""
-    added, replaced = _statements()
+    added, replaced = _statements(session.get_bind().dialect.name)
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for student_id, document in sorted(documents.items()):
+    for student_id, document in sorted(texts_of(documents).items()):
         row = stored.get(student_id)
         if row is None:
             new.append({"student_id": student_id, "document": document})

@@ -18,6 +18,7 @@ from gateway.core import batch_settle
 from gateway.core.attendance import ABSENCE_CATEGORIES, RULE_ID, RULE_VERSION
 from gateway.core.identity import authority_of
 from gateway.core.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
+from gateway.core.plan_texts import PlanTexts
 from gateway.core.policy import INBOUND, Decision, DecisionRequest, PolicySet
 from gateway.core.reference_data import IGNORED_RECORDS
 from gateway.formats import mapping_format
@@ -120,7 +121,7 @@ def _load(session: Session, prepared: core_batch.Prepared) -> tuple[core_batch.S
     attending = {links[i] for i in prepared.attendance_identifiers() if i in links}
     snapshot = core_batch.Snapshot(
         links=links,
-        plans={student: row.document for student, row in rows.items()},
+        plans=PlanTexts({student: row.text for student, row in rows.items()}),
         event_keys=attendance_rows.attendance_content_keys(session, prepared.event_ids()),
         events=batch_snapshot.stored_attendance(session, attending, prepared.event_ids()),
     )

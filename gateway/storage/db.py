@@ -6,6 +6,10 @@ database. Callers get a ``sessionmaker``; only the service layer opens transacti
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,10 @@ __all__ = [
     "migrate",
     "normalise_url",
     "session_factory",
+    "without_mmap",
 ]
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -90,8 +97,42 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     # Reads through the OS page cache instead of copying each page into SQLite's own cache: a
     # directory search reads a thousand index rows; the mapping is only address space (256 MiB).
-    cursor.execute("PRAGMA mmap_size=268435456")
+    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
+
+
+MMAP_BYTES = 256 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def without_mmap(session: Session) -> Iterator[None]:
+    """SQLite reads without mmap for the rest of this transaction. A bulk batch reads a few rows of
+    each of thousands of students, spread over the whole file; every mapped page it touches stays
+    resident in the process (counted in its memory up to ``MMAP_BYTES``: a school year's load grew
+    by 220 MB), where reading through SQLite's page cache holds a bounded 2 MB and costs the load
+    nothing measurable. Searches, which read the same few pages again and again, keep mmap."""
+    dbapi = _sqlite_connection(session)
+    if dbapi is None:
+        yield
+        return
+    dbapi.execute("PRAGMA mmap_size=0")  # unmaps at once: no statement of the transaction is open
+    try:
+        yield
+    finally:
+        try:
+            dbapi.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        except sqlite3.Error:
+            # A connection SQLite cannot serve is discarded by the pool; only a search's speed
+            # depends on the setting, never an answer.
+            log.warning("could not restore mmap on a SQLite connection")
+
+
+def _sqlite_connection(session: Session) -> sqlite3.Connection | None:
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return None
+    dbapi = connection.connection.dbapi_connection
+    return dbapi if isinstance(dbapi, sqlite3.Connection) else None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.core import batch as core_batch
-from gateway.core import batch_settle
+from gateway.core import batch_parts, batch_settle
 from gateway.core.attendance import ABSENCE_CATEGORIES, RULE_ID, RULE_VERSION
 from gateway.core.identity import authority_of
 from gateway.core.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
@@ -31,7 +31,7 @@ from gateway.service.identity import guardians
 from gateway.service.policy import enforcement
 from gateway.service.runtime import Runtime
 from gateway.storage import attendance_rows, batch_snapshot, plan_store, source_index, student_store
-from gateway.storage.db import Session
+from gateway.storage.db import Session, without_mmap
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +47,9 @@ class Exchange:
     resource_id: str | None = None  # a FHIR create: the id the server assigned
 
 
+PART_STUDENTS = 500  # students whose plans a batch holds at once (core.batch_parts)
+
+
 def run_batch(
     session: Session,
     rt: Runtime,
@@ -58,7 +61,23 @@ def run_batch(
 ) -> list[RecordOutcome]:
     """``audited=False`` is for a check (service/exchange/check.py) whose transaction is always rolled back:
     its entries would vanish anyway, and taking the audit head's lock for a whole file would stall
-    every audited write meanwhile."""
+    every audited write meanwhile. A batch larger than a part (a bulk file's) reads without SQLite's
+    mmap (``storage.db.without_mmap``); an HTTP POST's keeps it."""
+    if len(records) <= PART_STUDENTS:
+        return _run_batch(session, rt, exchange, records, policy, audited=audited)
+    with without_mmap(session):
+        return _run_batch(session, rt, exchange, records, policy, audited=audited)
+
+
+def _run_batch(
+    session: Session,
+    rt: Runtime,
+    exchange: Exchange,
+    records: list[SourceRecord],
+    policy: PolicySet,
+    *,
+    audited: bool,
+) -> list[RecordOutcome]:
     now = rt.now()
     records = fhir_served.with_assigned_id(records, exchange.resource_id, exchange.partner)
     sender = _sender(exchange)
@@ -68,10 +87,8 @@ def run_batch(
     )
     rules = _rules(rt, exchange, policy, now)
     prepared = core_batch.prepare(records, sender, rules, kept)
-    snapshot, rows = _load(session, prepared)
-    result = batch_settle.settle(prepared, snapshot, sender, rules, now)
+    result = _settle_in_parts(session, exchange, prepared, (sender, rules), now)
     outcomes = dict(result.by_index)
-    _apply(session, exchange, result.writes, rows, now)
     links = _store_guardian_links(session, rt, exchange, result, outcomes, now)
     _serve_fhir(session, rt, exchange, result, outcomes, now)
     ordered = [outcomes[i] for i in sorted(outcomes)]
@@ -114,9 +131,33 @@ def _rules(rt: Runtime, exchange: Exchange, policy: PolicySet, now: Any) -> core
     )
 
 
-def _load(session: Session, prepared: core_batch.Prepared) -> tuple[core_batch.Snapshot, dict[str, Any]]:
-    """The snapshot in a few set-based reads; the plan rows are kept to write back to."""
+def _settle_in_parts(
+    session: Session,
+    exchange: Exchange,
+    prepared: core_batch.Prepared,
+    decided_by: tuple[core_batch.Sender, core_batch.Rules],
+    now: Any,
+) -> core_batch.BatchResult:
+    """Load, settle and write the batch, a part of at most ``PART_STUDENTS`` students at a time
+    (``core.batch_parts``): each part's snapshot is read after the part before it is written."""
+    sender, rules = decided_by
     links = student_store.links_for(session, prepared.identifiers())
+    parts = batch_parts.parts(prepared, links, PART_STUDENTS)
+    results = []
+    for part in parts:
+        snapshot, rows = _load(session, part, links if len(parts) == 1 else None)
+        result = batch_settle.settle(part, snapshot, sender, rules, now)
+        _apply(session, exchange, result.writes, rows, now)
+        results.append(batch_parts.written(result))
+    return results[0] if len(results) == 1 else batch_parts.combined(results, prepared)
+
+
+def _load(
+    session: Session, prepared: core_batch.Prepared, links: dict[core_batch.Identifier, str] | None = None
+) -> tuple[core_batch.Snapshot, dict[str, Any]]:
+    """The snapshot in a few set-based reads; the plan rows are kept to write back to."""
+    if links is None:
+        links = student_store.links_for(session, prepared.identifiers())
     rows = plan_store.stored_plans(session, set(links.values()))
     attending = {links[i] for i in prepared.attendance_identifiers() if i in links}
     snapshot = core_batch.Snapshot(

@@ -264,6 +264,7 @@ def _run_stream(
             for outcome in _run_batch(session, rt, exchange, batch, policy):
                 tally.add(outcome)
             session.expunge_all()  # the transaction holds the rows; the session need not hold objects
+            del batch  # not held while the next batch is read
     except GatewayError as exc:
         if not tally.counts:
             return exc

@@ -54,8 +54,18 @@ def _parts_of(prepared: batch.Prepared, links: dict[Any, str], most: int) -> lis
         ([(_id("a"),), (_id("c"),), (_id("b"),)], {_id("a"): "s1", _id("b"): "s1"}, 1, [[0, 2], [1]]),
         # a record naming no one is a group of its own
         ([(), (_id("a"),), ()], {}, 1, [[0], [1], [2]]),
+        # more records than a part holds students, all of one student: one part
+        ([(_id("a"),)] * 3, {}, 1, [[0, 1, 2]]),
     ],
-    ids=["whole", "by-student", "two-a-part", "joined-by-record", "joined-by-link", "no-subject"],
+    ids=[
+        "whole",
+        "by-student",
+        "two-a-part",
+        "joined-by-record",
+        "joined-by-link",
+        "no-subject",
+        "one-student",
+    ],
 )
 def test_parts_keep_each_student_whole(subjects, links, most, expected):
     assert _parts_of(_prepared(subjects), links, most) == expected

@@ -24,6 +24,9 @@ def parts(prepared: Prepared, links: Mapping[Identifier, str], most_students: in
     outcomes ``prepare`` already gave (records not mapped) go with the first part."""
     if len(prepared.mapped) <= most_students:  # a record names at most one student
         return [prepared]
+    unnamed = sum(1 for item in prepared.mapped.values() if not item.result.subject)
+    if len(prepared.identifiers()) + unnamed <= most_students:  # no more groups than that
+        return [prepared]
     chunks: list[list[int]] = [[]]
     in_chunk = 0
     for members in _groups(prepared, links):

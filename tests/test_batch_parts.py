@@ -129,7 +129,10 @@ def test_settling_in_parts_gives_what_settling_whole_gives(artifacts, most):
     assert len(parts) == (1 if most >= len(prepared.mapped) else -(-(len(uids) + 1) // most))
     events: list[dict[str, Any]] = []
     for part in parts:
-        result = batch_settle.settle(part, store.snapshot(part), sender(), r, NOW)
+        snapshot = store.snapshot(part)
+        # what the earlier parts stored names none of this part's identifiers: the batch's one read holds
+        assert batch_parts.links_within(part, {}) == snapshot.links
+        result = batch_settle.settle(part, snapshot, sender(), r, NOW)
         store.apply(result.writes)
         events.extend(result.writes.events)
         results.append(batch_parts.written(result))
@@ -157,3 +160,11 @@ def test_a_part_result_once_written_holds_no_plans(artifacts):
     assert not written.writes.events
     assert written.writes.derived_students == result.writes.derived_students
     assert written.outcomes == result.outcomes
+
+
+def test_a_part_gets_the_links_of_its_own_identifiers():
+    prepared = _prepared([(_id("a"),), (_id("b"),), (_id("a"), _id("c")), (_id("d"),)])
+    links = {_id("a"): "s1", _id("c"): "s1", _id("d"): "s4", _id("z"): "s9"}
+    first, second, *_ = batch_parts.parts(prepared, links, 1)
+    assert batch_parts.links_within(first, links) == {_id("a"): "s1", _id("c"): "s1"}
+    assert batch_parts.links_within(second, links) == {}

@@ -6,7 +6,8 @@ the other in the batch's transaction, it holds one part's. Every record of a stu
 part: records are grouped by what joins them to a student (an identifier they share, or stored
 links to one student), so each student is identified, merged and derived once per batch as
 before, from the same records in the same order, and the batch's outcomes and writes are those of
-settling it whole. Pure: the service loads each part's snapshot after writing the one before.
+settling it whole. Pure: the service loads each part's plans and events after writing the part
+before; the links, read once for the batch, are each part's own (``links_within``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def parts(prepared: Prepared, links: Mapping[Identifier, str], most_students: in
         )
         for n, chunk in enumerate(chunks)
     ]
+
+
+def links_within(part: Prepared, links: Mapping[Identifier, str]) -> dict[Identifier, str]:
+    """The batch's stored links that name the part's identifiers. Read once for the whole batch:
+    a part links only identifiers of its own records, which no other part's records carry (they
+    would be in its groups), so what the batch read is what each part would read again."""
+    return {identifier: links[identifier] for identifier in part.identifiers() if identifier in links}
 
 
 def _groups(prepared: Prepared, links: Mapping[Identifier, str]) -> list[list[int]]:

@@ -139,13 +139,16 @@ def _settle_in_parts(
     now: Any,
 ) -> core_batch.BatchResult:
     """Load, settle and write the batch, a part of at most ``PART_STUDENTS`` students at a time
-    (``core.batch_parts``): each part's snapshot is read after the part before it is written."""
+    (``core.batch_parts``): each part's plans and events are read after the part before it is
+    written; the identifiers' links are read once for the batch."""
     sender, rules = decided_by
     links = student_store.links_for(session, prepared.identifiers())
     parts = batch_parts.parts(prepared, links, PART_STUDENTS)
     results = []
     for part in parts:
-        snapshot, rows = _load(session, part, links if len(parts) == 1 else None)
+        snapshot, rows = _load(
+            session, part, links if len(parts) == 1 else batch_parts.links_within(part, links)
+        )
         result = batch_settle.settle(part, snapshot, sender, rules, now)
         _apply(session, exchange, result.writes, rows, now)
         results.append(batch_parts.written(result))
@@ -153,11 +156,10 @@ def _settle_in_parts(
 
 
 def _load(
-    session: Session, prepared: core_batch.Prepared, links: dict[core_batch.Identifier, str] | None = None
+    session: Session, prepared: core_batch.Prepared, links: dict[core_batch.Identifier, str]
 ) -> tuple[core_batch.Snapshot, dict[str, Any]]:
-    """The snapshot in a few set-based reads; the plan rows are kept to write back to."""
-    if links is None:
-        links = student_store.links_for(session, prepared.identifiers())
+    """The snapshot in a few set-based reads (the links are read by the caller); the plan rows are
+    kept to write back to."""
     rows = plan_store.stored_plans(session, set(links.values()))
     attending = {links[i] for i in prepared.attendance_identifiers() if i in links}
     snapshot = core_batch.Snapshot(

@@ -44,14 +44,18 @@ def test_ingest_changes_no_plan_and_keeps_the_message_failed(rt):
     send_demo(rt, "01")
     before, entries = plan_rows(rt), count_rows(rt, "audit_entries")
     refuse_audit_writes(rt)
-    summary = send_demo(rt, "02").to_dict()
+    sent = send_demo(rt, "02")
+    summary = sent.to_dict()
     assert (summary["status"], summary["accepted"], summary["elementsChanged"]) == ("failed", 0, 0)
     assert "replayed" in summary["reason"]
     assert "audit refused" not in str(summary)
     assert plan_rows(rt) == before
     assert count_rows(rt, "audit_entries") == entries
+    # by its id: the test clock stands still, so both messages share received_at and an ORDER BY on it
+    # left their order to the database (PostgreSQL returned the failed one first once)
     with rt.engine.connect() as connection:
-        states = [r[0] for r in connection.execute(text("SELECT status FROM messages ORDER BY received_at"))]
+        query = text("SELECT status FROM messages WHERE id = :m")
+        states = [r[0] for r in connection.execute(query, {"m": sent.message_id})]
     assert states[-1] == "failed"  # kept, replayable, not lost
 
 

@@ -1,0 +1,111 @@
+"""The compact fast path of the edge limits (``core.limits.compact_tree_issues``): for a value and
+its orjson serialisation it must give exactly what the full walk gives, on values within the
+limits and on every kind of value outside them, wherever it sits in the document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.core import limits
+from gateway.core.limits import MAX_DEPTH, MAX_KEY, MAX_TEXT, compact_tree_issues, tree_issues
+from tests.conftest import SHARED_SAMPLES
+from tests.limit_payloads import nested
+
+BINARY = frozenset({"data"})
+
+
+def _in(where: str, value: Any) -> dict[str, Any]:
+    """A FHIR-like resource carrying ``value`` at one place."""
+    body: dict[str, Any] = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+    if where == "top":
+        body["note"] = value
+    elif where == "deep":
+        body["component"] = [{"code": {"coding": [{"display": value}]}}]
+    elif where == "list":
+        body["category"] = ["a", value, "b"]
+    return body
+
+
+OUTSIDE = [
+    pytest.param("a\x00b", id="NUL"),
+    pytest.param("a\x01b", id="C0 control U+0001"),
+    pytest.param("a\x08b", id="backspace, written \\b"),
+    pytest.param("a\x0cb", id="form feed, written \\f"),
+    pytest.param("a\x1fb", id="C0 control U+001F"),
+    pytest.param("a\ufffeb", id="U+FFFE"),
+    pytest.param("a\uffffb", id="U+FFFF"),
+    pytest.param("x" * (MAX_TEXT + 1), id="string over the length"),
+]
+WITHIN = [
+    pytest.param("tab\tline\nreturn\r", id="tab, line feed, carriage return"),
+    pytest.param('quote " backslash \\ b \\b f \\f', id="escaped quote and backslashes before b and f"),
+    pytest.param("é 日本 🙂 \u007f \u0080 \ufffd", id="non-ASCII, DEL, C1, U+FFFD"),
+    pytest.param("x" * 5000, id="a long string"),
+    pytest.param(2**64 - 1, id="largest integer kept"),
+    pytest.param(-(2**63), id="smallest integer kept"),
+    pytest.param(1.5e300, id="a large float"),
+]
+
+
+@pytest.mark.parametrize("where", ["top", "deep", "list"])
+@pytest.mark.parametrize("value", OUTSIDE + WITHIN)
+def test_values_anywhere_give_the_full_walks_issues(value: Any, where: str) -> None:
+    doc = _in(where, value)
+    assert compact_tree_issues(doc, orjson.dumps(doc), "line 3", binary_keys=BINARY) == tree_issues(
+        doc, "line 3", binary_keys=BINARY
+    )
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param({"k" * MAX_KEY: 1}, id="key at the limit"),
+        pytest.param({"k" * (MAX_KEY + 1): 1}, id="key over the limit"),
+        pytest.param({"a": {"é" * (MAX_KEY // 2 + 1): 1}}, id="multibyte key within the limit"),
+        pytest.param({"a": [{"é" * (MAX_KEY + 1): 1}]}, id="multibyte key over the limit"),
+        pytest.param({"a": {"k\x00": 1}}, id="NUL in a key"),
+        pytest.param(
+            {"a": ["," + '"' + "v" * (MAX_KEY + 5) + '":']}, id="value like a long key"
+        ),
+        pytest.param(nested(MAX_DEPTH), id="at the depth limit"),
+        pytest.param(nested(MAX_DEPTH + 1), id="over the depth limit"),
+        pytest.param({"a": [1, {"b": nested(MAX_DEPTH - 1)}]}, id="over the depth limit, inside"),
+        pytest.param({"data": "QUJD" * 10, "content": {"data": "a\x00"}}, id="binary key with a NUL"),
+        pytest.param([], id="an empty list"),
+        pytest.param("just text", id="a scalar"),
+    ],
+)
+def test_keys_depth_and_binaries_give_the_full_walks_issues(doc: Any) -> None:
+    compact = orjson.dumps(doc)
+    assert compact_tree_issues(doc, compact, binary_keys=BINARY) == tree_issues(doc, binary_keys=BINARY)
+
+
+def test_issues_are_found_at_all() -> None:
+    """The table above compares with the full walk; this pins that the outside rows are outside."""
+    doc = _in("deep", "a\x00b")
+    issues = compact_tree_issues(doc, orjson.dumps(doc), "line 1")
+    assert [i.path for i in issues] == ["line 1.component[0].code.coding[0].display"]
+
+
+def _sample_resources() -> list[Any]:
+    found: list[Any] = []
+    for path in sorted((SHARED_SAMPLES / "gravity").rglob("*.json")):
+        try:
+            found.append(orjson.loads(path.read_bytes()))
+        except orjson.JSONDecodeError:
+            continue
+    return found
+
+
+def test_real_resources_are_within_without_the_full_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    resources = _sample_resources()
+    if not resources:
+        pytest.skip(f"no Gravity samples at {SHARED_SAMPLES}")
+    assert all(tree_issues(doc) == [] for doc in resources)
+    walked: list[Any] = []
+    monkeypatch.setattr(limits, "tree_issues", lambda doc, *a, **k: walked.append(doc) or [])
+    assert all(compact_tree_issues(doc, orjson.dumps(doc)) == [] for doc in resources)
+    assert walked == []

@@ -67,9 +67,7 @@ def test_values_anywhere_give_the_full_walks_issues(value: Any, where: str) -> N
         pytest.param({"a": {"é" * (MAX_KEY // 2 + 1): 1}}, id="multibyte key within the limit"),
         pytest.param({"a": [{"é" * (MAX_KEY + 1): 1}]}, id="multibyte key over the limit"),
         pytest.param({"a": {"k\x00": 1}}, id="NUL in a key"),
-        pytest.param(
-            {"a": ["," + '"' + "v" * (MAX_KEY + 5) + '":']}, id="value like a long key"
-        ),
+        pytest.param({"a": ["," + '"' + "v" * (MAX_KEY + 5) + '":']}, id="value like a long key"),
         pytest.param(nested(MAX_DEPTH), id="at the depth limit"),
         pytest.param(nested(MAX_DEPTH + 1), id="over the depth limit"),
         pytest.param({"a": [1, {"b": nested(MAX_DEPTH - 1)}]}, id="over the depth limit, inside"),

@@ -12,7 +12,7 @@ takes the snapshot of those and decides the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -55,6 +55,71 @@ class Sender:
     received_at: str
     identifier_systems: Mapping[str, str]
     authority: IdentityAuthority
+
+
+@dataclass(frozen=True, kw_only=True)
+class Premap:
+    """A file's records mapped where they are parsed (``formats.stream_worker``'s second process),
+    exactly as ``prepare`` would map them here: the same mappings, the same context. ``prepare``
+    takes a record's ``premapped`` result when it is of the mapping in force for the record, and
+    maps the record itself otherwise. The decision is never taken there: only the mapping."""
+
+    family: str
+    mappings: Mapping[str, MappingSpec]  # entity -> the mapping in force for it
+    source_org: str
+    message_id: str
+    received_at: str
+    identifier_systems: Mapping[str, str]
+    codes: Mapping[str, Mapping[str, Any]]
+
+    def __call__(self, rec: Record) -> Premapped | None:
+        """The record's mapping result; None when it has no mapping or fails to map (``prepare``
+        then maps it again, and refuses it with the mapping's own error)."""
+        mapping = self.mappings.get(rec.entity)
+        if mapping is None:
+            return None
+        context = MappingContext(
+            source_org=self.source_org,
+            message_id=self.message_id,
+            received_at=self.received_at,
+            record_digest=rec.digest,
+            identifier_systems=self.identifier_systems,
+            codes=self.codes,
+            trace=False,
+        )
+        try:
+            return Premapped(mapping=_version_of(mapping), result=apply_mapping(mapping, rec.data, context))
+        except MappingFailed:
+            return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Premapped:
+    mapping: str  # the mapping's id and version
+    result: MappingResult
+
+
+def _version_of(mapping: MappingSpec) -> str:
+    return f"{mapping.id}@{mapping.version}"
+
+
+def premap_for(
+    sender: Sender,
+    mapping_for: Callable[[str, str], MappingSpec | None],
+    codes: Mapping[str, Mapping[str, Any]],
+    entities: Iterable[str],
+) -> Premap:
+    """The premap of a sender's file whose records may be of ``entities``."""
+    found = {entity: mapping_for(sender.family, entity) for entity in entities}
+    return Premap(
+        family=sender.family,
+        mappings={entity: mapping for entity, mapping in found.items() if mapping is not None},
+        source_org=sender.source_org,
+        message_id=sender.message_id,
+        received_at=sender.received_at,
+        identifier_systems=dict(sender.identifier_systems),
+        codes=codes,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,10 +219,12 @@ def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcom
             return RecordOutcome(location=rec.location, status=IGNORED, reason=str(ignored))
         why = f"no mapping for {sender.format} entity '{rec.entity}'; add one under mappings/ and replay"
         return rejected(rec, why)
-    try:
-        result = apply_mapping(mapping, rec.data, _context(sender, rules, rec))
-    except MappingFailed as exc:
-        return rejected(rec, exc.message, exc.issues)
+    result = _premapped(rec, mapping)
+    if result is None:
+        try:
+            result = apply_mapping(mapping, rec.data, _context(sender, rules, rec))
+        except MappingFailed as exc:
+            return rejected(rec, exc.message, exc.issues)
     school_issue = _school_issue(result, rec)
     if school_issue is not None:
         return rejected(rec, "the attendance event cannot be stored", (school_issue,))
@@ -169,6 +236,13 @@ def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcom
         refused = rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
         return replace(refused, decision_id=decision.decision_id)
     return Mapped(record=rec, result=result, decision=decision, withheld=withheld)
+
+
+def _premapped(rec: Record, mapping: MappingSpec) -> MappingResult | None:
+    found = getattr(rec, "premapped", None)
+    if isinstance(found, Premapped) and found.mapping == _version_of(mapping):
+        return found.result
+    return None
 
 
 def _narrowed(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -20,6 +20,9 @@ class SourceRecord:
     location: str  # where in the payload: "$[3]", "line 4", "Bundle.entry[2]"
     data: Any
     digest: str
+    # Its mapping result, when it was mapped where it was parsed (``core.batch.Premap``); not
+    # part of what the record is.
+    premapped: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

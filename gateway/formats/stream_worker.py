@@ -17,13 +17,15 @@ message may quote the payload). ``GATEWAY_PARSE_WORKER=0`` parses in this proces
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import multiprocessing
 import os
 import pickle
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any, BinaryIO
 
@@ -50,7 +52,12 @@ MIN_BYTES = 12 * 1024 * 1024
 CHUNK = 250  # records per message through the pipe
 AHEAD = 40  # messages received and not yet read: two bulk batches (5,000 records each)
 
+# The parser allocates many short-lived values that form no cycles (as the ingest does, see
+# service/exchange/ingest.fewer_collections): cycle detection less often.
+_FEWER_COLLECTIONS = (50_000, 50, 1_000)
+
 StreamItem = SourceRecord | RecordProblem
+Premap = Callable[[SourceRecord], Any]
 
 
 def wanted(format_name: str, stream: BinaryIO) -> bool:
@@ -63,14 +70,22 @@ def wanted(format_name: str, stream: BinaryIO) -> bool:
     return os.path.getsize(name) >= MIN_BYTES
 
 
-def stream_records(format_name: str, stream: BinaryIO, entity: str | None) -> Iterator[StreamItem]:
+def stream_records(
+    format_name: str, stream: BinaryIO, entity: str | None, premap: Premap | None = None
+) -> Iterator[StreamItem]:
     """The file's records as ``stream_payload`` gives them, parsed in a second process. ``stream``
-    follows the parser's position (``tell``), so progress reports read the share done."""
+    follows the parser's position (``tell``), so progress reports read the share done.
+
+    ``premap`` (picklable, sent once): a step the second process also runs on each record, its
+    answer kept as the record's ``premapped`` (the batch's mapping, ``core.batch.Premap``): the
+    mapping is pure and per record, so it moves off the process that decides and stores."""
     context = multiprocessing.get_context("forkserver")
     # The one forkserver of this process is shared with the FHIR validation pool: both preloads.
     context.set_forkserver_preload(["gateway.formats", "gateway.formats.fhir_validate"])
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_parse, args=(format_name, str(stream.name), entity, sender), daemon=True)
+    worker = context.Process(
+        target=_parse, args=(format_name, str(stream.name), entity, sender, premap), daemon=True
+    )
     try:
         with main_module_left_out():
             worker.start()
@@ -145,14 +160,19 @@ def _rebuilt(error_type: type[GatewayError], message: str, issues: tuple[Issue, 
         return InputInvalid(message, issues)
 
 
-def _parse(format_name: str, path: str, entity: str | None, sender: Connection) -> None:
+def _parse(
+    format_name: str, path: str, entity: str | None, sender: Connection, premap: Premap | None = None
+) -> None:
     """In the parser process: every item of the file, in chunks, then the end or the failure."""
     os.environ[_POOL_IN_PARSER[0]] = _POOL_IN_PARSER[1]
+    gc.set_threshold(*_FEWER_COLLECTIONS)
     stream_payload = _streams()
     chunk: list[StreamItem] = []
     with open(path, "rb") as stream:
         try:
             for item in stream_payload(format_name, stream, entity):
+                if premap is not None and isinstance(item, SourceRecord):
+                    item = replace(item, premapped=premap(item))
                 chunk.append(item)
                 if len(chunk) >= CHUNK:
                     sender.send(("items", chunk, stream.tell()))

@@ -97,6 +97,13 @@ def _run_batch(
     return ordered
 
 
+def premap(rt: Runtime, exchange: Exchange) -> core_batch.Premap:
+    """The mapping of the exchange's records, to run where a bulk file is parsed."""
+    sender = _sender(exchange)
+    entities = [entity for family, entity in rt.artifacts.mappings if family == sender.family]
+    return core_batch.premap_for(sender, rt.artifacts.mapping_for, rt.artifacts.codes, entities)
+
+
 def _sender(exchange: Exchange) -> core_batch.Sender:
     return core_batch.Sender(
         source_org=exchange.source_org,
@@ -240,7 +247,7 @@ def _serve_fhir(
                 location=item.record.location,
                 outcome=outcomes[i],
                 element_labels=tuple(e.element.get("labels", {}) for e in item.result.elements),
-                mapping_labels=dataclasses.asdict(labels) if labels is not None else {},
+                mapping_labels=labels.to_dict() if labels is not None else {},
                 client_id=fhir_served.client_id_of(item.record.data, exchange.source_org, exchange.partner)
                 if exchange.resource_id
                 else None,

@@ -23,7 +23,7 @@ from gateway.formats import StreamItem, stream_payload, stream_worker
 from gateway.formats.records import RecordProblem, SourceRecord
 from gateway.service.directory import directory_import
 from gateway.service.exchange import payloads
-from gateway.service.exchange.batch import Exchange, run_batch
+from gateway.service.exchange.batch import Exchange, premap, run_batch
 from gateway.service.exchange.inbound import Inbound, stage
 from gateway.service.exchange.message_state import (
     RECEIVED,
@@ -42,6 +42,7 @@ from gateway.storage import message_store, organization_store, retention_store
 from gateway.storage.tables import Message
 
 log = logging.getLogger(__name__)
+FIRST_PARALLEL_BATCH = 500  # records: parsed and mapped in the second process in about 0.1 s
 Progress = Callable[[int, int], None]
 
 
@@ -114,10 +115,14 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
     message.payload = b""  # the stream has its own copy; keep one, not two
     bulk = message.payload_file is not None
     size = rt.settings.bulk_batch_size if bulk else rt.settings.batch_size
+    parallel = stream_worker.wanted(message.format, stream)
+    # Parsed in a second process, the first batch is small, so this one starts storing at once
+    # instead of waiting for a whole bulk batch to be parsed and mapped there.
+    sizes = (min(size, FIRST_PARALLEL_BATCH) if parallel else size, size)
     with stream:
         try:
-            items = _items(message, stream)
-            _run_stream(rt, exchange, items, tally, _Meter(progress, stream, message.size), size)
+            items = _items(rt, exchange, message, stream, parallel)
+            _run_stream(rt, exchange, items, tally, _Meter(progress, stream, message.size), sizes)
         except GatewayError as exc:
             # Nothing landed: the whole payload is refused, as before it was streamed. Otherwise
             # what landed stays, and the rest of the payload is reported unreadable.
@@ -127,11 +132,14 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
     return finish(rt, message.id, tally)
 
 
-def _items(message: Message, stream: BinaryIO) -> Iterator[StreamItem]:
-    """A large staged file of a format whose parsing is heavy is parsed in a second process while
-    this one maps and stores (``formats.stream_worker``); the records are the same either way."""
-    if stream_worker.wanted(message.format, stream):
-        return stream_worker.stream_records(message.format, stream, message.entity)
+def _items(
+    rt: Runtime, exchange: Exchange, message: Message, stream: BinaryIO, parallel: bool
+) -> Iterator[StreamItem]:
+    """A large staged file of a format whose parsing is heavy is parsed, and its records mapped,
+    in a second process while this one decides and stores (``formats.stream_worker``); the
+    records and their outcomes are the same either way."""
+    if parallel:
+        return stream_worker.stream_records(message.format, stream, message.entity, premap(rt, exchange))
     return stream_payload(message.format, stream, message.entity)
 
 
@@ -196,10 +204,10 @@ def _run_stream(
     items: Iterator[StreamItem],
     tally: Tally,
     meter: _Meter,
-    size: int,
+    sizes: tuple[int, int],
 ) -> None:
     done = 0
-    for batch in record_batches(items, tally.add, size):
+    for batch in record_batches(items, tally.add, sizes[1], first=sizes[0]):
         done += _run_and_tally(rt, exchange, batch, tally)
         meter.tick(done)
         del batch  # not held while the next batch is read: one batch of records in memory, not two
@@ -207,19 +215,23 @@ def _run_stream(
 
 
 def record_batches(
-    items: Iterator[StreamItem], add: Callable[[RecordOutcome], None], size: int
+    items: Iterator[StreamItem], add: Callable[[RecordOutcome], None], size: int, *, first: int | None = None
 ) -> Iterator[list[SourceRecord]]:
     """The stream's records in batches of ``size``; each problem the parser found goes to ``add``
-    as its rejected outcome (ingest and check read a stream the same way)."""
+    as its rejected outcome (ingest and check read a stream the same way). ``first``: the first
+    batch's size (at most ``size``); one more batch, not several growing ones: each batch derives
+    the attendance summaries of the students it touches once."""
     batch: list[SourceRecord] = []
+    limit = min(first or size, size)
     for item in items:
         if isinstance(item, RecordProblem):
             add(_problem(item))
             continue
         batch.append(item)
-        if len(batch) >= size:
+        if len(batch) >= limit:
             yield batch
             batch = []
+            limit = size
     if batch:
         yield batch
 

@@ -1,0 +1,209 @@
+"""Records mapped where they are parsed (``core.batch.Premap``, run in the parser process of
+``formats.stream_worker``): the result is the one ``prepare`` computes itself; ``prepare`` takes
+it only when it is of the mapping (id and version) in force for the record, and maps the record
+itself otherwise; the decision is always taken in ``prepare``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from gateway.core import batch as core_batch
+from gateway.core.identity import authority_of
+from gateway.core.mapping import MappingContext, apply_mapping
+from gateway.core.policy import Decision
+from gateway.formats import stream_payload, stream_worker
+from gateway.formats.records import RecordProblem, SourceRecord, record
+from gateway.service.exchange.inbound import Inbound
+from gateway.service.exchange.ingest import ingest, record_batches
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = sorted((ROOT / "tests" / "samples" / "fhir").glob("*.json"))
+# The golden samples' partner: each sample names it (tests/samples/fhir/*.json "partner").
+PARTNER = json.loads(SAMPLES[0].read_text())["partner"]
+
+
+def _sender() -> core_batch.Sender:
+    return core_batch.Sender(
+        source_org=PARTNER["id"],
+        message_id="msg-premap",
+        format="fhir-ndjson",
+        family="fhir-json",
+        received_at="2026-12-07T12:00:00+00:00",
+        identifier_systems=PARTNER["identifier_systems"],
+        authority=authority_of(PARTNER),
+    )
+
+
+def _rules(artifacts: Any, decided: list[frozenset[str]]) -> core_batch.Rules:
+    def decide(categories: frozenset[str]) -> Decision:
+        decided.append(categories)
+        return Decision(
+            effect="permit",
+            basis=(),
+            obligations=(),
+            matched_rules=(),
+            reasons=(),
+            policy_version="test",
+            decision_id="d-1",
+        )
+
+    return core_batch.Rules(
+        mapping_for=artifacts.mapping_for,
+        codes=artifacts.codes,
+        element_validators=artifacts.element_validators,
+        decide=decide,
+    )
+
+
+def _premap(artifacts: Any) -> core_batch.Premap:
+    entities = [entity for family, entity in artifacts.mappings if family == "fhir-json"]
+    return core_batch.premap_for(_sender(), artifacts.mapping_for, artifacts.codes, entities)
+
+
+def _samples() -> list[SourceRecord]:
+    found = []
+    for path in SAMPLES:
+        sample = json.loads(path.read_text())
+        assert sample["partner"] == PARTNER
+        found.append(record(sample["record"]["resourceType"], path.name, sample["record"]))
+    return found
+
+
+def _in_process(artifacts: Any, rec: SourceRecord) -> Any:
+    sender = _sender()
+    context = MappingContext(
+        source_org=sender.source_org,
+        message_id=sender.message_id,
+        received_at=sender.received_at,
+        record_digest=rec.digest,
+        identifier_systems=sender.identifier_systems,
+        codes=artifacts.codes,
+        trace=False,
+    )
+    return apply_mapping(artifacts.mapping_for("fhir-json", rec.entity), rec.data, context)
+
+
+def test_a_premapped_result_is_the_in_process_one(artifacts):
+    premap = _premap(artifacts)
+    samples = _samples()
+    assert samples
+    for rec in samples:
+        found = premap(rec)
+        assert found is not None, rec.location
+        assert found.result == _in_process(artifacts, rec)
+        assert repr(found.result) == repr(_in_process(artifacts, rec))  # key order too
+
+
+def test_a_record_without_a_mapping_or_that_fails_to_map_is_left_to_prepare(artifacts):
+    premap = _premap(artifacts)
+    assert premap(record("Device", "line 1", {"resourceType": "Device"})) is None
+    patient = json.loads((ROOT / "tests" / "samples" / "fhir" / "patient.json").read_text())["record"]
+    patient["identifier"] = [{"system": PARTNER["identifier_systems"]["fhir-patient"], "value": "x" * 500}]
+    assert premap(record("Patient", "line 2", patient)) is None  # an identifier over its limit
+
+
+def _sentinel(result: Any) -> Any:
+    return dataclasses.replace(result, source_id="from-the-parser")
+
+
+@pytest.mark.parametrize(
+    ("version", "taken"),
+    [
+        pytest.param("same", True, id="the mapping in force: taken"),
+        pytest.param("other", False, id="another version of the mapping: mapped again"),
+        pytest.param("none", False, id="not premapped: mapped here"),
+    ],
+)
+def test_prepare_takes_a_premapped_result_only_of_the_mapping_in_force(artifacts, version, taken):
+    rec = _samples()[0]
+    mapping = artifacts.mapping_for("fhir-json", rec.entity)
+    result = _in_process(artifacts, rec)
+    premapped = {
+        "same": core_batch.Premapped(mapping=f"{mapping.id}@{mapping.version}", result=_sentinel(result)),
+        "other": core_batch.Premapped(mapping=f"{mapping.id}@0.0.0-old", result=_sentinel(result)),
+        "none": None,
+    }[version]
+    decided: list[frozenset[str]] = []
+    prepared = core_batch.prepare(
+        [dataclasses.replace(rec, premapped=premapped)], _sender(), _rules(artifacts, decided)
+    )
+    assert prepared.mapped[0].result.source_id == ("from-the-parser" if taken else result.source_id)
+    assert decided, "the decision is taken in prepare either way"
+
+
+def test_a_record_carries_its_premapped_result_without_being_another_record():
+    rec = record("Patient", "line 1", {"resourceType": "Patient"})
+    assert dataclasses.replace(rec, premapped="anything") == rec
+    assert "premapped" not in repr(rec)
+
+
+def test_the_parser_process_maps_what_this_process_would(artifacts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    samples = _samples()
+    path = tmp_path / "resources.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(rec.data) for rec in samples * 3) + b"\n")
+    with path.open("rb") as stream:
+        found = list(stream_worker.stream_records("fhir-ndjson", stream, None, _premap(artifacts)))
+    with path.open("rb") as stream:
+        expected = list(stream_payload("fhir-ndjson", stream, None))
+    assert found == expected
+    records = [item for item in found if isinstance(item, SourceRecord)]
+    assert records
+    for rec in records:
+        assert rec.premapped is not None
+        assert rec.premapped.result == _in_process(artifacts, rec)
+
+
+@pytest.mark.parametrize(
+    ("records", "size", "first", "sizes"),
+    [
+        pytest.param(10, 4, None, [4, 4, 2], id="all of one size"),
+        pytest.param(20, 8, 2, [2, 8, 8, 2], id="the first, then the size"),
+        pytest.param(9, 8, 3, [3, 6], id="the stream ends before the size"),
+        pytest.param(5, 4, 10, [4, 1], id="a first larger than the size is the size"),
+        pytest.param(0, 4, 1, [], id="nothing"),
+    ],
+)
+def test_batches_of_a_stream(records, size, first, sizes):
+    items = []
+    for n in range(records):
+        items.append(record("Patient", f"line {n + 1}", {"n": n}))
+        if n % 3 == 1:  # a problem between records: reported, never in a batch
+            items.append(RecordProblem(location=f"line {n + 1}b", issues=()))
+    problems: list[Any] = []
+    batches = list(record_batches(iter(items), problems.append, size, first=first))
+    assert [len(b) for b in batches] == sizes
+    assert [r.data["n"] for b in batches for r in b] == list(range(records))
+    assert len(problems) == len([n for n in range(records) if n % 3 == 1])
+
+
+def test_a_staged_fhir_file_is_mapped_in_the_parser_process_and_lands_the_same(rt, tmp_path, monkeypatch):
+    monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    samples = [rec for rec in _samples() if rec.entity in ("Patient", "Observation", "Condition", "Goal")]
+    path = tmp_path / "resources.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(rec.data) for rec in samples) + b"\n")
+    mapped_here: list[str] = []
+    real = core_batch.apply_mapping
+
+    def counting(mapping: Any, data: Any, context: Any) -> Any:
+        mapped_here.append(mapping.id)
+        return real(mapping, data, context)
+
+    monkeypatch.setattr(core_batch, "apply_mapping", counting)
+    outcomes = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(stream_worker.WORKER_ENV, switch)
+        mapped_here.clear()
+        summary = ingest(rt, Inbound(source_org=PARTNER["id"], format_name="fhir-ndjson", path=path))
+        outcomes[switch] = [(r["location"], r["status"], r.get("reason")) for r in summary.outcome["records"]]
+        landed = [r for r in summary.outcome["records"] if r["status"] in ("accepted", "held")]
+        assert landed
+        # with the worker every record was mapped there; without it, here
+        assert len(mapped_here) == (0 if switch == "1" else len(samples))
+    assert outcomes["1"] == outcomes["0"]

@@ -12,15 +12,20 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from gateway.core import batch as core_batch
+from gateway.core.fhir_search import tokens_of
 from gateway.core.identity import authority_of
 from gateway.core.mapping import MappingContext, apply_mapping
+from gateway.core.outcomes import RecordOutcome
 from gateway.core.policy import Decision
 from gateway.formats import stream_payload, stream_worker
 from gateway.formats.records import RecordProblem, SourceRecord, record
 from gateway.service.exchange.inbound import Inbound
 from gateway.service.exchange.ingest import ingest, record_batches
+from gateway.service.fhir import fhir_served
+from gateway.storage.tables import FhirResourceRow, FhirSearchTokenRow
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "tests" / "samples" / "fhir").glob("*.json"))
@@ -206,4 +211,55 @@ def test_a_staged_fhir_file_is_mapped_in_the_parser_process_and_lands_the_same(r
         assert landed
         # with the worker every record was mapped there; without it, here
         assert len(mapped_here) == (0 if switch == "1" else len(samples))
+        if switch == "1":
+            _assert_index_is_of_the_served_documents(rt)
     assert outcomes["1"] == outcomes["0"]
+
+
+def _assert_index_is_of_the_served_documents(rt: Any) -> None:
+    with rt.sessions() as session:
+        documents = {
+            (row.resource_type, row.id): row.document for row in session.scalars(select(FhirResourceRow))
+        }
+        index: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        for row in session.scalars(select(FhirSearchTokenRow)):
+            index.setdefault((row.resource_type, row.id), set()).add((row.param, row.value))
+    assert documents
+    for key, document in documents.items():
+        assert index.get(key, set()) == {(p, v[:300]) for p, v in tokens_of(document)}, key
+
+
+def test_a_fhir_record_is_indexed_where_it_is_parsed(artifacts):
+    premap = _premap(artifacts)
+    for rec in _samples():
+        found = premap(rec)
+        assert found is not None
+        assert found.search_tokens == tuple(tokens_of(rec.data))
+    edfi = dataclasses.replace(premap, family="edfi-json")
+    assert all(edfi(rec) is None or edfi(rec).search_tokens is None for rec in _samples())
+
+
+@pytest.mark.parametrize(
+    ("given", "references", "expected"),
+    [
+        pytest.param((("code", "x"),), {}, (("code", "x"),), id="as sent: taken"),
+        pytest.param((("code", "x"),), {"Patient/a": "Patient/b"}, "computed", id="a reference rewritten"),
+        pytest.param(None, {}, "computed", id="not indexed where parsed"),
+    ],
+)
+def test_the_served_index_is_the_parsed_one_only_when_the_document_is_as_sent(given, references, expected):
+    document = json.loads(SAMPLES[0].read_text())["record"]
+    landed = fhir_served.Landed(
+        data=document,
+        location="line 1",
+        outcome=RecordOutcome(location="line 1", status="accepted"),
+        element_labels=(),
+        mapping_labels={},
+        tokens=given,
+    )
+    computed = tuple(tokens_of(document))
+    assert computed
+    assert computed != given
+    assert fhir_served._tokens(landed, document, references) == (
+        computed if expected == "computed" else expected
+    )

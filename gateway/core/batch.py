@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
 from gateway.core.batch_attendance import StoredEvent
+from gateway.core.fhir_search import tokens_of
 from gateway.core.frozen import quick_init
 from gateway.core.identity import IdentityAuthority
 from gateway.core.limits import SCHOOL_ID_MAX
@@ -29,6 +30,7 @@ from gateway.core.reference_data import ignored_reason
 from gateway.errors import Issue, MappingFailed
 
 Identifier = tuple[str, str]
+FHIR_FAMILY = "fhir-json"  # the mapping family of every FHIR wire format
 
 
 class Record(Protocol):
@@ -88,15 +90,19 @@ class Premap:
             trace=False,
         )
         try:
-            return Premapped(mapping=_version_of(mapping), result=apply_mapping(mapping, rec.data, context))
+            result = apply_mapping(mapping, rec.data, context)
         except MappingFailed:
             return None
+        # A FHIR record that lands is also served: its search index, as sent, is computed here too.
+        tokens = tuple(tokens_of(rec.data)) if self.family == FHIR_FAMILY else None
+        return Premapped(mapping=_version_of(mapping), result=result, search_tokens=tokens)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Premapped:
     mapping: str  # the mapping's id and version
     result: MappingResult
+    search_tokens: tuple[tuple[str, str], ...] | None = None  # ``fhir_search.tokens_of`` the record
 
 
 def _version_of(mapping: MappingSpec) -> str:

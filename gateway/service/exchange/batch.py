@@ -251,12 +251,18 @@ def _serve_fhir(
                 client_id=fhir_served.client_id_of(item.record.data, exchange.source_org, exchange.partner)
                 if exchange.resource_id
                 else None,
+                tokens=_premapped_tokens(item.record),
             )
         )
     sender = fhir_served.Sender(
         source_org=exchange.source_org, message_id=exchange.message_id, resource_id=exchange.resource_id
     )
     fhir_served.serve(session, sender, landed, now)
+
+
+def _premapped_tokens(rec: Any) -> tuple[tuple[str, str], ...] | None:
+    premapped = getattr(rec, "premapped", None)
+    return premapped.search_tokens if isinstance(premapped, core_batch.Premapped) else None
 
 
 def _drafts(

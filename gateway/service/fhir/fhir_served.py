@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from gateway.core import batch as core_batch
 from gateway.core.canonical import digest
 from gateway.core.fhir_search import tokens_of
 from gateway.formats.records import SourceRecord, record
@@ -32,7 +33,7 @@ from gateway.storage.db import Session
 from gateway.storage.fhir_store import ResourceLabels
 from gateway.storage.tables import FhirResourceRow
 
-FHIR_FAMILY = "fhir-json"  # the mapping family of every FHIR wire format
+FHIR_FAMILY = core_batch.FHIR_FAMILY
 SERVED = (ACCEPTED, HELD)
 CLIENT_ID_SYSTEM = "https://success-plan-gateway.org/fhir/client-id"
 _ID_NAMESPACE = uuid.UUID("6f1d8f7e-4b8e-4e55-9a57-0d2f1c0b5e11")
@@ -52,6 +53,7 @@ class Landed:
     element_labels: tuple[Mapping[str, str], ...]
     mapping_labels: Mapping[str, str]
     client_id: str | None = None  # a create's own id, when the server assigned another
+    tokens: tuple[tuple[str, str], ...] | None = None  # its search index as sent, when known
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,13 +118,23 @@ def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.da
                 document=document,
                 labels=labels,
                 # A relabel keeps the current version and its index: no tokens to compute.
-                tokens=() if unchanged else tuple(tokens_of(document)),
+                tokens=() if unchanged else _tokens(item, document, references),
                 relabel_only=unchanged,
             )
         )
         latest[key] = document
     fhir_bulk.write_many(session, writes, known, now)
     return [key[1] for key in keys]
+
+
+def _tokens(
+    item: Landed, document: Mapping[str, Any], references: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """The index read where the record was parsed is the served document's unless a reference
+    was rewritten to a server id (the index holds no id of the resource itself)."""
+    if item.tokens is not None and not references:
+        return item.tokens
+    return tuple(tokens_of(document))
 
 
 def _candidate_keys(sender: Sender, items: Sequence[Landed]) -> set[tuple[str, str]]:

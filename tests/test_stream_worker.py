@@ -274,3 +274,39 @@ def test_a_failing_reader_thread_ends_the_stream_instead_of_leaving_it_waiting(t
     assert not reader.is_alive()
     with (tmp_path / "f").open("wb+") as stream, pytest.raises(RuntimeError, match="ended without finishing"):
         next(stream_worker._received(chunks, stream))
+
+
+@pytest.mark.parametrize(
+    ("format_name", "size", "switch", "started"),
+    [
+        pytest.param("fhir-ndjson", 2 * 1024 * 1024, "1", True, id="a big file of a parsed-apart format"),
+        pytest.param("edfi-xml", 2 * 1024 * 1024, "1", True, id="Ed-Fi XML too"),
+        pytest.param("fhir-ndjson", 1000, "1", False, id="a small file"),
+        pytest.param("edfi-json", 2 * 1024 * 1024, "1", False, id="a format parsed here"),
+        pytest.param("fhir-ndjson", 2 * 1024 * 1024, "0", False, id="the worker switched off"),
+        pytest.param("fhir-ndjson", None, "1", False, id="bytes, not a file"),
+    ],
+)
+def test_the_process_server_starts_while_the_file_is_staged(
+    tmp_path, monkeypatch, format_name, size, switch, started
+):
+    calls: list[str] = []
+    monkeypatch.setattr(stream_worker.forkserver, "ensure_running", lambda: calls.append("started"))
+    monkeypatch.setenv(stream_worker.WORKER_ENV, switch)
+    path = None
+    if size is not None:
+        path = tmp_path / "file"
+        path.write_bytes(b"x" * size)
+    stream_worker.start_early(format_name, path)
+    assert calls == (["started"] if started else [])
+
+
+def test_a_server_started_early_serves_the_parse(tmp_path):
+    path = tmp_path / "patients.ndjson"
+    path.write_bytes(ndjson())
+    assert path.stat().st_size >= stream_worker.MIN_BYTES
+    stream_worker.start_early("fhir-ndjson", path)
+    with path.open("rb") as stream:
+        found = list(stream_worker.stream_records("fhir-ndjson", stream, None))
+    with path.open("rb") as stream:
+        assert found == list(stream_payload("fhir-ndjson", stream, None))

@@ -1,4 +1,4 @@
-"""A bulk file parsed in a second process while this one maps and stores what it already read.
+"""A bulk file parsed (and mapped) in a second process while this one stores what it already read.
 
 Parsing an Ed-Fi XML interchange (streaming XSD validation, conversion to the API's JSON shape,
 references completed) is about two fifths of its ingest on one core; a OneRoster CSV file's rows
@@ -12,6 +12,9 @@ Everything the in-process parser would do, it does: the same records, the same p
 same locations, and a ``GatewayError`` that stops the stream stops it here too, with its code,
 message and issues. Any other failure of the parser process is reported by its type only (its
 message may quote the payload). ``GATEWAY_PARSE_WORKER=0`` parses in this process.
+
+The caller may also send a ``premap`` step (the batch's mapping, a tenth to a fifth of an
+ingest): it runs on each record there, and its answer travels with the record.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import functools
 import gc
 import logging
 import multiprocessing
+import multiprocessing.context
 import os
 import pickle
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any, BinaryIO
 
@@ -70,6 +75,32 @@ def wanted(format_name: str, stream: BinaryIO) -> bool:
     return os.path.getsize(name) >= MIN_BYTES
 
 
+def start_early(format_name: str, path: str | os.PathLike[str] | None) -> None:
+    """For a file ``stream_records`` will parse: start the process server now, so it imports the
+    parsers (about 0.4 s) while this process stages the file, instead of after."""
+    if path is None or os.environ.get(WORKER_ENV, "1") == "0" or format_name not in PARALLEL_FORMATS:
+        return
+    try:
+        size = os.path.getsize(path)
+    except OSError:  # staging the file says what is wrong with it
+        return
+    if size < MIN_BYTES:
+        return
+    try:
+        _forkserver_context()
+        with main_module_left_out():
+            forkserver.ensure_running()
+    except (AssertionError, OSError, ValueError) as exc:  # started on demand later, or parsed here
+        log.warning("process server not started early (%s)", type(exc).__name__)
+
+
+def _forkserver_context() -> multiprocessing.context.ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    # The one forkserver of this process is shared with the FHIR validation pool: both preloads.
+    context.set_forkserver_preload(["gateway.formats", "gateway.formats.fhir_validate"])
+    return context
+
+
 def stream_records(
     format_name: str, stream: BinaryIO, entity: str | None, premap: Premap | None = None
 ) -> Iterator[StreamItem]:
@@ -79,9 +110,7 @@ def stream_records(
     ``premap`` (picklable, sent once): a step the second process also runs on each record, its
     answer kept as the record's ``premapped`` (the batch's mapping, ``core.batch.Premap``): the
     mapping is pure and per record, so it moves off the process that decides and stores."""
-    context = multiprocessing.get_context("forkserver")
-    # The one forkserver of this process is shared with the FHIR validation pool: both preloads.
-    context.set_forkserver_preload(["gateway.formats", "gateway.formats.fhir_validate"])
+    context = _forkserver_context()
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
         target=_parse, args=(format_name, str(stream.name), entity, sender, premap), daemon=True

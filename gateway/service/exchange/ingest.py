@@ -65,6 +65,7 @@ class IngestSummary:
 def ingest(rt: Runtime, inbound: Inbound, progress: Progress | None = None) -> IngestSummary:
     """The one door of every inbound exchange (HTTP, CLI, pull, demo): stage it, then run it.
     A replay (``replay``) runs the staged message again through the same ``process``."""
+    stream_worker.start_early(inbound.format_name, inbound.path)
     return process(rt, stage(rt, inbound), progress)
 
 

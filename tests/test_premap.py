@@ -263,3 +263,26 @@ def test_the_served_index_is_the_parsed_one_only_when_the_document_is_as_sent(gi
     assert fhir_served._tokens(landed, document, references) == (
         computed if expected == "computed" else expected
     )
+
+
+@pytest.mark.parametrize(
+    ("format_name", "mapped_there"),
+    [
+        pytest.param("fhir-ndjson", True, id="FHIR NDJSON: parsing is light, the mapping goes along"),
+        pytest.param("edfi-xml", False, id="Ed-Fi XML: parsing keeps that process the busier one"),
+    ],
+)
+def test_which_formats_are_mapped_where_they_are_parsed(rt, tmp_path, monkeypatch, format_name, mapped_there):
+    monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    steps: list[Any] = []
+
+    def recording(format_name: str, stream: Any, entity: Any, premap: Any = None) -> Any:
+        steps.append(premap)
+        return iter(())
+
+    monkeypatch.setattr(stream_worker, "stream_records", recording)
+    path = tmp_path / "file"
+    path.write_bytes(b"{}\n" if format_name == "fhir-ndjson" else b"<x/>")
+    ingest(rt, Inbound(source_org=PARTNER["id"], format_name=format_name, path=path))
+    assert len(steps) == 1
+    assert isinstance(steps[0], core_batch.Premap) is mapped_there

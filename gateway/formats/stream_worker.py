@@ -46,6 +46,12 @@ WORKER_ENV = "GATEWAY_PARSE_WORKER"
 # the R4 gate (its own validation pool is not started there: this process is the second core), and
 # a resource comes back pickled, which reads in about a third of the time its JSON parses in.
 PARALLEL_FORMATS = frozenset({"edfi-xml", "oneroster-csv", "fhir-xml", "fhir-ndjson"})
+# Formats whose records are also mapped in the parser process (``premap``): where parsing is light
+# next to deciding and storing. FHIR NDJSON: this process's CPU per resource 514-553 -> 362-423
+# us, 1,480-1,617 -> 1,574-1,825 resources/s. Not Ed-Fi XML, whose parsing (XSD, conversion)
+# already keeps the parser process the busier one: 50 MB took 16.0 s with the mapping there
+# against 15.0 s without (benchmarks/README.md).
+PREMAPPED_FORMATS = frozenset({"fhir-ndjson"})
 _POOL_IN_PARSER = ("GATEWAY_FHIR_WORKERS", "1")  # fhir_ndjson.WORKERS_ENV: validate in the parser
 # The parser process is forked from the forkserver, which has the parsers imported (about 0.4 s,
 # once per process); it is not made to import this program's main module again, as

@@ -140,7 +140,9 @@ def _items(
     in a second process while this one decides and stores (``formats.stream_worker``); the
     records and their outcomes are the same either way."""
     if parallel:
-        return stream_worker.stream_records(message.format, stream, message.entity, premap(rt, exchange))
+        mapped_there = message.format in stream_worker.PREMAPPED_FORMATS
+        step = premap(rt, exchange) if mapped_there else None
+        return stream_worker.stream_records(message.format, stream, message.entity, step)
     return stream_payload(message.format, stream, message.entity)
 
 

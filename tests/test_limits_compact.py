@@ -1,6 +1,6 @@
-"""The compact fast path of the edge limits (``core.limits.compact_tree_issues``): for a value and
-its orjson serialisation it must give exactly what the full walk gives, on values within the
-limits and on every kind of value outside them, wherever it sits in the document."""
+"""The fast paths of the edge limits (``core.limits.compact_tree_issues`` for a value and its orjson
+serialisation, ``quick_tree_issues`` for any value): each must give exactly what the full walk
+gives, on values within the limits and on every kind of value outside them, wherever it sits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ import orjson
 import pytest
 
 from gateway.core import limits
-from gateway.core.limits import MAX_DEPTH, MAX_KEY, MAX_TEXT, compact_tree_issues, tree_issues
+from gateway.core.limits import (
+    MAX_DEPTH,
+    MAX_KEY,
+    MAX_TEXT,
+    compact_tree_issues,
+    quick_tree_issues,
+    tree_issues,
+)
 from tests.conftest import SHARED_SAMPLES
 from tests.limit_payloads import nested
 
@@ -79,6 +86,24 @@ def test_values_anywhere_give_the_full_walks_issues(value: Any, where: str) -> N
 def test_keys_depth_and_binaries_give_the_full_walks_issues(doc: Any) -> None:
     compact = orjson.dumps(doc)
     assert compact_tree_issues(doc, compact, binary_keys=BINARY) == tree_issues(doc, binary_keys=BINARY)
+
+
+# Values orjson cannot write, or writes as null: only quick_tree_issues takes them.
+UNWRITTEN = [
+    pytest.param(float("inf"), id="infinity"),
+    pytest.param(float("nan"), id="NaN"),
+    pytest.param(2**64, id="integer beyond 64 bits"),
+    pytest.param(-(2**63) - 1, id="integer below 64 bits"),
+    pytest.param("a\ud800b", id="lone surrogate"),
+    pytest.param(None, id="null"),
+]
+
+
+@pytest.mark.parametrize("where", ["top", "deep", "list"])
+@pytest.mark.parametrize("value", OUTSIDE + WITHIN + UNWRITTEN)
+def test_any_value_anywhere_gives_the_full_walks_issues(value: Any, where: str) -> None:
+    doc = _in(where, value)
+    assert quick_tree_issues(doc, "$[2]", binary_keys=BINARY) == tree_issues(doc, "$[2]", binary_keys=BINARY)
 
 
 def test_issues_are_found_at_all() -> None:

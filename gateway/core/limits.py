@@ -23,6 +23,8 @@ import math
 import re
 from typing import Any
 
+import orjson
+
 from gateway.errors import Issue
 
 MAX_DEPTH = 64  # nested arrays and objects (JSON), nested elements (XML)
@@ -115,6 +117,21 @@ def compact_tree_issues(
     ):
         return []
     return tree_issues(value, where, binary_keys=binary_keys)
+
+
+def quick_tree_issues(
+    value: Any, where: str = "$", *, binary_keys: frozenset[str] = frozenset()
+) -> list[Issue]:
+    """``tree_issues``, the same issues, for any value, through its orjson serialisation: what
+    orjson cannot write (a lone surrogate, an integer beyond 64 bits, a key that is not text)
+    and what it writes as ``null`` (NaN, infinity, and None alike) take the full walk."""
+    try:
+        compact = orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return tree_issues(value, where, binary_keys=binary_keys)
+    if b"null" in compact:
+        return tree_issues(value, where, binary_keys=binary_keys)
+    return compact_tree_issues(value, compact, where, binary_keys=binary_keys)
 
 
 def _compact_within(compact: bytes) -> bool:

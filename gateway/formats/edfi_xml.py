@@ -42,7 +42,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from gateway.core.limits import tree_issues
+from gateway.core.limits import quick_tree_issues
 from gateway.errors import InputInvalid, Issue
 from gateway.formats.edfi_xml_convert import convert
 from gateway.formats.edfi_xml_refs import References
@@ -175,7 +175,7 @@ class _Reader:
         except ValueError as exc:  # a value the XSD allows and Ed-Fi does not (a 5-digit year)
             self.tally.problems += 1
             return _problem(where, f"{exc}; send Ed-Fi values")
-        limits = tree_issues(data, f"{where}: $")
+        limits = quick_tree_issues(data, f"{where}: $")
         if limits:  # the XSD bounds most lengths; this keeps every format to the same edge
             self.tally.problems += 1
             return RecordProblem(location=where, issues=tuple(limits))

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from gateway.core.limits import compact_tree_issues, tree_issues
+from gateway.core.limits import quick_tree_issues
 from gateway.errors import Issue
 from gateway.formats import fhir_derive, fhir_gate, fhir_gate_schema, gravity_rules
 from gateway.formats.fhir_shape import is_resource_type
@@ -120,16 +120,9 @@ def verdicts_many(items: list[tuple[str, str, bytes]], docs: list[Any] | None = 
     found: list[Verdict] = []
     for n, (rtype, where, raw) in enumerate(items):
         doc = docs[n] if docs is not None else orjson.loads(raw)
-        outside = _outside(doc, where, raw)
+        outside = quick_tree_issues(doc, where, binary_keys=BINARY_KEYS)
         found.append((True, tuple(outside)) if outside else (False, model_issues(rtype, where, doc=doc)))
     return found
-
-
-def _outside(doc: Any, where: str, raw: bytes) -> list[Issue]:
-    # A line as orjson writes it (the usual NDJSON export) is scanned, not walked value by value.
-    if orjson.dumps(doc) == raw:
-        return compact_tree_issues(doc, raw, where, binary_keys=BINARY_KEYS)
-    return tree_issues(doc, where, binary_keys=BINARY_KEYS)
 
 
 def finish(

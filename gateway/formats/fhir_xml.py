@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from gateway.core.limits import MAX_DEPTH, OUTSIDE, tree_issues
+from gateway.core.limits import MAX_DEPTH, OUTSIDE, quick_tree_issues
 from gateway.errors import InputInvalid, Issue, OutsideLimits
 from gateway.formats.fhir_document import document_records  # one road after the conversion
 from gateway.formats.fhir_shape import BOOLEAN, COMPLEX, DECIMAL, INTEGER, RESOURCE, XHTML, Element, elements
@@ -75,7 +75,7 @@ def xml_to_json(payload: bytes) -> dict[str, Any]:
         )
     _check_depth(root)
     doc = resource(root)
-    issues = tree_issues(doc, "$", binary_keys=BINARY_KEYS)
+    issues = quick_tree_issues(doc, "$", binary_keys=BINARY_KEYS)
     if issues:
         raise OutsideLimits(OUTSIDE, issues)
     return doc

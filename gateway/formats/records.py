@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from gateway.core.canonical import digest, digest_bytes
-from gateway.core.limits import MAX_DEPTH, OUTSIDE, shown, tree_issues
+from gateway.core.limits import MAX_DEPTH, OUTSIDE, quick_tree_issues, shown
 from gateway.errors import InputInvalid, Issue, OutsideLimits
 
 
@@ -70,7 +70,7 @@ def load_json(text: bytes | str, where: str = "$", *, binary_keys: frozenset[str
     (``core.limits``: nesting, text characters and lengths). Errors name line and column, or the
     JSON path of each string or level over a limit."""
     doc = _decode(text, where)
-    issues = tree_issues(doc, where, binary_keys=binary_keys)
+    issues = quick_tree_issues(doc, where, binary_keys=binary_keys)
     if issues:
         raise OutsideLimits(OUTSIDE, issues)
     return doc

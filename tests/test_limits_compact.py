@@ -79,6 +79,14 @@ def test_values_anywhere_give_the_full_walks_issues(value: Any, where: str) -> N
         pytest.param(nested(MAX_DEPTH + 1), id="over the depth limit"),
         pytest.param({"a": [1, {"b": nested(MAX_DEPTH - 1)}]}, id="over the depth limit, inside"),
         pytest.param({"data": "QUJD" * 10, "content": {"data": "a\x00"}}, id="binary key with a NUL"),
+        pytest.param(
+            [{"s": "x" * 1000, "n": n} for n in range(MAX_TEXT // 900)], id="a bulk file of short strings"
+        ),
+        pytest.param([{"s": 'say "x"' * 200} for _ in range(MAX_TEXT // 1200)], id="a bulk file with quotes"),
+        pytest.param(
+            [{"s": "short"}, {"s": "x" * (MAX_TEXT + 1)}], id="a bulk file with one string too long"
+        ),
+        pytest.param([{"s": "x" * MAX_TEXT}, {"s": "y" * 10}], id="a bulk file with a string at the limit"),
         pytest.param([], id="an empty list"),
         pytest.param("just text", id="a scalar"),
     ],
@@ -104,6 +112,21 @@ UNWRITTEN = [
 def test_any_value_anywhere_gives_the_full_walks_issues(value: Any, where: str) -> None:
     doc = _in(where, value)
     assert quick_tree_issues(doc, "$[2]", binary_keys=BINARY) == tree_issues(doc, "$[2]", binary_keys=BINARY)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param([{"s": "x" * 30}, {"s": "y" * 30}], id="longer than the limit, each string within"),
+        pytest.param([{"s": "x" * 30}, {"s": "y" * 61}], id="one string over"),
+        pytest.param([{"s": 'say "x" ' * 10}], id="one string over, with quotes inside"),
+        pytest.param([{"s": 'a "b"'}, {"s": "y" * 30}, {"s": "z" * 30}], id="quotes, each string within"),
+    ],
+)
+def test_a_document_longer_than_the_text_limit(doc: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_TEXT", 60)  # read at each check
+    assert len(orjson.dumps(doc)) > 60
+    assert quick_tree_issues(doc) == tree_issues(doc)
 
 
 def test_issues_are_found_at_all() -> None:

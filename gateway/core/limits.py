@@ -19,6 +19,7 @@ a line, a column), never the value. Why each limit:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -99,10 +100,21 @@ def tree_issues(value: Any, where: str = "$", *, binary_keys: frozenset[str] = f
 # Separate searches, each starting from one literal byte: a single alternation was 7x slower.
 _ESCAPED_CONTROL = re.compile(rb"\\[ubf]")
 _NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
-# A key over MAX_KEY bytes: without a quote inside, its whole run; with one (escaped), the run
-# after its last. Each search starts only at a quote, so both stay linear.
-_LONG_KEY = re.compile(rb'"[^"]{%d,}":' % (MAX_KEY + 1))
+# A key with an escaped quote inside (then the full walk decides its length).
 _QUOTE_IN_KEY = re.compile(rb'\\"[^"]*":')
+
+
+# Built for the limits in force (tests lower them); each search starts only at a quote.
+@functools.cache
+def _long_key(limit: int) -> re.Pattern[bytes]:
+    """A key over ``limit`` bytes without a quote inside: its whole run."""
+    return re.compile(rb'"[^"]{%d,}":' % (limit + 1))
+
+
+@functools.cache
+def _long_text(limit: int) -> re.Pattern[bytes]:
+    """A string over ``limit`` bytes, in a document without an escaped quote: its whole run."""
+    return re.compile(rb'"[^"]{%d}' % (limit + 1))
 
 
 def compact_tree_issues(
@@ -136,10 +148,10 @@ def quick_tree_issues(
 
 def _compact_within(compact: bytes) -> bool:
     return not (
-        len(compact) > MAX_TEXT
+        (len(compact) > MAX_TEXT and (b'\\"' in compact or _long_text(MAX_TEXT).search(compact)))
         or _ESCAPED_CONTROL.search(compact)
         or _NONCHARACTER.search(compact)
-        or _LONG_KEY.search(compact)
+        or _long_key(MAX_KEY).search(compact)
         or _QUOTE_IN_KEY.search(compact)
     )
 

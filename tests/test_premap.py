@@ -17,7 +17,6 @@ from sqlalchemy import select
 from gateway.core import batch as core_batch
 from gateway.core.fhir_search import tokens_of
 from gateway.core.identity import authority_of
-from gateway.core.mapping import MappingContext, apply_mapping
 from gateway.core.outcomes import RecordOutcome
 from gateway.core.policy import Decision
 from gateway.formats import stream_payload, stream_worker
@@ -81,17 +80,11 @@ def _samples() -> list[SourceRecord]:
 
 
 def _in_process(artifacts: Any, rec: SourceRecord) -> Any:
-    sender = _sender()
-    context = MappingContext(
-        source_org=sender.source_org,
-        message_id=sender.message_id,
-        received_at=sender.received_at,
-        record_digest=rec.digest,
-        identifier_systems=sender.identifier_systems,
-        codes=artifacts.codes,
-        trace=False,
+    """What ``prepare`` maps by itself, for a record carrying no premapped result."""
+    prepared = core_batch.prepare(
+        [dataclasses.replace(rec, premapped=None)], _sender(), _rules(artifacts, [])
     )
-    return apply_mapping(artifacts.mapping_for("fhir-json", rec.entity), rec.data, context)
+    return prepared.mapped[0].result
 
 
 def test_a_premapped_result_is_the_in_process_one(artifacts):

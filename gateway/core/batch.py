@@ -80,17 +80,8 @@ class Premap:
         mapping = self.mappings.get(rec.entity)
         if mapping is None:
             return None
-        context = MappingContext(
-            source_org=self.source_org,
-            message_id=self.message_id,
-            received_at=self.received_at,
-            record_digest=rec.digest,
-            identifier_systems=self.identifier_systems,
-            codes=self.codes,
-            trace=False,
-        )
         try:
-            result = apply_mapping(mapping, rec.data, context)
+            result = apply_mapping(mapping, rec.data, _context_of(self, self.codes, rec.digest))
         except MappingFailed:
             return None
         # A FHIR record that lands is also served: its search index, as sent, is computed here too.
@@ -283,13 +274,20 @@ def _school_issue(result: MappingResult, rec: Record) -> Issue | None:
 
 
 def _context(sender: Sender, rules: Rules, rec: Record) -> MappingContext:
+    return _context_of(sender, rules.codes, rec.digest)
+
+
+def _context_of(
+    who: Sender | Premap, codes: Mapping[str, Mapping[str, Any]], record_digest: str
+) -> MappingContext:
+    """The one mapping context of the ingest path, here or where the file is parsed."""
     return MappingContext(
-        source_org=sender.source_org,
-        message_id=sender.message_id,
-        received_at=sender.received_at,
-        record_digest=rec.digest,
-        identifier_systems=sender.identifier_systems,
-        codes=rules.codes,
+        source_org=who.source_org,
+        message_id=who.message_id,
+        received_at=who.received_at,
+        record_digest=record_digest,
+        identifier_systems=who.identifier_systems,
+        codes=codes,
         trace=False,
     )
 

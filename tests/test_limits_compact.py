@@ -1,6 +1,6 @@
-"""The fast paths of the edge limits (``core.limits.compact_tree_issues`` for a value and its orjson
-serialisation, ``quick_tree_issues`` for any value): each must give exactly what the full walk
-gives, on values within the limits and on every kind of value outside them, wherever it sits."""
+"""The fast path of the edge limits (``core.limits.quick_tree_issues``, through a value's orjson
+bytes) gives exactly what the full walk gives, on values within the limits and on every kind of
+value outside them, wherever it sits, and on values orjson cannot write or writes as null."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from gateway.core.limits import (
     MAX_DEPTH,
     MAX_KEY,
     MAX_TEXT,
-    compact_tree_issues,
     quick_tree_issues,
     tree_issues,
 )
@@ -57,15 +56,6 @@ WITHIN = [
 ]
 
 
-@pytest.mark.parametrize("where", ["top", "deep", "list"])
-@pytest.mark.parametrize("value", OUTSIDE + WITHIN)
-def test_values_anywhere_give_the_full_walks_issues(value: Any, where: str) -> None:
-    doc = _in(where, value)
-    assert compact_tree_issues(doc, orjson.dumps(doc), "line 3", binary_keys=BINARY) == tree_issues(
-        doc, "line 3", binary_keys=BINARY
-    )
-
-
 @pytest.mark.parametrize(
     "doc",
     [
@@ -92,11 +82,10 @@ def test_values_anywhere_give_the_full_walks_issues(value: Any, where: str) -> N
     ],
 )
 def test_keys_depth_and_binaries_give_the_full_walks_issues(doc: Any) -> None:
-    compact = orjson.dumps(doc)
-    assert compact_tree_issues(doc, compact, binary_keys=BINARY) == tree_issues(doc, binary_keys=BINARY)
+    assert quick_tree_issues(doc, binary_keys=BINARY) == tree_issues(doc, binary_keys=BINARY)
 
 
-# Values orjson cannot write, or writes as null: only quick_tree_issues takes them.
+# Values orjson cannot write, or writes as null.
 UNWRITTEN = [
     pytest.param(float("inf"), id="infinity"),
     pytest.param(float("nan"), id="NaN"),
@@ -132,7 +121,7 @@ def test_a_document_longer_than_the_text_limit(doc: Any, monkeypatch: pytest.Mon
 def test_issues_are_found_at_all() -> None:
     """The table above compares with the full walk; this pins that the outside rows are outside."""
     doc = _in("deep", "a\x00b")
-    issues = compact_tree_issues(doc, orjson.dumps(doc), "line 1")
+    issues = quick_tree_issues(doc, "line 1")
     assert [i.path for i in issues] == ["line 1.component[0].code.coding[0].display"]
 
 
@@ -153,5 +142,5 @@ def test_real_resources_are_within_without_the_full_walk(monkeypatch: pytest.Mon
     assert all(tree_issues(doc) == [] for doc in resources)
     walked: list[Any] = []
     monkeypatch.setattr(limits, "tree_issues", lambda doc, *a, **k: walked.append(doc) or [])
-    assert all(compact_tree_issues(doc, orjson.dumps(doc)) == [] for doc in resources)
+    assert all(quick_tree_issues(doc) == [] for doc in resources)
     assert walked == []

@@ -134,13 +134,13 @@ def _at(resource: Mapping[str, Any], parts: tuple[str, ...]) -> list[Any]:
         for node in nodes:
             value = node.get(part) if isinstance(node, Mapping) else None
             if isinstance(value, list):
-                found.extend(value)
+                found.extend(_flat(value))
             elif value is not None:
                 found.append(value)
         if not found:
             return found
         nodes = found
-    return [node for node in _flat(nodes) if node is not None]
+    return [node for node in nodes if node is not None]
 
 
 def _flat(nodes: list[Any]) -> Iterator[Any]:

@@ -91,12 +91,12 @@ def tree_issues(value: Any, where: str = "$", *, binary_keys: frozenset[str] = f
     return walk.issues
 
 
-# What, in orjson's compact output, can mark a value ``tree_issues`` would refuse: a C0 control
-# other than tab, line feed and carriage return (orjson escapes them as \\b, \\f or \\u00XX; it
-# writes every other character as UTF-8, so any \\u is one), U+FFFE or U+FFFF (UTF-8 EF BF BE/BF),
-# and a key of more than MAX_KEY bytes (a character is at least one byte). orjson refuses lone
-# surrogates; numbers that overflow and integers beyond 64 bits never come back as they were
-# sent. A mark may be innocent (an escaped backslash before a "b"): then the full walk decides.
+# What, in orjson's output, can mark a value ``tree_issues`` would refuse: a C0 control other than
+# tab, line feed and carriage return (orjson escapes them as \\b, \\f or \\u00XX; it writes every
+# other character as UTF-8, so any \\u is one), U+FFFE or U+FFFF (UTF-8 EF BF BE/BF), a key of more
+# than MAX_KEY bytes (a character is at least one byte), a string over MAX_TEXT. orjson refuses lone
+# surrogates and integers beyond 64 bits, and writes NaN and infinity as null: those take the full
+# walk. A mark may be innocent (an escaped backslash before a "b"): then the full walk decides.
 # Separate searches, each starting from one literal byte: a single alternation was 7x slower.
 _ESCAPED_CONTROL = re.compile(rb"\\[ubf]")
 _NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
@@ -117,33 +117,24 @@ def _long_text(limit: int) -> re.Pattern[bytes]:
     return re.compile(rb'"[^"]{%d}' % (limit + 1))
 
 
-def compact_tree_issues(
-    value: Any, compact: bytes, where: str = "$", *, binary_keys: frozenset[str] = frozenset()
-) -> list[Issue]:
-    """``tree_issues`` of a value given ``compact``, its serialisation by orjson (the caller has
-    checked ``orjson.dumps(value) == compact``). The bytes are searched at C speed and only the
-    containers walked for their depth; the full walk runs only when that finds something, so the
-    issues are always the full walk's."""
-    if _compact_within(compact) and (
-        compact.count(b"{") + compact.count(b"[") <= MAX_DEPTH or _nested_within(value, 1)
-    ):
-        return []
-    return tree_issues(value, where, binary_keys=binary_keys)
-
-
 def quick_tree_issues(
     value: Any, where: str = "$", *, binary_keys: frozenset[str] = frozenset()
 ) -> list[Issue]:
-    """``tree_issues``, the same issues, for any value, through its orjson serialisation: what
-    orjson cannot write (a lone surrogate, an integer beyond 64 bits, a key that is not text)
-    and what it writes as ``null`` (NaN, infinity, and None alike) take the full walk."""
+    """``tree_issues``, the same issues, for any value, through its orjson serialisation: the bytes
+    are searched at C speed and only the containers of a deep value walked; what orjson cannot
+    write, writes as ``null`` (NaN, infinity, and None alike) or whose bytes show a mark takes
+    the full walk, which then says what and where."""
     try:
         compact = orjson.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
         return tree_issues(value, where, binary_keys=binary_keys)
-    if b"null" in compact:
-        return tree_issues(value, where, binary_keys=binary_keys)
-    return compact_tree_issues(value, compact, where, binary_keys=binary_keys)
+    if (
+        b"null" not in compact
+        and _compact_within(compact)
+        and (compact.count(b"{") + compact.count(b"[") <= MAX_DEPTH or _nested_within(value, 1))
+    ):
+        return []
+    return tree_issues(value, where, binary_keys=binary_keys)
 
 
 def _compact_within(compact: bytes) -> bool:

@@ -19,6 +19,7 @@ from gateway.core.fhir_search import tokens_of
 from gateway.core.identity import authority_of
 from gateway.core.outcomes import RecordOutcome
 from gateway.core.policy import Decision
+from gateway.errors import MappingFailed
 from gateway.formats import stream_payload, stream_worker
 from gateway.formats.records import RecordProblem, SourceRecord, record
 from gateway.service.exchange.inbound import Inbound
@@ -104,6 +105,17 @@ def test_a_record_without_a_mapping_or_that_fails_to_map_is_left_to_prepare(arti
     patient = json.loads((ROOT / "tests" / "samples" / "fhir" / "patient.json").read_text())["record"]
     patient["identifier"] = [{"system": PARTNER["identifier_systems"]["fhir-patient"], "value": "x" * 500}]
     assert premap(record("Patient", "line 2", patient)) is None  # an identifier over its limit
+
+
+@pytest.mark.parametrize("fault", [MappingFailed("m", ()), TypeError("a bug"), RecursionError()])
+def test_a_fault_while_premapping_leaves_the_record_to_prepare(artifacts, monkeypatch, fault):
+    """In the parser process any fault would end the whole stream; prepare isolates it instead."""
+
+    def failing(*args: Any) -> Any:
+        raise fault
+
+    monkeypatch.setattr(core_batch, "apply_mapping", failing)
+    assert _premap(artifacts)(_samples()[0]) is None
 
 
 def _sentinel(result: Any) -> Any:

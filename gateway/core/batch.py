@@ -82,10 +82,11 @@ class Premap:
             return None
         try:
             result = apply_mapping(mapping, rec.data, _context_of(self, self.codes, rec.digest))
-        except MappingFailed:
+            # A FHIR record that lands is also served: its search index, as sent, is read here too.
+            tokens = tuple(tokens_of(rec.data)) if self.family == FHIR_FAMILY else None
+        except Exception:  # an optimisation only: prepare maps the record again, and a fault
+            # there fails that record alone (ingest isolates it), where here it would end the stream
             return None
-        # A FHIR record that lands is also served: its search index, as sent, is computed here too.
-        tokens = tuple(tokens_of(rec.data)) if self.family == FHIR_FAMILY else None
         return Premapped(mapping=_version_of(mapping), result=result, search_tokens=tokens)
 
 

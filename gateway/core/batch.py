@@ -139,6 +139,7 @@ class Mapped:
     result: MappingResult
     decision: Decision
     withheld: str = ""  # why some of the record's elements were not kept (the rest landed)
+    search_tokens: tuple[tuple[str, str], ...] | None = None  # a FHIR record's index, premapped
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,8 +218,10 @@ def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcom
             return RecordOutcome(location=rec.location, status=IGNORED, reason=str(ignored))
         why = f"no mapping for {sender.format} entity '{rec.entity}'; add one under mappings/ and replay"
         return rejected(rec, why)
-    result = _premapped(rec, mapping)
-    if result is None:
+    premapped = _premapped(rec, mapping)
+    if premapped is not None:
+        result = premapped.result
+    else:
         try:
             result = apply_mapping(mapping, rec.data, _context(sender, rules, rec))
         except MappingFailed as exc:
@@ -233,13 +236,15 @@ def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcom
     if not decision.permitted:
         refused = rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
         return replace(refused, decision_id=decision.decision_id)
-    return Mapped(record=rec, result=result, decision=decision, withheld=withheld)
+    tokens = premapped.search_tokens if premapped is not None else None
+    return Mapped(record=rec, result=result, decision=decision, withheld=withheld, search_tokens=tokens)
 
 
-def _premapped(rec: Record, mapping: MappingSpec) -> MappingResult | None:
+def _premapped(rec: Record, mapping: MappingSpec) -> Premapped | None:
+    """The record's result from where it was parsed, if it is of the mapping in force."""
     found = getattr(rec, "premapped", None)
     if isinstance(found, Premapped) and found.mapping == _version_of(mapping):
-        return found.result
+        return found
     return None
 
 

@@ -68,7 +68,7 @@ AHEAD = 40  # messages received and not yet read: two bulk batches (5,000 record
 _FEWER_COLLECTIONS = (50_000, 50, 1_000)
 
 StreamItem = SourceRecord | RecordProblem
-Premap = Callable[[SourceRecord], Any]
+RecordStep = Callable[[SourceRecord], Any]  # run on each record there (core.batch.Premap)
 
 
 def wanted(format_name: str, stream: BinaryIO) -> bool:
@@ -108,7 +108,7 @@ def _forkserver_context() -> multiprocessing.context.ForkServerContext:
 
 
 def stream_records(
-    format_name: str, stream: BinaryIO, entity: str | None, premap: Premap | None = None
+    format_name: str, stream: BinaryIO, entity: str | None, premap: RecordStep | None = None
 ) -> Iterator[StreamItem]:
     """The file's records as ``stream_payload`` gives them, parsed in a second process. ``stream``
     follows the parser's position (``tell``), so progress reports read the share done.
@@ -196,7 +196,7 @@ def _rebuilt(error_type: type[GatewayError], message: str, issues: tuple[Issue, 
 
 
 def _parse(
-    format_name: str, path: str, entity: str | None, sender: Connection, premap: Premap | None = None
+    format_name: str, path: str, entity: str | None, sender: Connection, premap: RecordStep | None = None
 ) -> None:
     """In the parser process: every item of the file, in chunks, then the end or the failure."""
     os.environ[_POOL_IN_PARSER[0]] = _POOL_IN_PARSER[1]

@@ -153,9 +153,7 @@ def _settle_in_parts(
     parts = batch_parts.parts(prepared, links, PART_STUDENTS)
     results = []
     for part in parts:
-        snapshot, rows = _load(
-            session, part, links if len(parts) == 1 else batch_parts.links_within(part, links)
-        )
+        snapshot, rows = _load(session, part, batch_parts.links_within(part, links))
         result = batch_settle.settle(part, snapshot, sender, rules, now)
         _apply(session, exchange, result.writes, rows, now)
         results.append(batch_parts.written(result))
@@ -251,18 +249,13 @@ def _serve_fhir(
                 client_id=fhir_served.client_id_of(item.record.data, exchange.source_org, exchange.partner)
                 if exchange.resource_id
                 else None,
-                tokens=_premapped_tokens(item.record),
+                tokens=item.search_tokens,
             )
         )
     sender = fhir_served.Sender(
         source_org=exchange.source_org, message_id=exchange.message_id, resource_id=exchange.resource_id
     )
     fhir_served.serve(session, sender, landed, now)
-
-
-def _premapped_tokens(rec: Any) -> tuple[tuple[str, str], ...] | None:
-    premapped = getattr(rec, "premapped", None)
-    return premapped.search_tokens if isinstance(premapped, core_batch.Premapped) else None
 
 
 def _drafts(

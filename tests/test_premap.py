@@ -22,6 +22,7 @@ from gateway.core.policy import Decision
 from gateway.errors import MappingFailed
 from gateway.formats import stream_payload, stream_worker
 from gateway.formats.records import RecordProblem, SourceRecord, record
+from gateway.service.exchange import ingest as ingest_module
 from gateway.service.exchange.inbound import Inbound
 from gateway.service.exchange.ingest import ingest, record_batches
 from gateway.service.fhir import fhir_served
@@ -171,23 +172,27 @@ def test_the_parser_process_maps_what_this_process_would(artifacts, tmp_path, mo
 
 
 @pytest.mark.parametrize(
-    ("records", "size", "first", "sizes"),
+    ("records", "size", "first", "grow", "sizes"),
     [
-        pytest.param(10, 4, None, [4, 4, 2], id="all of one size"),
-        pytest.param(20, 8, 2, [2, 8, 8, 2], id="the first, then the size"),
-        pytest.param(9, 8, 3, [3, 6], id="the stream ends before the size"),
-        pytest.param(5, 4, 10, [4, 1], id="a first larger than the size is the size"),
-        pytest.param(0, 4, 1, [], id="nothing"),
+        pytest.param(10, 4, None, False, [4, 4, 2], id="all of one size"),
+        pytest.param(20, 8, 2, False, [2, 8, 8, 2], id="the first, then the size"),
+        pytest.param(9, 8, 3, False, [3, 6], id="the stream ends before the size"),
+        pytest.param(5, 4, 10, False, [4, 1], id="a first larger than the size is the size"),
+        pytest.param(0, 4, 1, False, [], id="nothing"),
+        pytest.param(40, 10, 1, True, [1, 2, 4, 8, 10, 10, 5], id="growing: doubled up to the size"),
+        pytest.param(12, 5, 3, True, [3, 5, 4], id="growing: never past the size"),
+        pytest.param(6, 8, 2, True, [2, 4], id="growing: the stream ends first"),
+        pytest.param(7, 4, None, True, [4, 3], id="growing from the size stays at the size"),
     ],
 )
-def test_batches_of_a_stream(records, size, first, sizes):
+def test_batches_of_a_stream(records, size, first, grow, sizes):
     items = []
     for n in range(records):
         items.append(record("Patient", f"line {n + 1}", {"n": n}))
         if n % 3 == 1:  # a problem between records: reported, never in a batch
             items.append(RecordProblem(location=f"line {n + 1}b", issues=()))
     problems: list[Any] = []
-    batches = list(record_batches(iter(items), problems.append, size, first=first))
+    batches = list(record_batches(iter(items), problems.append, size, first=first, grow=grow))
     assert [len(b) for b in batches] == sizes
     assert [r.data["n"] for b in batches for r in b] == list(range(records))
     assert len(problems) == len([n for n in range(records) if n % 3 == 1])
@@ -219,6 +224,37 @@ def test_a_staged_fhir_file_is_mapped_in_the_parser_process_and_lands_the_same(r
         if switch == "1":
             _assert_index_is_of_the_served_documents(rt)
     assert outcomes["1"] == outcomes["0"]
+
+
+@pytest.mark.parametrize(
+    ("worker", "sizes"),
+    [
+        pytest.param("1", [1, 2, 4, 4, 4, 4, 1], id="premapped in the parser: growing"),
+        pytest.param("0", [4, 4, 4, 4, 4], id="parsed here: whole batches"),
+    ],
+)
+def test_a_stream_mapped_in_the_parser_process_lands_in_growing_batches(
+    rt, tmp_path, monkeypatch, worker, sizes
+):
+    monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    monkeypatch.setattr(ingest_module, "FIRST_PARALLEL_BATCH", 1)
+    monkeypatch.setenv(stream_worker.WORKER_ENV, worker)
+    patient = next(rec for rec in _samples() if rec.entity == "Patient").data
+    lines = [orjson.dumps({**patient, "id": f"p{n}"}) for n in range(sum(sizes))]
+    path = tmp_path / "patients.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    seen: list[int] = []
+    real = ingest_module._run_one_batch
+
+    def counting(rt: Any, exchange: Any, batch: list[Any]) -> Any:
+        seen.append(len(batch))
+        return real(rt, exchange, batch)
+
+    monkeypatch.setattr(ingest_module, "_run_one_batch", counting)
+    small = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, bulk_batch_size=4))
+    summary = ingest(small, Inbound(source_org=PARTNER["id"], format_name="fhir-ndjson", path=path))
+    assert seen == sizes
+    assert len(summary.outcome["records"]) == sum(sizes)
 
 
 def _assert_index_is_of_the_served_documents(rt: Any) -> None:

@@ -47,6 +47,15 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, kw_only=True)
+class BatchSizes:
+    """How a stream is cut into batches (``record_batches``)."""
+
+    first: int
+    size: int
+    grow: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class IngestSummary:
     message_id: str
     status: str
@@ -119,7 +128,10 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
     parallel = stream_worker.wanted(message.format, stream)
     # Parsed in a second process, the first batch is small, so this one starts storing at once
     # instead of waiting for a whole bulk batch to be parsed and mapped there.
-    sizes = (min(size, FIRST_PARALLEL_BATCH) if parallel else size, size)
+    # Premapped records cost the parser process about as much as storing them costs this one:
+    # growing batches keep both busy (see ``record_batches``).
+    grow = parallel and message.format in stream_worker.PREMAPPED_FORMATS
+    sizes = BatchSizes(first=min(size, FIRST_PARALLEL_BATCH) if parallel else size, size=size, grow=grow)
     with stream:
         try:
             items = _items(rt, exchange, message, stream, parallel)
@@ -207,10 +219,10 @@ def _run_stream(
     items: Iterator[StreamItem],
     tally: Tally,
     meter: _Meter,
-    sizes: tuple[int, int],
+    sizes: BatchSizes,
 ) -> None:
     done = 0
-    for batch in record_batches(items, tally.add, sizes[1], first=sizes[0]):
+    for batch in record_batches(items, tally.add, sizes.size, first=sizes.first, grow=sizes.grow):
         done += _run_and_tally(rt, exchange, batch, tally)
         meter.tick(done)
         del batch  # not held while the next batch is read: one batch of records in memory, not two
@@ -218,12 +230,20 @@ def _run_stream(
 
 
 def record_batches(
-    items: Iterator[StreamItem], add: Callable[[RecordOutcome], None], size: int, *, first: int | None = None
+    items: Iterator[StreamItem],
+    add: Callable[[RecordOutcome], None],
+    size: int,
+    *,
+    first: int | None = None,
+    grow: bool = False,
 ) -> Iterator[list[SourceRecord]]:
     """The stream's records in batches of ``size``; each problem the parser found goes to ``add``
     as its rejected outcome (ingest and check read a stream the same way). ``first``: the first
-    batch's size (at most ``size``); one more batch, not several growing ones: each batch derives
-    the attendance summaries of the students it touches once."""
+    batch's size (at most ``size``), then ``size``. With ``grow``, each batch after the first is
+    twice the one before, up to ``size``: while this process stores a batch, the parser process
+    makes the next, which is then about ready (a few more batches, a few more commits). Without
+    it, one small batch and then whole ones: a batch derives the attendance summaries of the
+    students it touches, so more batches derive them more often."""
     batch: list[SourceRecord] = []
     limit = min(first or size, size)
     for item in items:
@@ -234,7 +254,7 @@ def record_batches(
         if len(batch) >= limit:
             yield batch
             batch = []
-            limit = size
+            limit = min(size, 2 * limit) if grow else size
     if batch:
         yield batch
 

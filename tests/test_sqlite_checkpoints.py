@@ -167,3 +167,33 @@ def test_many_threads_committing_start_one_checkpointer(
             assert connection.execute(text("SELECT count(*) FROM t")).scalar_one() == 401
     finally:
         engine.dispose()
+
+
+def test_a_closed_checkpointer_stays_stopped_when_a_commit_starts_the_next_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    _write(make_engine(f"sqlite:///{path}"), 1)
+    checkpointer = WalCheckpointer(str(path), idle_seconds=30.0, pause_seconds=0.0)
+    checkpointer.notify()
+    first = checkpointer._thread
+    assert first is not None
+    assert _until(lambda: checkpointer.last is not None)  # now waiting for the next commit
+    checkpointer.close(timeout=0)  # told to stop, not yet gone
+    checkpointer.notify()  # a commit at once: a new thread
+    first.join(5)
+    assert not first.is_alive()
+    assert checkpointer.running()
+    assert checkpointer._thread is not first
+    checkpointer.close()
+    assert not checkpointer.running()
+
+
+def test_closing_does_not_wait_for_the_idle_time(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.db"
+    _write(make_engine(f"sqlite:///{path}"), 1)
+    checkpointer = WalCheckpointer(str(path), idle_seconds=30.0, pause_seconds=0.0)
+    checkpointer.notify()
+    assert _until(lambda: checkpointer.last is not None)
+    started = time.monotonic()
+    checkpointer.close()
+    assert time.monotonic() - started < 2.0
+    assert not checkpointer.running()

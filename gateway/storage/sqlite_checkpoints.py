@@ -65,8 +65,12 @@ class WalCheckpointer:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
+            # Each thread has its own stop: one told to stop (``close``) stays stopped even if
+            # a commit starts the next at once.
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name="sqlite-checkpointer", daemon=True
+            )
             self._thread.start()
 
     def close(self, timeout: float = 5.0) -> None:
@@ -74,7 +78,7 @@ class WalCheckpointer:
         with self._lock:
             thread, self._thread = self._thread, None
             self._stop.set()
-            self._wake.set()
+            self._wake.set()  # out of its wait at once
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
@@ -82,20 +86,19 @@ class WalCheckpointer:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         connection: sqlite3.Connection | None = None
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 if not self._wake.wait(self.idle_seconds):
                     if self._ended_idle():
                         return
                     continue
                 # The commit that woke this thread is still being written (the engine tells of a
                 # commit before it runs), and commits close behind it share the checkpoint.
-                self._stop.wait(self.pause_seconds)
-                self._wake.clear()
-                if self._stop.is_set():
+                if stop.wait(self.pause_seconds):
                     return
+                self._wake.clear()
                 connection = connection or self._connect()
                 if connection is not None:
                     self._checkpoint(connection)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError as StorageError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.storage.pg_copy import primary_message
 from gateway.storage.sqlite_checkpoints import SAFETY_PAGES, WalCheckpointer
 
 # What services name: a unit of work and a failure of the database, without importing SQLAlchemy.
@@ -77,7 +78,7 @@ def _primary_message_only(context: ExceptionContext) -> None:
     """PostgreSQL's DETAIL quotes values ("Key (value)=(604822) already exists", "Failing row
     contains (...)"): keep only the primary message, which names constraints and columns."""
     original = context.original_exception
-    primary = getattr(getattr(original, "diag", None), "message_primary", None)
+    primary = primary_message(original)
     if not primary:
         return
     original.args = (primary,)

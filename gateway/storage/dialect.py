@@ -8,9 +8,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
+
+from gateway.storage.pg_copy import COPY_FROM_ROWS, copy_rows
 
 
 def dialect_insert(session: Session) -> Any:
@@ -79,11 +82,16 @@ def execute_many(
     statement: Executable,
     rows: Sequence[Mapping[str, Any]],
     constants: Mapping[str, Any] | None = None,
+    *,
+    copy_into: Table | None = None,
 ) -> None:
     """Run ``statement`` (built once, its bound parameters named) once per row in one DBAPI
     executemany: the same statement and values SQLAlchemy would send, without its per-row
     parameter handling, which costs more than the database's own work on a batch. A value the
     same in every row goes in ``constants`` and is converted once.
+
+    ``copy_into``: the table of a plain ``insert(table)`` (every column bound, no conflict
+    clause); on PostgreSQL, many rows then go in with ``COPY ... FROM STDIN`` (``copy_rows``).
 
     Like ``session.execute``, it flushes the session's pending objects first."""
     if not rows:
@@ -107,6 +115,9 @@ def execute_many(
             for i, convert in converted:
                 changed[i] = convert(changed[i])
             params[index] = tuple(changed)
+    if copy_into is not None and connection.dialect.name == "postgresql" and len(params) >= COPY_FROM_ROWS:
+        copy_rows(connection, copy_into, names, params)
+        return
     if not plan.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     connection.exec_driver_sql(plan.sql, params)

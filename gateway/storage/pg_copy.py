@@ -1,0 +1,51 @@
+"""Many rows into one PostgreSQL table with ``COPY ... FROM STDIN``, in the caller's transaction.
+
+A FHIR batch writes about 11 search-index rows, a version and a current row per resource; as an
+executemany of INSERTs, PostgreSQL parses and plans each row's statement, where COPY streams the
+rows into the table at once (110,000 index rows: 0.66-0.72 s against 1.31-1.44 s, measured). The
+rows and their values are those of the INSERT (``dialect.execute_many`` converts them first), and
+a refusal is the same ``DBAPIError`` subclass, with PostgreSQL's primary message only: its DETAIL
+quotes values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+COPY_FROM_ROWS = 100  # fewer rows: the INSERT's executemany, whose round trips cost less than a COPY's
+
+
+def copy_rows(
+    connection: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """``rows`` (values in the order of ``names``, the table's column keys) into ``table``."""
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(table.c[name].name) for name in names)
+    sql = f"COPY {quote(table.name)} ({columns}) FROM STDIN"
+    dbapi: Any = connection.connection.dbapi_connection  # psycopg's: it has ``cursor().copy``
+    if dbapi is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("no DBAPI connection to copy into")
+    error = connection.dialect.loaded_dbapi.Error
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except error as exc:
+        primary = primary_message(exc)
+        if primary:
+            exc.args = (primary,)
+        raise DBAPIError.instance(
+            sql, None, exc, error, hide_parameters=True, dialect=connection.dialect
+        ) from exc
+
+
+def primary_message(original: BaseException) -> str | None:
+    """PostgreSQL's primary message of a refusal, which names constraints and columns (its DETAIL
+    quotes values: "Key (value)=(604822) already exists")."""
+    primary = getattr(getattr(original, "diag", None), "message_primary", None)
+    return str(primary) if primary else None

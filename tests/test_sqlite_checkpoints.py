@@ -36,6 +36,22 @@ def _write(engine: Any, rows: int) -> None:
         )
 
 
+def _database(tmp_path: Path) -> Path:
+    """A database file with a table and a row, its engine gone."""
+    path = tmp_path / "gateway.db"
+    engine = make_engine(f"sqlite:///{path}")
+    _write(engine, 1)
+    engine.dispose()
+    return path
+
+
+def _started(tmp_path: Path, **timing: float) -> WalCheckpointer:
+    """A checkpointer of its own on a database file, woken once."""
+    checkpointer = WalCheckpointer(str(_database(tmp_path)), **timing)
+    checkpointer.notify()
+    return checkpointer
+
+
 def test_a_file_database_is_checkpointed_after_commits_by_a_thread_not_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "gateway.db"
     engine = make_engine(f"sqlite:///{path}")
@@ -86,10 +102,7 @@ def test_a_database_without_a_log_file_has_no_checkpointer(url: str) -> None:
 
 
 def test_an_idle_checkpointer_ends_and_the_next_commit_starts_another(tmp_path: Path) -> None:
-    path = tmp_path / "gateway.db"
-    _write(make_engine(f"sqlite:///{path}"), 1)
-    checkpointer = WalCheckpointer(str(path), idle_seconds=0.2, pause_seconds=0.0)
-    checkpointer.notify()
+    checkpointer = _started(tmp_path, idle_seconds=0.2, pause_seconds=0.0)
     assert _until(lambda: checkpointer.last is not None)
     assert _until(lambda: not checkpointer.running(), seconds=5)
     checkpointer.last = None
@@ -101,9 +114,7 @@ def test_an_idle_checkpointer_ends_and_the_next_commit_starts_another(tmp_path: 
 
 
 def test_commits_in_quick_succession_share_a_checkpoint(tmp_path: Path) -> None:
-    path = tmp_path / "gateway.db"
-    _write(make_engine(f"sqlite:///{path}"), 1)
-    checkpointer = WalCheckpointer(str(path), pause_seconds=0.5)
+    checkpointer = WalCheckpointer(str(_database(tmp_path)), pause_seconds=0.5)
     runs: list[int] = []
     real = checkpointer._checkpoint
 
@@ -170,10 +181,7 @@ def test_many_threads_committing_start_one_checkpointer(
 
 
 def test_a_closed_checkpointer_stays_stopped_when_a_commit_starts_the_next_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "gateway.db"
-    _write(make_engine(f"sqlite:///{path}"), 1)
-    checkpointer = WalCheckpointer(str(path), idle_seconds=30.0, pause_seconds=0.0)
-    checkpointer.notify()
+    checkpointer = _started(tmp_path, idle_seconds=30.0, pause_seconds=0.0)
     first = checkpointer._thread
     assert first is not None
     assert _until(lambda: checkpointer.last is not None)  # now waiting for the next commit
@@ -188,10 +196,7 @@ def test_a_closed_checkpointer_stays_stopped_when_a_commit_starts_the_next_at_on
 
 
 def test_closing_does_not_wait_for_the_idle_time(tmp_path: Path) -> None:
-    path = tmp_path / "gateway.db"
-    _write(make_engine(f"sqlite:///{path}"), 1)
-    checkpointer = WalCheckpointer(str(path), idle_seconds=30.0, pause_seconds=0.0)
-    checkpointer.notify()
+    checkpointer = _started(tmp_path, idle_seconds=30.0, pause_seconds=0.0)
     assert _until(lambda: checkpointer.last is not None)
     started = time.monotonic()
     checkpointer.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError as StorageError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.storage.pg_copy import primary_message
-from gateway.storage.sqlite_checkpoints import SAFETY_PAGES, WalCheckpointer
 
 # What services name: a unit of work and a failure of the database, without importing SQLAlchemy.
 __all__ = [
@@ -38,7 +36,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -67,7 +64,6 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
-        _checkpoint_in_background(engine)
         return engine
     engine = create_engine(url, pool_pre_ping=True, **options)
     event.listen(engine, "handle_error", _primary_message_only)
@@ -86,34 +82,6 @@ def _primary_message_only(context: ExceptionContext) -> None:
     if wrapped is not None:
         kind = type(original)
         wrapped.args = (f"({kind.__module__}.{kind.__name__}) {primary}",)
-
-
-def _checkpoint_in_background(engine: Engine) -> None:
-    """A database file's log is checkpointed by a thread after commits, not inside them
-    (``sqlite_checkpoints``); an in-memory database has no log file."""
-    path = engine.url.database
-    if (
-        not path
-        or path == ":memory:"
-        or path.startswith("file:")
-        or "memory" in engine.url.query.get("mode", "")
-    ):
-        return
-    checkpointer = WalCheckpointer(path)
-    _CHECKPOINTERS[engine] = checkpointer
-    event.listen(engine, "connect", _writer_checkpoints_past_safety_mark)
-    event.listen(engine, "commit", lambda _connection: checkpointer.notify())
-    event.listen(engine, "engine_disposed", lambda _engine: checkpointer.close())
-
-
-def checkpointer_of(engine: Engine) -> WalCheckpointer | None:
-    """The background checkpointer of a SQLite database file's engine (None otherwise)."""
-    return _CHECKPOINTERS.get(engine)
-
-
-def _writer_checkpoints_past_safety_mark(dbapi_connection: Any, _record: Any) -> None:
-    # Checkpoints are the background thread's; a writer copies the log itself only past this mark.
-    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:

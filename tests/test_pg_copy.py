@@ -1,5 +1,5 @@
 """Many rows into a PostgreSQL table by COPY (storage.pg_copy): the same rows as the INSERTs,
-the same refusal. PostgreSQL only (CI runs the suite on it too)."""
+the same refusal (PostgreSQL only; CI runs the suite on it too), and only for a plain INSERT."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.storage import dialect, pg_copy
+from gateway.storage import dialect
+from gateway.storage.dialect import insert_of
 from gateway.storage.fhir_bulk import TOKENS, VERSIONS
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
@@ -42,7 +43,7 @@ def _stored_tokens(session: Any, resource_type: str) -> set[tuple[str, str, str]
     return {(r.param, r.value, r.id) for r in rows}
 
 
-@pytest.mark.parametrize("count", [pg_copy.COPY_FROM_ROWS - 1, pg_copy.COPY_FROM_ROWS, 1000])
+@pytest.mark.parametrize("count", [1, 99, 1000])
 def test_copied_rows_are_the_rows_inserted(pg: Any, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     copied: list[int] = []
     real = dialect.copy_rows
@@ -53,9 +54,9 @@ def test_copied_rows_are_the_rows_inserted(pg: Any, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(dialect, "copy_rows", spy)
     with pg.sessions.begin() as session:
-        dialect.execute_many(session, dialect_insert_of(TOKENS), _tokens("Copied", count), copy_into=TOKENS)
-        dialect.execute_many(session, dialect_insert_of(TOKENS), _tokens("Inserted", count))
-    assert copied == ([count] if count >= pg_copy.COPY_FROM_ROWS else [])
+        dialect.execute_many(session, insert(TOKENS), _tokens("Copied", count), copy=True)
+        dialect.execute_many(session, insert(TOKENS), _tokens("Inserted", count))
+    assert copied == [count]  # only the rows asked to be copied, however few
     with pg.sessions() as session:
         copied_rows = _stored_tokens(session, "Copied")
         inserted_rows = _stored_tokens(session, "Inserted")
@@ -74,7 +75,7 @@ def test_documents_and_timestamps_are_copied_as_inserted(pg: Any) -> None:
         for n, document in enumerate(documents)
     ]
     with pg.sessions.begin() as session:
-        dialect.execute_many(session, dialect_insert_of(VERSIONS), rows, copy_into=VERSIONS)
+        dialect.execute_many(session, insert(VERSIONS), rows, copy=True)
     with pg.sessions() as session:
         stored = {
             r.id: r for r in session.execute(select(VERSIONS).where(VERSIONS.c.resource_type == "Basic"))
@@ -87,7 +88,7 @@ def test_a_refused_copy_is_the_insert_s_refusal_without_the_values(pg: Any) -> N
     rows = _tokens("Twice", 200)
     rows[150] = dict(rows[3])  # the same key twice: PostgreSQL's DETAIL would quote it
     with pytest.raises(IntegrityError) as refused, pg.sessions.begin() as session:
-        dialect.execute_many(session, dialect_insert_of(TOKENS), rows, copy_into=TOKENS)
+        dialect.execute_many(session, insert(TOKENS), rows, copy=True)
     message = str(refused.value)
     assert "duplicate key value violates unique constraint" in message
     assert 'quote "q"|3' not in message
@@ -96,5 +97,16 @@ def test_a_refused_copy_is_the_insert_s_refusal_without_the_values(pg: Any) -> N
         assert _stored_tokens(session, "Twice") == set()  # nothing of the refused batch stays
 
 
-def dialect_insert_of(table: Any) -> Any:
-    return insert(table)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(lambda name: insert_of(name)(TOKENS).on_conflict_do_nothing(), id="an upsert"),
+        pytest.param(lambda name: insert(TOKENS).returning(TOKENS.c.id), id="an insert that returns"),
+        pytest.param(lambda name: update(TOKENS).values(value="x"), id="not an insert"),
+    ],
+)
+def test_only_a_plain_insert_is_copied(rt: Any, statement: Any) -> None:
+    """On either database: a wrong call fails in the SQLite suite too, not only on PostgreSQL."""
+    made = statement(rt.engine.dialect.name)
+    with pytest.raises(ValueError, match="plain insert"), rt.sessions.begin() as session:
+        dialect.execute_many(session, made, _tokens("Refused", 3), copy=True)

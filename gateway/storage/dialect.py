@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.expression import Executable
 
-from gateway.storage.pg_copy import COPY_FROM_ROWS, copy_rows
+from gateway.storage.pg_copy import copy_rows
 
 
 def dialect_insert(session: Session) -> Any:
@@ -83,15 +83,16 @@ def execute_many(
     rows: Sequence[Mapping[str, Any]],
     constants: Mapping[str, Any] | None = None,
     *,
-    copy_into: Table | None = None,
+    copy: bool = False,
 ) -> None:
     """Run ``statement`` (built once, its bound parameters named) once per row in one DBAPI
     executemany: the same statement and values SQLAlchemy would send, without its per-row
     parameter handling, which costs more than the database's own work on a batch. A value the
     same in every row goes in ``constants`` and is converted once.
 
-    ``copy_into``: the table of a plain ``insert(table)`` (every column bound, no conflict
-    clause); on PostgreSQL, many rows then go in with ``COPY ... FROM STDIN`` (``copy_rows``).
+    ``copy``: ``statement`` is a plain ``insert(table)`` (every column bound, no conflict clause,
+    nothing returned); on PostgreSQL its rows then go in with ``COPY ... FROM STDIN``
+    (``pg_copy``).
 
     Like ``session.execute``, it flushes the session's pending objects first."""
     if not rows:
@@ -99,6 +100,8 @@ def execute_many(
     session.flush()
     connection = session.connection()
     plan = _compiled(statement, connection.dialect)
+    # Checked on every database, so a wrong call shows in the SQLite suite too.
+    copied_table = _copied_table(statement, plan.sql) if copy else None
     fixed = {k: plan.processors[k](v) if k in plan.processors else v for k, v in (constants or {}).items()}
     names = plan.names
     values_of = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
@@ -115,9 +118,16 @@ def execute_many(
             for i, convert in converted:
                 changed[i] = convert(changed[i])
             params[index] = tuple(changed)
-    if copy_into is not None and connection.dialect.name == "postgresql" and len(params) >= COPY_FROM_ROWS:
-        copy_rows(connection, copy_into, names, params)
+    if copied_table is not None and connection.dialect.name == "postgresql":
+        copy_rows(connection, copied_table, names, params)
         return
     if not plan.positional:
         params = [dict(zip(names, values, strict=True)) for values in params]
     connection.exec_driver_sql(plan.sql, params)
+
+
+def _copied_table(statement: Executable, sql: str) -> Any:
+    """The table of a plain INSERT, which COPY can stand for; anything else is a caller's mistake."""
+    if not isinstance(statement, Insert) or " ON CONFLICT " in sql or " RETURNING " in sql:
+        raise ValueError("COPY stands only for a plain insert(table)")
+    return statement.table

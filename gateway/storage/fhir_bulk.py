@@ -166,9 +166,7 @@ def _execute(
 ) -> None:
     where = and_(RESOURCES.c.resource_type == bindparam("k_type"), RESOURCES.c.id == bindparam("k_id"))
     if inserted:
-        execute_many(
-            session, _INSERT_RESOURCE, _last_per_key(inserted, ("resource_type", "id")), copy_into=RESOURCES
-        )
+        execute_many(session, _INSERT_RESOURCE, _last_per_key(inserted, ("resource_type", "id")), copy=True)
     if updated:
         columns = [k for k in updated[0] if not k.startswith("k_")]
         statement = update(RESOURCES).where(where).values({c: bindparam(c) for c in columns})
@@ -178,7 +176,7 @@ def _execute(
         statement = update(RESOURCES).where(where).values({c: bindparam(c) for c in columns})
         session.execute(statement, relabelled)
     if versions:
-        execute_many(session, _INSERT_VERSION, versions, copy_into=VERSIONS)
+        execute_many(session, _INSERT_VERSION, versions, copy=True)
 
 
 def _last_per_key(rows: list[dict[str, Any]], key: tuple[str, str]) -> list[dict[str, Any]]:
@@ -211,4 +209,4 @@ def _replace_tokens(
         for key, pairs in tokens.items()
         for param, value in sorted({(p, v[:300]) for p, v in pairs})
     ]
-    execute_many(session, _INSERT_TOKEN, rows, copy_into=TOKENS)
+    execute_many(session, _INSERT_TOKEN, rows, copy=True)

@@ -2,7 +2,8 @@
 
 A FHIR batch writes about 11 search-index rows, a version and a current row per resource; as an
 executemany of INSERTs, PostgreSQL parses and plans each row's statement, where COPY streams the
-rows into the table at once (110,000 index rows: 0.66-0.72 s against 1.31-1.44 s, measured). The
+rows into the table at once (110,000 index rows: 0.66-0.72 s against 1.31-1.44 s; and no slower
+for a few rows: 10 rows 0.36 against 0.38 ms, measured). The
 rows and their values are those of the INSERT (``dialect.execute_many`` converts them first), and
 a refusal is the same ``DBAPIError`` subclass, with PostgreSQL's primary message only: its DETAIL
 quotes values.
@@ -16,8 +17,6 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-
-COPY_FROM_ROWS = 100  # fewer rows: the INSERT's executemany, whose round trips cost less than a COPY's
 
 
 def copy_rows(

@@ -50,7 +50,7 @@ Progress = Callable[[int, int], None]
 class BatchSizes:
     """How a stream is cut into batches (``record_batches``)."""
 
-    first: int
+    first: int | None  # None: the first batch is a whole one
     size: int
     grow: bool = False
 
@@ -131,7 +131,7 @@ def _process(rt: Runtime, message: Message, tally: Tally, progress: Progress | N
     # Premapped records cost the parser process about as much as storing them costs this one:
     # growing batches keep both busy (see ``record_batches``).
     grow = parallel and message.format in stream_worker.PREMAPPED_FORMATS
-    sizes = BatchSizes(first=min(size, FIRST_PARALLEL_BATCH) if parallel else size, size=size, grow=grow)
+    sizes = BatchSizes(first=FIRST_PARALLEL_BATCH if parallel else None, size=size, grow=grow)
     with stream:
         try:
             items = _items(rt, exchange, message, stream, parallel)

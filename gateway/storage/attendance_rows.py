@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.storage.dialect import execute_many, insert_of
+from gateway.storage.dialect import execute_many, insert_of, one_of
 from gateway.storage.tables import AttendanceEventRow
 
 _CHUNK = 900  # bound parameters per IN list: well under SQLite's and PostgreSQL's limits
@@ -22,7 +22,7 @@ def attendance_content_keys(session: Session, element_ids: Iterable[str]) -> dic
     table = AttendanceEventRow.__table__
     for start in range(0, len(ids), _CHUNK):
         query = select(table.c.element_id, table.c.content_key).where(
-            table.c.element_id.in_(ids[start : start + _CHUNK])
+            one_of(session, table.c.element_id, ids[start : start + _CHUNK])
         )
         found.update({element_id: key for element_id, key in session.execute(query)})
     return found
@@ -63,7 +63,7 @@ def delete_attendance_events(
                 AttendanceEventRow.student_id == student_id,
                 AttendanceEventRow.source_org == source_org,
                 AttendanceEventRow.entity == entity,
-                AttendanceEventRow.source_id.in_(ids[start : start + _CHUNK]),
+                one_of(session, AttendanceEventRow.source_id, ids[start : start + _CHUNK]),
             )
         )
         removed += int(getattr(result, "rowcount", 0) or 0)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.core.attendance import CATEGORY, GROUP_SEPARATOR, AttendanceEvent, EventGroup
 from gateway.core.batch_attendance import StoredAttendance, StoredEvent
 from gateway.core.labels import Labels
+from gateway.storage.dialect import one_of
 from gateway.storage.tables import AttendanceEventRow
 
 _CHUNK = 900  # bound parameters per IN list: well under SQLite's and PostgreSQL's limits
@@ -45,7 +46,7 @@ def _events(session: Session, column: Any, values: Iterable[str]) -> Iterator[tu
         table.c.sensitivity,
     )
     for start in range(0, len(ids), _CHUNK):
-        query = select(*columns).where(column.in_(ids[start : start + _CHUNK]))
+        query = select(*columns).where(one_of(session, column, ids[start : start + _CHUNK]))
         for (
             element_id,
             student_id,
@@ -114,7 +115,7 @@ def stored_attendance(
                 func.aggregate_strings(table.c.event_date, GROUP_SEPARATOR),
                 func.aggregate_strings(table.c.record_digest, GROUP_SEPARATOR),
             )
-            .where(table.c.student_id.in_(ids[start : start + _CHUNK]))
+            .where(one_of(session, table.c.student_id, ids[start : start + _CHUNK]))
             .group_by(*keys)
         )
         for (

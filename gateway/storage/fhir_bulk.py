@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.storage.dialect import execute_many
+from gateway.storage.dialect import execute_many, one_of
 from gateway.storage.fhir_store import ResourceLabels, label_values, meta_of
 from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
 
@@ -68,7 +68,7 @@ def stored(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
         for start in range(0, len(ordered), _CHUNK):
             statement = select(*columns, *extra).where(
                 RESOURCES.c.resource_type == resource_type,
-                RESOURCES.c.id.in_(ordered[start : start + _CHUNK]),
+                one_of(session, RESOURCES.c.id, ordered[start : start + _CHUNK]),
             )
             for row in session.execute(statement):
                 found[(resource_type, row.id)] = Stored(
@@ -93,7 +93,7 @@ def source_orgs(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple
         for start in range(0, len(ordered), _CHUNK):
             statement = select(RESOURCES.c.id, RESOURCES.c.source_org).where(
                 RESOURCES.c.resource_type == resource_type,
-                RESOURCES.c.id.in_(ordered[start : start + _CHUNK]),
+                one_of(session, RESOURCES.c.id, ordered[start : start + _CHUNK]),
             )
             found.update({(resource_type, row.id): row.source_org for row in session.execute(statement)})
     return found
@@ -201,7 +201,8 @@ def _replace_tokens(
         for start in range(0, len(ids), _CHUNK):
             session.execute(
                 delete(TOKENS).where(
-                    TOKENS.c.resource_type == resource_type, TOKENS.c.id.in_(ids[start : start + _CHUNK])
+                    TOKENS.c.resource_type == resource_type,
+                    one_of(session, TOKENS.c.id, ids[start : start + _CHUNK]),
                 )
             )
     rows = [

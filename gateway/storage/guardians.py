@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from gateway.storage.dialect import one_of
 from gateway.storage.tables import GuardianLinkRow
 
 _CHUNK = 400  # bound the parameters of one IN list
@@ -33,7 +34,9 @@ def upsert_links(session: Session, rows: list[dict[str, Any]], now: dt.datetime)
 def _by_ids(session: Session, ids: list[str]) -> list[GuardianLinkRow]:
     found: list[GuardianLinkRow] = []
     for start in range(0, len(ids), _CHUNK):
-        query = select(GuardianLinkRow).where(GuardianLinkRow.id.in_(ids[start : start + _CHUNK]))
+        query = select(GuardianLinkRow).where(
+            one_of(session, GuardianLinkRow.id, ids[start : start + _CHUNK])
+        )
         found.extend(session.scalars(query))
     return found
 
@@ -48,7 +51,7 @@ def links_of_records(
         query = select(GuardianLinkRow).where(
             GuardianLinkRow.source_org == source_org,
             GuardianLinkRow.entity == entity,
-            GuardianLinkRow.source_id.in_(ids[start : start + _CHUNK]),
+            one_of(session, GuardianLinkRow.source_id, ids[start : start + _CHUNK]),
         )
         found.extend(session.scalars(query))
     return found
@@ -66,7 +69,7 @@ def delete_links(session: Session, ids: Iterable[str]) -> int:
     removed = 0
     for start in range(0, len(wanted), _CHUNK):
         result = session.execute(
-            delete(GuardianLinkRow).where(GuardianLinkRow.id.in_(wanted[start : start + _CHUNK]))
+            delete(GuardianLinkRow).where(one_of(session, GuardianLinkRow.id, wanted[start : start + _CHUNK]))
         )
         removed += int(getattr(result, "rowcount", 0) or 0)
     return removed

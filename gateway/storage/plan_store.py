@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from gateway.core.plan_texts import texts_of
-from gateway.storage.dialect import execute_many
+from gateway.storage.dialect import execute_many, one_of
 from gateway.storage.tables import Plan
 
 _PLANS = Plan.__table__
@@ -22,7 +22,7 @@ def plans_for(session: Session, student_ids: Iterable[str]) -> dict[str, Plan]:
     ids = list(set(student_ids))
     found: dict[str, Plan] = {}
     for start in range(0, len(ids), 400):
-        query = select(Plan).where(Plan.student_id.in_(ids[start : start + 400]))
+        query = select(Plan).where(one_of(session, Plan.student_id, ids[start : start + 400]))
         found.update({row.student_id: row for row in session.scalars(query)})
     return found
 
@@ -41,7 +41,7 @@ def stored_plans(session: Session, student_ids: Iterable[str]) -> dict[str, Stor
     found: dict[str, StoredPlan] = {}
     columns = (_PLANS.c.student_id, cast(_PLANS.c.document, Text), _PLANS.c.version)
     for start in range(0, len(ids), 400):
-        query = select(*columns).where(_PLANS.c.student_id.in_(ids[start : start + 400]))
+        query = select(*columns).where(one_of(session, _PLANS.c.student_id, ids[start : start + 400]))
         found.update(
             {sid: StoredPlan(document, version) for sid, document, version in session.execute(query)}
         )

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.canonical import digest
-from gateway.storage.dialect import execute_many, insert_of
+from gateway.storage.dialect import execute_many, insert_of, one_of
 from gateway.storage.tables import SourceRecordRow
 
 
@@ -73,7 +73,7 @@ def active_source_records(
     digests = [source_key_digest(source_org, entity, i) for i in set(source_ids)]
     found: list[SourceRecordRow] = []
     for start in range(0, len(digests), 400):
-        chunk = query.where(SourceRecordRow.key_digest.in_(digests[start : start + 400]))
+        chunk = query.where(one_of(session, SourceRecordRow.key_digest, digests[start : start + 400]))
         found.extend(session.scalars(chunk))
     return found
 

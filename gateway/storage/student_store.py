@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from gateway.storage.dialect import execute_many
+from gateway.storage.dialect import execute_many, one_of
 from gateway.storage.tables import Student, StudentLink
 
 
 def links_for(session: Session, identifiers: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    keys = list(set(identifiers))
+    """(system, value) -> the student linked, for those linked. A batch's identifiers are of a
+    few systems: the values of each are looked up together (``one_of``)."""
+    by_system: dict[str, set[str]] = defaultdict(set)
+    for system, value in identifiers:
+        by_system[system].add(value)
     found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        query = select(StudentLink.system, StudentLink.value, StudentLink.student_id).where(
-            tuple_(StudentLink.system, StudentLink.value).in_(chunk)
-        )
-        found.update({(s, v): sid for s, v, sid in session.execute(query)})
+    for system, values in sorted(by_system.items()):
+        ordered = sorted(values)
+        for start in range(0, len(ordered), 400):
+            query = select(StudentLink.value, StudentLink.student_id).where(
+                StudentLink.system == system, one_of(session, StudentLink.value, ordered[start : start + 400])
+            )
+            found.update({(system, v): sid for v, sid in session.execute(query)})
     return found
 
 

@@ -102,9 +102,11 @@ def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.da
     items = [item for item in landed if item.outcome.status in SERVED]
     if not items:
         return []
-    known = fhir_bulk.stored(session, _candidate_keys(sender, items))
+    candidates = _candidate_keys(sender, items)
+    known = fhir_bulk.stored(session, candidates)
     keys = [_served_key(sender if n == 0 else None, sender, item, known) for n, item in enumerate(items)]
-    known.update(fhir_bulk.stored(session, {k for k in keys if k not in known}))
+    # Only the ids derived here are new to look up: a candidate not found is not stored.
+    known.update(fhir_bulk.stored(session, {k for k in keys if k not in candidates}))
     references = _server_references(session, sender.source_org, items)
     writes, latest = [], {k: v.document for k, v in known.items() if not v.deleted}
     for key, item in zip(keys, items, strict=True):

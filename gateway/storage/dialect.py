@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
@@ -23,7 +23,9 @@ def dialect_insert(session: Session) -> Any:
     return insert_of(session.get_bind().dialect.name)
 
 
-def one_of(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+def one_of(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
     """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter for them all.
 
     A batch looks up hundreds of keys at a time. As an IN list of 500 parameters, PostgreSQL

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
-from gateway.storage.dialect import execute_many, insert_of, one_of
+from gateway.storage.dialect import Upsert, one_of, upsert_many
 from gateway.storage.tables import AttendanceEventRow
 
 _CHUNK = 900  # bound parameters per IN list: well under SQLite's and PostgreSQL's limits
@@ -28,18 +27,17 @@ def attendance_content_keys(session: Session, element_ids: Iterable[str]) -> dic
     return found
 
 
-@functools.cache
-def _upsert(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (element_id) DO UPDATE every other column, built once per database."""
-    statement = insert_of(dialect)(AttendanceEventRow.__table__)
-    replaced = {c.key: statement.excluded[c.key] for c in statement.table.c if c.key != "element_id"}
-    return statement.on_conflict_do_update(index_elements=["element_id"], set_=replaced)
+_EVENTS = cast(Table, AttendanceEventRow.__table__)
+# Every column but the key is replaced: a corrected record replaces its event whole.
+_UPSERT = Upsert(
+    table=_EVENTS, key=("element_id",), updated=tuple(c.key for c in _EVENTS.c if c.key != "element_id")
+)
 
 
 def upsert_attendance_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace events by element id (one executemany, no ORM objects); each row holds
+    """Insert or replace events by element id (one statement, no ORM objects); each row holds
     every column."""
-    execute_many(session, _upsert(session.get_bind().dialect.name), rows)
+    upsert_many(session, _UPSERT, rows)
 
 
 def attendance_events(session: Session, student_id: str) -> list[AttendanceEventRow]:

@@ -3,12 +3,13 @@ statements run as one DBAPI executemany."""
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import any_, bindparam
+from sqlalchemy import Table, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session
@@ -16,7 +17,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Executable
 
-from gateway.storage.pg_copy import copy_rows
+from gateway.storage.pg_copy import copy_rows, copy_upsert
 
 
 def dialect_insert(session: Session) -> Any:
@@ -119,6 +120,19 @@ def execute_many(
     plan = _compiled(statement, connection.dialect)
     # Checked on every database, so a wrong call shows in the SQLite suite too.
     copied_table = _copied_table(statement, plan.sql) if copy else None
+    params = _parameters(plan, rows, constants)
+    if copied_table is not None and connection.dialect.name == "postgresql":
+        copy_rows(connection, copied_table, plan.names, params)
+        return
+    if not plan.positional:
+        params = [dict(zip(plan.names, values, strict=True)) for values in params]
+    connection.exec_driver_sql(plan.sql, params)
+
+
+def _parameters(
+    plan: _Compiled, rows: Sequence[Mapping[str, Any]], constants: Mapping[str, Any] | None
+) -> list[Any]:
+    """Each row's values in the statement's order, converted as its types convert them."""
     fixed = {k: plan.processors[k](v) if k in plan.processors else v for k, v in (constants or {}).items()}
     names = plan.names
     values_of = operator.itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
@@ -135,12 +149,72 @@ def execute_many(
             for i, convert in converted:
                 changed[i] = convert(changed[i])
             params[index] = tuple(changed)
-    if copied_table is not None and connection.dialect.name == "postgresql":
-        copy_rows(connection, copied_table, names, params)
+    return params
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE``, setting each ``updated`` column to the new
+    row's value; a row holds every column of ``table``."""
+
+    table: Table
+    key: tuple[str, ...]
+    updated: tuple[str, ...]
+
+
+# Rows from which PostgreSQL stages an upsert: the staging table costs about 1.5 ms, as much as
+# an executemany of about 50 rows (1 row: 1.78 against 0.27 ms; 50: 2.13 against 2.26; 1,000:
+# 20 against 39; 5,000: 81 against 156). An HTTP POST's few rows keep the executemany.
+STAGED_FROM = 50
+
+
+@functools.cache
+def upsert_statement(upsert: Upsert, dialect_name: str) -> Any:
+    statement = insert_of(dialect_name)(upsert.table)
+    replaced = {column: statement.excluded[column] for column in upsert.updated}
+    return statement.on_conflict_do_update(index_elements=list(upsert.key), set_=replaced)
+
+
+def upsert_many(
+    session: Session,
+    upsert: Upsert,
+    rows: Sequence[Mapping[str, Any]],
+    constants: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert or update ``rows`` by their key, as an executemany of the upsert would leave them.
+
+    On PostgreSQL the rows are COPYed into a staging table and upserted by one
+    ``INSERT ... SELECT`` (``pg_copy.copy_upsert``): as an executemany, each row's statement was
+    parsed and planned (Ed-Fi JSON 10k: attendance events 30 us a row, the source index 18). One
+    statement may not update a row twice, so rows of one key become one first: the first row's
+    values, with the ``updated`` columns of the last (what the executemany would leave)."""
+    if not rows:
         return
-    if not plan.positional:
-        params = [dict(zip(names, values, strict=True)) for values in params]
-    connection.exec_driver_sql(plan.sql, params)
+    dialect_name = session.get_bind().dialect.name
+    statement = upsert_statement(upsert, dialect_name)
+    if dialect_name != "postgresql" or len(rows) < STAGED_FROM:
+        execute_many(session, statement, rows, constants)
+        return
+    session.flush()
+    connection = session.connection()
+    plan = _compiled(statement, connection.dialect)
+    params = _once_per_key(_parameters(plan, rows, constants), plan.names, upsert)
+    copy_upsert(connection, upsert.table, plan.names, params, upsert.key, upsert.updated)
+
+
+def _once_per_key(params: list[Any], names: Sequence[str], upsert: Upsert) -> list[Any]:
+    key_at = [names.index(name) for name in upsert.key]
+    updated_at = [names.index(name) for name in upsert.updated]
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for values in params:
+        key = tuple(values[i] for i in key_at)
+        found = merged.get(key)
+        if found is None:
+            merged[key] = list(values)
+        else:
+            for i in updated_at:
+                found[i] = values[i]
+    return [tuple(values) for values in merged.values()]
 
 
 def _copied_table(statement: Executable, sql: str) -> Any:

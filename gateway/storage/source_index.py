@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 from collections.abc import Iterable
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from gateway.core.canonical import digest
-from gateway.storage.dialect import execute_many, insert_of, one_of
+from gateway.storage.dialect import Upsert, one_of, upsert_many
 from gateway.storage.tables import SourceRecordRow
 
 
@@ -26,16 +25,11 @@ def source_key_digest(source_org: str, entity: str, source_id: str) -> str:
     return digest([source_org, entity, source_id])
 
 
-_UPDATED = ("student_id", "record_digest", "message_id", "status", "updated_at")
-
-
-@functools.cache
-def _upsert(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT (key_digest) DO UPDATE, built once per database."""
-    statement = insert_of(dialect)(SourceRecordRow.__table__)
-    return statement.on_conflict_do_update(
-        index_elements=["key_digest"], set_={k: statement.excluded[k] for k in _UPDATED}
-    )
+_UPSERT = Upsert(
+    table=cast(Table, SourceRecordRow.__table__),
+    key=("key_digest",),
+    updated=("student_id", "record_digest", "message_id", "status", "updated_at"),
+)
 
 
 def index_source_records(
@@ -56,8 +50,7 @@ def index_source_records(
         }
     if not unique:
         return
-    statement = _upsert(session.get_bind().dialect.name)
-    execute_many(session, statement, list(unique.values()), {"status": "active", "updated_at": now})
+    upsert_many(session, _UPSERT, list(unique.values()), {"status": "active", "updated_at": now})
 
 
 def active_source_records(

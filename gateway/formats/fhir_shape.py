@@ -14,13 +14,12 @@ import decimal
 import functools
 import typing
 from dataclasses import dataclass
-from typing import Any
-
-from fhir.resources.R4B import get_fhir_model_class
-from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from fhir_core.types import FhirBase, Xhtml
+from typing import TYPE_CHECKING, Any
 
 from gateway.formats.fhir_gate import resource_types
+
+if TYPE_CHECKING:
+    from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 PRIMITIVE, COMPLEX, RESOURCE, XHTML = "primitive", "complex", "resource", "xhtml"
 BOOLEAN, INTEGER, DECIMAL, STRING = "boolean", "integer", "decimal", "string"
@@ -38,6 +37,10 @@ class Element:
 
 def model_class(name: str) -> type[FHIRAbstractModel] | None:
     """The R4B model of a type or backbone element name, or None."""
+    # Imported when first read (FHIR XML): the models take about 0.12 s to import, which every
+    # process importing the parsers paid, the FHIR NDJSON parser process on its critical path.
+    from fhir.resources.R4B import get_fhir_model_class
+
     try:
         return get_fhir_model_class(name)
     except (ValueError, KeyError):
@@ -65,6 +68,8 @@ def elements(type_name: str) -> dict[str, Element]:
 
 
 def _element(name: str, annotation: Any) -> Element:
+    from fhir_core.types import FhirBase, Xhtml  # loaded with the models (``model_class``)
+
     inner, repeated = _unwrap(annotation)
     if isinstance(inner, type) and issubclass(inner, FhirBase):
         type_name = inner.__name__.removesuffix("Type")

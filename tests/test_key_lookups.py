@@ -1,9 +1,11 @@
 """A batch's keys looked up in the database: ``storage.dialect.one_of`` finds what ``IN`` finds, on
 both databases (one array parameter on PostgreSQL); a FHIR batch looks each of its resources up
-once; and on PostgreSQL the documents are compressed with lz4 where the server has it (0018)."""
+once; on PostgreSQL the documents are compressed with lz4 where the server has it (0018); a plan
+reads back as the text written (JSON, not JSONB, on PostgreSQL: 0019)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -13,15 +15,17 @@ import orjson
 import pytest
 from sqlalchemy import insert, select, text
 
+from gateway.core.plan_texts import encode_plan
 from gateway.service.exchange.inbound import Inbound
 from gateway.service.exchange.ingest import ingest
-from gateway.storage import fhir_bulk
+from gateway.storage import fhir_bulk, plan_store, student_store
 from gateway.storage.dialect import one_of
 from gateway.storage.fhir_bulk import TOKENS
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT_SAMPLE = json.loads((ROOT / "tests" / "samples" / "fhir" / "patient.json").read_text())
 # Values an array literal or an IN list must carry as they are.
+NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 AWKWARD = ["a,b", "{brace}", 'quote "q"', "back\\slash", "NULL", "é ü 中", "", " space "]
 
 
@@ -106,3 +110,26 @@ def test_documents_are_compressed_with_lz4_where_postgresql_has_it(rt: Any) -> N
         )
     assert set(methods) == set(DOCUMENTS)
     assert set(methods.values()) == ({"l"} if has_lz4 else {""})
+
+
+def test_a_plan_reads_back_as_the_text_written(rt: Any) -> None:
+    """Plans are JSON text on both databases (0019): the batch reads back the very text it wrote,
+    keys in the order written, where JSONB would have reordered and respaced it."""
+    document = {"planId": "p", "student": {"zeta": 1, "alpha": [True, None, 2.5]}, "b": 'é\t"q"'}
+    written = encode_plan(document)
+    with rt.sessions.begin() as session:
+        student_store.insert_students(session, ["text-1"], NOW)
+        plan_store.save_plans(session, {"text-1": document}, {}, NOW)
+    with rt.sessions() as session:
+        stored = plan_store.stored_plans(session, ["text-1"])
+    assert stored["text-1"].text == written
+    assert stored["text-1"].version == 1
+    if rt.engine.dialect.name == "postgresql":
+        with rt.engine.connect() as connection:
+            kind = connection.execute(
+                text(
+                    "SELECT data_type FROM information_schema.columns"
+                    " WHERE table_name = 'plans' AND column_name = 'document'"
+                )
+            ).scalar()
+        assert kind == "json"

@@ -7,8 +7,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import Text, bindparam, cast, insert, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, Text, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.core.plan_texts import texts_of
@@ -51,11 +50,11 @@ def stored_plans(session: Session, student_ids: Iterable[str]) -> dict[str, Stor
 @functools.cache
 def _statements(dialect_name: str) -> tuple[Any, Any]:
     """The bulk INSERT of new plans and UPDATE of stored ones, built once per database; the
-    document is bound as the JSON text the batch holds (PostgreSQL casts it to jsonb)."""
+    document is bound as the JSON text the batch holds (PostgreSQL casts it to json)."""
 
     def document(name: str) -> Any:
         text = bindparam(name, type_=Text)
-        return cast(text, JSONB) if dialect_name == "postgresql" else text
+        return cast(text, JSON) if dialect_name == "postgresql" else text
 
     added = insert(Plan).values(
         student_id=bindparam("student_id", type_=_PLANS.c.student_id.type),

@@ -1,4 +1,4 @@
-"""Typed tables. Documents are JSON (JSONB on PostgreSQL); raw payloads are kept as bytes."""
+"""Typed tables. Documents are JSON (JSONB on PostgreSQL, plans JSON text); raw payloads are kept as bytes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 Document = JSON().with_variant(JSONB(), "postgresql")
+# A plan is read and written whole, as its text, by every batch that touches its student, and no
+# query looks inside it: stored as JSON text on PostgreSQL too, it reads back as written with no
+# conversion (1,000 plans of 7 KB: updated in 47-49 against 90-92 ms as JSONB, read in 13-23
+# against 48-56 ms; migration 0019).
+PlanDocument = JSON()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -222,7 +227,7 @@ class StudentLink(Base):
 class Plan(Base):
     __tablename__ = "plans"
     student_id: Mapped[str] = mapped_column(ForeignKey("students.id"), primary_key=True)
-    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    document: Mapped[dict[str, Any]] = mapped_column(PlanDocument)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp)
 

@@ -172,27 +172,31 @@ def test_the_parser_process_maps_what_this_process_would(artifacts, tmp_path, mo
 
 
 @pytest.mark.parametrize(
-    ("records", "size", "first", "grow", "sizes"),
+    ("records", "size", "first", "grow", "ready", "sizes"),
     [
-        pytest.param(10, 4, None, False, [4, 4, 2], id="all of one size"),
-        pytest.param(20, 8, 2, False, [2, 8, 8, 2], id="the first, then the size"),
-        pytest.param(9, 8, 3, False, [3, 6], id="the stream ends before the size"),
-        pytest.param(5, 4, 10, False, [4, 1], id="a first larger than the size is the size"),
-        pytest.param(0, 4, 1, False, [], id="nothing"),
-        pytest.param(40, 10, 1, True, [1, 2, 4, 8, 10, 10, 5], id="growing: doubled up to the size"),
-        pytest.param(12, 5, 3, True, [3, 5, 4], id="growing: never past the size"),
-        pytest.param(6, 8, 2, True, [2, 4], id="growing: the stream ends first"),
-        pytest.param(7, 4, None, True, [4, 3], id="growing from the size stays at the size"),
+        pytest.param(10, 4, None, False, None, [4, 4, 2], id="all of one size"),
+        pytest.param(20, 8, 2, False, None, [2, 8, 8, 2], id="the first, then the size"),
+        pytest.param(9, 8, 3, False, None, [3, 6], id="the stream ends before the size"),
+        pytest.param(5, 4, 10, False, None, [4, 1], id="a first larger than the size is the size"),
+        pytest.param(0, 4, 1, False, None, [], id="nothing"),
+        pytest.param(20, 10, 1, True, None, [1, 2, 3, 4, 5, 5], id="growing by a quarter, rounded up"),
+        pytest.param(40, 10, 4, True, 0, [4, 5, 7, 9, 10, 5], id="growing: nothing ready, by a quarter"),
+        pytest.param(40, 10, 1, True, 6, [1, 6, 8, 10, 10, 5], id="growing: to what is ready, if more"),
+        pytest.param(30, 10, 1, True, 50, [1, 10, 10, 9], id="growing: never past the size"),
+        pytest.param(12, 5, 3, True, None, [3, 4, 5], id="growing: the stream ends first"),
+        pytest.param(7, 4, None, True, 9, [4, 3], id="growing from the size stays at the size"),
+        pytest.param(4, 8, 2, False, 50, [2, 2], id="not growing: what is ready does not matter"),
     ],
 )
-def test_batches_of_a_stream(records, size, first, grow, sizes):
+def test_batches_of_a_stream(records, size, first, grow, ready, sizes):
     items = []
     for n in range(records):
         items.append(record("Patient", f"line {n + 1}", {"n": n}))
         if n % 3 == 1:  # a problem between records: reported, never in a batch
             items.append(RecordProblem(location=f"line {n + 1}b", issues=()))
     problems: list[Any] = []
-    batches = list(record_batches(iter(items), problems.append, size, first=first, grow=grow))
+    waiting = None if ready is None else (lambda: ready)
+    batches = list(record_batches(iter(items), problems.append, size, first=first, grow=grow, ready=waiting))
     assert [len(b) for b in batches] == sizes
     assert [r.data["n"] for b in batches for r in b] == list(range(records))
     assert len(problems) == len([n for n in range(records) if n % 3 == 1])
@@ -227,18 +231,21 @@ def test_a_staged_fhir_file_is_mapped_in_the_parser_process_and_lands_the_same(r
 
 
 @pytest.mark.parametrize(
-    ("worker", "sizes"),
+    ("worker", "ready", "sizes"),
     [
-        pytest.param("1", [1, 2, 4, 4, 4, 4, 1], id="premapped in the parser: growing"),
-        pytest.param("0", [4, 4, 4, 4, 4], id="parsed here: whole batches"),
+        pytest.param("1", 0, [1, 2, 3, 4, 4, 4, 2], id="premapped in the parser, nothing waiting: growing"),
+        pytest.param("1", 100, [1, 4, 4, 4, 4, 3], id="premapped in the parser, many waiting: to the size"),
+        pytest.param("0", 100, [4, 4, 4, 4, 4], id="parsed here: whole batches"),
     ],
 )
 def test_a_stream_mapped_in_the_parser_process_lands_in_growing_batches(
-    rt, tmp_path, monkeypatch, worker, sizes
+    rt, tmp_path, monkeypatch, worker, ready, sizes
 ):
     monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
     monkeypatch.setattr(ingest_module, "FIRST_PARALLEL_BATCH", 1)
     monkeypatch.setenv(stream_worker.WORKER_ENV, worker)
+    # what the parser process has sent and this one has not read yet, fixed for the test
+    monkeypatch.setattr(stream_worker.Backlog, "__call__", lambda self: ready)
     patient = next(rec for rec in _samples() if rec.entity == "Patient").data
     lines = [orjson.dumps({**patient, "id": f"p{n}"}) for n in range(sum(sizes))]
     path = tmp_path / "patients.ndjson"
@@ -317,7 +324,7 @@ def test_which_formats_are_mapped_where_they_are_parsed(rt, tmp_path, monkeypatc
     monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
     steps: list[Any] = []
 
-    def recording(format_name: str, stream: Any, entity: Any, premap: Any = None) -> Any:
+    def recording(format_name: str, stream: Any, entity: Any, premap: Any = None, backlog: Any = None) -> Any:
         steps.append(premap)
         return iter(())
 

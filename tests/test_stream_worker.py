@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import multiprocessing
+import time
 from pathlib import Path
 
 import orjson
@@ -310,3 +311,22 @@ def test_a_server_started_early_serves_the_parse(tmp_path):
         found = list(stream_worker.stream_records("fhir-ndjson", stream, None))
     with path.open("rb") as stream:
         assert found == list(stream_payload("fhir-ndjson", stream, None))
+
+
+def test_the_backlog_counts_what_the_parser_sent_and_was_not_read(tmp_path):
+    path = tmp_path / "patients.ndjson"
+    path.write_bytes(ndjson())
+    backlog = stream_worker.Backlog()
+    assert backlog() == 0  # before the stream starts
+    with path.open("rb") as stream:
+        items = stream_worker.stream_records("fhir-ndjson", stream, None, None, backlog)
+        next(items)
+        deadline = time.monotonic() + 30
+        while backlog() < 2 * stream_worker.CHUNK and time.monotonic() < deadline:
+            time.sleep(0.01)  # the parser goes on while nothing is read here
+        waiting = backlog()
+        rest = sum(1 for _ in items)
+    assert waiting >= 2 * stream_worker.CHUNK
+    assert waiting % stream_worker.CHUNK == 0  # whole chunks
+    assert waiting <= rest + 1
+    assert backlog() <= stream_worker.CHUNK  # all read: at most the end's marker is left

@@ -71,6 +71,21 @@ StreamItem = SourceRecord | RecordProblem
 RecordStep = Callable[[SourceRecord], Any]  # run on each record there (core.batch.Premap)
 
 
+class Backlog:
+    """About how many records the parser process has sent that the reader has not taken yet, in
+    whole chunks (the one being read is not counted; the end's marker counts as one); 0 until the
+    stream has started."""
+
+    def __init__(self) -> None:
+        self._chunks: queue.Queue[bytes | None] | None = None
+
+    def __call__(self) -> int:
+        return 0 if self._chunks is None else self._chunks.qsize() * CHUNK
+
+    def follow(self, chunks: queue.Queue[bytes | None]) -> None:
+        self._chunks = chunks
+
+
 def wanted(format_name: str, stream: BinaryIO) -> bool:
     """A staged file (not bytes in memory) of a format worth it, big enough, and not switched off."""
     if os.environ.get(WORKER_ENV, "1") == "0" or format_name not in PARALLEL_FORMATS:
@@ -108,14 +123,20 @@ def _forkserver_context() -> multiprocessing.context.ForkServerContext:
 
 
 def stream_records(
-    format_name: str, stream: BinaryIO, entity: str | None, premap: RecordStep | None = None
+    format_name: str,
+    stream: BinaryIO,
+    entity: str | None,
+    premap: RecordStep | None = None,
+    backlog: Backlog | None = None,
 ) -> Iterator[StreamItem]:
     """The file's records as ``stream_payload`` gives them, parsed in a second process. ``stream``
     follows the parser's position (``tell``), so progress reports read the share done.
 
     ``premap`` (picklable, sent once): a step the second process also runs on each record, its
     answer kept as the record's ``premapped`` (the batch's mapping, ``core.batch.Premap``): the
-    mapping is pure and per record, so it moves off the process that decides and stores."""
+    mapping is pure and per record, so it moves off the process that decides and stores.
+
+    ``backlog`` is made to follow what has arrived and waits to be read."""
     context = _forkserver_context()
     receiver, sender = context.Pipe(duplex=False)
     worker = context.Process(
@@ -134,6 +155,8 @@ def stream_records(
     # A thread takes the pipe's bytes as they come, so the parser goes on while this process
     # stores a batch (a pipe holds 64 KiB: less than one chunk); the queue bounds how far ahead.
     chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+    if backlog is not None:
+        backlog.follow(chunks)
     stop = threading.Event()
     drain = threading.Thread(target=_drain, args=(receiver, chunks, stop), daemon=True)
     drain.start()

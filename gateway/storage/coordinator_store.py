@@ -9,7 +9,8 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.storage.tables import Delivery, FhirResourceVersionRow, SourceRecordRow, StudentLink
+from gateway.storage import fhir_store
+from gateway.storage.tables import Delivery, SourceRecordRow, StudentLink
 
 
 def students_with_records_from(session: Session, organizations: Collection[str], *, limit: int) -> list[str]:
@@ -70,12 +71,5 @@ def referrals_from(session: Session, student_id: str, source_org: str) -> list[D
     return list(session.scalars(query))
 
 
-def versions_of(session: Session, resource_type: str, resource_id: str) -> list[FhirResourceVersionRow]:
-    query = (
-        select(FhirResourceVersionRow)
-        .where(
-            FhirResourceVersionRow.resource_type == resource_type, FhirResourceVersionRow.id == resource_id
-        )
-        .order_by(FhirResourceVersionRow.version_id)
-    )
-    return list(session.scalars(query))
+def versions_of(session: Session, resource_type: str, resource_id: str) -> list[fhir_store.StoredVersion]:
+    return fhir_store.versions(session, resource_type, resource_id)

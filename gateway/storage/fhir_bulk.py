@@ -122,10 +122,11 @@ def write_many(
     session: Session, writes: Sequence[ResourceWrite], known: dict[tuple[str, str], Stored], now: dt.datetime
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Write every resource; return the documents as stored (with ``meta``), by (type, id)."""
-    inserted, updated, relabelled, versions = [], [], [], []
+    inserted, updated, relabelled, versions, superseded = [], [], [], [], []
     written: dict[tuple[str, str], dict[str, Any]] = {}
     retokened: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
     versions_now = {key: value.version_id for key, value in known.items()}
+    pending: dict[tuple[str, str], dict[str, Any]] = {}  # this batch's version row of each key
     for item in writes:
         key = (item.resource_type, item.resource_id)
         labels = label_values(item.labels)
@@ -145,16 +146,44 @@ def write_many(
             updated.append({"k_type": key[0], "k_id": key[1], **row})
         else:
             inserted.append({"resource_type": key[0], "id": key[1], **row})
+        # The version this one supersedes keeps its document in the history; the new one's is
+        # the current row's (NULL here: each document is written once).
+        if key in pending:
+            pending[key]["document"] = written[key]
+        elif key in known:
+            superseded.append(
+                {"k_type": key[0], "k_id": key[1], "k_version": known[key].version_id}
+                | {"document": known[key].document}
+            )
         versions_now[key] = version_id
-        versions.append(
-            {"resource_type": key[0], "id": key[1], "version_id": version_id, "document": document}
-            | {"last_updated": now, "deleted": 0}
-        )
+        pending[key] = {"resource_type": key[0], "id": key[1], "version_id": version_id, "document": None} | {
+            "last_updated": now,
+            "deleted": 0,
+        }
+        versions.append(pending[key])
         written[key] = document
         retokened[key] = item.tokens
+    _keep_superseded(session, superseded)
     _execute(session, inserted, updated, relabelled, versions)
     _replace_tokens(session, retokened, set(known))
     return written
+
+
+def _keep_superseded(session: Session, superseded: list[dict[str, Any]]) -> None:
+    """``fhir_store.keep_superseded`` for each resource the batch gives a new version."""
+    if not superseded:
+        return
+    statement = (
+        update(VERSIONS)
+        .where(
+            VERSIONS.c.resource_type == bindparam("k_type"),
+            VERSIONS.c.id == bindparam("k_id"),
+            VERSIONS.c.version_id == bindparam("k_version"),
+            VERSIONS.c.document.is_(None),
+        )
+        .values(document=bindparam("document"))
+    )
+    session.execute(statement, superseded)
 
 
 def _execute(

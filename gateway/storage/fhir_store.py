@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -71,10 +71,71 @@ def current(
     return session.scalars(query).first()
 
 
-def version(
-    session: Session, resource_type: str, resource_id: str, version_id: int
-) -> FhirResourceVersionRow | None:
-    return session.get(FhirResourceVersionRow, (resource_type, resource_id, version_id))
+@dataclass(frozen=True, kw_only=True)
+class StoredVersion:
+    """One version as ``_history/{vid}`` shows it (a deletion's document is empty)."""
+
+    version_id: int
+    document: dict[str, Any]
+    last_updated: dt.datetime
+    deleted: bool
+
+
+def version(session: Session, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
+    kept = session.get(FhirResourceVersionRow, (resource_type, resource_id, version_id))
+    return None if kept is None else next(iter(_with_documents(session, [kept])), None)
+
+
+def versions(session: Session, resource_type: str, resource_id: str) -> list[StoredVersion]:
+    """Every version of the resource, oldest first."""
+    query = (
+        select(FhirResourceVersionRow)
+        .where(
+            FhirResourceVersionRow.resource_type == resource_type, FhirResourceVersionRow.id == resource_id
+        )
+        .order_by(FhirResourceVersionRow.version_id)
+    )
+    return _with_documents(session, list(session.scalars(query)))
+
+
+def _with_documents(session: Session, rows: Sequence[FhirResourceVersionRow]) -> list[StoredVersion]:
+    """The current version's document is the current row's; a NULL one that is not current (which
+    no writer leaves) is no version to show."""
+    current_row = None
+    if any(row.document is None for row in rows):
+        current_row = current(session, rows[0].resource_type, rows[0].id)
+    shown = []
+    for row in rows:
+        document = row.document
+        if document is None and current_row is not None and current_row.version_id == row.version_id:
+            document = current_row.document
+        if document is not None:
+            shown.append(
+                StoredVersion(
+                    version_id=row.version_id,
+                    document=document,
+                    last_updated=row.last_updated,
+                    deleted=bool(row.deleted),
+                )
+            )
+    return shown
+
+
+def keep_superseded(
+    session: Session, resource_type: str, resource_id: str, version_id: int, document: dict[str, Any]
+) -> None:
+    """The current version is about to be superseded: its history row takes the document it
+    shared with the current row (a row written before migration 0020, or a deletion, has its own)."""
+    session.execute(
+        update(FhirResourceVersionRow)
+        .where(
+            FhirResourceVersionRow.resource_type == resource_type,
+            FhirResourceVersionRow.id == resource_id,
+            FhirResourceVersionRow.version_id == version_id,
+            FhirResourceVersionRow.document.is_(None),
+        )
+        .values(document=document)
+    )
 
 
 def put(
@@ -93,6 +154,8 @@ def put(
     if row is None:
         row = FhirResourceRow(resource_type=resource_type, id=resource_id)
         session.add(row)
+    else:
+        keep_superseded(session, resource_type, resource_id, row.version_id, row.document)
     row.version_id, row.document, row.last_updated, row.deleted_at = version_id, document, now, None
     relabel(row, labels)
     session.add(
@@ -100,7 +163,7 @@ def put(
             resource_type=resource_type,
             id=resource_id,
             version_id=version_id,
-            document=document,
+            document=None,  # the current row's
             last_updated=now,
             deleted=0,
         )
@@ -122,6 +185,7 @@ def relabel(row: FhirResourceRow, labels: ResourceLabels) -> None:
 
 def mark_deleted(session: Session, row: FhirResourceRow, now: dt.datetime) -> None:
     """A delete is a new, empty version: reads answer 410, history keeps what was."""
+    keep_superseded(session, row.resource_type, row.id, row.version_id, row.document)
     row.version_id += 1
     row.deleted_at = row.last_updated = now
     session.add(

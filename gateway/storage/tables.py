@@ -26,6 +26,10 @@ Document = JSON().with_variant(JSONB(), "postgresql")
 # conversion (1,000 plans of 7 KB: updated in 47-49 against 90-92 ms as JSONB, read in 13-23
 # against 48-56 ms; migration 0019).
 PlanDocument = JSON()
+# A version's document is SQL NULL while the version is the current one: its document is the
+# current row's (``fhir_resources``), written once, and is copied here when a newer version
+# supersedes it (migration 0020).
+VersionDocument = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -387,13 +391,14 @@ class FhirResourceRow(Base):
 
 
 class FhirResourceVersionRow(Base):
-    """Every version of a served resource (``_history/{vid}``), the current one included."""
+    """Every version of a served resource (``_history/{vid}``), the current one included; the
+    current one's ``document`` is NULL: it is the current row's (``fhir_store.StoredVersion``)."""
 
     __tablename__ = "fhir_resource_versions"
     resource_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    document: Mapped[dict[str, Any]] = mapped_column(Document)
+    document: Mapped[dict[str, Any] | None] = mapped_column(VersionDocument)
     last_updated: Mapped[dt.datetime] = mapped_column(Timestamp)
     deleted: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.core import batch as core_batch
-from gateway.core.fhir_search import tokens_of
+from gateway.core.fhir_search import relative_references, tokens_of
 from gateway.core.identity import authority_of
 from gateway.core.outcomes import RecordOutcome
 from gateway.core.policy import Decision
@@ -283,8 +283,39 @@ def test_a_fhir_record_is_indexed_where_it_is_parsed(artifacts):
         found = premap(rec)
         assert found is not None
         assert found.search_tokens == tuple(tokens_of(rec.data))
+        assert found.references == relative_references(rec.data)
+    assert any(premap(rec).references for rec in _samples())  # type: ignore[union-attr]
     edfi = dataclasses.replace(premap, family="edfi-json")
     assert all(edfi(rec) is None or edfi(rec).search_tokens is None for rec in _samples())
+    assert all(edfi(rec) is None or edfi(rec).references is None for rec in _samples())
+
+
+@pytest.mark.parametrize(
+    ("given", "looked_up"),
+    [
+        pytest.param((("Patient", "named-there"),), {("Patient", "named-there")}, id="read where parsed"),
+        pytest.param(None, "computed", id="not read where parsed: read off the document"),
+    ],
+)
+def test_the_references_looked_up_are_the_parsed_ones_when_given(monkeypatch, given, looked_up):
+    document = json.loads(SAMPLES[0].read_text())["record"]
+    landed = fhir_served.Landed(
+        data=document,
+        location="line 1",
+        outcome=RecordOutcome(location="line 1", status="accepted"),
+        element_labels=(),
+        mapping_labels={},
+        references=given,
+    )
+    asked: list[set[tuple[str, str]]] = []
+    monkeypatch.setattr(
+        fhir_served.fhir_bulk, "source_orgs", lambda _s, named: asked.append(set(named)) or {}
+    )
+    monkeypatch.setattr(fhir_served.fhir_bulk, "server_ids", lambda _s, _org, _named: {})
+    fhir_served._server_references(None, "clinic", [landed])  # type: ignore[arg-type]
+    expected = set(relative_references(document)) if looked_up == "computed" else looked_up
+    assert expected
+    assert asked == [expected]
 
 
 @pytest.mark.parametrize(

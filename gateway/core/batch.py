@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
 from gateway.core.batch_attendance import StoredEvent
-from gateway.core.fhir_search import tokens_of
+from gateway.core.fhir_search import relative_references, tokens_of
 from gateway.core.frozen import quick_init
 from gateway.core.identity import IdentityAuthority
 from gateway.core.limits import SCHOOL_ID_MAX
@@ -82,12 +82,17 @@ class Premap:
             return None
         try:
             result = apply_mapping(mapping, rec.data, _context_of(self, self.codes, rec.digest))
-            # A FHIR record that lands is also served: its search index, as sent, is read here too.
-            tokens = tuple(tokens_of(rec.data)) if self.family == FHIR_FAMILY else None
+            # A FHIR record that lands is also served: its search index and the references it
+            # makes, as sent, are read here too.
+            fhir = self.family == FHIR_FAMILY
+            tokens = tuple(tokens_of(rec.data)) if fhir else None
+            references = relative_references(rec.data) if fhir else None
         except Exception:  # an optimisation only: prepare maps the record again, and a fault
             # there fails that record alone (ingest isolates it), where here it would end the stream
             return None
-        return Premapped(mapping=_version_of(mapping), result=result, search_tokens=tokens)
+        return Premapped(
+            mapping=_version_of(mapping), result=result, search_tokens=tokens, references=references
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +100,7 @@ class Premapped:
     mapping: str  # the mapping's id and version
     result: MappingResult
     search_tokens: tuple[tuple[str, str], ...] | None = None  # ``fhir_search.tokens_of`` the record
+    references: tuple[tuple[str, str], ...] | None = None  # ``fhir_search.relative_references``
 
 
 def _version_of(mapping: MappingSpec) -> str:
@@ -140,6 +146,7 @@ class Mapped:
     decision: Decision
     withheld: str = ""  # why some of the record's elements were not kept (the rest landed)
     search_tokens: tuple[tuple[str, str], ...] | None = None  # a FHIR record's index, premapped
+    references: tuple[tuple[str, str], ...] | None = None  # and the references it makes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,8 +243,16 @@ def _map_one(rec: Record, sender: Sender, rules: Rules) -> Mapped | RecordOutcom
     if not decision.permitted:
         refused = rejected(rec, "denied by policy: " + "; ".join(decision.reasons))
         return replace(refused, decision_id=decision.decision_id)
-    tokens = premapped.search_tokens if premapped is not None else None
-    return Mapped(record=rec, result=result, decision=decision, withheld=withheld, search_tokens=tokens)
+    if premapped is None:
+        return Mapped(record=rec, result=result, decision=decision, withheld=withheld)
+    return Mapped(
+        record=rec,
+        result=result,
+        decision=decision,
+        withheld=withheld,
+        search_tokens=premapped.search_tokens,
+        references=premapped.references,
+    )
 
 
 def _premapped(rec: Record, mapping: MappingSpec) -> Premapped | None:

@@ -10,9 +10,12 @@ segments), dates as ISO text of the element's own precision, strings lower-cased
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 TOKEN, REFERENCE, DATE, STRING = "token", "reference", "date", "string"
 
@@ -107,6 +110,18 @@ SEARCH_PARAMETERS: dict[str, tuple[SearchParameter, ...]] = {
 
 def parameters_of(resource_type: str) -> dict[str, SearchParameter]:
     return {p.name: p for p in SEARCH_PARAMETERS.get(resource_type, ())}
+
+
+# A relative reference as an element's value, read off the resource's compact JSON (orjson writes
+# no whitespace; a quote inside a string is always escaped, so only a "reference" key matches):
+# a C-speed scan instead of walking every element in Python.
+_REFERENCE = re.compile(rb'"reference":"([A-Z][A-Za-z]+)/([A-Za-z0-9.\-]{1,64})"')
+
+
+def relative_references(resource: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Every (type, id) the resource names by a relative reference (``Patient/123``)."""
+    found = {(m.group(1).decode(), m.group(2).decode()) for m in _REFERENCE.finditer(orjson.dumps(resource))}
+    return tuple(sorted(found))
 
 
 def tokens_of(resource: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -250,6 +250,7 @@ def _serve_fhir(
                 if exchange.resource_id
                 else None,
                 tokens=item.search_tokens,
+                references=item.references,
             )
         )
     sender = fhir_served.Sender(

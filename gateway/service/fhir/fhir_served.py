@@ -15,17 +15,15 @@ from its message and location. Sending the same content again is no new version.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import functools
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from gateway.core import batch as core_batch
 from gateway.core.canonical import digest
-from gateway.core.fhir_search import tokens_of
+from gateway.core.fhir_search import relative_references, tokens_of
 from gateway.formats.records import SourceRecord, record
 from gateway.service.exchange.outcomes import ACCEPTED, HELD, RecordOutcome
 from gateway.storage import fhir_bulk, fhir_store
@@ -54,6 +52,7 @@ class Landed:
     mapping_labels: Mapping[str, str]
     client_id: str | None = None  # a create's own id, when the server assigned another
     tokens: tuple[tuple[str, str], ...] | None = None  # its search index as sent, when known
+    references: tuple[tuple[str, str], ...] | None = None  # the references it makes, when known
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,25 +188,19 @@ def _without_meta(document: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in document.items() if k != "meta"}, **({"meta": meta} if meta else {})}
 
 
-# A relative reference as an element's value, read off the resource's compact JSON (orjson writes
-# no whitespace; a quote inside a string is always escaped, so only a "reference" key matches):
-# a C-speed scan instead of walking every element in Python.
-_REFERENCE = re.compile(rb'"reference":"([A-Z][A-Za-z]+)/([A-Za-z0-9.\-]{1,64})"')
-
-
 def _server_references(session: Session, source_org: str, items: Sequence[Landed]) -> dict[str, str]:
     """``Type/clientId`` -> ``Type/serverId`` for the sender's references to resources the server
     gave another id (a create's client id); a reference to an id the sender's resource has is kept."""
-    named = {(m.group(1).decode(), m.group(2).decode()) for item in items for m in _references(item.data)}
+    named = {
+        reference
+        for item in items
+        for reference in (item.references if item.references is not None else relative_references(item.data))
+    }
     if not named:
         return {}
     own = {k for k, org in fhir_bulk.source_orgs(session, named).items() if org == source_org}
     replaced = fhir_bulk.server_ids(session, source_org, named - own)
     return {f"{t}/{c}": f"{t}/{server}" for (t, c), server in replaced.items()}
-
-
-def _references(document: Mapping[str, Any]) -> Iterator[re.Match[bytes]]:
-    return _REFERENCE.finditer(orjson.dumps(document))
 
 
 def _resolved(node: Any, replaced: Mapping[str, str]) -> Any:
@@ -226,22 +219,31 @@ def _resolved(node: Any, replaced: Mapping[str, str]) -> Any:
 
 
 def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:
-    labels = [*item.element_labels, item.mapping_labels]
+    kinds = tuple(
+        (found.get("category"), found.get("regime"), found.get("sensitivity"))
+        for found in (*item.element_labels, item.mapping_labels)
+    )
+    category, regime, sensitivity = _joined(kinds)
     return ResourceLabels(
         source_org=sender.source_org,
         owner_org=owner_of(document),
         student_id=item.outcome.student_id if item.outcome.status == ACCEPTED else None,
-        category=_joined(labels, "category", _UNLABELLED[0]),
-        regime=_joined(labels, "regime", _UNLABELLED[1]),
-        sensitivity=_joined(labels, "sensitivity", _UNLABELLED[2]),
+        category=category,
+        regime=regime,
+        sensitivity=sensitivity,
         message_id=sender.message_id,
         client_id=item.client_id or (str(item.data.get("id")) if item.data.get("id") else None),
     )
 
 
-def _joined(labels: Sequence[Mapping[str, str]], name: str, default: str) -> str:
-    values = sorted({str(v[name]) for v in labels if v.get(name)})
-    return ",".join(values)[:60] if values else default
+@functools.lru_cache(maxsize=1024)
+def _joined(kinds: tuple[tuple[Any, Any, Any], ...]) -> tuple[str, str, str]:
+    """Each kind's labels joined (a mapping's records carry the same few combinations: kept)."""
+    joined = []
+    for position, default in enumerate(_UNLABELLED):
+        values = sorted({str(kind[position]) for kind in kinds if kind[position]})
+        joined.append(",".join(values)[:60] if values else default)
+    return joined[0], joined[1], joined[2]
 
 
 def owner_of(document: Mapping[str, Any]) -> str | None:

@@ -154,8 +154,11 @@ def test_a_record_carries_its_premapped_result_without_being_another_record():
     assert "premapped" not in repr(rec)
 
 
-def test_the_parser_process_maps_what_this_process_would(artifacts, tmp_path, monkeypatch):
+@pytest.mark.parametrize("head", [0, 4], ids=["all parsed there", "the first lines parsed here"])
+def test_the_parser_process_maps_what_this_process_would(artifacts, tmp_path, monkeypatch, head):
+    """Lines parsed here while the parser process starts (``HEAD_LINES``) are mapped by prepare."""
     monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    monkeypatch.setattr(stream_worker, "HEAD_LINES", {"fhir-ndjson": head})
     samples = _samples()
     path = tmp_path / "resources.ndjson"
     path.write_bytes(b"\n".join(orjson.dumps(rec.data) for rec in samples * 3) + b"\n")
@@ -165,8 +168,11 @@ def test_the_parser_process_maps_what_this_process_would(artifacts, tmp_path, mo
         expected = list(stream_payload("fhir-ndjson", stream, None))
     assert found == expected
     records = [item for item in found if isinstance(item, SourceRecord)]
-    assert records
+    assert len(records) > head
     for rec in records:
+        if int(rec.location.split()[1]) <= head:  # "line N", or "line N derived ..."
+            assert rec.premapped is None
+            continue
         assert rec.premapped is not None
         assert rec.premapped.result == _in_process(artifacts, rec)
 
@@ -204,6 +210,8 @@ def test_batches_of_a_stream(records, size, first, grow, ready, sizes):
 
 def test_a_staged_fhir_file_is_mapped_in_the_parser_process_and_lands_the_same(rt, tmp_path, monkeypatch):
     monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    head = 2  # lines parsed (and so mapped) here while the parser process starts
+    monkeypatch.setattr(stream_worker, "HEAD_LINES", {"fhir-ndjson": head})
     samples = [rec for rec in _samples() if rec.entity in ("Patient", "Observation", "Condition", "Goal")]
     path = tmp_path / "resources.ndjson"
     path.write_bytes(b"\n".join(orjson.dumps(rec.data) for rec in samples) + b"\n")
@@ -223,8 +231,8 @@ def test_a_staged_fhir_file_is_mapped_in_the_parser_process_and_lands_the_same(r
         outcomes[switch] = [(r["location"], r["status"], r.get("reason")) for r in summary.outcome["records"]]
         landed = [r for r in summary.outcome["records"] if r["status"] in ("accepted", "held")]
         assert landed
-        # with the worker every record was mapped there; without it, here
-        assert len(mapped_here) == (0 if switch == "1" else len(samples))
+        # with the worker every record after the head was mapped there; without it, here
+        assert len(mapped_here) == (head if switch == "1" else len(samples))
         if switch == "1":
             _assert_index_is_of_the_served_documents(rt)
     assert outcomes["1"] == outcomes["0"]
@@ -242,6 +250,7 @@ def test_a_stream_mapped_in_the_parser_process_lands_in_growing_batches(
     rt, tmp_path, monkeypatch, worker, ready, sizes
 ):
     monkeypatch.setattr(stream_worker, "MIN_BYTES", 1)
+    monkeypatch.setattr(stream_worker, "HEAD_LINES", {})
     monkeypatch.setattr(ingest_module, "FIRST_PARALLEL_BATCH", 1)
     monkeypatch.setenv(stream_worker.WORKER_ENV, worker)
     # what the parser process has sent and this one has not read yet, fixed for the test

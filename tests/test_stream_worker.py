@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import multiprocessing
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -320,7 +322,8 @@ def test_the_backlog_counts_what_the_parser_sent_and_was_not_read(tmp_path):
     assert backlog() == 0  # before the stream starts
     with path.open("rb") as stream:
         items = stream_worker.stream_records("fhir-ndjson", stream, None, None, backlog)
-        next(items)
+        for _ in range(stream_worker.HEAD_LINES["fhir-ndjson"] + 1):  # past the lines parsed here
+            next(items)
         deadline = time.monotonic() + 30
         while backlog() < 2 * stream_worker.CHUNK and time.monotonic() < deadline:
             time.sleep(0.01)  # the parser goes on while nothing is read here
@@ -330,3 +333,62 @@ def test_the_backlog_counts_what_the_parser_sent_and_was_not_read(tmp_path):
     assert waiting % stream_worker.CHUNK == 0  # whole chunks
     assert waiting <= rest + 1
     assert backlog() <= stream_worker.CHUNK  # all read: at most the end's marker is left
+
+
+def _ndjson_file(tmp_path: Path) -> Path:
+    path = tmp_path / "patients.ndjson"
+    path.write_bytes(ndjson())
+    return path
+
+
+def _in_process_items(path: Path) -> list[object]:
+    with path.open("rb") as stream:
+        return list(stream_payload("fhir-ndjson", stream, None))
+
+
+def test_the_first_lines_are_read_here_while_the_parser_process_starts(tmp_path, monkeypatch):
+    """The process server may still be importing the parsers: this process does not wait for it
+    to read the first records (without the head start the start would come first, after 10 s)."""
+    path = _ndjson_file(tmp_path)
+    order: list[str] = []
+    released = threading.Event()
+    real = stream_worker._Start._run
+
+    def held_back(self: Any) -> None:
+        released.wait(10)
+        order.append("parser process starting")
+        real(self)
+
+    monkeypatch.setattr(stream_worker._Start, "_run", held_back)
+    with path.open("rb") as stream:
+        items = stream_worker.stream_records("fhir-ndjson", stream, None)
+        found = [next(items)]
+        order.append("first record read")
+        released.set()
+        found.extend(items)
+    assert order == ["first record read", "parser process starting"]
+    assert found == _in_process_items(path)
+
+
+def test_without_a_parser_process_the_rest_after_the_head_is_read_here(tmp_path, monkeypatch):
+    path = _ndjson_file(tmp_path)
+
+    def unavailable(self: Any) -> None:
+        self._failure = OSError("no process to be had")
+
+    monkeypatch.setattr(stream_worker._Start, "_run", unavailable)
+    with path.open("rb") as stream:
+        found = list(stream_worker.stream_records("fhir-ndjson", stream, None))
+    assert found == _in_process_items(path)
+
+
+@pytest.mark.parametrize("read", [1, 600], ids=["in the head", "after the head"])
+def test_a_reader_that_stops_in_or_after_the_head_leaves_no_process(tmp_path, read):
+    path = _ndjson_file(tmp_path)
+    before = set(multiprocessing.active_children())
+    with path.open("rb") as stream:
+        items = stream_worker.stream_records("fhir-ndjson", stream, None)
+        for _ in range(read):
+            next(items)
+        items.close()
+    assert set(multiprocessing.active_children()) - before == set()

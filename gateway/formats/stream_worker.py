@@ -30,6 +30,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import islice
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any, BinaryIO
@@ -61,6 +62,10 @@ _POOL_IN_PARSER = ("GATEWAY_FHIR_WORKERS", "1")  # fhir_ndjson.WORKERS_ENV: vali
 # validation pool.
 MIN_BYTES = 12 * 1024 * 1024
 CHUNK = 250  # records per message through the pipe
+# Line formats whose first lines this process parses itself, while the parser process starts: it
+# waited about 0.25 s for the process server to import the parsers, then 0.1 s for the first
+# chunk (FHIR landing 10k). Under fhir_ndjson.POOL_AFTER, so no validation pool starts for them.
+HEAD_LINES = {"fhir-ndjson": 500}
 AHEAD = 40  # messages received and not yet read: two bulk batches (5,000 records each)
 
 # The parser allocates many short-lived values that form no cycles (as the ingest does, see
@@ -136,20 +141,32 @@ def stream_records(
     answer kept as the record's ``premapped`` (the batch's mapping, ``core.batch.Premap``): the
     mapping is pure and per record, so it moves off the process that decides and stores.
 
-    ``backlog`` is made to follow what has arrived and waits to be read."""
+    ``backlog`` is made to follow what has arrived and waits to be read.
+
+    A line format's first ``HEAD_LINES`` lines are parsed here while the second process starts
+    (the process server may still be importing the parsers), and that process skips them."""
     context = _forkserver_context()
     receiver, sender = context.Pipe(duplex=False)
+    head = HEAD_LINES.get(format_name, 0)
     worker = context.Process(
-        target=_parse, args=(format_name, str(stream.name), entity, sender, premap), daemon=True
+        target=_parse, args=(format_name, str(stream.name), entity, sender, premap, head), daemon=True
     )
+    start = _Start(worker, background=head > 0)
     try:
-        with main_module_left_out():
-            worker.start()
-    except (AssertionError, OSError) as exc:  # a daemonic caller, or no process to be had
-        log.warning("parser process unavailable (%s); parsing in process", type(exc).__name__)
+        if head:
+            yield from _head(stream, entity, head)
+    except BaseException:  # the reader stopped, or the head broke off: no process left behind
+        if start.failure() is None:
+            _stop(worker)
         receiver.close()
         sender.close()
-        yield from _streams()(format_name, stream, entity)
+        raise
+    failure = start.failure()
+    if failure is not None:  # a daemonic caller, or no process to be had
+        log.warning("parser process unavailable (%s); parsing in process", type(failure).__name__)
+        receiver.close()
+        sender.close()
+        yield from _rest_in_process(format_name, stream, entity, head)
         return
     sender.close()  # this end is the child's: EOF here once the child is gone
     # A thread takes the pipe's bytes as they come, so the parser goes on while this process
@@ -164,11 +181,62 @@ def stream_records(
         yield from _received(chunks, stream)
     finally:
         stop.set()
-        if worker.is_alive():  # the consumer stopped early (an error, a closed request)
-            worker.terminate()
-        worker.join()
+        _stop(worker)
         drain.join()
         receiver.close()
+
+
+class _Start:
+    """``worker.start()``: in a thread when this process has lines of its own to parse meanwhile
+    (connecting to the process server waits until it has imported the parsers)."""
+
+    def __init__(self, worker: multiprocessing.process.BaseProcess, *, background: bool) -> None:
+        self._worker = worker
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True) if background else None
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with main_module_left_out():
+                self._worker.start()
+        except (AssertionError, OSError) as exc:
+            self._failure = exc
+
+    def failure(self) -> BaseException | None:
+        """Once the start is over: None when the process runs, else why it could not start."""
+        if self._thread is not None:
+            self._thread.join()
+        return self._failure
+
+
+def _stop(worker: multiprocessing.process.BaseProcess) -> None:
+    if worker.is_alive():  # the consumer stopped early (an error, a closed request)
+        worker.terminate()
+    worker.join()
+
+
+def _head(stream: BinaryIO, entity: str | None, lines: int) -> Iterator[StreamItem]:
+    """The first ``lines`` lines of an NDJSON file, parsed here (the only line format so far)."""
+    return _ndjson_lines(islice(enumerate(stream, start=1), lines), entity)
+
+
+def _rest_in_process(
+    format_name: str, stream: BinaryIO, entity: str | None, head: int
+) -> Iterator[StreamItem]:
+    if not head:
+        return _streams()(format_name, stream, entity)  # type: ignore[no-any-return]
+    stream.seek(0)
+    return _ndjson_lines(islice(enumerate(stream, start=1), head, None), entity)
+
+
+def _ndjson_lines(lines: Iterator[tuple[int, bytes]], entity: str | None) -> Iterator[StreamItem]:
+    from gateway.formats.fhir_ndjson import iter_lines
+
+    return iter_lines(lines, entity)
 
 
 def _drain(receiver: Connection, chunks: queue.Queue[bytes | None], stop: threading.Event) -> None:
@@ -219,16 +287,21 @@ def _rebuilt(error_type: type[GatewayError], message: str, issues: tuple[Issue, 
 
 
 def _parse(
-    format_name: str, path: str, entity: str | None, sender: Connection, premap: RecordStep | None = None
+    format_name: str,
+    path: str,
+    entity: str | None,
+    sender: Connection,
+    premap: RecordStep | None = None,
+    skip: int = 0,
 ) -> None:
-    """In the parser process: every item of the file, in chunks, then the end or the failure."""
+    """In the parser process: every item of the file, in chunks, then the end or the failure;
+    ``skip``: the first lines of a line format, which the other process parses."""
     os.environ[_POOL_IN_PARSER[0]] = _POOL_IN_PARSER[1]
     gc.set_threshold(*_FEWER_COLLECTIONS)
-    stream_payload = _streams()
     chunk: list[StreamItem] = []
     with open(path, "rb") as stream:
         try:
-            for item in stream_payload(format_name, stream, entity):
+            for item in _rest_in_process(format_name, stream, entity, skip):
                 if premap is not None and isinstance(item, SourceRecord):
                     item = replace(item, premapped=premap(item))
                 chunk.append(item)

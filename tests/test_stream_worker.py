@@ -392,3 +392,23 @@ def test_a_reader_that_stops_in_or_after_the_head_leaves_no_process(tmp_path, re
             next(items)
         items.close()
     assert set(multiprocessing.active_children()) - before == set()
+
+
+@pytest.mark.parametrize(
+    "format_name", ["fhir-ndjson", "edfi-xml"], ids=["started in a thread", "started here"]
+)
+def test_a_fault_starting_the_parser_process_reaches_the_reader(tmp_path, monkeypatch, format_name):
+    """Not the 'no process to be had' that falls back to parsing here: a fault, raised where the
+    records are read (ingest ends the message failed, replayable), wherever the start ran."""
+    path = _ndjson_file(tmp_path) if format_name == "fhir-ndjson" else tmp_path / "attendance.xml"
+    if format_name == "edfi-xml":
+        path.write_bytes(interchange())
+
+    def faulty(self: Any) -> None:
+        raise ValueError("a bug while starting")
+
+    monkeypatch.setattr(stream_worker.multiprocessing.process.BaseProcess, "start", faulty)
+    before = set(multiprocessing.active_children())
+    with path.open("rb") as stream, pytest.raises(ValueError, match="a bug while starting"):
+        list(stream_worker.stream_records(format_name, stream, None))
+    assert set(multiprocessing.active_children()) - before == set()

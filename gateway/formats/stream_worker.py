@@ -156,7 +156,7 @@ def stream_records(
         if head:
             yield from _head(stream, entity, head)
     except BaseException:  # the reader stopped, or the head broke off: no process left behind
-        if start.failure() is None:
+        if start.started():
             _stop(worker)
         receiver.close()
         sender.close()
@@ -193,6 +193,7 @@ class _Start:
     def __init__(self, worker: multiprocessing.process.BaseProcess, *, background: bool) -> None:
         self._worker = worker
         self._failure: BaseException | None = None
+        self._error: Exception | None = None  # anything else: raised where the start was asked for
         self._thread = threading.Thread(target=self._run, daemon=True) if background else None
         if self._thread is None:
             self._run()
@@ -205,11 +206,21 @@ class _Start:
                 self._worker.start()
         except (AssertionError, OSError) as exc:
             self._failure = exc
+        except Exception as exc:  # kept for the caller's thread, which raises it
+            self._error = exc
 
-    def failure(self) -> BaseException | None:
-        """Once the start is over: None when the process runs, else why it could not start."""
+    def started(self) -> bool:
+        """Once the start is over: whether the process runs."""
         if self._thread is not None:
             self._thread.join()
+        return self._failure is None and self._error is None
+
+    def failure(self) -> BaseException | None:
+        """Once the start is over: None when the process runs, else why it could not start (a
+        fault other than no process to be had is raised here)."""
+        self.started()
+        if self._error is not None:
+            raise self._error
         return self._failure
 
 

@@ -299,6 +299,18 @@ def test_a_fhir_record_is_indexed_where_it_is_parsed(artifacts):
     assert all(edfi(rec) is None or edfi(rec).references is None for rec in _samples())
 
 
+def _landed(document: dict[str, Any], **known: Any) -> fhir_served.Landed:
+    """An accepted FHIR record as the pipeline hands it to be served, with what was read of it."""
+    return fhir_served.Landed(
+        data=document,
+        location="line 1",
+        outcome=RecordOutcome(location="line 1", status="accepted"),
+        element_labels=(),
+        mapping_labels={},
+        **known,
+    )
+
+
 @pytest.mark.parametrize(
     ("given", "looked_up"),
     [
@@ -308,14 +320,7 @@ def test_a_fhir_record_is_indexed_where_it_is_parsed(artifacts):
 )
 def test_the_references_looked_up_are_the_parsed_ones_when_given(monkeypatch, given, looked_up):
     document = json.loads(SAMPLES[0].read_text())["record"]
-    landed = fhir_served.Landed(
-        data=document,
-        location="line 1",
-        outcome=RecordOutcome(location="line 1", status="accepted"),
-        element_labels=(),
-        mapping_labels={},
-        references=given,
-    )
+    landed = _landed(document, references=given)
     asked: list[set[tuple[str, str]]] = []
     monkeypatch.setattr(
         fhir_served.fhir_bulk, "source_orgs", lambda _s, named: asked.append(set(named)) or {}
@@ -337,14 +342,7 @@ def test_the_references_looked_up_are_the_parsed_ones_when_given(monkeypatch, gi
 )
 def test_the_served_index_is_the_parsed_one_only_when_the_document_is_as_sent(given, references, expected):
     document = json.loads(SAMPLES[0].read_text())["record"]
-    landed = fhir_served.Landed(
-        data=document,
-        location="line 1",
-        outcome=RecordOutcome(location="line 1", status="accepted"),
-        element_labels=(),
-        mapping_labels={},
-        tokens=given,
-    )
+    landed = _landed(document, tokens=given)
     computed = tuple(tokens_of(document))
     assert computed
     assert computed != given

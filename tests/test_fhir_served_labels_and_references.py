@@ -75,6 +75,12 @@ NEEDS = {"category": "familyBasicNeeds", "regime": "HIPAA", "sensitivity": "norm
             (("x" * 50 + "," + "y" * 50)[:60], "not-covered", "restricted"),
             id="cut to the column's 60",
         ),
+        pytest.param(
+            ({"category": ["a", "b"], "regime": 2},),  # type: ignore[dict-item]
+            {},
+            ("['a', 'b']", "2", "restricted"),
+            id="a value that is not text: its text, as before",
+        ),
     ],
 )
 def test_served_labels(

@@ -39,6 +39,7 @@ _ID_NAMESPACE = uuid.UUID("6f1d8f7e-4b8e-4e55-9a57-0d2f1c0b5e11")
 OWNER_PATHS = {"Task": "owner", "ServiceRequest": "performer"}
 # The most restrictive first: a row keeps every label its elements carry.
 _UNLABELLED = ("unmapped", "not-covered", "restricted")
+_KINDS = ("category", "regime", "sensitivity")  # in the order of _UNLABELLED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,7 +221,7 @@ def _resolved(node: Any, replaced: Mapping[str, str]) -> Any:
 
 def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:
     kinds = tuple(
-        (found.get("category"), found.get("regime"), found.get("sensitivity"))
+        tuple(str(found[name]) if found.get(name) else "" for name in _KINDS)
         for found in (*item.element_labels, item.mapping_labels)
     )
     category, regime, sensitivity = _joined(kinds)
@@ -237,11 +238,11 @@ def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> Resour
 
 
 @functools.lru_cache(maxsize=1024)
-def _joined(kinds: tuple[tuple[Any, Any, Any], ...]) -> tuple[str, str, str]:
+def _joined(kinds: tuple[tuple[str, ...], ...]) -> tuple[str, str, str]:
     """Each kind's labels joined (a mapping's records carry the same few combinations: kept)."""
     joined = []
     for position, default in enumerate(_UNLABELLED):
-        values = sorted({str(kind[position]) for kind in kinds if kind[position]})
+        values = sorted({kind[position] for kind in kinds if kind[position]})
         joined.append(",".join(values)[:60] if values else default)
     return joined[0], joined[1], joined[2]
 

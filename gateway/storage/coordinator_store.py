@@ -1,5 +1,5 @@
 """Queries behind the coordinator's page: whose records a set of organizations sent, a student
-by an identifier value, the referrals an organization made for a student, and a Task's versions.
+by an identifier value, and the referrals an organization made for a student.
 Nothing here commits."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.storage import fhir_store
 from gateway.storage.tables import Delivery, SourceRecordRow, StudentLink
 
 
@@ -69,7 +68,3 @@ def referrals_from(session: Session, student_id: str, source_org: str) -> list[D
         .order_by(Delivery.created_at.desc(), Delivery.id)
     )
     return list(session.scalars(query))
-
-
-def versions_of(session: Session, resource_type: str, resource_id: str) -> list[fhir_store.StoredVersion]:
-    return fhir_store.versions(session, resource_type, resource_id)

@@ -19,7 +19,7 @@ from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.storage.dialect import execute_many, one_of
-from gateway.storage.fhir_store import ResourceLabels, label_values, meta_of
+from gateway.storage.fhir_store import ResourceLabels, keep_superseded, label_values, meta_of
 from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
 
 RESOURCES = cast(Table, FhirResourceRow.__table__)
@@ -163,27 +163,10 @@ def write_many(
         versions.append(pending[key])
         written[key] = document
         retokened[key] = item.tokens
-    _keep_superseded(session, superseded)
+    keep_superseded(session, superseded)
     _execute(session, inserted, updated, relabelled, versions)
     _replace_tokens(session, retokened, set(known))
     return written
-
-
-def _keep_superseded(session: Session, superseded: list[dict[str, Any]]) -> None:
-    """``fhir_store.keep_superseded`` for each resource the batch gives a new version."""
-    if not superseded:
-        return
-    statement = (
-        update(VERSIONS)
-        .where(
-            VERSIONS.c.resource_type == bindparam("k_type"),
-            VERSIONS.c.id == bindparam("k_id"),
-            VERSIONS.c.version_id == bindparam("k_version"),
-            VERSIONS.c.document.is_(None),
-        )
-        .values(document=bindparam("document"))
-    )
-    session.execute(statement, superseded)
 
 
 def _execute(

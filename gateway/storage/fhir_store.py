@@ -8,11 +8,11 @@ parameter's values, intersected in SQL), then the current rows in ``_lastUpdated
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -121,21 +121,34 @@ def _with_documents(session: Session, rows: Sequence[FhirResourceVersionRow]) ->
     return shown
 
 
-def keep_superseded(
-    session: Session, resource_type: str, resource_id: str, version_id: int, document: dict[str, Any]
-) -> None:
-    """The current version is about to be superseded: its history row takes the document it
-    shared with the current row (a row written before migration 0020, or a deletion, has its own)."""
-    session.execute(
-        update(FhirResourceVersionRow)
-        .where(
-            FhirResourceVersionRow.resource_type == resource_type,
-            FhirResourceVersionRow.id == resource_id,
-            FhirResourceVersionRow.version_id == version_id,
-            FhirResourceVersionRow.document.is_(None),
-        )
-        .values(document=document)
+def keep_superseded(session: Session, superseded: Sequence[Mapping[str, Any]]) -> None:
+    """Current versions about to be superseded (``k_type``, ``k_id``, ``k_version``, ``document``):
+    each history row takes the document it shared with the current row (a row written before
+    migration 0020, or a deletion, has its own and is left as it is)."""
+    if superseded:
+        session.execute(_SUPERSEDED, list(superseded))
+
+
+_VERSIONS = cast(Table, FhirResourceVersionRow.__table__)
+_SUPERSEDED = (
+    update(_VERSIONS)
+    .where(
+        _VERSIONS.c.resource_type == bindparam("k_type"),
+        _VERSIONS.c.id == bindparam("k_id"),
+        _VERSIONS.c.version_id == bindparam("k_version"),
+        _VERSIONS.c.document.is_(None),
     )
+    .values(document=bindparam("document"))
+)
+
+
+def _superseded(row: FhirResourceRow) -> dict[str, Any]:
+    return {
+        "k_type": row.resource_type,
+        "k_id": row.id,
+        "k_version": row.version_id,
+        "document": row.document,
+    }
 
 
 def put(
@@ -155,7 +168,7 @@ def put(
         row = FhirResourceRow(resource_type=resource_type, id=resource_id)
         session.add(row)
     else:
-        keep_superseded(session, resource_type, resource_id, row.version_id, row.document)
+        keep_superseded(session, [_superseded(row)])
     row.version_id, row.document, row.last_updated, row.deleted_at = version_id, document, now, None
     relabel(row, labels)
     session.add(
@@ -185,7 +198,7 @@ def relabel(row: FhirResourceRow, labels: ResourceLabels) -> None:
 
 def mark_deleted(session: Session, row: FhirResourceRow, now: dt.datetime) -> None:
     """A delete is a new, empty version: reads answer 410, history keeps what was."""
-    keep_superseded(session, row.resource_type, row.id, row.version_id, row.document)
+    keep_superseded(session, [_superseded(row)])
     row.version_id += 1
     row.deleted_at = row.last_updated = now
     session.add(

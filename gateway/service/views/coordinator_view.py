@@ -30,7 +30,7 @@ from gateway.service.views.coordinator_plan import PlanLayout, layout
 from gateway.service.views.coordinator_scope import Scope, scope_of
 from gateway.service.views.plans import birth_date_of, read_plan
 from gateway.storage import coordinator_store as store
-from gateway.storage import organization_store
+from gateway.storage import fhir_store, organization_store
 from gateway.storage.db import Session
 from gateway.storage.tables import Delivery
 
@@ -201,7 +201,7 @@ def _history(session: Session, row: Delivery) -> ReferralHistory:
     outbox ended (sent, failed, cancelled), in time order."""
     events = [StatusEvent(at=row.created_at, status=QUEUED)]
     task_status = "requested"
-    for version in store.versions_of(session, "Task", task_id(row.id)):
+    for version in fhir_store.versions(session, "Task", task_id(row.id)):
         task_status = str(version.document.get("status", task_status))
         events.append(StatusEvent(at=version.last_updated, status=task_status))
     if row.status in (SENT, FAILED, CANCELLED):

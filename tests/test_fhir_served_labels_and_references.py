@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.core.fhir_search import relative_references
+from gateway.formats.records import record
 from gateway.service.exchange.outcomes import RecordOutcome
 from gateway.service.fhir import fhir_served
 
@@ -43,8 +44,7 @@ def test_relative_references(document: dict[str, Any], expected: tuple[tuple[str
 
 def _landed(element_labels: tuple[dict[str, str], ...], mapping_labels: dict[str, str]) -> Any:
     return fhir_served.Landed(
-        data={"resourceType": "Observation", "id": "o-1"},
-        location="line 1",
+        record=record("Observation", "line 1", {"resourceType": "Observation", "id": "o-1"}),
         outcome=RecordOutcome(location="line 1", status="accepted", student_id="stu-1"),
         element_labels=element_labels,
         mapping_labels=mapping_labels,

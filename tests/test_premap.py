@@ -302,8 +302,7 @@ def test_a_fhir_record_is_indexed_where_it_is_parsed(artifacts):
 def _landed(document: dict[str, Any], **known: Any) -> fhir_served.Landed:
     """An accepted FHIR record as the pipeline hands it to be served, with what was read of it."""
     return fhir_served.Landed(
-        data=document,
-        location="line 1",
+        record=record(str(document.get("resourceType")), "line 1", document),
         outcome=RecordOutcome(location="line 1", status="accepted"),
         element_labels=(),
         mapping_labels={},

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from gateway.core.attendance import EVENT_MAPPINGS, FACTS, school_of
 from gateway.core.batch_attendance import StoredEvent
 from gateway.core.fhir_search import relative_references, tokens_of
+from gateway.core.fhir_text import ResourceText, resource_text
 from gateway.core.frozen import quick_init
 from gateway.core.identity import IdentityAuthority
 from gateway.core.limits import SCHOOL_ID_MAX
@@ -87,11 +88,16 @@ class Premap:
             fhir = self.family == FHIR_FAMILY
             tokens = tuple(tokens_of(rec.data)) if fhir else None
             references = relative_references(rec.data) if fhir else None
+            text = resource_text(rec.data) if fhir else None
         except Exception:  # an optimisation only: prepare maps the record again, and a fault
             # there fails that record alone (ingest isolates it), where here it would end the stream
             return None
         return Premapped(
-            mapping=_version_of(mapping), result=result, search_tokens=tokens, references=references
+            mapping=_version_of(mapping),
+            result=result,
+            search_tokens=tokens,
+            references=references,
+            text=text,
         )
 
 
@@ -101,6 +107,9 @@ class Premapped:
     result: MappingResult
     search_tokens: tuple[tuple[str, str], ...] | None = None  # ``fhir_search.tokens_of`` the record
     references: tuple[tuple[str, str], ...] | None = None  # ``fhir_search.relative_references``
+    # A FHIR record's text as the server stores it: the record crosses back to the process that
+    # stores it as this, not as its decoded tree (``formats.records.SourceRecord``).
+    text: ResourceText | None = None
 
 
 def _version_of(mapping: MappingSpec) -> str:

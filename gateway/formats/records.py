@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,6 +23,32 @@ class SourceRecord:
     # Its mapping result, when it was mapped where it was parsed (``core.batch.Premap``); not
     # part of what the record is.
     premapped: Any = field(default=None, compare=False, repr=False)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A record mapped with its text (``core.batch.Premapped.text``, a FHIR resource) is
+        pickled without its decoded tree: the process that stores it needs only the text, and
+        unpickling the tree cost it about as much as parsing the JSON again (``data`` is decoded
+        from the text if it is read)."""
+        text = getattr(self.premapped, "text", None)
+        if text is None:
+            return super().__reduce_ex__(protocol)
+        return (_sent_as_text, (self.entity, self.location, self.digest, self.premapped))
+
+    if not TYPE_CHECKING:  # only ``data`` is ever missing: the checker keeps every other name
+
+        def __getattr__(self, name: str) -> Any:
+            # Reached only for an attribute not set: a record sent as text has no ``data`` yet.
+            if name != "data" or "premapped" not in self.__dict__:
+                raise AttributeError(name)
+            data = self.premapped.text.data()
+            object.__setattr__(self, "data", data)
+            return data
+
+
+def _sent_as_text(entity: str, location: str, digest: str, premapped: Any) -> SourceRecord:
+    sent = object.__new__(SourceRecord)
+    sent.__dict__.update(entity=entity, location=location, digest=digest, premapped=premapped)
+    return sent
 
 
 @dataclass(frozen=True, kw_only=True)

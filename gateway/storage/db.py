@@ -10,6 +10,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True, slots=True)
+class JsonText:
+    """A JSON column's value already written as JSON text: stored as it is (a served FHIR
+    resource joined from its parts, ``core.fhir_text``)."""
+
+    text: bytes
+
+
 def _json_dumps(value: Any) -> str:
+    if type(value) is JsonText:
+        return value.text.decode("utf-8")
     return orjson.dumps(value).decode("utf-8")
 
 

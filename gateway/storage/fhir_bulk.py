@@ -18,8 +18,10 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from gateway.core.fhir_text import ResourceText
+from gateway.storage.db import JsonText
 from gateway.storage.dialect import execute_many, one_of
-from gateway.storage.fhir_store import ResourceLabels, keep_superseded, label_values, meta_of
+from gateway.storage.fhir_store import ResourceLabels, keep_superseded, label_values, meta_of, stored_meta
 from gateway.storage.tables import FhirResourceRow, FhirResourceVersionRow, FhirSearchTokenRow
 
 RESOURCES = cast(Table, FhirResourceRow.__table__)
@@ -45,11 +47,13 @@ class Stored:
 
 @dataclass(frozen=True, kw_only=True)
 class ResourceWrite:
-    """One resource to write: a new version, or (``relabel_only``) new labels on the current one."""
+    """One resource to write: a new version, or (``relabel_only``) new labels on the current one.
+    Its document as a tree, or as the text it was sent in (``core.fhir_text``; its type and id
+    are the write's)."""
 
     resource_type: str
     resource_id: str
-    document: dict[str, Any]
+    document: dict[str, Any] | ResourceText
     labels: ResourceLabels
     tokens: tuple[tuple[str, str], ...]
     relabel_only: bool = False
@@ -120,10 +124,10 @@ def server_ids(
 
 def write_many(
     session: Session, writes: Sequence[ResourceWrite], known: dict[tuple[str, str], Stored], now: dt.datetime
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Write every resource; return the documents as stored (with ``meta``), by (type, id)."""
+) -> None:
+    """Write every resource."""
     inserted, updated, relabelled, versions, superseded = [], [], [], [], []
-    written: dict[tuple[str, str], dict[str, Any]] = {}
+    written: dict[tuple[str, str], dict[str, Any] | JsonText] = {}
     retokened: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
     versions_now = {key: value.version_id for key, value in known.items()}
     pending: dict[tuple[str, str], dict[str, Any]] = {}  # this batch's version row of each key
@@ -134,7 +138,7 @@ def write_many(
             relabelled.append({"k_type": key[0], "k_id": key[1], **labels})
             continue
         version_id = versions_now.get(key, 0) + 1
-        document = {**item.document, "id": item.resource_id, "meta": meta_of(item.document, version_id, now)}
+        document = _stored_document(item, version_id, now)
         row = {
             **labels,
             "version_id": version_id,
@@ -166,7 +170,16 @@ def write_many(
     keep_superseded(session, superseded)
     _execute(session, inserted, updated, relabelled, versions)
     _replace_tokens(session, retokened, set(known))
-    return written
+
+
+def _stored_document(item: ResourceWrite, version_id: int, now: dt.datetime) -> dict[str, Any] | JsonText:
+    """The document with the server's ``meta`` (and id): a text is joined, not decoded."""
+    sent = item.document
+    if isinstance(sent, ResourceText):
+        if (sent.resource_type, sent.id) == (item.resource_type, item.resource_id):
+            return JsonText(sent.stored(stored_meta(sent.meta, version_id, now)))
+        sent = sent.data()
+    return {**sent, "id": item.resource_id, "meta": meta_of(sent, version_id, now)}
 
 
 def _execute(

@@ -215,8 +215,13 @@ def mark_deleted(session: Session, row: FhirResourceRow, now: dt.datetime) -> No
     session.flush()
 
 
-def meta_of(document: dict[str, Any], version_id: int, now: dt.datetime) -> dict[str, Any]:
-    meta = dict(document.get("meta") or {})
+def meta_of(document: Mapping[str, Any], version_id: int, now: dt.datetime) -> dict[str, Any]:
+    return stored_meta(document.get("meta"), version_id, now)
+
+
+def stored_meta(sent: Mapping[str, Any] | None, version_id: int, now: dt.datetime) -> dict[str, Any]:
+    """A resource's ``meta`` as sent, with the version and time the server gives it."""
+    meta = dict(sent or {})
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = now.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return meta

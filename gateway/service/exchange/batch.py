@@ -16,6 +16,7 @@ from typing import Any
 from gateway.core import batch as core_batch
 from gateway.core import batch_parts, batch_settle
 from gateway.core.attendance import ABSENCE_CATEGORIES, RULE_ID, RULE_VERSION
+from gateway.core.guardians import GUARDIAN_MAPPINGS
 from gateway.core.identity import authority_of
 from gateway.core.outcomes import ACCEPTED, FAILED, HELD, IGNORED, REJECTED, RecordOutcome
 from gateway.core.plan_texts import PlanTexts
@@ -207,7 +208,10 @@ def _store_guardian_links(
             data=item.record.data,
         )
         for i, item in result.mapped.items()
-        if outcomes[i].status == ACCEPTED and outcomes[i].student_id
+        # Only a guardian mapping's record makes a claim: no other record's data is read here.
+        if outcomes[i].status == ACCEPTED
+        and outcomes[i].student_id
+        and item.result.mapping_id in GUARDIAN_MAPPINGS
     ]
     links = guardians.record_links(
         session,
@@ -241,8 +245,7 @@ def _serve_fhir(
         labels = mapping.labels if mapping is not None else None
         landed.append(
             fhir_served.Landed(
-                data=item.record.data,
-                location=item.record.location,
+                record=item.record,
                 outcome=outcomes[i],
                 element_labels=tuple(e.element.get("labels", {}) for e in item.result.elements),
                 mapping_labels=labels.to_dict() if labels is not None else {},

@@ -24,6 +24,7 @@ from typing import Any
 from gateway.core import batch as core_batch
 from gateway.core.canonical import digest
 from gateway.core.fhir_search import relative_references, tokens_of
+from gateway.core.fhir_text import ResourceText, owner_of
 from gateway.formats.records import SourceRecord, record
 from gateway.service.exchange.outcomes import ACCEPTED, HELD, RecordOutcome
 from gateway.storage import fhir_bulk, fhir_store
@@ -35,8 +36,6 @@ FHIR_FAMILY = core_batch.FHIR_FAMILY
 SERVED = (ACCEPTED, HELD)
 CLIENT_ID_SYSTEM = "https://success-plan-gateway.org/fhir/client-id"
 _ID_NAMESPACE = uuid.UUID("6f1d8f7e-4b8e-4e55-9a57-0d2f1c0b5e11")
-# Where a resource names the organization it is addressed to.
-OWNER_PATHS = {"Task": "owner", "ServiceRequest": "performer"}
 # The most restrictive first: a row keeps every label its elements carry.
 _UNLABELLED = ("unmapped", "not-covered", "restricted")
 _KINDS = ("category", "regime", "sensitivity")  # in the order of _UNLABELLED
@@ -44,16 +43,40 @@ _KINDS = ("category", "regime", "sensitivity")  # in the order of _UNLABELLED
 
 @dataclass(frozen=True, kw_only=True)
 class Landed:
-    """One FHIR record of a batch that landed, with what the pipeline learnt of it."""
+    """One FHIR record of a batch that landed, with what the pipeline learnt of it. A record that
+    crossed from the parser process as its text (``text``) is stored from that text: its tree is
+    decoded only where the server must change it (a reference to rewrite, a version to compare)."""
 
-    data: Mapping[str, Any]
-    location: str
+    record: core_batch.Record
     outcome: RecordOutcome
     element_labels: tuple[Mapping[str, str], ...]
     mapping_labels: Mapping[str, str]
     client_id: str | None = None  # a create's own id, when the server assigned another
     tokens: tuple[tuple[str, str], ...] | None = None  # its search index as sent, when known
     references: tuple[tuple[str, str], ...] | None = None  # the references it makes, when known
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.record.data  # type: ignore[no-any-return]
+
+    @property
+    def location(self) -> str:
+        return self.record.location
+
+    @property
+    def text(self) -> ResourceText | None:
+        """The record as sent, in parts (``core.fhir_text``), when it was read where parsed."""
+        text = getattr(getattr(self.record, "premapped", None), "text", None)
+        return text if isinstance(text, ResourceText) else None
+
+    def resource_type(self) -> str:
+        text = self.text
+        return text.resource_type if text is not None else str(self.data.get("resourceType"))
+
+    def own_id(self) -> Any:
+        """The id the record was sent with (any JSON value; None when it has none)."""
+        text = self.text
+        return text.id if text is not None else self.data.get("id")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,25 +131,68 @@ def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.da
     # Only the ids derived here are new to look up: a candidate not found is not stored.
     known.update(fhir_bulk.stored(session, {k for k in keys if k not in candidates}))
     references = _server_references(session, sender.source_org, items)
-    writes, latest = [], {k: v.document for k, v in known.items() if not v.deleted}
+    writes: list[fhir_bulk.ResourceWrite] = []
+    latest: dict[tuple[str, str], Mapping[str, Any] | Landed]
+    latest = {k: v.document for k, v in known.items() if not v.deleted}
     for key, item in zip(keys, items, strict=True):
-        document = {**_resolved(dict(item.data), references), "resourceType": key[0], "id": key[1]}
-        labels = _labels(sender, item, document)
-        unchanged = key in latest and same_content(latest[key], document)
-        writes.append(
-            fhir_bulk.ResourceWrite(
-                resource_type=key[0],
-                resource_id=key[1],
-                document=document,
-                labels=labels,
-                # A relabel keeps the current version and its index: no tokens to compute.
-                tokens=() if unchanged else _tokens(item, document, references),
-                relabel_only=unchanged,
-            )
-        )
+        text = _as_sent(item, key, references, latest)
+        if text is not None:
+            # A new resource whose references stay as sent: stored from the text it came in.
+            labels = _labels(sender, item, text.owner)
+            writes.append(_write(key, text, labels, item.tokens or ()))
+            latest[key] = item
+            continue
+        document = _document(item, key, references)
+        labels = _labels(sender, item, owner_of(document))
+        unchanged = key in latest and same_content(_latest(latest[key], references), document)
+        # A relabel keeps the current version and its index: no tokens to compute.
+        tokens = () if unchanged else _tokens(item, document, references)
+        writes.append(_write(key, document, labels, tokens, relabel_only=unchanged))
         latest[key] = document
     fhir_bulk.write_many(session, writes, known, now)
     return [key[1] for key in keys]
+
+
+def _as_sent(
+    item: Landed, key: tuple[str, str], references: Mapping[str, str], latest: Mapping[tuple[str, str], Any]
+) -> ResourceText | None:
+    """The record's text, when the server stores it as sent: under its own type and id, no
+    reference rewritten, no version before it to compare with, its index read where parsed."""
+    text = item.text
+    if text is None or references or key in latest or item.tokens is None:
+        return None
+    return text if key == (text.resource_type, text.id) else None
+
+
+def _document(item: Landed, key: tuple[str, str], references: Mapping[str, str]) -> dict[str, Any]:
+    return {**_resolved(dict(item.data), references), "resourceType": key[0], "id": key[1]}
+
+
+def _latest(found: Mapping[str, Any] | Landed, references: Mapping[str, str]) -> Mapping[str, Any]:
+    """The document a key holds so far in the batch: stored, or written from a text before."""
+    if isinstance(found, Landed):
+        text = found.text
+        assert text is not None  # only a record stored as sent is kept as itself
+        return _document(found, (text.resource_type, text.id), references)
+    return found
+
+
+def _write(
+    key: tuple[str, str],
+    document: dict[str, Any] | ResourceText,
+    labels: ResourceLabels,
+    tokens: tuple[tuple[str, str], ...],
+    *,
+    relabel_only: bool = False,
+) -> fhir_bulk.ResourceWrite:
+    return fhir_bulk.ResourceWrite(
+        resource_type=key[0],
+        resource_id=key[1],
+        document=document,
+        labels=labels,
+        tokens=tokens,
+        relabel_only=relabel_only,
+    )
 
 
 def _tokens(
@@ -140,9 +206,9 @@ def _tokens(
 
 
 def _candidate_keys(sender: Sender, items: Sequence[Landed]) -> set[tuple[str, str]]:
-    keys = {(str(i.data.get("resourceType")), str(i.data["id"])) for i in items if i.data.get("id")}
+    keys = {(i.resource_type(), str(i.own_id())) for i in items if i.own_id()}
     if sender.resource_id:
-        keys.add((str(items[0].data.get("resourceType")), sender.resource_id))
+        keys.add((items[0].resource_type(), sender.resource_id))
     return keys
 
 
@@ -150,10 +216,10 @@ def _served_key(
     create: Sender | None, sender: Sender, item: Landed, known: Mapping[tuple[str, str], fhir_bulk.Stored]
 ) -> tuple[str, str]:
     """A create's id names the first record only; the others keep or derive their own."""
-    resource_type = str(item.data.get("resourceType"))
+    resource_type = item.resource_type()
     if create is not None and create.resource_id:
         return resource_type, create.resource_id
-    own = item.data.get("id")
+    own = item.own_id()
     if not isinstance(own, str) or not own:
         return resource_type, str(uuid.uuid5(_ID_NAMESPACE, f"{sender.message_id}|{item.location}"))
     existing = known.get((resource_type, own))
@@ -219,7 +285,7 @@ def _resolved(node: Any, replaced: Mapping[str, str]) -> Any:
     return out
 
 
-def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> ResourceLabels:
+def _labels(sender: Sender, item: Landed, owner: str | None) -> ResourceLabels:
     kinds = tuple(
         tuple(str(found[name]) if found.get(name) else "" for name in _KINDS)
         for found in (*item.element_labels, item.mapping_labels)
@@ -227,13 +293,13 @@ def _labels(sender: Sender, item: Landed, document: Mapping[str, Any]) -> Resour
     category, regime, sensitivity = _joined(kinds)
     return ResourceLabels(
         source_org=sender.source_org,
-        owner_org=owner_of(document),
+        owner_org=owner,
         student_id=item.outcome.student_id if item.outcome.status == ACCEPTED else None,
         category=category,
         regime=regime,
         sensitivity=sensitivity,
         message_id=sender.message_id,
-        client_id=item.client_id or (str(item.data.get("id")) if item.data.get("id") else None),
+        client_id=item.client_id or (str(item.own_id()) if item.own_id() else None),
     )
 
 
@@ -245,13 +311,3 @@ def _joined(kinds: tuple[tuple[str, ...], ...]) -> tuple[str, str, str]:
         values = sorted({kind[position] for kind in kinds if kind[position]})
         joined.append(",".join(values)[:60] if values else default)
     return joined[0], joined[1], joined[2]
-
-
-def owner_of(document: Mapping[str, Any]) -> str | None:
-    """The partner id an ``Organization/{id}`` owner or performer reference names, if any."""
-    found = document.get(OWNER_PATHS.get(str(document.get("resourceType")), ""))
-    for reference in found if isinstance(found, list) else [found]:
-        text = reference.get("reference") if isinstance(reference, Mapping) else None
-        if isinstance(text, str) and "Organization/" in text:
-            return text.rstrip("/").rsplit("/", 1)[-1][:64]
-    return None

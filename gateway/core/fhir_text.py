@@ -2,8 +2,9 @@
 
 The server stores what a partner sent with its own ``id`` and ``meta`` (a version and a time it
 sets when the resource lands). A resource parsed in the parser process comes back to the process
-that stores it as this text, not as a decoded tree: unpickling a resource's tree cost that
-process about as much as parsing its JSON again, and it only needs to store it. The text holds
+that stores it as this text, not as a decoded tree, since that process only needs to store it:
+unpickling the tree and encoding it as JSON again cost it about 14 µs per resource (the
+workload's 3.5 KB Observations), the text and its join about 3. The text holds
 every element but ``resourceType``, ``id`` and ``meta``, which are kept beside it, so the stored
 document is joined from parts without decoding anything (``stored``).
 """

@@ -26,9 +26,8 @@ class SourceRecord:
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         """A record mapped with its text (``core.batch.Premapped.text``, a FHIR resource) is
-        pickled without its decoded tree: the process that stores it needs only the text, and
-        unpickling the tree cost it about as much as parsing the JSON again (``data`` is decoded
-        from the text if it is read)."""
+        pickled without its decoded tree: the process that stores it needs only the text
+        (``core.fhir_text``); ``data`` is decoded from the text if it is read."""
         text = getattr(self.premapped, "text", None)
         if text is None:
             return super().__reduce_ex__(protocol)

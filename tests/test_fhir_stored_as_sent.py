@@ -251,3 +251,8 @@ def test_a_file_parsed_in_the_parser_process_is_stored_as_sent(rt, tmp_path, mon
         meta = {**resource.get("meta", {}), "versionId": "1", "lastUpdated": document["meta"]["lastUpdated"]}
         assert document == {**resource, "meta": meta}
     assert decoded == []
+    # The same file again: each resource is compared with its stored version (decoded for it),
+    # and none becomes a new version.
+    ingest(rt, Inbound(source_org=PARTNER["id"], format_name="fhir-ndjson", path=path))
+    assert decoded
+    assert _documents(rt) == stored

@@ -63,7 +63,7 @@ class Landed:
     def location(self) -> str:
         return self.record.location
 
-    @property
+    @functools.cached_property
     def text(self) -> ResourceText | None:
         """The record as sent, in parts (``core.fhir_text``), when it was read where parsed."""
         text = getattr(getattr(self.record, "premapped", None), "text", None)
@@ -206,7 +206,7 @@ def _tokens(
 
 
 def _candidate_keys(sender: Sender, items: Sequence[Landed]) -> set[tuple[str, str]]:
-    keys = {(i.resource_type(), str(i.own_id())) for i in items if i.own_id()}
+    keys = {(i.resource_type(), str(own)) for i in items if (own := i.own_id())}
     if sender.resource_id:
         keys.add((items[0].resource_type(), sender.resource_id))
     return keys
@@ -291,6 +291,7 @@ def _labels(sender: Sender, item: Landed, owner: str | None) -> ResourceLabels:
         for found in (*item.element_labels, item.mapping_labels)
     )
     category, regime, sensitivity = _joined(kinds)
+    own = item.own_id()
     return ResourceLabels(
         source_org=sender.source_org,
         owner_org=owner,
@@ -299,7 +300,7 @@ def _labels(sender: Sender, item: Landed, owner: str | None) -> ResourceLabels:
         regime=regime,
         sensitivity=sensitivity,
         message_id=sender.message_id,
-        client_id=item.client_id or (str(item.own_id()) if item.own_id() else None),
+        client_id=item.client_id or (str(own) if own else None),
     )
 
 

@@ -144,7 +144,7 @@ def serve(session: Session, sender: Sender, landed: Sequence[Landed], now: dt.da
             continue
         document = _document(item, key, references)
         labels = _labels(sender, item, owner_of(document))
-        unchanged = key in latest and same_content(_latest(latest[key], references), document)
+        unchanged = key in latest and same_content(_latest(latest[key], key, references), document)
         # A relabel keeps the current version and its index: no tokens to compute.
         tokens = () if unchanged else _tokens(item, document, references)
         writes.append(_write(key, document, labels, tokens, relabel_only=unchanged))
@@ -168,13 +168,11 @@ def _document(item: Landed, key: tuple[str, str], references: Mapping[str, str])
     return {**_resolved(dict(item.data), references), "resourceType": key[0], "id": key[1]}
 
 
-def _latest(found: Mapping[str, Any] | Landed, references: Mapping[str, str]) -> Mapping[str, Any]:
-    """The document a key holds so far in the batch: stored, or written from a text before."""
-    if isinstance(found, Landed):
-        text = found.text
-        assert text is not None  # only a record stored as sent is kept as itself
-        return _document(found, (text.resource_type, text.id), references)
-    return found
+def _latest(
+    found: Mapping[str, Any] | Landed, key: tuple[str, str], references: Mapping[str, str]
+) -> Mapping[str, Any]:
+    """The document ``key`` holds so far in the batch: stored, or written as sent before."""
+    return _document(found, key, references) if isinstance(found, Landed) else found
 
 
 def _write(

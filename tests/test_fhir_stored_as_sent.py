@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from gateway.core import batch as core_batch
 from gateway.core import fhir_text
+from gateway.core.fhir_search import relative_references
 from gateway.core.fhir_text import ResourceText, owner_of, resource_text
 from gateway.formats import stream_worker
 from gateway.formats.records import SourceRecord, record
@@ -82,6 +83,29 @@ def test_the_stored_text_is_the_resource_with_the_servers_meta(resource: dict[st
 )
 def test_a_resource_the_text_cannot_hold_is_stored_from_its_tree(resource: dict[str, Any]) -> None:
     assert resource_text(resource) is None
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        pytest.param(OBSERVATION, id="a subject"),
+        pytest.param({"resourceType": "Patient", "id": "p"}, id="none"),
+        pytest.param(
+            {
+                "resourceType": "Observation",
+                "id": "o",
+                "meta": {"extension": [{"url": "x", "valueReference": {"reference": "Device/d-1"}}]},
+                "performer": [{"reference": "Organization/org-1"}, {"reference": "Organization/org-1"}],
+                "note": [{"text": '"reference":"Patient/quoted"'}],
+            },
+            id="one in meta, one twice, one only quoted",
+        ),
+    ],
+)
+def test_the_references_read_off_the_text_are_the_resources(resource: dict[str, Any]) -> None:
+    text = resource_text(resource)
+    assert text is not None
+    assert text.references() == relative_references(resource)
 
 
 @pytest.mark.parametrize(

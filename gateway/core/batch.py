@@ -87,8 +87,8 @@ class Premap:
             # makes, as sent, are read here too.
             fhir = self.family == FHIR_FAMILY
             tokens = tuple(tokens_of(rec.data)) if fhir else None
-            references = relative_references(rec.data) if fhir else None
             text = resource_text(rec.data) if fhir else None
+            references = _references(rec.data, text) if fhir else None
         except Exception:  # an optimisation only: prepare maps the record again, and a fault
             # there fails that record alone (ingest isolates it), where here it would end the stream
             return None
@@ -99,6 +99,11 @@ class Premap:
             references=references,
             text=text,
         )
+
+
+def _references(data: Any, text: ResourceText | None) -> tuple[tuple[str, str], ...]:
+    """Read off the text where there is one: the resource is encoded once, not twice."""
+    return text.references() if text is not None else relative_references(data)
 
 
 @dataclass(frozen=True, kw_only=True)

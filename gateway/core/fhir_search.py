@@ -120,7 +120,12 @@ _REFERENCE = re.compile(rb'"reference":"([A-Z][A-Za-z]+)/([A-Za-z0-9.\-]{1,64})"
 
 def relative_references(resource: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """Every (type, id) the resource names by a relative reference (``Patient/123``)."""
-    found = {(m.group(1).decode(), m.group(2).decode()) for m in _REFERENCE.finditer(orjson.dumps(resource))}
+    return references_in(orjson.dumps(resource))
+
+
+def references_in(*texts: bytes) -> tuple[tuple[str, str], ...]:
+    """``relative_references`` of the parts of a resource, each its compact JSON (orjson's)."""
+    found = {(m.group(1).decode(), m.group(2).decode()) for text in texts for m in _REFERENCE.finditer(text)}
     return tuple(sorted(found))
 
 

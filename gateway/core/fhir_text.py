@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from gateway.core.fhir_search import references_in
+
 # Where a resource names the organization it is addressed to.
 OWNER_PATHS = {"Task": "owner", "ServiceRequest": "performer"}
 _SET_BY_SERVER = frozenset({"resourceType", "id", "meta"})
@@ -41,6 +43,11 @@ class ResourceText:
             head["meta"] = dict(self.meta)
         rest: dict[str, Any] = orjson.loads(self.rest)
         return head | rest
+
+    def references(self) -> tuple[tuple[str, str], ...]:
+        """``fhir_search.relative_references`` of the resource, read off its text (the type and
+        the id hold none)."""
+        return references_in(self.rest, orjson.dumps(self.meta) if self.meta else b"")
 
     def stored(self, meta: Mapping[str, Any]) -> bytes:
         """The JSON text of the resource with ``meta`` in place of its own: what the server
